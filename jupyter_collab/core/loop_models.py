@@ -1,0 +1,150 @@
+"""Inputs and results of the loop's operations (ask, suggest, amend, probe,
+preview, finalize). These are also the server door's wire models, so the
+browser and the kernel see exactly the same shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import (
+    MAX_ENTRY_TEXT,
+    MAX_QUOTE_TEXT,
+    AmendmentKind,
+    CorrectionOperation,
+    Mode,
+    ProbeKind,
+    TextPositionSelector,
+    TextQuoteSelector,
+    Verdict,
+)
+from .providers.base import Usage
+
+MAX_PROMPT = 200_000
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TurnModel(WireModel):
+    prompt: str = Field(max_length=MAX_PROMPT)
+    answer: str = Field(max_length=MAX_PROMPT)
+
+
+class CompletionInput(WireModel):
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
+    cell_id: str | None = Field(default=None, max_length=200)
+    mode: Mode | None = None
+    model: str | None = Field(default=None, max_length=200)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    history: list[TurnModel] = Field(default_factory=list, max_length=200)
+    use_context: bool = True
+    use_history: bool = True
+
+
+class CompletionResult(WireModel):
+    """Everything recorded about one answer (the MIME bundle's payload)."""
+
+    answer: str
+    prompt: str
+    response_id: str
+    provider: str
+    model: str
+    mode: Mode
+    usage: Usage
+    stop_reason: str | None = None
+    context_revision: int
+    context_hash: str
+    input_hash: str
+    answer_hash: str
+    included_amendments: list[str] = Field(default_factory=list)
+    omitted_amendments: list[str] = Field(default_factory=list)
+    cell_id: str | None = None
+    created: datetime
+    duration_s: float = 0.0
+
+
+class HighlightInput(WireModel):
+    """A span of an answer the researcher selected."""
+
+    answer: str = Field(min_length=1, max_length=MAX_PROMPT)
+    prompt: str = Field(default="", max_length=MAX_PROMPT)
+    position: TextPositionSelector
+    quote: TextQuoteSelector
+    cell_id: str | None = Field(default=None, max_length=200)
+    response_id: str | None = Field(default=None, max_length=200)
+
+
+class SuggestedCorrection(WireModel):
+    operation: CorrectionOperation
+    text: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+    why: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+    rank: int = 0
+
+
+class CorrectionInput(WireModel):
+    operation: CorrectionOperation = CorrectionOperation.replace
+    text: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+    why: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+    origin: Literal["ai", "user"] = "user"
+    rank: int | None = None
+
+
+class ProposedAmendment(WireModel):
+    kind: AmendmentKind
+    text: str = Field(min_length=1, max_length=MAX_ENTRY_TEXT)
+    rationale: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+    duplicates: list[str] = Field(
+        default_factory=list, description="ids of existing entries this one repeats"
+    )
+    contradicts: list[str] = Field(
+        default_factory=list, description="ids of existing entries this one contradicts"
+    )
+
+
+class AmendmentDraft(WireModel):
+    """The amendment under preview: not yet part of the context."""
+
+    kind: AmendmentKind
+    text: str = Field(min_length=1, max_length=MAX_ENTRY_TEXT)
+    rationale: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+
+
+class Probe(WireModel):
+    prompt: str = Field(min_length=1, max_length=MAX_QUOTE_TEXT)
+    kind: ProbeKind
+    expectation: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+
+
+class ProbeOutcome(WireModel):
+    probe: Probe
+    baseline: str
+    amended: str
+    baseline_hash: str
+    amended_hash: str
+    baseline_cached: bool = False
+    verdict: Verdict
+    reason: str = ""
+
+
+class PreviewReport(WireModel):
+    amendment: AmendmentDraft
+    outcomes: list[ProbeOutcome]
+    cancelled: bool = False
+    model: str
+    duration_s: float = 0.0
+
+
+class PreviewProgress(WireModel):
+    """One progress event of a running preview."""
+
+    event: Literal["started", "probe", "finished", "error"]
+    total: int = 0
+    done: int = 0
+    outcome: ProbeOutcome | None = None
+    report: PreviewReport | None = None
+    message: str | None = None

@@ -1,0 +1,225 @@
+"""The context data model: one notebook's constitution and its provenance.
+
+Everything here is a pydantic model so a context file is validated on load and
+every entry keeps its shape on the wire. Entries are kept in lists ordered by
+creation (prompt assembly depends on that order) and carry stable ids, so the
+sidecar JSON diffs and merges cleanly in git.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+# Bounds that keep a hostile or runaway file from turning into a giant prompt.
+MAX_ENTRY_TEXT = 8_000
+MAX_QUOTE_TEXT = 20_000
+
+ShortText = Annotated[str, Field(max_length=MAX_ENTRY_TEXT)]
+EntryId = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def new_id(prefix: str) -> str:
+    """A short random id, e.g. ``a-3f9c2d1e8b7a``; stable once written."""
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+class StrictModel(BaseModel):
+    """Unknown fields are errors: a typo in a hand-edited file must not be ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Mode(str, Enum):
+    research = "research"
+    learning = "learning"
+
+
+class AmendmentKind(str, Enum):
+    fact = "fact"
+    process = "process"
+
+
+class AmendmentStatus(str, Enum):
+    proposed = "proposed"
+    previewed = "previewed"
+    accepted = "accepted"
+    disabled = "disabled"
+    superseded = "superseded"
+
+
+class CorrectionOperation(str, Enum):
+    replace = "replace"
+    delete = "delete"
+    insert = "insert"
+    comment = "comment"
+
+
+class Verdict(str, Enum):
+    intended = "intended"
+    unintended = "unintended"
+    unchanged = "unchanged"
+
+
+class ProbeKind(str, Enum):
+    original = "original"
+    notebook = "notebook"
+    should_change = "should_change"
+    should_not_change = "should_not_change"
+    user = "user"
+
+
+class Settings(StrictModel):
+    """Per-notebook defaults; ``None`` means "use the server/kernel default"."""
+
+    mode: Mode = Mode.research
+    model: str | None = Field(default=None, max_length=200)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    token_budget: int | None = Field(default=None, ge=0, le=2_000_000)
+    include_history: bool = True
+
+
+class TextPositionSelector(StrictModel):
+    """W3C Web Annotation text position selector (character offsets in the answer)."""
+
+    type: Literal["TextPositionSelector"] = "TextPositionSelector"
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TextPositionSelector:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class TextQuoteSelector(StrictModel):
+    """W3C Web Annotation text quote selector: the exact span plus its surroundings."""
+
+    type: Literal["TextQuoteSelector"] = "TextQuoteSelector"
+    exact: str = Field(min_length=1, max_length=MAX_QUOTE_TEXT)
+    prefix: str = Field(default="", max_length=200)
+    suffix: str = Field(default="", max_length=200)
+
+
+class Highlight(StrictModel):
+    id: EntryId = Field(default_factory=lambda: new_id("h"))
+    cell_id: str | None = Field(default=None, max_length=200)
+    response_id: str | None = Field(default=None, max_length=200)
+    answer_hash: str | None = Field(default=None, max_length=128)
+    position: TextPositionSelector
+    quote: TextQuoteSelector
+    created: datetime = Field(default_factory=utcnow)
+    rev: int = Field(default=1, ge=1)
+
+
+class Correction(StrictModel):
+    id: EntryId = Field(default_factory=lambda: new_id("c"))
+    highlight_id: EntryId | None = None
+    operation: CorrectionOperation = CorrectionOperation.replace
+    text: ShortText = ""
+    rationale: ShortText = ""
+    origin: Literal["ai", "user"] = "user"
+    rank: int | None = Field(default=None, ge=0)
+    created: datetime = Field(default_factory=utcnow)
+    rev: int = Field(default=1, ge=1)
+
+
+class Provenance(StrictModel):
+    """Where an amendment came from: which cell, which span, which correction."""
+
+    cell_id: str | None = Field(default=None, max_length=200)
+    response_id: str | None = Field(default=None, max_length=200)
+    highlight_id: EntryId | None = None
+    correction_id: EntryId | None = None
+    quote: str | None = Field(default=None, max_length=MAX_QUOTE_TEXT)
+    correction: ShortText | None = None
+    prompt: str | None = Field(default=None, max_length=MAX_QUOTE_TEXT)
+    source: Literal["loop", "user", "cli", "import"] = "loop"
+
+
+class PreviewResult(StrictModel):
+    probe: str = Field(max_length=MAX_QUOTE_TEXT)
+    probe_kind: ProbeKind = ProbeKind.user
+    baseline_hash: str = Field(max_length=128)
+    amended_hash: str = Field(max_length=128)
+    verdict: Verdict
+    reason: ShortText = ""
+
+
+class AmendmentRevision(StrictModel):
+    """One earlier state of an amendment, kept so edits can be reviewed and undone."""
+
+    at: datetime
+    kind: AmendmentKind
+    text: ShortText
+    status: AmendmentStatus
+    note: str = Field(default="", max_length=500)
+
+
+class Amendment(StrictModel):
+    id: EntryId = Field(default_factory=lambda: new_id("a"))
+    kind: AmendmentKind
+    text: ShortText = Field(min_length=1)
+    status: AmendmentStatus = AmendmentStatus.accepted
+    rationale: ShortText = ""
+    provenance: Provenance = Field(default_factory=Provenance)
+    preview: list[PreviewResult] = Field(default_factory=list, max_length=200)
+    created: datetime = Field(default_factory=utcnow)
+    updated: datetime = Field(default_factory=utcnow)
+    rev: int = Field(default=1, ge=1)
+    history: list[AmendmentRevision] = Field(default_factory=list, max_length=500)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("amendment text is blank")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.status == AmendmentStatus.accepted
+
+
+class CollabContext(StrictModel):
+    """A notebook's whole context: the file format of ``X.collab.json``."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    revision: int = Field(default=0, ge=0)
+    settings: Settings = Field(default_factory=Settings)
+    amendments: list[Amendment] = Field(default_factory=list)
+    highlights: list[Highlight] = Field(default_factory=list)
+    corrections: list[Correction] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CollabContext:
+        for name in ("amendments", "highlights", "corrections"):
+            seen: set[str] = set()
+            for entry in getattr(self, name):
+                if entry.id in seen:
+                    raise ValueError(f"{name}: duplicate id {entry.id!r}")
+                seen.add(entry.id)
+        return self
+
+    def amendment(self, amendment_id: str) -> Amendment:
+        for entry in self.amendments:
+            if entry.id == amendment_id:
+                return entry
+        from .errors import NotFoundError
+
+        raise NotFoundError(f"no amendment with id {amendment_id!r} in this context")
+
+    def enabled_amendments(self) -> list[Amendment]:
+        return [a for a in self.amendments if a.enabled]

@@ -1,0 +1,126 @@
+"""The context embedded in a notebook, and reconciling it with the sidecar.
+
+A shared ``.ipynb`` carries a copy of its context in ``metadata.jupyter_collab``
+so that whoever opens it gets the same constitution. The sidecar stays the
+source of truth while both exist; when they differ, entries are merged by id
+and the higher per-entry ``rev`` wins. Equal revisions with different content
+are conflicts: the sidecar's version is kept and the conflict is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .models import CollabContext
+from .store import context_to_jsonable, parse_context
+
+METADATA_KEY = "jupyter_collab"
+CELL_MAGIC = "%%collab"
+ENTRY_LISTS = ("amendments", "highlights", "corrections")
+
+
+def embed_context(notebook: dict[str, Any], context: CollabContext) -> dict[str, Any]:
+    """Store ``context`` in the notebook JSON (nbformat dict), in place; return it."""
+    metadata = notebook.setdefault("metadata", {})
+    section = metadata.setdefault(METADATA_KEY, {})
+    section["context"] = context_to_jsonable(context)
+    return notebook
+
+
+def extract_context(notebook: dict[str, Any], source: str) -> CollabContext | None:
+    """The context embedded in a notebook, or ``None`` when it carries none."""
+    section = (notebook.get("metadata") or {}).get(METADATA_KEY) or {}
+    data = section.get("context")
+    if data is None:
+        return None
+    return parse_context(data, f"{source} (metadata.{METADATA_KEY}.context)")
+
+
+def is_collab_cell(cell: dict[str, Any]) -> bool:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(source)
+    return cell.get("cell_type") == "code" and source.lstrip().startswith(CELL_MAGIC)
+
+
+class ReconcileKind(str, Enum):
+    none = "none"
+    identical = "identical"
+    sidecar_only = "sidecar_only"
+    embedded_only = "embedded_only"
+    merged = "merged"
+
+
+@dataclass
+class ReconcileResult:
+    kind: ReconcileKind
+    context: CollabContext
+    conflicts: list[str] = field(default_factory=list)
+    # Entries that came only from the embedded copy: these need review when the
+    # notebook is not trusted, because they become part of the system prompt.
+    embedded_only_ids: list[str] = field(default_factory=list)
+
+    @property
+    def sidecar_needs_write(self) -> bool:
+        return self.kind in (ReconcileKind.embedded_only, ReconcileKind.merged)
+
+
+def _same_entries(a: CollabContext, b: CollabContext) -> bool:
+    return (
+        all(
+            [e.model_dump(mode="json") for e in getattr(a, name)]
+            == [e.model_dump(mode="json") for e in getattr(b, name)]
+            for name in ENTRY_LISTS
+        )
+        and a.settings == b.settings
+    )
+
+
+def reconcile(sidecar: CollabContext | None, embedded: CollabContext | None) -> ReconcileResult:
+    """Decide which context a notebook uses when it is opened."""
+    if sidecar is None and embedded is None:
+        return ReconcileResult(ReconcileKind.none, CollabContext())
+    if embedded is None:
+        return ReconcileResult(ReconcileKind.sidecar_only, sidecar)  # type: ignore[arg-type]
+    if sidecar is None:
+        restored = embedded.model_copy(update={"revision": 0})
+        ids = [e.id for name in ENTRY_LISTS for e in getattr(embedded, name)]
+        return ReconcileResult(ReconcileKind.embedded_only, restored, embedded_only_ids=ids)
+    if _same_entries(sidecar, embedded):
+        return ReconcileResult(ReconcileKind.identical, sidecar)
+    return _merge(sidecar, embedded)
+
+
+def _merge(sidecar: CollabContext, embedded: CollabContext) -> ReconcileResult:
+    conflicts: list[str] = []
+    embedded_only: list[str] = []
+    merged: dict[str, list] = {}
+    for name in ENTRY_LISTS:
+        ours = {e.id: e for e in getattr(sidecar, name)}
+        theirs = {e.id: e for e in getattr(embedded, name)}
+        result = []
+        # Sidecar order first (it is the source of truth), then entries only the
+        # embedded copy has, in their own order: creation order is preserved.
+        for entry_id, entry in ours.items():
+            other = theirs.get(entry_id)
+            if other is None or other == entry:
+                result.append(entry)
+            elif other.rev > entry.rev:
+                result.append(other)
+            elif other.rev == entry.rev:
+                conflicts.append(
+                    f"{name[:-1]} {entry_id} differs between the sidecar and the notebook "
+                    f"at the same revision {entry.rev}; kept the sidecar's version"
+                )
+                result.append(entry)
+            else:
+                result.append(entry)
+        for entry_id, entry in theirs.items():
+            if entry_id not in ours:
+                result.append(entry)
+                embedded_only.append(entry_id)
+        merged[name] = result
+    context = sidecar.model_copy(update=merged)
+    return ReconcileResult(ReconcileKind.merged, context, conflicts, embedded_only)

@@ -1,0 +1,150 @@
+"""The output a collaborator cell leaves in the notebook.
+
+Both doors write exactly this bundle, so a notebook saved in JupyterLab replays
+headless and vice versa:
+
+* ``application/vnd.jupyter.collab+json``: the :class:`CompletionResult` plus
+  the highlights (with their corrections) anchored on the answer;
+* ``text/markdown`` and ``text/html`` fallbacks, so GitHub, nbviewer, VS Code
+  and nbconvert HTML show the answer and its annotations;
+* output ``metadata.jupyter_collab``: the provenance (input hash, context
+  revision and hash, model, response id).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from .loop_models import CompletionResult
+from .models import Correction, Highlight
+
+MIME_TYPE = "application/vnd.jupyter.collab+json"
+OUTPUT_METADATA_KEY = "jupyter_collab"
+
+
+class AnnotatedHighlight(BaseModel):
+    highlight: Highlight
+    corrections: list[Correction] = Field(default_factory=list)
+    amendment_ids: list[str] = Field(default_factory=list)
+
+
+class CollabOutput(BaseModel):
+    """The payload of the project's MIME type."""
+
+    result: CompletionResult
+    highlights: list[AnnotatedHighlight] = Field(default_factory=list)
+    version: int = 1
+
+
+def provenance(result: CompletionResult) -> dict[str, Any]:
+    return {
+        "input_hash": result.input_hash,
+        "answer_hash": result.answer_hash,
+        "context_revision": result.context_revision,
+        "context_hash": result.context_hash,
+        "provider": result.provider,
+        "model": result.model,
+        "response_id": result.response_id,
+    }
+
+
+def _usage_line(result: CompletionResult) -> str:
+    usage = result.usage
+    parts = [f"{result.model}", f"{usage.total_input_tokens} in / {usage.output_tokens} out"]
+    if usage.cache_read_input_tokens:
+        parts.append(f"{usage.cache_read_input_tokens} from cache")
+    parts.append(f"context r{result.context_revision}")
+    return " · ".join(parts)
+
+
+def _markdown(output: CollabOutput) -> str:
+    text = output.result.answer
+    notes = []
+    for item in output.highlights:
+        quote = item.highlight.quote.exact.replace("\n", " ")
+        for correction in item.corrections:
+            what = correction.text or correction.operation.value
+            notes.append(f"> **Correction** on “{quote}” ({correction.operation.value}): {what}")
+        if not item.corrections:
+            notes.append(f"> **Highlighted:** “{quote}”")
+    footer = f"\n\n<sub>{html.escape(_usage_line(output.result))}</sub>"
+    return text + ("\n\n" + "\n>\n".join(notes) if notes else "") + footer
+
+
+def _html(output: CollabOutput) -> str:
+    answer = output.result.answer
+    spans = sorted(
+        (
+            (h.highlight.position.start, h.highlight.position.end, h)
+            for h in output.highlights
+            if 0 <= h.highlight.position.start < h.highlight.position.end <= len(answer)
+            and answer[h.highlight.position.start : h.highlight.position.end]
+            == h.highlight.quote.exact
+        ),
+        key=lambda item: item[0],
+    )
+    pieces: list[str] = []
+    cursor = 0
+    notes: list[str] = []
+    for start, end, item in spans:
+        if start < cursor:  # overlapping highlights: the first one wins in the fallback
+            continue
+        pieces.append(html.escape(answer[cursor:start]))
+        title = "; ".join(c.text or c.operation.value for c in item.corrections) or "highlighted"
+        number = len(notes) + 1
+        pieces.append(
+            f'<mark class="jp-collab-highlight" title="{html.escape(title, quote=True)}">'
+            f"{html.escape(answer[start:end])}</mark><sup>{number}</sup>"
+        )
+        notes.append(f"<li>{html.escape(title)}</li>")
+        cursor = end
+    pieces.append(html.escape(answer[cursor:]))
+    body = "".join(pieces)
+    notes_html = f'<ol class="jp-collab-notes">{"".join(notes)}</ol>' if notes else ""
+    return (
+        '<div class="jp-collab-output">'
+        f'<div class="jp-collab-answer" style="white-space: pre-wrap">{body}</div>'
+        f"{notes_html}"
+        f'<div class="jp-collab-usage"><small>{html.escape(_usage_line(output.result))}'
+        "</small></div></div>"
+    )
+
+
+def build_bundle(output: CollabOutput) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(data, metadata)`` of the display output."""
+    data = {
+        MIME_TYPE: output.model_dump(mode="json"),
+        "text/markdown": _markdown(output),
+        "text/html": _html(output),
+    }
+    metadata = {OUTPUT_METADATA_KEY: provenance(output.result)}
+    return data, metadata
+
+
+def build_output(output: CollabOutput) -> dict[str, Any]:
+    """An nbformat ``display_data`` output dict."""
+    data, metadata = build_bundle(output)
+    return {"output_type": "display_data", "data": data, "metadata": metadata}
+
+
+def read_output(nb_output: dict[str, Any]) -> CollabOutput | None:
+    """The collab payload of one nbformat output, or ``None`` if it has none or is damaged."""
+    data = nb_output.get("data") or {}
+    payload = data.get(MIME_TYPE)
+    if payload is None:
+        return None
+    try:
+        return CollabOutput.model_validate(payload)
+    except ValidationError:
+        return None
+
+
+def find_cell_output(cell: dict[str, Any]) -> CollabOutput | None:
+    for nb_output in cell.get("outputs") or []:
+        found = read_output(nb_output)
+        if found is not None:
+            return found
+    return None

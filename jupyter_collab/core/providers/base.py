@@ -1,0 +1,112 @@
+"""The one streaming interface every model provider implements.
+
+A request is provider-neutral: system blocks (the last one marked ``cache``
+closes the cacheable context), then alternating user/assistant messages.
+A stream yields :class:`TextDelta` events and ends with exactly one
+:class:`StreamEnd` carrying the usage (including prompt-cache tokens).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class SystemBlock(BaseModel):
+    text: str
+    # True on the block that closes the context: Anthropic puts a
+    # cache_control breakpoint there; other providers ignore it.
+    cache: bool = False
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    model: str | None = None  # None: the provider's default model
+    system: list[SystemBlock] = Field(default_factory=list)
+    messages: list[Message]
+    max_tokens: int = 1024
+    temperature: float | None = None
+
+    def system_text(self) -> str:
+        return "\n\n".join(block.text for block in self.system)
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    usage: Usage
+    model: str
+    response_id: str
+    stop_reason: str | None = None
+
+
+StreamEvent = TextDelta | StreamEnd
+
+
+@dataclass
+class ToolSpec:
+    """A structured-output request: the model must answer with JSON matching ``schema``."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(abc.ABC):
+    """A model backend. Implementations never block the event loop."""
+
+    name: str = "provider"
+
+    @property
+    @abc.abstractmethod
+    def default_model(self) -> str: ...
+
+    def resolve_model(self, request: ChatRequest) -> str:
+        return request.model or self.default_model
+
+    @abc.abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Stream an answer; closing the iterator cancels the upstream request."""
+
+    @abc.abstractmethod
+    async def complete_structured(self, request: ChatRequest, tool: ToolSpec) -> str:
+        """Ask for JSON matching ``tool.schema``; return the raw JSON text the model produced.
+
+        Validation and the retry-once rule live in the core (``structured.py``),
+        shared by every provider.
+        """
+
+    @abc.abstractmethod
+    async def count_tokens(self, request: ChatRequest) -> int:
+        """Input tokens the request would use."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release clients and models."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the UI may show: never a secret."""
+        return {"provider": self.name, "model": self.default_model}

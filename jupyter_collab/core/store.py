@@ -1,0 +1,206 @@
+"""Reading and writing a notebook's context file.
+
+The sidecar for ``X.ipynb`` is ``X.collab.json``. Parsing and the revision rule
+are plain functions shared by every backend (local files here, the Jupyter
+ContentsManager in the server door), so the rules cannot drift apart:
+
+* a file that does not parse or validate raises :class:`ContextFileError`
+  naming the file and the problem, and is never overwritten;
+* every save bumps ``revision``; a save based on an older revision raises
+  :class:`StaleRevisionError` and changes nothing;
+* local writes are atomic (temp file in the same folder, fsync, rename, fsync
+  of the folder), so a crash leaves the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+
+from pydantic import ValidationError
+
+from .errors import ContextFileError, StaleRevisionError
+from .models import SCHEMA_VERSION, CollabContext
+
+SIDECAR_SUFFIX = ".collab.json"
+# A context of 10,000 amendments is a few MB; anything far larger is not ours.
+MAX_CONTEXT_BYTES = 64 * 1024 * 1024
+
+
+def sidecar_path_for(notebook_path: str) -> str:
+    """``dir/analysis.ipynb`` -> ``dir/analysis.collab.json`` (API or OS path)."""
+    if not notebook_path.endswith(".ipynb"):
+        raise ValueError(f"not a notebook path (expected a .ipynb file): {notebook_path!r}")
+    return notebook_path[: -len(".ipynb")] + SIDECAR_SUFFIX
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        location = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        parts.append(f"{location}: {item['msg']}")
+    more = error.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more problem(s)")
+    return "; ".join(parts)
+
+
+def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
+    """Validate context data; raise :class:`ContextFileError` naming ``source``."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_CONTEXT_BYTES:
+            raise ContextFileError(source, f"file is {len(data)} bytes, over the limit")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ContextFileError(source, f"not UTF-8 text (byte {err.start})") from None
+    if isinstance(data, str):
+        if len(data) > MAX_CONTEXT_BYTES:
+            raise ContextFileError(source, f"file is {len(data)} characters, over the limit")
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as err:
+            raise ContextFileError(
+                source, f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+            ) from None
+        except RecursionError:
+            raise ContextFileError(source, "invalid JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ContextFileError(source, f"expected a JSON object, found {type(data).__name__}")
+    version = data.get("schema_version")
+    if version is not None and version != SCHEMA_VERSION:
+        raise ContextFileError(
+            source,
+            f"schema_version {version!r} is not supported (this version reads "
+            f"{SCHEMA_VERSION}); upgrade jupyter-collab",
+        )
+    try:
+        return CollabContext.model_validate(data)
+    except ValidationError as err:
+        raise ContextFileError(source, _describe_validation_error(err)) from None
+    except RecursionError:
+        raise ContextFileError(source, "structure nested too deeply") from None
+
+
+def context_to_jsonable(context: CollabContext) -> dict:
+    return context.model_dump(mode="json", exclude_defaults=False)
+
+
+def serialize_context(context: CollabContext) -> str:
+    """Stable text: sorted keys, two-space indent, trailing newline."""
+    return (
+        json.dumps(context_to_jsonable(context), sort_keys=True, indent=2, ensure_ascii=False)
+        + "\n"
+    )
+
+
+def next_revision(
+    current: CollabContext | None, proposed: CollabContext, source: str
+) -> CollabContext:
+    """Apply the revision rule: ``proposed`` must be based on ``current``'s revision.
+
+    Returns the context to write, with the revision bumped.
+    """
+    current_revision = current.revision if current is not None else 0
+    if proposed.revision != current_revision:
+        raise StaleRevisionError(source, expected=proposed.revision, actual=current_revision)
+    return proposed.model_copy(update={"revision": current_revision + 1})
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Serialize writers on one machine (CLI, kernel, server) with flock on the folder."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file only."""
+    folder = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(tmp_name, path.stat().st_mode & 0o777)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class LocalContextStore:
+    """The context of one notebook on the local file system (CLI and kernel door)."""
+
+    def __init__(self, notebook_path: str | os.PathLike[str], sidecar: str | None = None):
+        self.notebook_path = Path(notebook_path)
+        self.path = Path(sidecar) if sidecar else Path(sidecar_path_for(str(self.notebook_path)))
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> CollabContext | None:
+        """The stored context, or ``None`` when there is no sidecar yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise ContextFileError(self.source, f"cannot be read: {err.strerror}") from None
+        return parse_context(raw, self.source)
+
+    def load_or_new(self) -> CollabContext:
+        return self.load() or CollabContext()
+
+    def save(self, context: CollabContext) -> CollabContext:
+        """Save ``context`` (based on its ``revision``); return what was written."""
+        with _folder_lock(self.path.parent):
+            to_write = next_revision(self.load(), context, self.source)
+            atomic_write_text(self.path, serialize_context(to_write))
+        return to_write
+
+    def update(self, change: Callable[[CollabContext], CollabContext | None]) -> CollabContext:
+        """Load, apply ``change`` (which may mutate in place or return a new context), save.
+
+        Holding the lock across read and write means no concurrent writer's
+        amendment can be lost between the two.
+        """
+        with _folder_lock(self.path.parent):
+            current = self.load()
+            working = (current or CollabContext()).model_copy(deep=True)
+            changed = change(working) or working
+            to_write = next_revision(current, changed, self.source)
+            atomic_write_text(self.path, serialize_context(to_write))
+        return to_write
+
+
+def is_sidecar_path(path: str) -> bool:
+    return PurePosixPath(path).name.endswith(SIDECAR_SUFFIX)
