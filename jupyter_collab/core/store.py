@@ -184,7 +184,7 @@ class LocalContextStore:
         """Save ``context`` (based on its ``revision``); return what was written."""
         with _folder_lock(self.path.parent):
             to_write = next_revision(self.load(), context, self.source)
-            atomic_write_text(self.path, serialize_context(to_write))
+            self._write(to_write)
         return to_write
 
     def update(self, change: Callable[[CollabContext], CollabContext | None]) -> CollabContext:
@@ -198,8 +198,16 @@ class LocalContextStore:
             working = (current or CollabContext()).model_copy(deep=True)
             changed = change(working) or working
             to_write = next_revision(current, changed, self.source)
-            atomic_write_text(self.path, serialize_context(to_write))
+            self._write(to_write)
         return to_write
+
+    def _write(self, context: CollabContext) -> None:
+        # Writers hold the folder lock while their temp file exists, so any temp
+        # file of ours found under the lock was left by a writer that died.
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        atomic_write_text(self.path, serialize_context(context))
 
 
 def is_sidecar_path(path: str) -> bool:

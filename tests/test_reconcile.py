@@ -1,0 +1,63 @@
+"""Embedding the context in a notebook and reconciling it with the sidecar."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_collab.core.errors import ContextFileError
+from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.notebook import (
+    ReconcileKind,
+    embed_context,
+    extract_context,
+    reconcile,
+)
+
+
+def _nb() -> dict:
+    return {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_embed_and_extract_round_trip():
+    context = CollabContext(amendments=[Amendment(kind="fact", text="x")], revision=3)
+    nb = embed_context(_nb(), context)
+    assert extract_context(nb, "nb.ipynb") == context
+    assert extract_context(_nb(), "nb.ipynb") is None
+
+
+def test_invalid_embedded_context_names_the_notebook():
+    nb = _nb()
+    nb["metadata"]["jupyter_collab"] = {"context": {"schema_version": 1, "amendments": 3}}
+    with pytest.raises(ContextFileError, match=r"nb.ipynb \(metadata.jupyter_collab.context\)"):
+        extract_context(nb, "nb.ipynb")
+
+
+def test_reconcile_cases():
+    a = Amendment(kind="fact", text="a")
+    sidecar = CollabContext(amendments=[a], revision=4)
+    assert reconcile(None, None).kind == ReconcileKind.none
+    assert reconcile(sidecar, None).kind == ReconcileKind.sidecar_only
+    restored = reconcile(None, sidecar)
+    assert restored.kind == ReconcileKind.embedded_only
+    assert restored.context.revision == 0 and restored.embedded_only_ids == [a.id]
+    same = reconcile(sidecar, sidecar.model_copy(update={"revision": 2}))
+    assert same.kind == ReconcileKind.identical
+
+
+def test_merge_by_id_newer_entry_wins_and_conflicts_are_reported():
+    shared = Amendment(kind="fact", text="v1")
+    edited = shared.model_copy(update={"text": "v2", "rev": 2})
+    clash = Amendment(kind="process", text="mine")
+    clash_theirs = clash.model_copy(update={"text": "theirs"})
+    only_sidecar = Amendment(kind="fact", text="sidecar only")
+    only_embedded = Amendment(kind="fact", text="embedded only")
+    sidecar = CollabContext(amendments=[shared, clash, only_sidecar], revision=7)
+    embedded = CollabContext(amendments=[edited, clash_theirs, only_embedded], revision=5)
+    result = reconcile(sidecar, embedded)
+    assert result.kind == ReconcileKind.merged
+    texts = [a.text for a in result.context.amendments]
+    assert texts == ["v2", "mine", "sidecar only", "embedded only"]
+    assert result.context.revision == 7
+    assert len(result.conflicts) == 1 and clash.id in result.conflicts[0]
+    assert result.embedded_only_ids == [only_embedded.id]
+    assert result.sidecar_needs_write
