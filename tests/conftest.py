@@ -18,3 +18,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "local_model" in item.keywords:
             item.add_marker(pytest.mark.timeout(900))
+
+pytest_plugins.append("tests.wire.fixtures")
+
+# Server-extension tests (tests/test_server_*.py): pytest-jupyter's jp_* fixtures,
+# imported without its hooks and autouse fixtures (see tests/server_fixtures.py).
+pytest_plugins.append("tests.server_fixtures")

@@ -15,7 +15,7 @@ from .models import Mode
 
 ProviderName = Literal["auto", "anthropic", "local", "openai"]
 
-DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
 
 

@@ -1,0 +1,1 @@
+"""Wire-level test doubles: real HTTP servers that speak provider protocols."""
