@@ -1,0 +1,216 @@
+"""The REST routes under ``{base_url}jupyter-collab/``: small handlers, one per
+route family, each a thin door onto the broker core or the context service.
+
+Every verb is ``@web.authenticated`` and ``@authorized``; cookie-authenticated
+writes also pass jupyter-server's XSRF check (``APIHandler.prepare``). The
+streaming routes (completion, preview) are in ``streaming.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .. import __version__
+from ..core.errors import ConfigurationError
+from ..core.models import SCHEMA_VERSION, CollabContext
+from .base import CollabAPIHandler
+from .context_service import view
+from .wire import (
+    AcceptReview,
+    AmendRequest,
+    ContextPatch,
+    ContextPut,
+    FinalizeRequest,
+    ModelsInfo,
+    ProbesRequest,
+    SuggestRequest,
+    VersionInfo,
+)
+
+
+class VersionHandler(CollabAPIHandler):
+    """``GET version``: the handshake the front end makes on start."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.reply(
+            VersionInfo(
+                version=__version__,
+                schema_version=SCHEMA_VERSION,
+                provider=self.broker.config.resolved_provider(),
+            )
+        )
+
+
+class ModelsHandler(CollabAPIHandler):
+    """``GET models``: the model setup, and whether a key is set (never the key)."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        config = self.broker.config
+        app = self.extensionapp
+        try:
+            model = self.broker.provider.default_model
+        except ConfigurationError:
+            model = config.model  # the provider cannot start; show what is configured
+        self.reply(
+            ModelsInfo(
+                provider=config.resolved_provider(),
+                model=model,
+                ops_model=self.broker.ops_model or model,
+                allowed_models=list(config.allowed_models),
+                default_mode=config.default_mode,
+                key_configured=app.key_configured(),  # type: ignore[attr-defined]
+                preview_concurrency=config.preview_concurrency,
+                token_budget=config.token_budget,
+            )
+        )
+
+
+class ContextHandler(CollabAPIHandler):
+    """``GET|PUT|PATCH context?path=nb.ipynb``: the notebook's context, revision-checked."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.contexts.open(self.notebook_path()))
+
+    @web.authenticated
+    @authorized
+    async def put(self) -> None:
+        path = self.notebook_path()
+        self.reply(await self.contexts.put(path, self.body(ContextPut)))
+
+    @web.authenticated
+    @authorized
+    async def patch(self) -> None:
+        path = self.notebook_path()
+        self.reply(await self.contexts.patch(path, self.body(ContextPatch)))
+
+
+class AcceptHandler(CollabAPIHandler):
+    """``POST context/accept?path=``: apply an embedded context the researcher reviewed."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        path = self.notebook_path()
+        self.reply(await self.contexts.accept(path, self.body(AcceptReview)))
+
+
+# -- loop operations ---------------------------------------------------------------
+
+
+class OpsHandler(CollabAPIHandler):
+    """Base of the loop-operation routes: load the (accepted) context of ``path``."""
+
+    async def context_of(self, path: str | None) -> CollabContext | None:
+        if path is None:
+            return None
+        checked = self.store.check_path(path)
+        await self.store.require_notebook(checked)
+        return await self.store.load(checked)
+
+
+class SuggestHandler(OpsHandler):
+    """``POST suggest``: candidate corrections of a highlighted span."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(SuggestRequest)
+        context = await self.context_of(body.path)
+        suggestions = await self.broker.suggest_corrections(
+            body.highlight, n=body.n, context=context
+        )
+        self.reply({"suggestions": [s.model_dump(mode="json") for s in suggestions]})
+
+
+class ProposeHandler(OpsHandler):
+    """``POST propose``: candidate amendments from a chosen correction."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(AmendRequest)
+        context = await self.context_of(body.path)
+        proposals = await self.broker.propose_amendments(
+            body.highlight, body.correction, context, n=body.n
+        )
+        self.reply({"amendments": [p.model_dump(mode="json") for p in proposals]})
+
+
+class ProbesHandler(OpsHandler):
+    """``POST probes``: probe prompts to preview an amendment with."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(ProbesRequest)
+        probes = await self.broker.generate_probes(
+            body.amendment, body.notebook_prompts, body.original_prompt, n=body.n
+        )
+        self.reply({"probes": [p.model_dump(mode="json") for p in probes]})
+
+
+class FinalizeHandler(OpsHandler):
+    """``POST finalize``: add the amendment (with provenance) to the notebook's context."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(FinalizeRequest)
+        path = self.store.check_path(body.path)
+        await self.store.require_notebook(path)
+        created: dict[str, Any] = {}
+
+        def change(context: CollabContext) -> CollabContext:
+            updated, amendment = self.broker.finalize(
+                context,
+                body.amendment,
+                highlight=body.highlight,
+                correction=body.correction,
+                report=body.report,
+                cell_id=body.cell_id,
+            )
+            created["amendment"] = amendment
+            return updated
+
+        written = await self.store.update(path, change, base_revision=body.revision)
+        self.reply(
+            {
+                "amendment": created["amendment"].model_dump(mode="json"),
+                "context": view(path, written).model_dump(mode="json"),
+            }
+        )
+
+
+def route_table(namespace: str) -> list[tuple[str, type]]:
+    """The extension's routes (base_url is prepended by ExtensionApp)."""
+    from .streaming import CompleteHandler, PreviewHandler, StreamHandler
+
+    routes: list[tuple[str, type]] = [
+        ("version", VersionHandler),
+        ("models", ModelsHandler),
+        ("context", ContextHandler),
+        ("context/accept", AcceptHandler),
+        ("complete", CompleteHandler),
+        ("suggest", SuggestHandler),
+        ("propose", ProposeHandler),
+        ("probes", ProbesHandler),
+        ("preview", PreviewHandler),
+        ("finalize", FinalizeHandler),
+        ("stream", StreamHandler),
+    ]
+    return [(rf"/{namespace}/{route}", handler) for route, handler in routes]

@@ -1,0 +1,294 @@
+"""Streaming routes: completions and previews, over a WebSocket or server-sent events.
+
+WebSocket ``jupyter-collab/stream`` (one socket, many requests keyed by an ``id``
+the client chooses)::
+
+    → {"type": "complete", "id": "1", "path": "nb.ipynb", "source": "%%collab\\n…"}
+    ← {"type": "delta", "id": "1", "text": "…"}                         (repeated)
+    ← {"type": "result", "id": "1", "result": {CompletionResult}, "output": {display_data}}
+    → {"type": "preview", "id": "2", "path": …, "amendment": {…}, "probes": [...]}
+    ← {"type": "progress", "id": "2", "event": "started|probe|finished", …PreviewProgress}
+    → {"type": "cancel", "id": "1"}
+    ← {"type": "cancelled", "id": "1"}
+    ← {"type": "error", "id": "1", "status": 502, "reason": "provider_error", "message": "…"}
+
+Cancelling a completion (or closing the socket) closes the broker's iterator,
+which closes the provider's stream and its upstream HTTP request. Cancelling a
+preview ends it early with a ``finished`` event whose report says ``cancelled``.
+
+``POST jupyter-collab/complete`` and ``POST jupyter-collab/preview`` stream the
+same messages as ``text/event-stream`` (``event: <type>``, ``data: <json>``) for
+clients without WebSockets; errors before the first event are ordinary HTTP
+errors, later ones an ``error`` event; a client that disconnects cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any, Literal
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from pydantic import BaseModel, Field
+from tornado import web
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..core.errors import InvalidRequestError
+from ..core.loop_models import CompletionResult
+from ..core.outputs import CollabOutput, build_output
+from ..core.providers.base import TextDelta
+from .base import AUTH_RESOURCE, CollabAPIHandler, CollabMixin
+from .errors import CollabHTTPError
+from .wire import CompletionRequest, PreviewRequest
+
+Message = dict[str, Any]
+MAX_REQUESTS_PER_SOCKET = 16
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+# -- the event sources (shared by both transports) -------------------------------
+
+
+async def _context_for(handler: CollabMixin, path: str | None, use_context: bool = True):
+    if path is None:
+        return None
+    checked = handler.store.check_path(path)
+    await handler.store.require_notebook(checked)
+    # Only the sidecar's (accepted) context: unreviewed embedded entries never
+    # reach a model.
+    return await handler.store.load(checked) if use_context else None
+
+
+async def completion_events(
+    handler: CollabMixin, request: CompletionRequest
+) -> AsyncIterator[Message]:
+    completion = request.to_input()
+    context = await _context_for(handler, request.path, completion.use_context)
+    async with aclosing(handler.broker.complete(completion, context)) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                yield {"type": "delta", "text": event.text}
+            elif isinstance(event, CompletionResult):
+                output = build_output(CollabOutput(result=event, highlights=[]))
+                yield {
+                    "type": "result",
+                    "result": event.model_dump(mode="json"),
+                    "output": output,
+                }
+
+
+async def preview_events(
+    handler: CollabMixin, request: PreviewRequest, cancel_event: asyncio.Event | None = None
+) -> AsyncIterator[Message]:
+    context = await _context_for(handler, request.path)
+    run = handler.broker.preview(
+        request.amendment, request.probes, context, cancel_event=cancel_event
+    )
+    async with aclosing(run) as events:
+        async for progress in events:
+            yield {"type": "progress", **progress.model_dump(mode="json")}
+
+
+# -- server-sent events ------------------------------------------------------------
+
+
+class SSEHandler(CollabAPIHandler):
+    """POST a request, read ``text/event-stream``; disconnecting cancels it."""
+
+    _pump: asyncio.Future | None = None
+    _client_gone = False
+
+    def on_connection_close(self) -> None:
+        self._client_gone = True
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+
+    async def stream(self, events: AsyncIterator[Message]) -> None:
+        self._pump = asyncio.ensure_future(self._send_all(events))
+        try:
+            await self._pump
+        except asyncio.CancelledError:
+            if not self._client_gone:
+                raise
+
+    async def _send_all(self, events: AsyncIterator[Message]) -> None:
+        started = False
+        async with aclosing(events) as stream:
+            try:
+                async for message in stream:
+                    if not started:
+                        started = True
+                        self.set_header("Content-Type", "text/event-stream")
+                        self.set_header("Cache-Control", "no-cache")
+                        self.set_header("X-Accel-Buffering", "no")
+                    self.write(_sse(message))
+                    await self.flush()
+            except StreamClosedError:
+                return
+            except Exception as error:
+                if not started:
+                    raise  # nothing sent yet: an ordinary HTTP error with its status
+                info = self.error_info(error)
+                self.log_exception(type(error), error, error.__traceback__)
+                self.write(_sse({"type": "error", "status": info.status, **info.body()}))
+        self.finish(set_content_type="text/event-stream")
+
+
+def _sse(message: Message) -> str:
+    return f"event: {message['type']}\ndata: {json.dumps(message)}\n\n"
+
+
+class CompleteHandler(SSEHandler):
+    """``POST complete``: a completion streamed as server-sent events."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(CompletionRequest)
+        await self.stream(completion_events(self, request))
+
+
+class PreviewHandler(SSEHandler):
+    """``POST preview``: preview progress (one event per probe) as server-sent events."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(PreviewRequest)
+        await self.stream(preview_events(self, request))
+
+
+# -- WebSocket ---------------------------------------------------------------------
+
+
+class Envelope(BaseModel):
+    type: Literal["complete", "preview", "cancel"]
+    id: str = Field(default="0", min_length=1, max_length=100)
+
+
+class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """``GET stream`` (WebSocket): completions and previews, many per socket."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self) -> None:
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._cancel_events: dict[str, asyncio.Event] = {}
+        self._cancelled: set[str] = set()
+
+    def set_default_headers(self) -> None:
+        """JupyterHandler's default headers do not apply to a WebSocket upgrade."""
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return self.settings.get("websocket_compression_options", None)
+
+    @property
+    def max_message_size(self) -> int:  # type: ignore[override]
+        return MAX_MESSAGE_BYTES
+
+    async def pre_get(self) -> None:
+        user = self.current_user
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, "execute", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403)
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await self.pre_get()
+        await super().get(*args, **kwargs)
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            data = self.parse_json(message)
+            if not isinstance(data, dict):
+                raise InvalidRequestError("a message must be a JSON object")
+            envelope = Envelope.model_validate({k: data[k] for k in ("type", "id") if k in data})
+        except Exception as error:
+            self._send_error(None, error)
+            return
+        request_id = envelope.id
+        body = {k: v for k, v in data.items() if k not in ("type", "id")}
+        if envelope.type == "cancel":
+            self._cancel(request_id)
+        elif request_id in self._tasks:
+            message = f"a request with id {request_id!r} is already running"
+            self._send_error(request_id, CollabHTTPError(409, message, "duplicate_id"))
+        elif len(self._tasks) >= MAX_REQUESTS_PER_SOCKET:
+            message = "too many requests are running on this connection"
+            self._send_error(request_id, CollabHTTPError(429, message, "too_many_requests"))
+        elif envelope.type == "complete":
+            self._start(
+                request_id,
+                lambda: completion_events(self, self.validate(CompletionRequest, body)),
+            )
+        else:
+            cancel_event = asyncio.Event()
+            self._cancel_events[request_id] = cancel_event
+            self._start(
+                request_id,
+                lambda: preview_events(self, self.validate(PreviewRequest, body), cancel_event),
+            )
+
+    def _start(self, request_id: str, events: Callable[[], AsyncIterator[Message]]) -> None:
+        task = asyncio.ensure_future(self._run(request_id, events))
+        self._tasks[request_id] = task
+
+    async def _run(self, request_id: str, events: Callable[[], AsyncIterator[Message]]) -> None:
+        try:
+            async with aclosing(events()) as stream:
+                async for message in stream:
+                    await self._write({**message, "id": request_id})
+        except asyncio.CancelledError:
+            if request_id in self._cancelled:
+                self._send({"type": "cancelled", "id": request_id})
+                return
+            raise
+        except WebSocketClosedError:
+            return
+        except Exception as error:
+            self._send_error(request_id, error)
+        finally:
+            self._tasks.pop(request_id, None)
+            self._cancel_events.pop(request_id, None)
+            self._cancelled.discard(request_id)
+
+    def _cancel(self, request_id: str) -> None:
+        cancel_event = self._cancel_events.get(request_id)
+        if cancel_event is not None:
+            cancel_event.set()  # a preview finishes early with its partial report
+            return
+        task = self._tasks.get(request_id)
+        if task is not None and not task.done():
+            self._cancelled.add(request_id)
+            task.cancel()
+
+    def on_close(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+    async def _write(self, message: Message) -> None:
+        await self.write_message(json.dumps(message))
+
+    def _send(self, message: Message) -> None:
+        try:
+            self.write_message(json.dumps(message))
+        except WebSocketClosedError:
+            pass
+
+    def _send_error(self, request_id: str | None, error: BaseException) -> None:
+        info = self.error_info(error)
+        if info.unexpected:
+            self.log.error("jupyter-collab: unexpected error in a stream request", exc_info=error)
+        else:
+            self.log.warning(
+                "jupyter-collab: stream request failed (%d): %s", info.status, info.message
+            )
+        self._send({"type": "error", "id": request_id, "status": info.status, **info.body()})

@@ -1,0 +1,309 @@
+"""Server-only wire models (requests and responses of the REST and WebSocket routes).
+
+The loop's own shapes (``CompletionInput``, ``CompletionResult``,
+``HighlightInput``, ``PreviewProgress``…) live in ``core/loop_models.py`` and are
+reused as they are, so the browser and the kernel see the same JSON. What is
+here only exists because of HTTP: a notebook ``path`` on every request (the
+server loads the context itself), base revisions, and the PATCH operations.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..core.cellsource import fill_variables, parse_cell
+from ..core.loop_models import (
+    MAX_PROMPT,
+    AmendmentDraft,
+    CompletionInput,
+    CorrectionInput,
+    HighlightInput,
+    PreviewReport,
+    Probe,
+    TurnModel,
+)
+from ..core.models import (
+    MAX_ENTRY_TEXT,
+    MAX_QUOTE_TEXT,
+    Amendment,
+    AmendmentKind,
+    AmendmentStatus,
+    CollabContext,
+    Mode,
+)
+from ..core.operations.preview import MAX_PROBES
+
+MAX_VARIABLES = 200
+MAX_VARIABLE_REPR = 100_000
+NotebookPath = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- info ------------------------------------------------------------------------
+
+
+class VersionInfo(WireModel):
+    version: str
+    schema_version: int
+    provider: str
+
+
+class ModelsInfo(WireModel):
+    """What the UI may know about the model setup: never a key, only whether one is set."""
+
+    provider: str
+    model: str | None
+    ops_model: str | None
+    allowed_models: list[str]
+    default_mode: Mode
+    key_configured: bool
+    preview_concurrency: int
+    token_budget: int
+
+
+# -- context -----------------------------------------------------------------------
+
+
+class ContextView(WireModel):
+    """A notebook's context as the server sees it (GET, PUT, PATCH, accept)."""
+
+    path: str
+    context: CollabContext
+    revision: int
+    token_count: int
+    # The JSON to store in ``metadata.jupyter_collab.context`` when the notebook is
+    # saved. ``None`` while an embedded context awaits review: embedding then
+    # would overwrite what the researcher has not reviewed yet.
+    embedded: dict[str, Any] | None = None
+
+
+class OpenedContext(ContextView):
+    """GET context: the sidecar reconciled with the notebook's embedded copy."""
+
+    reconcile: Literal["none", "identical", "sidecar_only", "embedded_only", "merged"]
+    conflicts: list[str] = Field(default_factory=list)
+    trusted: bool
+    # An embedded context from an untrusted notebook is never applied: it is
+    # returned here for review and applied by POST context/accept.
+    needs_review: bool = False
+    pending: CollabContext | None = None
+    pending_hash: str | None = None
+    embedded_only_ids: list[str] = Field(default_factory=list)
+    restored: bool = False  # the sidecar was written from the embedded copy
+    embedded_error: str | None = None  # the embedded copy did not validate (ignored)
+
+
+class ContextPut(WireModel):
+    """Replace the whole context; ``revision`` is the one it was based on."""
+
+    context: CollabContext
+    revision: int = Field(ge=0)
+
+
+EntryIdField = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AddAmendment(WireModel):
+    op: Literal["add_amendment"]
+    kind: AmendmentKind
+    text: str = Field(min_length=1, max_length=MAX_ENTRY_TEXT)
+    rationale: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+    status: AmendmentStatus = AmendmentStatus.accepted
+
+
+class UpdateAmendment(WireModel):
+    op: Literal["update_amendment"]
+    id: EntryIdField
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_ENTRY_TEXT)
+    kind: AmendmentKind | None = None
+    status: AmendmentStatus | None = None
+    rationale: str | None = Field(default=None, max_length=MAX_ENTRY_TEXT)
+    note: str = Field(default="edited", max_length=500)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UpdateAmendment:
+        if all(v is None for v in (self.text, self.kind, self.status, self.rationale)):
+            raise ValueError("update_amendment needs at least one of text, kind, status, rationale")
+        return self
+
+
+class ToggleAmendment(WireModel):
+    op: Literal["toggle_amendment"]
+    id: EntryIdField
+
+
+class RemoveAmendment(WireModel):
+    op: Literal["remove_amendment"]
+    id: EntryIdField
+
+
+class RestoreAmendment(WireModel):
+    """Undo a removal: put the removed entry back (at ``index`` when given)."""
+
+    op: Literal["restore_amendment"]
+    amendment: Amendment
+    index: int | None = Field(default=None, ge=0)
+
+
+class UndoAmendment(WireModel):
+    """Return an entry to the state before its last change."""
+
+    op: Literal["undo_amendment"]
+    id: EntryIdField
+
+
+class SettingsChange(WireModel):
+    """Only the fields given are changed; ``null`` resets one to the server default."""
+
+    mode: Mode | None = None
+    model: str | None = Field(default=None, max_length=200)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    token_budget: int | None = Field(default=None, ge=0, le=2_000_000)
+    include_history: bool | None = None
+
+
+class SetSettings(WireModel):
+    op: Literal["set_settings"]
+    settings: SettingsChange
+
+
+PatchOperation = Annotated[
+    AddAmendment
+    | UpdateAmendment
+    | ToggleAmendment
+    | RemoveAmendment
+    | RestoreAmendment
+    | UndoAmendment
+    | SetSettings,
+    Field(discriminator="op"),
+]
+
+
+class ContextPatch(WireModel):
+    revision: int = Field(ge=0)
+    operations: list[PatchOperation] = Field(min_length=1, max_length=100)
+
+
+class AcceptReview(WireModel):
+    """Accept the embedded context that GET context returned for review."""
+
+    revision: int = Field(ge=0, description="the sidecar revision the review was based on")
+    pending_hash: str | None = Field(
+        default=None, max_length=128, description="pending_hash of the reviewed context"
+    )
+
+
+# -- completion ------------------------------------------------------------------
+
+
+class CompletionRequest(WireModel):
+    """Ask: either the whole cell ``source`` (``%%collab [options]`` + prompt) or a
+    ``prompt`` with explicit options. ``variables`` are ``{name: repr}`` the front
+    end already read from the kernel; ``{name}`` references are filled with them."""
+
+    path: NotebookPath | None = None
+    source: str | None = Field(default=None, max_length=MAX_PROMPT)
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT)
+    variables: dict[str, Annotated[str, Field(max_length=MAX_VARIABLE_REPR)]] = Field(
+        default_factory=dict, max_length=MAX_VARIABLES
+    )
+    cell_id: str | None = Field(default=None, max_length=200)
+    history: list[TurnModel] = Field(default_factory=list, max_length=200)
+    mode: Mode | None = None
+    model: str | None = Field(default=None, max_length=200)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    use_context: bool = True
+    use_history: bool = True
+
+    @model_validator(mode="after")
+    def _one_of_source_or_prompt(self) -> CompletionRequest:
+        if (self.source is None) == (self.prompt is None):
+            raise ValueError("give exactly one of 'source' (the whole cell) or 'prompt'")
+        return self
+
+    def to_input(self) -> CompletionInput:
+        """The core's input: cell options first, then the request's own fields."""
+        if self.source is not None:
+            cell = parse_cell(self.source)
+            options = cell.options
+            prompt = cell.prompt
+            mode = options.mode or self.mode
+            model = options.model or self.model
+            temperature = _first(options.temperature, self.temperature)
+            max_tokens = options.max_tokens or self.max_tokens
+            use_context = self.use_context and not options.no_context
+            use_history = self.use_history and not options.no_history
+        else:
+            prompt = self.prompt or ""
+            mode, model = self.mode, self.model
+            temperature, max_tokens = self.temperature, self.max_tokens
+            use_context, use_history = self.use_context, self.use_history
+        filled, _ = fill_variables(prompt, self.variables)
+        return CompletionInput(
+            prompt=filled,
+            cell_id=self.cell_id,
+            mode=mode,
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            history=self.history,
+            use_context=use_context,
+            use_history=use_history,
+        )
+
+
+# -- loop operations -------------------------------------------------------------
+
+
+class SuggestRequest(WireModel):
+    path: NotebookPath | None = None
+    highlight: HighlightInput
+    n: int = Field(default=3, ge=1, le=5)
+
+
+class AmendRequest(WireModel):
+    path: NotebookPath | None = None
+    highlight: HighlightInput
+    correction: CorrectionInput
+    n: int = Field(default=3, ge=1, le=5)
+
+
+class ProbesRequest(WireModel):
+    amendment: AmendmentDraft
+    notebook_prompts: list[Annotated[str, Field(max_length=MAX_QUOTE_TEXT)]] = Field(
+        default_factory=list, max_length=MAX_PROBES
+    )
+    original_prompt: str | None = Field(default=None, max_length=MAX_QUOTE_TEXT)
+    n: int = Field(default=4, ge=0, le=12)
+
+
+class PreviewRequest(WireModel):
+    path: NotebookPath | None = None
+    amendment: AmendmentDraft
+    probes: list[Probe] = Field(min_length=1, max_length=MAX_PROBES)
+
+
+class FinalizeRequest(WireModel):
+    path: NotebookPath
+    revision: int | None = Field(
+        default=None, ge=0, description="if given, refuse (409) when the context moved on"
+    )
+    amendment: AmendmentDraft
+    highlight: HighlightInput | None = None
+    correction: CorrectionInput | None = None
+    report: PreviewReport | None = None
+    cell_id: str | None = Field(default=None, max_length=200)
+
+
+def _first(*values):
+    for value in values:
+        if value is not None:
+            return value
+    return None

@@ -1,0 +1,321 @@
+"""Completions through the server door: WebSocket ``stream`` and SSE ``complete``.
+
+The model is the wire-level Anthropic server from ``tests/wire``: the real SDK
+talks HTTP to it, and its request log shows exactly what the server sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+from tornado.websocket import WebSocketClientConnection
+
+from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.outputs import MIME_TYPE
+from jupyter_collab.core.store import serialize_context
+from tests.wire.anthropic_server import Reply
+
+FACT = "The study cohort is patients admitted between 2019 and 2021."
+RULE = "Ask one clarifying question before writing any report."
+
+
+@pytest.fixture
+def notebook_with_context(make_notebook, jp_root_dir):
+    make_notebook("nb.ipynb")
+    context = CollabContext(
+        revision=2,
+        amendments=[Amendment(kind="fact", text=FACT), Amendment(kind="process", text=RULE)],
+    )
+    (jp_root_dir / "nb.collab.json").write_text(serialize_context(context))
+    return context
+
+
+async def receive_until(ws: WebSocketClientConnection, request_id: str, *final: str):
+    """Messages for ``request_id`` up to the first whose type is in ``final``."""
+    messages = []
+    while True:
+        raw = await asyncio.wait_for(ws.read_message(), timeout=20)
+        assert raw is not None, "the socket closed"
+        message = json.loads(raw)
+        if message.get("id") != request_id:
+            continue
+        messages.append(message)
+        if message["type"] in final:
+            return messages
+
+
+async def ws_request(ws: WebSocketClientConnection, message: dict[str, Any]) -> None:
+    await ws.write_message(json.dumps(message))
+
+
+def system_blocks(server) -> list[dict[str, Any]]:
+    return server.message_requests()[-1].body["system"]
+
+
+# -- the WebSocket ---------------------------------------------------------------
+
+
+async def test_completion_streams_with_the_notebook_context(
+    jp_ws_fetch, notebook_with_context, anthropic_env
+):
+    anthropic_env.script(Reply.text("The cohort is small; what outcome do you study?", chunks=4))
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    await ws_request(
+        ws,
+        {
+            "type": "complete",
+            "id": "c1",
+            "path": "nb.ipynb",
+            "source": "%%collab --max-tokens 300\nSummarize {df_name} for me.",
+            "variables": {"df_name": "admissions"},
+            "cell_id": "cell-7",
+        },
+    )
+    messages = await receive_until(ws, "c1", "result", "error")
+    ws.close()
+
+    deltas = [m["text"] for m in messages if m["type"] == "delta"]
+    assert len(deltas) == 4
+    final = messages[-1]
+    assert final["type"] == "result", final
+    result = final["result"]
+    assert result["answer"] == "".join(deltas)
+    assert result["prompt"] == "Summarize admissions for me."
+    assert result["cell_id"] == "cell-7"
+    assert result["context_revision"] == 2
+    assert result["included_amendments"] == [a.id for a in notebook_with_context.amendments]
+    assert result["usage"]["output_tokens"] > 0
+    output = final["output"]
+    assert output["output_type"] == "display_data"
+    assert output["data"][MIME_TYPE]["result"]["answer"] == result["answer"]
+    assert output["metadata"]["jupyter_collab"]["input_hash"] == result["input_hash"]
+
+    # What reached the model: the amendments in the system prompt, and a cache
+    # breakpoint closing the block that holds them.
+    request = anthropic_env.message_requests()[-1].body
+    assert request["max_tokens"] == 300
+    assert request["messages"][-1]["content"] in (
+        "Summarize admissions for me.",
+        [{"type": "text", "text": "Summarize admissions for me."}],
+    )
+    blocks = request["system"]
+    holding = [i for i, b in enumerate(blocks) if FACT in b["text"] and RULE in b["text"]]
+    assert holding, blocks
+    assert blocks[holding[0]]["cache_control"] == {"type": "ephemeral"}
+    assert all("cache_control" not in b for b in blocks[holding[0] + 1 :])
+    assert blocks[holding[0]]["text"].rstrip().endswith(RULE)
+
+
+async def test_several_requests_share_one_socket(jp_ws_fetch, make_notebook, anthropic_env):
+    make_notebook("nb.ipynb")
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    for request_id in ("a", "b"):
+        await ws_request(
+            ws, {"type": "complete", "id": request_id, "path": "nb.ipynb", "prompt": request_id}
+        )
+    results = {}
+    while len(results) < 2:
+        message = json.loads(await asyncio.wait_for(ws.read_message(), timeout=20))
+        if message["type"] in ("result", "error"):
+            results[message["id"]] = message
+    ws.close()
+    assert {m["type"] for m in results.values()} == {"result"}
+    assert results["a"]["result"]["prompt"] == "a"
+    assert results["b"]["result"]["prompt"] == "b"
+
+
+async def test_cancel_closes_the_upstream_request(jp_ws_fetch, make_notebook, anthropic_env):
+    make_notebook("nb.ipynb")
+    anthropic_env.script(Reply.text(" ".join(["word"] * 200), delta_delay=0.05))
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    await ws_request(ws, {"type": "complete", "id": "x", "path": "nb.ipynb", "prompt": "go"})
+    first = await receive_until(ws, "x", "delta")
+    assert first[-1]["type"] == "delta"
+    await ws_request(ws, {"type": "cancel", "id": "x"})
+    messages = await receive_until(ws, "x", "cancelled", "result", "error")
+    assert messages[-1]["type"] == "cancelled"
+    assert await asyncio.to_thread(anthropic_env.wait_for_disconnect, 10)
+    ws.close()
+
+
+async def test_closing_the_socket_closes_the_upstream_request(
+    jp_ws_fetch, make_notebook, anthropic_env
+):
+    make_notebook("nb.ipynb")
+    anthropic_env.script(Reply.text(" ".join(["word"] * 200), delta_delay=0.05))
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    await ws_request(ws, {"type": "complete", "id": "x", "path": "nb.ipynb", "prompt": "go"})
+    await receive_until(ws, "x", "delta")
+    ws.close()
+    assert await asyncio.to_thread(anthropic_env.wait_for_disconnect, 10)
+
+
+async def test_the_server_answers_while_a_completion_streams(
+    jp_ws_fetch, collab_api, make_notebook, anthropic_env
+):
+    make_notebook("nb.ipynb")
+    anthropic_env.script(Reply.text(" ".join(["word"] * 40), delta_delay=0.05))
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    await ws_request(ws, {"type": "complete", "id": "slow", "path": "nb.ipynb", "prompt": "go"})
+    await receive_until(ws, "slow", "delta")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    code, _ = await collab_api("context", params={"path": "nb.ipynb"})
+    assert code == 200
+    assert loop.time() - started < 1.0  # the stream (about 2 s) did not hold the loop
+    messages = await receive_until(ws, "slow", "result", "error")
+    assert messages[-1]["type"] == "result"
+    ws.close()
+
+
+async def test_stream_errors_are_messages_with_a_status(jp_ws_fetch, make_notebook, anthropic_env):
+    make_notebook("nb.ipynb")
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+
+    await ws.write_message("not json")
+    error = json.loads(await ws.read_message())
+    assert error["type"] == "error" and error["status"] == 400 and error["id"] is None
+
+    await ws_request(ws, {"type": "dance", "id": "1"})
+    error = json.loads(await ws.read_message())
+    assert error["status"] == 400 and "field 'type'" in error["message"]
+
+    await ws_request(ws, {"type": "complete", "id": "2", "path": "nb.ipynb"})
+    error = (await receive_until(ws, "2", "error"))[-1]
+    assert error["status"] == 400 and "'source'" in error["message"]
+
+    await ws_request(ws, {"type": "complete", "id": "3", "path": "nope.ipynb", "prompt": "x"})
+    error = (await receive_until(ws, "3", "error"))[-1]
+    assert error["status"] == 404 and error["reason"] == "not_found"
+
+    await ws_request(
+        ws, {"type": "complete", "id": "4", "source": "%%collab --bogus\nhello", "path": "nb.ipynb"}
+    )
+    error = (await receive_until(ws, "4", "error"))[-1]
+    assert error["status"] == 400 and "--bogus" in error["message"]
+
+    anthropic_env.script(Reply.error(400, "max_tokens: 999999 > 64000, the maximum allowed"))
+    await ws_request(ws, {"type": "complete", "id": "5", "path": "nb.ipynb", "prompt": "x"})
+    error = (await receive_until(ws, "5", "error"))[-1]
+    assert error["status"] == 502 and error["reason"] == "provider_error"
+    assert "max_tokens: 999999 > 64000" in error["message"]
+    assert "Traceback" not in error["message"]
+
+    anthropic_env.script(Reply.stream_error("one two three four five", after=2))
+    await ws_request(ws, {"type": "complete", "id": "6", "path": "nb.ipynb", "prompt": "x"})
+    messages = await receive_until(ws, "6", "error", "result")
+    assert [m["type"] for m in messages] == ["delta", "delta", "error"]
+    assert messages[-1]["status"] == 502 and "Overloaded" in messages[-1]["message"]
+    ws.close()
+
+
+# -- server-sent events -------------------------------------------------------------
+
+
+async def test_sse_completion(collab_api, notebook_with_context, anthropic_env):
+    anthropic_env.script(Reply.text("Which outcome?", chunks=2))
+    code, events = await collab_api(
+        "complete",
+        method="POST",
+        body={"path": "nb.ipynb", "prompt": "Write the report.", "mode": "learning"},
+    )
+    assert code == 200
+    assert [e["type"] for e in events] == ["delta", "delta", "result"]
+    assert events[-1]["result"]["answer"] == "Which outcome?"
+    assert events[-1]["result"]["mode"] == "learning"
+    assert FACT in json.dumps(system_blocks(anthropic_env))
+
+
+async def test_sse_without_context(collab_api, notebook_with_context, anthropic_env):
+    code, events = await collab_api(
+        "complete", method="POST", body={"path": "nb.ipynb", "source": "%%collab --no-context\nhi"}
+    )
+    assert code == 200, events
+    assert events[-1]["result"]["included_amendments"] == []
+    assert FACT not in json.dumps(system_blocks(anthropic_env))
+
+
+async def test_sse_errors_before_the_first_event_are_http_errors(
+    collab_api, make_notebook, anthropic_env
+):
+    make_notebook("nb.ipynb")
+    anthropic_env.script(Reply.error(400, "prompt is too long: 250000 tokens > 200000 maximum"))
+    code, body = await collab_api(
+        "complete", method="POST", body={"path": "nb.ipynb", "prompt": "x"}
+    )
+    assert code == 502
+    assert body["reason"] == "provider_error"
+    assert "prompt is too long" in body["message"]
+
+    code, body = await collab_api("complete", method="POST", body={"prompt": "x", "temperature": 9})
+    assert code == 400 and "field 'temperature'" in body["message"]
+
+
+async def test_sse_error_after_the_first_event_is_an_event(
+    collab_api, make_notebook, anthropic_env
+):
+    make_notebook("nb.ipynb")
+    anthropic_env.script(Reply.stream_error("one two three", after=1))
+    code, events = await collab_api("complete", method="POST", body={"prompt": "x"})
+    assert code == 200
+    assert [e["type"] for e in events] == ["delta", "error"]
+    assert events[-1]["status"] == 502
+
+
+async def test_sse_client_disconnect_closes_the_upstream_request(
+    http_server, jp_http_port, jp_base_url, jp_auth_header, make_notebook, anthropic_env
+):
+    make_notebook("nb.ipynb")
+    anthropic_env.script(Reply.text(" ".join(["word"] * 200), delta_delay=0.05))
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    body = json.dumps({"path": "nb.ipynb", "prompt": "go"}).encode()
+    head = (
+        f"POST {jp_base_url}jupyter-collab/complete HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{jp_http_port}\r\n"
+        f"Authorization: {jp_auth_header['Authorization']}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    writer.write(head + body)
+    await writer.drain()
+    received = b""
+    while b"event: delta" not in received:
+        received += await asyncio.wait_for(reader.read(1024), timeout=20)
+    assert received.startswith(b"HTTP/1.1 200")
+    writer.close()
+    assert await asyncio.to_thread(anthropic_env.wait_for_disconnect, 10)
+
+
+# -- configuration errors -------------------------------------------------------------
+
+
+@pytest.fixture
+def collab_extension_config():
+    return {"allowed_models": ["claude-sonnet-5-5"]}
+
+
+async def test_model_not_allowed_is_400(collab_api, make_notebook):
+    code, body = await collab_api(
+        "complete", method="POST", body={"source": "%%collab --model claude-opus-5\nhi"}
+    )
+    assert code == 400
+    assert "claude-opus-5" in body["message"] and "allowed" in body["message"]
+
+
+async def test_missing_key_is_503(collab_api, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, body = await collab_api("complete", method="POST", body={"prompt": "hi"})
+    assert code == 503, body
+    assert body["reason"] == "not_configured"
+    assert "ANTHROPIC_API_KEY" in body["message"]
+
+
+async def test_jp_fetch_raises_for_errors_by_default(jp_fetch):
+    """(sanity: the raw fixture sees the same status)"""
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("jupyter-collab", "complete", method="POST", body="{}")
+    assert info.value.code == 400

@@ -1,0 +1,226 @@
+"""The loop's operations through the server door: suggest, propose, probes,
+preview (SSE and WebSocket) and finalize. The model is the wire-level Anthropic
+server; its default replies are schema-valid structured outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.store import serialize_context
+from tests.wire.anthropic_server import Reply
+
+ANSWER = "The baseline comes from Jones 2018, and the effect size is 0.4."
+SPAN = "Jones 2018"
+
+
+def highlight() -> dict:
+    start = ANSWER.index(SPAN)
+    return {
+        "answer": ANSWER,
+        "prompt": "Where does the baseline come from?",
+        "position": {"start": start, "end": start + len(SPAN)},
+        "quote": {"exact": SPAN, "prefix": ANSWER[:start], "suffix": ANSWER[start + len(SPAN) :]},
+        "cell_id": "cell-1",
+        "response_id": "msg_1",
+    }
+
+
+DRAFT = {"kind": "fact", "text": "The baseline comes from Smith 2020, not Jones 2018."}
+PROBES = [
+    {"prompt": "Where does the baseline come from?", "kind": "original"},
+    {"prompt": "What is 2 + 2?", "kind": "should_not_change"},
+]
+
+
+@pytest.fixture
+def notebook(make_notebook, jp_root_dir):
+    make_notebook("nb.ipynb")
+    context = CollabContext(revision=1, amendments=[Amendment(kind="process", text="Be terse.")])
+    (jp_root_dir / "nb.collab.json").write_text(serialize_context(context))
+    return context
+
+
+def sidecar(jp_root_dir) -> dict:
+    return json.loads((jp_root_dir / "nb.collab.json").read_text())
+
+
+async def test_suggest(collab_api, notebook, anthropic_env):
+    code, body = await collab_api(
+        "suggest", method="POST", body={"path": "nb.ipynb", "highlight": highlight(), "n": 2}
+    )
+    assert code == 200, body
+    assert 1 <= len(body["suggestions"]) <= 2
+    assert {"operation", "text", "why", "rank"} <= set(body["suggestions"][0])
+    # The notebook's context was loaded server-side and shown to the model.
+    assert "Be terse." in json.dumps(anthropic_env.message_requests()[-1].body)
+
+
+async def test_suggest_errors(collab_api, notebook, anthropic_env):
+    code, body = await collab_api("suggest", method="POST", body={"path": "nb.ipynb"})
+    assert code == 400 and "field 'highlight'" in body["message"]
+    code, body = await collab_api(
+        "suggest", method="POST", body={"path": "x.ipynb", "highlight": highlight()}
+    )
+    assert code == 404
+    code, body = await collab_api(
+        "suggest", method="POST", body={"path": "nb.ipynb", "highlight": highlight(), "n": 9}
+    )
+    assert code == 400 and "field 'n'" in body["message"]
+    anthropic_env.script(Reply.error(401, "invalid x-api-key"))
+    code, body = await collab_api(
+        "suggest", method="POST", body={"path": "nb.ipynb", "highlight": highlight()}
+    )
+    assert code == 502 and "invalid x-api-key" in body["message"]
+
+
+async def test_propose(collab_api, notebook):
+    code, body = await collab_api(
+        "propose",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "highlight": highlight(),
+            "correction": {"operation": "replace", "text": "Smith 2020"},
+        },
+    )
+    assert code == 200, body
+    assert body["amendments"]
+    assert body["amendments"][0]["kind"] in ("fact", "process")
+
+
+async def test_propose_errors(collab_api, notebook, anthropic_env):
+    code, body = await collab_api(
+        "propose",
+        method="POST",
+        body={"highlight": highlight(), "correction": {"operation": "rewrite"}},
+    )
+    assert code == 400 and "field 'correction.operation'" in body["message"]
+    anthropic_env.script(Reply.text("this is not JSON"), Reply.text("still not JSON"))
+    code, body = await collab_api(
+        "propose",
+        method="POST",
+        body={"highlight": highlight(), "correction": {"text": "Smith 2020"}},
+    )
+    assert code == 502 and body["reason"] == "provider_error"
+    assert "still not JSON" in body["message"]
+
+
+async def test_probes(collab_api):
+    code, body = await collab_api(
+        "probes",
+        method="POST",
+        body={
+            "amendment": DRAFT,
+            "notebook_prompts": ["Summarize the cohort."],
+            "original_prompt": "Where does the baseline come from?",
+            "n": 2,
+        },
+    )
+    assert code == 200, body
+    kinds = [p["kind"] for p in body["probes"]]
+    assert "original" in kinds and "notebook" in kinds
+
+
+async def test_probes_errors(collab_api):
+    code, body = await collab_api("probes", method="POST", body={"amendment": {"kind": "fact"}})
+    assert code == 400 and "field 'amendment.text'" in body["message"]
+
+
+async def test_preview_over_sse(collab_api, notebook, anthropic_env):
+    code, events = await collab_api(
+        "preview", method="POST", body={"path": "nb.ipynb", "amendment": DRAFT, "probes": PROBES}
+    )
+    assert code == 200, events
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    assert kinds.count("probe") == 2
+    assert all(e["type"] == "progress" for e in events)
+    report = events[-1]["report"]
+    assert len(report["outcomes"]) == 2
+    assert report["cancelled"] is False
+    # The amended calls carried the draft in the system prompt, after the context.
+    systems = [json.dumps(r.body.get("system")) for r in anthropic_env.message_requests()]
+    assert any("Smith 2020" in s and "Be terse." in s for s in systems)
+
+
+async def test_preview_errors(collab_api, notebook, anthropic_env):
+    code, body = await collab_api(
+        "preview", method="POST", body={"path": "nb.ipynb", "amendment": DRAFT, "probes": []}
+    )
+    assert code == 400 and "field 'probes'" in body["message"]
+    anthropic_env.responder = lambda body: Reply.error(400, "bad request from the model")
+    code, body = await collab_api(
+        "preview", method="POST", body={"path": "nb.ipynb", "amendment": DRAFT, "probes": PROBES}
+    )
+    # "started" was sent before the calls failed: the failure is an error event.
+    assert code == 200
+    assert body[0]["event"] == "started"
+    assert body[-1]["type"] == "error" and body[-1]["status"] == 502
+    assert "bad request from the model" in body[-1]["message"]
+
+
+async def test_preview_over_websocket_with_cancel(jp_ws_fetch, notebook, anthropic_env):
+    anthropic_env.responder = lambda body: Reply.text("slow answer " * 20, delta_delay=0.05)
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    await ws.write_message(
+        json.dumps(
+            {"type": "preview", "id": "p", "path": "nb.ipynb", "amendment": DRAFT, "probes": PROBES}
+        )
+    )
+    first = json.loads(await asyncio.wait_for(ws.read_message(), timeout=20))
+    assert first["type"] == "progress" and first["event"] == "started" and first["id"] == "p"
+    await ws.write_message(json.dumps({"type": "cancel", "id": "p"}))
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.read_message(), timeout=20))
+        if message["type"] == "progress" and message["event"] == "finished":
+            break
+        assert message["type"] == "progress", message
+    assert message["report"]["cancelled"] is True
+    ws.close()
+
+
+async def test_finalize(collab_api, notebook, jp_root_dir):
+    code, body = await collab_api(
+        "finalize",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "revision": 1,
+            "amendment": DRAFT,
+            "highlight": highlight(),
+            "correction": {"operation": "replace", "text": "Smith 2020"},
+        },
+    )
+    assert code == 200, body
+    assert body["amendment"]["text"] == DRAFT["text"]
+    assert body["amendment"]["provenance"]["quote"] == SPAN
+    assert body["context"]["revision"] == 2
+    stored = sidecar(jp_root_dir)
+    assert [a["text"] for a in stored["amendments"]] == ["Be terse.", DRAFT["text"]]
+    assert stored["highlights"][0]["quote"]["exact"] == SPAN
+    assert stored["corrections"][0]["text"] == "Smith 2020"
+
+
+async def test_finalize_errors(collab_api, notebook, jp_root_dir):
+    before = (jp_root_dir / "nb.collab.json").read_bytes()
+    code, body = await collab_api(
+        "finalize", method="POST", body={"path": "nb.ipynb", "revision": 0, "amendment": DRAFT}
+    )
+    assert code == 409 and body["reason"] == "stale_revision"
+    code, body = await collab_api(
+        "finalize",
+        method="POST",
+        body={"path": "nb.ipynb", "amendment": {"kind": "process", "text": "be terse"}},
+    )
+    assert code == 400 and "already says this" in body["message"]
+    code, body = await collab_api(
+        "finalize", method="POST", body={"path": "gone.ipynb", "amendment": DRAFT}
+    )
+    assert code == 404
+    code, body = await collab_api("finalize", method="POST", body={"amendment": DRAFT})
+    assert code == 400 and "field 'path'" in body["message"]
+    assert (jp_root_dir / "nb.collab.json").read_bytes() == before
