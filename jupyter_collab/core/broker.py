@@ -4,6 +4,7 @@ files (each door loads and saves contexts through its own backend)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -13,8 +14,26 @@ from .assembly import AssembledPrompt, Turn, assemble, input_hash
 from .config import CollabConfig
 from .errors import InvalidRequestError, ProviderError
 from .hashing import sha256_text
-from .loop_models import CompletionInput, CompletionResult
-from .models import CollabContext, Mode, utcnow
+from .loop_models import (
+    AmendmentDraft,
+    CompletionInput,
+    CompletionResult,
+    CorrectionInput,
+    HighlightInput,
+    PreviewProgress,
+    PreviewReport,
+    Probe,
+    ProposedAmendment,
+    SuggestedCorrection,
+)
+from .models import Amendment, CollabContext, Mode, utcnow
+from .operations.amend import propose_amendments as _propose_amendments
+from .operations.common import OpsClient
+from .operations.entries import Source
+from .operations.finalize import finalize as _finalize
+from .operations.preview import BaselineCache, PreviewSettings, run_preview
+from .operations.probes import generate_probes as _generate_probes
+from .operations.suggest import suggest_corrections as _suggest_corrections
 from .providers.base import Provider, StreamEnd, TextDelta
 
 
@@ -39,6 +58,9 @@ class Broker:
         self.config = config or CollabConfig()
         self._provider = provider
         self._ops_provider = ops_provider
+        # Baseline answers of previews, by input hash: revising an amendment
+        # re-runs only the amended side.
+        self.baseline_cache = BaselineCache()
 
     # -- providers -----------------------------------------------------------
 
@@ -170,6 +192,130 @@ class Broker:
                     result = event
         assert result is not None
         return result
+
+    # -- the loop's operations -------------------------------------------------
+
+    def ops_client(self) -> OpsClient:
+        """The provider and settings the structured operations (and the judge) use."""
+        return OpsClient(
+            provider=self.ops_provider,
+            model=self.ops_model,
+            temperature=self.config.preview_temperature,
+        )
+
+    async def suggest_corrections(
+        self,
+        highlight: HighlightInput,
+        n: int = 3,
+        context: CollabContext | None = None,
+    ) -> list[SuggestedCorrection]:
+        """Candidate corrections (replace/delete/insert/comment, each with a why)."""
+        return await _suggest_corrections(self.ops_client(), highlight, n, context)
+
+    async def propose_amendments(
+        self,
+        highlight: HighlightInput,
+        correction: CorrectionInput,
+        context: CollabContext | None,
+        n: int = 3,
+    ) -> list[ProposedAmendment]:
+        """Candidate fact/process amendments; duplicates and contradictions are flagged."""
+        return await _propose_amendments(self.ops_client(), highlight, correction, context, n)
+
+    async def generate_probes(
+        self,
+        draft: AmendmentDraft,
+        notebook_prompts: list[str],
+        original_prompt: str | None = None,
+        n: int = 4,
+    ) -> list[Probe]:
+        """The original and notebook prompts plus ``n`` generated should/should-not probes."""
+        return await _generate_probes(
+            self.ops_client(), draft, notebook_prompts, original_prompt, n
+        )
+
+    def preview_settings(
+        self, context: CollabContext | None, concurrency: int | None = None
+    ) -> PreviewSettings:
+        settings = context.settings if context is not None else None
+        budget = settings.token_budget if settings is not None else None
+        return PreviewSettings(
+            model=(settings.model if settings else None) or self.config.model,
+            mode=(settings.mode if settings else None) or self.config.default_mode,
+            max_tokens=(settings.max_tokens if settings else None) or self.config.max_tokens,
+            temperature=self.config.preview_temperature,
+            token_budget=budget if budget is not None else self.config.token_budget,
+            concurrency=concurrency or self.config.preview_concurrency,
+        )
+
+    async def preview(
+        self,
+        draft: AmendmentDraft,
+        probes: list[Probe],
+        context: CollabContext | None,
+        *,
+        concurrency: int | None = None,
+        cancel_event: asyncio.Event | None = None,
+    ) -> AsyncIterator[PreviewProgress]:
+        """Progress events: ``started``, one ``probe`` per outcome, ``finished`` with
+        the report. Setting ``cancel_event`` finishes early with ``cancelled=True``;
+        closing the iterator cancels the outstanding calls."""
+        self.check_model(context.settings.model if context is not None else None)
+        run = run_preview(
+            self.provider,
+            self.ops_client(),
+            draft,
+            probes,
+            context,
+            settings=self.preview_settings(context, concurrency),
+            cache=self.baseline_cache,
+            cancel_event=cancel_event,
+        )
+        async with aclosing(run) as events:
+            async for event in events:
+                yield event
+
+    async def preview_report(
+        self,
+        draft: AmendmentDraft,
+        probes: list[Probe],
+        context: CollabContext | None,
+        *,
+        concurrency: int | None = None,
+        cancel_event: asyncio.Event | None = None,
+    ) -> PreviewReport:
+        """Run a preview to its end and return only the report."""
+        report: PreviewReport | None = None
+        async with aclosing(
+            self.preview(draft, probes, context, concurrency=concurrency, cancel_event=cancel_event)
+        ) as events:
+            async for event in events:
+                if event.report is not None:
+                    report = event.report
+        assert report is not None
+        return report
+
+    @staticmethod
+    def finalize(
+        context: CollabContext,
+        draft: AmendmentDraft,
+        *,
+        highlight: HighlightInput | None = None,
+        correction: CorrectionInput | None = None,
+        report: PreviewReport | None = None,
+        cell_id: str | None = None,
+        source: Source = "loop",
+    ) -> tuple[CollabContext, Amendment]:
+        """A NEW context with the highlight, correction and accepted amendment added."""
+        return _finalize(
+            context,
+            draft,
+            highlight=highlight,
+            correction=correction,
+            report=report,
+            cell_id=cell_id,
+            source=source,
+        )
 
 
 def _first_set(*values):

@@ -1,0 +1,259 @@
+"""``jupyter collab context …``: show, add, remove, toggle, edit, undo, validate,
+export and import a notebook's context."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core.errors import CollabError, NotFoundError
+from ..core.models import CollabContext
+from ..core.notebook import ReconcileKind, embed_context, extract_context, reconcile
+from ..core.operations import entries
+from ..core.store import LocalContextStore, serialize_context
+from .files import (
+    has_embedded_context,
+    notebook_path,
+    read_notebook,
+    sync_embedded,
+    write_notebook,
+)
+from .render import context_markdown, context_text
+
+
+def out(text: str = "") -> None:
+    print(text)
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def add_parsers(subparsers) -> None:
+    context = subparsers.add_parser(
+        "context", help="show and edit a notebook's context (its constitution)"
+    )
+    commands = context.add_subparsers(dest="context_command", metavar="COMMAND", required=True)
+
+    show = commands.add_parser("show", help="list the facts and process rules with provenance")
+    show.add_argument("notebook")
+    fmt = show.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="the context file as JSON")
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown summary")
+    show.set_defaults(handler=cmd_show)
+
+    add = commands.add_parser("add", help="add an amendment")
+    add.add_argument("notebook")
+    add.add_argument("--kind", choices=["fact", "process"], required=True)
+    add.add_argument("--text", required=True)
+    add.add_argument("--rationale", default="")
+    add.set_defaults(handler=cmd_add)
+
+    for name, handler, help_text in (
+        ("remove", cmd_remove, "delete an amendment"),
+        ("toggle", cmd_toggle, "enable or disable an amendment"),
+        ("undo", cmd_undo, "return an amendment to its state before its last change"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("notebook")
+        sub.add_argument("id")
+        sub.set_defaults(handler=handler)
+
+    edit = commands.add_parser("edit", help="change an amendment's text or kind")
+    edit.add_argument("notebook")
+    edit.add_argument("id")
+    edit.add_argument("--text")
+    edit.add_argument("--kind", choices=["fact", "process"])
+    edit.set_defaults(handler=cmd_edit)
+
+    validate = commands.add_parser(
+        "validate", help="check the context file and the embedded copy (changes nothing)"
+    )
+    validate.add_argument("notebook")
+    validate.set_defaults(handler=cmd_validate)
+
+    export = commands.add_parser("export", help="embed the context into the notebook metadata")
+    export.add_argument("notebook")
+    export.set_defaults(handler=cmd_export)
+
+    restore = commands.add_parser(
+        "import", help="restore (or merge into) the context file from the notebook metadata"
+    )
+    restore.add_argument("notebook")
+    restore.set_defaults(handler=cmd_import)
+
+
+# -- reading --------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    path = notebook_path(args.notebook)
+    store = LocalContextStore(path)
+    context = store.load()
+    source = f"{store.path.name}, revision {context.revision}" if context else ""
+    if context is None:
+        context = extract_context(read_notebook(path), str(path))
+        if context is None:
+            if args.json:
+                out(serialize_context(CollabContext()).rstrip("\n"))
+            else:
+                out(f"{path.name} has no context yet (no {store.path.name}, none embedded).")
+            return 0
+        source = "embedded in the notebook; no context file: run `jupyter collab context import`"
+    if args.json:
+        out(serialize_context(context).rstrip("\n"))
+    elif args.markdown:
+        out(context_markdown(context, f"Context of {path.name}") + f"\n\n_{source}_")
+    else:
+        out(context_text(context, f"Context of {path.name} ({source})"))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    path = notebook_path(args.notebook)
+    store = LocalContextStore(path)
+    sidecar = store.load()  # raises ContextFileError naming the file and the problem
+    embedded = extract_context(read_notebook(path), str(path))
+    parts = []
+    if sidecar is not None:
+        parts.append(
+            f"{store.path.name}: valid (revision {sidecar.revision}, "
+            f"{len(sidecar.amendments)} amendment(s))"
+        )
+    if embedded is not None:
+        state = "absent"
+        if sidecar is not None:
+            same = reconcile(sidecar, embedded).kind == ReconcileKind.identical
+            state = "in sync with the context file" if same else "differs from the context file"
+        else:
+            state = "no context file: `jupyter collab context import` restores it"
+        parts.append(f"{path.name} (embedded): valid, {state}")
+    if not parts:
+        parts.append(f"{path.name}: no context (nothing to validate)")
+    for part in parts:
+        out(part)
+    return 0
+
+
+# -- changing -------------------------------------------------------------------
+
+
+def _change(path, change) -> CollabContext:
+    """Apply ``change`` to the stored context (locked, revision-checked), then
+    refresh the notebook's embedded copy if it carries one."""
+    store = LocalContextStore(path)
+    if not store.exists() and has_embedded_context(read_notebook(path)):
+        raise CollabError(
+            f"{path.name} carries an embedded context but has no {store.path.name}; "
+            "run `jupyter collab context import` first so no entry is lost"
+        )
+    saved = store.update(change)
+    if sync_embedded(path, saved):
+        note(f"updated the copy embedded in {path.name}")
+    return saved
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    path = notebook_path(args.notebook)
+    added = {}
+
+    def change(context: CollabContext) -> CollabContext:
+        updated, amendment = entries.add_amendment(
+            context, args.kind, args.text, rationale=args.rationale, source="cli"
+        )
+        added["amendment"] = amendment
+        return updated
+
+    saved = _change(path, change)
+    amendment = added["amendment"]
+    out(f"added {amendment.kind.value} {amendment.id} (revision {saved.revision})")
+    return 0
+
+
+def _by_id(operation):
+    def handler(args: argparse.Namespace) -> int:
+        path = notebook_path(args.notebook)
+        store = LocalContextStore(path)
+        if not store.exists():
+            raise NotFoundError(f"{path.name} has no context file ({store.path.name})")
+        result = {}
+
+        def change(context: CollabContext) -> CollabContext:
+            updated, message = operation(context, args)
+            result["message"] = message
+            return updated
+
+        saved = _change(path, change)
+        out(f"{result['message']} (revision {saved.revision})")
+        return 0
+
+    return handler
+
+
+def _remove(context: CollabContext, args):
+    updated, removed, _ = entries.remove_amendment(context, args.id)
+    return updated, f"removed {removed.kind.value} {removed.id}: {removed.text.strip()[:80]}"
+
+
+def _toggle(context: CollabContext, args):
+    updated, amendment = entries.toggle_amendment(context, args.id)
+    return updated, f"{'enabled' if amendment.enabled else 'disabled'} {amendment.id}"
+
+
+def _undo(context: CollabContext, args):
+    updated, amendment = entries.undo_amendment(context, args.id)
+    return updated, f"reverted {amendment.id} to: [{amendment.status.value}] {amendment.text}"
+
+
+def _edit(context: CollabContext, args):
+    if args.text is None and args.kind is None:
+        raise CollabError("nothing to change: give --text and/or --kind")
+    updated, amendment = entries.edit_amendment(context, args.id, text=args.text, kind=args.kind)
+    return updated, f"edited {amendment.id} (rev {amendment.rev})"
+
+
+cmd_remove = _by_id(_remove)
+cmd_toggle = _by_id(_toggle)
+cmd_undo = _by_id(_undo)
+cmd_edit = _by_id(_edit)
+
+
+# -- notebook metadata ------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    path = notebook_path(args.notebook)
+    store = LocalContextStore(path)
+    context = store.load()
+    if context is None:
+        raise NotFoundError(f"{path.name} has no context file ({store.path.name}) to export")
+    notebook = read_notebook(path)
+    write_notebook(path, embed_context(notebook, context))
+    out(
+        f"embedded revision {context.revision} ({len(context.amendments)} amendment(s)) "
+        f"into {path.name}"
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    path = notebook_path(args.notebook)
+    store = LocalContextStore(path)
+    embedded = extract_context(read_notebook(path), str(path))
+    if embedded is None:
+        raise NotFoundError(f"{path.name} carries no embedded context to import")
+    sidecar = store.load()
+    result = reconcile(sidecar, embedded)
+    if result.kind == ReconcileKind.identical:
+        out(f"{store.path.name} is already in sync with {path.name}")
+        return 0
+    for conflict in result.conflicts:
+        note(f"conflict: {conflict}")
+    saved = store.save(result.context)
+    imported = [a for a in saved.amendments if a.id in set(result.embedded_only_ids)]
+    verb = "restored" if result.kind == ReconcileKind.embedded_only else "merged"
+    out(f"{verb} {store.path.name} from {path.name} (revision {saved.revision})")
+    for amendment in imported:
+        state = f"{amendment.kind.value}, {amendment.status.value}"
+        out(f"  + {amendment.id} [{state}] {amendment.text}")
+    return 0

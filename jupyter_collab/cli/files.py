@@ -1,0 +1,93 @@
+"""Reading and writing notebooks for the CLI (plain nbformat JSON, atomic writes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..core.cellsource import parse_cell
+from ..core.errors import CollabError, InvalidRequestError, NotFoundError
+from ..core.notebook import METADATA_KEY, embed_context, extract_context, is_collab_cell
+from ..core.store import LocalContextStore, atomic_write_text
+
+#: Notebooks larger than this are not read (a collaborator notebook is small).
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
+
+
+def notebook_path(path: str) -> Path:
+    """The path of an existing ``.ipynb`` file, or a user error."""
+    candidate = Path(path)
+    if candidate.suffix != ".ipynb":
+        raise InvalidRequestError(f"{path}: not a notebook (expected a .ipynb file)")
+    if not candidate.is_file():
+        raise NotFoundError(f"{path}: no such notebook")
+    return candidate
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise CollabError(f"{path}: cannot be read ({err.strerror})") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise CollabError(f"{path}: the notebook is too large ({len(raw)} bytes)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise CollabError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise CollabError(
+            f"{path}: not a valid notebook: invalid JSON at line {err.lineno} "
+            f"column {err.colno}: {err.msg}"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise CollabError(f"{path}: not a valid notebook: no list of cells")
+    if not isinstance(data.get("metadata", {}), dict):
+        raise CollabError(f"{path}: not a valid notebook: metadata is not an object")
+    return data
+
+
+def write_notebook(path: Path, notebook: dict[str, Any]) -> None:
+    """Write like nbformat does (one-space indent, sorted keys), atomically."""
+    text = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    atomic_write_text(path, text)
+
+
+def has_embedded_context(notebook: dict[str, Any]) -> bool:
+    section = (notebook.get("metadata") or {}).get(METADATA_KEY) or {}
+    return isinstance(section, dict) and section.get("context") is not None
+
+
+def sync_embedded(path: Path, context) -> bool:
+    """Refresh the embedded copy when the notebook carries one; True if written."""
+    notebook = read_notebook(path)
+    if not has_embedded_context(notebook):
+        return False
+    write_notebook(path, embed_context(notebook, context))
+    return True
+
+
+def collab_prompts(notebook: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The prompts of the collaborator cells, in order, and problems with the others."""
+    prompts: list[str] = []
+    problems: list[str] = []
+    for index, cell in enumerate(notebook.get("cells") or []):
+        if not isinstance(cell, dict) or not is_collab_cell(cell):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        try:
+            prompts.append(parse_cell(source).prompt)
+        except CollabError as err:
+            problems.append(f"cell {index + 1}: {err}")
+    return prompts, problems
+
+
+def load_effective_context(path: Path, notebook: dict[str, Any]):
+    """The sidecar when there is one, else the embedded copy (read only)."""
+    from ..core.notebook import reconcile
+
+    store = LocalContextStore(path)
+    return reconcile(store.load(), extract_context(notebook, str(path)))

@@ -1,0 +1,356 @@
+"""Preview an amendment: every probe answered without it (baseline) and with it
+(amended), and a verdict per probe from a judge call.
+
+* Bounded concurrency: every model call holds a slot of one semaphore.
+* Cache warming: the first request of each distinct system prompt (the
+  baseline context, the amended context, the judge's instructions) runs before
+  any other request with that prompt, so the rest read it from the provider's
+  prompt cache instead of all writing it at once.
+* Baseline reuse: baseline answers are kept in an LRU keyed by the assembled
+  request's input hash, so revising the amendment re-runs only the amended side.
+* Cancellation: setting ``cancel_event`` ends the run with a report marked
+  ``cancelled``; closing the iterator cancels outstanding calls at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field
+
+from ..assembly import assemble, input_hash
+from ..errors import InvalidRequestError, ProviderError
+from ..hashing import sha256_text
+from ..loop_models import AmendmentDraft, PreviewProgress, PreviewReport, Probe, ProbeOutcome
+from ..models import Amendment, CollabContext, Mode, Verdict
+from ..providers.base import ChatRequest, Provider, StreamEnd, TextDelta
+from ..store import atomic_write_text
+from .common import OpsClient, OpsResponse, clip
+from .probes import dedupe_probes
+
+T = TypeVar("T")
+
+MAX_PROBES = 50
+CACHE_FILE_VERSION = 1
+#: How much of each answer the judge reads.
+JUDGE_ANSWER_CHARS = 2_500
+IDENTICAL_REASON = "The answer is identical with and without the amendment."
+
+JUDGE_SYSTEM = """\
+You check what an amendment to an AI assistant's instructions changes. You see one \
+prompt answered twice: BASELINE (current instructions) and AMENDED (the amendment added), \
+and what the researcher expects for this prompt.
+
+verdict:
+- "intended": the answers differ in substance, and the difference is what the amendment \
+is meant to cause for this prompt;
+- "unintended": the answers differ in substance in a way the amendment should not cause \
+here (it applied too broadly, or changed something unrelated);
+- "unchanged": the answers say the same thing (wording aside).
+reason: one short line naming the difference that decided it."""
+
+
+class JudgeResponse(OpsResponse):
+    verdict: Literal["intended", "unintended", "unchanged"]
+    reason: str = Field(max_length=200)
+
+
+class BaselineCache:
+    """A small LRU of baseline answers keyed by input hash."""
+
+    def __init__(self, maxsize: int = 512):
+        self.maxsize = maxsize
+        self._items: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: str) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    # A headless door (the CLI) keeps baselines between runs in a file.
+
+    @classmethod
+    def load(cls, path: Path, maxsize: int = 512) -> BaselineCache:
+        """The cache stored at ``path``; empty when the file is missing or unreadable."""
+        cache = cls(maxsize)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cache
+        if isinstance(data, dict) and data.get("version") == CACHE_FILE_VERSION:
+            for key, value in (data.get("answers") or {}).items():
+                if isinstance(key, str) and isinstance(value, str):
+                    cache.put(key, value)
+        return cache
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"version": CACHE_FILE_VERSION, "answers": dict(self._items)}
+        atomic_write_text(path, json.dumps(payload, ensure_ascii=False))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+@dataclass
+class PreviewSettings:
+    """How the probe answers are produced (the judge uses the ops client)."""
+
+    model: str | None = None
+    mode: Mode | str | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    token_budget: int | None = None
+    concurrency: int = 4
+
+
+@dataclass
+class ProbeRequests:
+    baseline: ChatRequest
+    amended: ChatRequest
+    baseline_key: str
+    amended_key: str
+    model: str
+
+
+def draft_amendment(draft: AmendmentDraft) -> Amendment:
+    """The draft as a (not stored) amendment, for prompt assembly."""
+    return Amendment(kind=draft.kind, text=draft.text, rationale=draft.rationale)
+
+
+def build_requests(
+    provider: Provider,
+    probe: Probe,
+    draft: AmendmentDraft,
+    context: CollabContext | None,
+    settings: PreviewSettings,
+) -> ProbeRequests:
+    def build(extra: list[Amendment]) -> ChatRequest:
+        assembled = assemble(
+            probe.prompt,
+            context=context,
+            mode=settings.mode,
+            extra_amendments=extra,
+            token_budget=settings.token_budget,
+            model=settings.model,
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+        )
+        request = assembled.request
+        request.model = provider.resolve_model(request)
+        return request
+
+    baseline = build([])
+    amended = build([draft_amendment(draft)])
+    model = baseline.model or provider.default_model
+    return ProbeRequests(
+        baseline=baseline,
+        amended=amended,
+        baseline_key=input_hash(provider.name, model, baseline),
+        amended_key=input_hash(provider.name, model, amended),
+        model=model,
+    )
+
+
+async def answer_text(provider: Provider, request: ChatRequest) -> str:
+    """Run one request to its end and return the answer text."""
+    parts: list[str] = []
+    ended = False
+    async with aclosing(provider.stream(request)) as stream:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, StreamEnd):
+                ended = True
+    if not ended:
+        raise ProviderError(f"{provider.name}: the stream ended without a final message")
+    return "".join(parts)
+
+
+class _Limiter:
+    """The semaphore plus the warm-up rule: one request per prompt prefix first."""
+
+    def __init__(self, concurrency: int):
+        self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        self._warmed: dict[str, asyncio.Event] = {}
+
+    async def run(self, prefix: str, call: Callable[[], Awaitable[T]]) -> T:
+        event = self._warmed.get(prefix)
+        if event is None:
+            event = self._warmed[prefix] = asyncio.Event()
+            try:
+                async with self._semaphore:
+                    return await call()
+            finally:
+                event.set()  # on failure too: the others then try for themselves
+        await event.wait()
+        async with self._semaphore:
+            return await call()
+
+
+def judge_prompt(probe: Probe, draft: AmendmentDraft, baseline: str, amended: str) -> str:
+    expectation = probe.expectation or "No expectation given: judge from the amendment."
+    return "\n\n".join(
+        [
+            f"Amendment ({draft.kind.value}): {clip(draft.text.strip(), 2000)}",
+            f"Prompt: {clip(probe.prompt, 2000)}",
+            f"Expectation: {expectation}",
+            f"BASELINE:\n{clip(baseline, JUDGE_ANSWER_CHARS)}",
+            f"AMENDED:\n{clip(amended, JUDGE_ANSWER_CHARS)}",
+        ]
+    )
+
+
+class PreviewRun:
+    """One preview: the probes' requests, their answers and their verdicts."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        ops: OpsClient,
+        draft: AmendmentDraft,
+        context: CollabContext | None,
+        settings: PreviewSettings,
+        cache: BaselineCache,
+    ):
+        self.provider = provider
+        self.ops = ops
+        self.draft = draft
+        self.context = context
+        self.settings = settings
+        self.cache = cache
+        self.limiter = _Limiter(settings.concurrency)
+        self.model = provider.default_model
+
+    async def _answer(self, request: ChatRequest) -> str:
+        prefix = sha256_text(f"{request.model}\n{request.system_text()}")
+        return await self.limiter.run(prefix, lambda: answer_text(self.provider, request))
+
+    async def _baseline(self, requests: ProbeRequests) -> tuple[str, bool]:
+        cached = self.cache.get(requests.baseline_key)
+        if cached is not None:
+            return cached, True
+        text = await self._answer(requests.baseline)
+        self.cache.put(requests.baseline_key, text)
+        return text, False
+
+    async def _judge(self, probe: Probe, baseline: str, amended: str) -> tuple[Verdict, str]:
+        result = await self.limiter.run(
+            "judge",
+            lambda: self.ops.structured(
+                JUDGE_SYSTEM,
+                judge_prompt(probe, self.draft, baseline, amended),
+                JudgeResponse,
+                name="judge_probe",
+                description="The verdict on one probe of the preview.",
+            ),
+        )
+        reason = " ".join(result.reason.split()) or "(no reason given)"
+        return Verdict(result.verdict), reason
+
+    async def run_probe(self, probe: Probe) -> ProbeOutcome:
+        requests = build_requests(self.provider, probe, self.draft, self.context, self.settings)
+        self.model = requests.model
+        (baseline, cached), amended = await asyncio.gather(
+            self._baseline(requests), self._answer(requests.amended)
+        )
+        if baseline == amended:
+            verdict, reason = Verdict.unchanged, IDENTICAL_REASON
+        else:
+            verdict, reason = await self._judge(probe, baseline, amended)
+        return ProbeOutcome(
+            probe=probe,
+            baseline=baseline,
+            amended=amended,
+            baseline_hash=sha256_text(baseline),
+            amended_hash=sha256_text(amended),
+            baseline_cached=cached,
+            verdict=verdict,
+            reason=reason,
+        )
+
+
+async def run_preview(
+    provider: Provider,
+    ops: OpsClient,
+    draft: AmendmentDraft,
+    probes: list[Probe],
+    context: CollabContext | None,
+    *,
+    settings: PreviewSettings,
+    cache: BaselineCache,
+    cancel_event: asyncio.Event | None = None,
+) -> AsyncIterator[PreviewProgress]:
+    """Yield ``started``, one ``probe`` event per outcome (in completion order),
+    then ``finished`` with the report (outcomes in probe order).
+
+    A failing call cancels the others and raises; ``cancel_event`` ends the run
+    early with ``report.cancelled`` set; closing the iterator cancels everything.
+    """
+    probes = dedupe_probes(probes)
+    if not probes:
+        raise InvalidRequestError("there are no probes to preview")
+    if len(probes) > MAX_PROBES:
+        raise InvalidRequestError(f"at most {MAX_PROBES} probes can be previewed at once")
+    run = PreviewRun(provider, ops, draft, context, settings, cache)
+    # Build every request first: a probe that cannot be assembled fails before any call.
+    for probe in probes:
+        build_requests(provider, probe, draft, context, settings)
+    started = time.monotonic()
+    total = len(probes)
+    yield PreviewProgress(event="started", total=total)
+
+    tasks = {asyncio.ensure_future(run.run_probe(probe)): i for i, probe in enumerate(probes)}
+    waiter = asyncio.ensure_future(cancel_event.wait()) if cancel_event is not None else None
+    outcomes: dict[int, ProbeOutcome] = {}
+    cancelled = False
+    pending = set(tasks)
+    try:
+        while pending:
+            watch = pending | ({waiter} if waiter is not None else set())
+            done, _ = await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done - {waiter}, key=tasks.__getitem__):
+                pending.discard(task)
+                outcome = task.result()  # a failure propagates; finally cancels the rest
+                outcomes[tasks[task]] = outcome
+                yield PreviewProgress(
+                    event="probe", total=total, done=len(outcomes), outcome=outcome
+                )
+            if waiter is not None and waiter in done:
+                cancelled = bool(pending)
+                break
+    finally:
+        leftovers = [*pending, *([waiter] if waiter is not None else [])]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.gather(*leftovers, return_exceptions=True)
+    report = PreviewReport(
+        amendment=draft,
+        outcomes=[outcomes[i] for i in sorted(outcomes)],
+        cancelled=cancelled,
+        model=run.model,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+    yield PreviewProgress(event="finished", total=total, done=len(outcomes), report=report)

@@ -1,0 +1,106 @@
+"""A scripted Provider double for fast unit tests of the loop's operations.
+
+Answers are a deterministic function of the request (so baseline and amended
+answers differ exactly when the system prompt differs); structured answers come
+from per-tool scripts. Every call is logged with its kind, and the number of
+concurrent calls is tracked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_collab.core.providers.base import (
+    ChatRequest,
+    Provider,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolSpec,
+    Usage,
+)
+
+
+@dataclass
+class Call:
+    kind: str  # "stream" or the tool name
+    request: ChatRequest
+    tool: ToolSpec | None = None
+
+
+def default_answer(request: ChatRequest) -> str:
+    system = request.system_text()
+    marker = ""
+    if "## " in system:  # a constitution is present: answer shows its last line
+        marker = " | rules: " + system.strip().splitlines()[-1]
+    return f"Answer to: {request.messages[-1].content}{marker}"
+
+
+@dataclass
+class ScriptedProvider(Provider):
+    answer: Callable[[ChatRequest], str] = default_answer
+    structured: dict[str, Any] = field(default_factory=dict)  # tool name -> list/dict/callable
+    delay: float = 0.0
+    model_name: str = "scripted-1"
+    calls: list[Call] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    fail_on: Callable[[ChatRequest], bool] | None = None
+    name: str = "scripted"
+
+    @property
+    def default_model(self) -> str:
+        return self.model_name
+
+    def _enter(self) -> None:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        self.calls.append(Call("stream", request))
+        self._enter()
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.fail_on is not None and self.fail_on(request):
+                from jupyter_collab.core.errors import ProviderError
+
+                raise ProviderError("scripted failure")
+            text = self.answer(request)
+            for word in text.split(" "):
+                yield TextDelta(word + " ")
+            yield StreamEnd(
+                usage=Usage(input_tokens=10, output_tokens=len(text.split())),
+                model=self.resolve_model(request),
+                response_id=f"scripted-{len(self.calls)}",
+                stop_reason="end_turn",
+            )
+        finally:
+            self.in_flight -= 1
+
+    async def complete_structured(self, request: ChatRequest, tool: ToolSpec) -> str:
+        self.calls.append(Call(tool.name, request, tool))
+        self._enter()
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            script = self.structured.get(tool.name)
+            if callable(script):
+                value = script(request)
+            elif isinstance(script, list):
+                value = script.pop(0) if len(script) > 1 else script[0]
+            else:
+                value = script
+            return value if isinstance(value, str) else json.dumps(value)
+        finally:
+            self.in_flight -= 1
+
+    async def count_tokens(self, request: ChatRequest) -> int:
+        return len(request.system_text() + request.messages[-1].content) // 4
+
+    def kinds(self) -> list[str]:
+        return [call.kind for call in self.calls]
