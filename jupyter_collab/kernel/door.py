@@ -1,0 +1,424 @@
+"""The kernel door: what one ``%%collab`` cell does, without IPython in the way.
+
+The magic (``magic.py``) only gathers the inputs (options line, prompt, user
+namespace, the running cell's id and source) and hands them to
+:class:`KernelDoor`, which:
+
+1. parses the options with ``core.cellsource.parse_options`` (the server's parser)
+   and fills ``{name}`` from the namespace (``variables.py``);
+2. finds the notebook (``discovery.py``) and loads its context
+   (``notebook_state.py``);
+3. builds the history: the answered collaborator cells above this one
+   (``core.history``), unless ``--no-history``;
+4. prepares the request without calling (``Broker.prepare``) and decides,
+   by run mode and input hash, whether to reuse a stored answer
+   (``core.replay.decide``). Stored answers, in order: this session's answer
+   of the cell, the cell's output in the notebook on disk (matched by cell id
+   or source), and the cell's output in ``X.nbconvert.ipynb`` (what an earlier
+   ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote);
+5. reuses (re-displays the stored bundle byte for byte) or streams a new answer
+   (``runner.py`` + ``display.py``) and shows the final bundle from
+   ``core.outputs.build_bundle``: the very bundle the server door writes.
+
+Every failure raises a kernel error (``errors.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from ..core.broker import Broker
+from ..core.config import CollabConfig
+from ..core.errors import CollabError, ConfigurationError
+from ..core.history import cell_key, turns_for_cell
+from ..core.loop_models import CompletionInput, CompletionResult
+from ..core.outputs import CollabOutput, build_bundle
+from ..core.providers.base import Provider, TextDelta
+from ..core.replay import (
+    Action,
+    Decision,
+    RunMode,
+    StoredAnswer,
+    cell_highlights,
+    decide,
+    redisplay_bundle,
+    stored_answer_of_cell,
+)
+from .discovery import CellInfo, NotebookFinder, NotebookLocation, locate_cell
+from .display import Publisher, StreamingDisplay, ipython_publisher
+from .errors import CollabUsageError, for_kernel
+from .notebook_state import NotebookState, load_state
+from .runner import LoopThread, stream_events
+from .variables import DEFAULT_MAX_CHARS, fill_prompt
+
+
+@dataclass
+class KernelSettings:
+    config: CollabConfig = field(default_factory=CollabConfig)
+    run_mode: RunMode = RunMode.auto
+    trust_embedded: bool = False
+    update_interval: float = 0.05
+    value_max_chars: int = DEFAULT_MAX_CHARS
+    notebook_path: str | None = None
+
+
+@dataclass
+class CellRun:
+    """What one cell run did (kept as ``door.last`` for ``%collab review``)."""
+
+    action: Action
+    reason: str
+    result: CompletionResult
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    cell_id: str | None
+    location: NotebookLocation | None
+    state: NotebookState | None
+    request: CompletionInput
+    filled: list[str] = field(default_factory=list)
+    updates: int = 0
+
+
+class _Recorded(Provider):
+    """Names the provider and model of a stored answer (to recompute its input hash)."""
+
+    def __init__(self, name: str, model: str):
+        self.name = name
+        self._model = model
+
+    @property
+    def default_model(self) -> str:
+        return self._model
+
+    def stream(self, request: Any) -> Any:
+        raise ConfigurationError("a recorded answer cannot be asked again")
+
+    async def complete_structured(self, request: Any, tool: Any) -> str:
+        raise ConfigurationError("a recorded answer cannot be asked again")
+
+    async def count_tokens(self, request: Any) -> int:
+        raise ConfigurationError("a recorded answer cannot be asked again")
+
+
+def nbconvert_answer(notebook: Path, cell_id: str | None) -> StoredAnswer | None:
+    """The answer of ``cell_id`` in ``X.nbconvert.ipynb``, the file a previous
+    ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote beside ``X.ipynb``."""
+    sibling = notebook.with_name(notebook.name[: -len(".ipynb")] + ".nbconvert.ipynb")
+    if not cell_id or not sibling.is_file() or notebook.name.endswith(".nbconvert.ipynb"):
+        return None
+    try:
+        node = nbformat.read(str(sibling), as_version=4)
+    except Exception:
+        return None
+    for cell in node.cells:
+        if cell.get("id") == cell_id:
+            return stored_answer_of_cell(cell, "nbconvert output")
+    return None
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+class KernelDoor:
+    def __init__(
+        self,
+        settings: KernelSettings | None = None,
+        *,
+        broker: Broker | None = None,
+        runner: LoopThread | None = None,
+        finder: NotebookFinder | None = None,
+        publish: Publisher = ipython_publisher,
+        warn: Callable[[str], None] = _warn,
+    ):
+        self.settings = settings or KernelSettings()
+        self._broker = broker
+        self.runner = runner or LoopThread()
+        self.finder = finder or NotebookFinder()
+        if self.settings.notebook_path:
+            self.finder.set_override(self.settings.notebook_path)
+        self.publish = publish
+        self.warn = warn
+        self.answers: dict[str, StoredAnswer] = {}
+        self.order: list[str] = []
+        self.last: CellRun | None = None
+        self._warned_no_notebook = False
+
+    # -- shared objects --------------------------------------------------------
+
+    @property
+    def broker(self) -> Broker:
+        if self._broker is None:
+            self._broker = Broker(self.settings.config)
+        return self._broker
+
+    def reset_broker(self) -> None:
+        """Forget the broker (after a configuration change); the next cell builds a new one."""
+        old, self._broker = self._broker, None
+        if old is not None:
+            try:
+                self.runner.run(old.aclose())
+            except Exception:  # closing an unused client must not break the kernel
+                pass
+
+    def close(self) -> None:
+        self.reset_broker()
+        self.runner.close()
+
+    # -- one cell ----------------------------------------------------------------
+
+    def run_cell(
+        self,
+        line: str,
+        body: str,
+        *,
+        namespace: Mapping[str, Any],
+        cell: CellInfo,
+    ) -> CellRun:
+        try:
+            return self._run_cell(line, body, namespace, cell)
+        except CollabError as err:
+            raise for_kernel(err) from None
+
+    def _run_cell(
+        self, line: str, body: str, namespace: Mapping[str, Any], cell: CellInfo
+    ) -> CellRun:
+        from ..core.cellsource import parse_options
+
+        options = parse_options(line)
+        prompt = body.strip()
+        if not prompt:
+            raise CollabUsageError("the collaborator cell has no prompt below %%collab")
+        filled_prompt, filled = fill_prompt(prompt, namespace, self.settings.value_max_chars)
+
+        location = self.finder.find(cell, namespace)
+        state: NotebookState | None = None
+        index: int | None = None
+        if location is None:
+            if not self._warned_no_notebook:
+                self._warned_no_notebook = True
+                self.warn(
+                    "jupyter-collab: could not tell which notebook this kernel runs, so this "
+                    "cell has no notebook context, stored answers or history from disk; set "
+                    "JUPYTER_COLLAB_NOTEBOOK=PATH or run `%collab context PATH`."
+                )
+        else:
+            state = load_state(location.path, trust_embedded=self.settings.trust_embedded)
+            for conflict in state.conflicts:
+                self.warn(f"jupyter-collab: {state.path.name}: {conflict}")
+            index = locate_cell(state.notebook, cell, self.finder.last_index.get(location.path))
+            self.finder.remember_index(location.path, index)
+
+        cell_id = self._cell_id(state, index, cell)
+        key = self._key(location, state, index, cell)
+        history = []
+        if not options.no_history:
+            history = turns_for_cell(
+                state.notebook if state is not None else None,
+                index,
+                self._session_results(location),
+                [k for k in self.order if k.startswith(self._prefix(location))],
+                key,
+            )
+        request = CompletionInput(
+            prompt=filled_prompt,
+            cell_id=cell_id,
+            mode=options.mode,
+            model=options.model,
+            temperature=options.temperature,
+            max_tokens=options.max_tokens,
+            history=history,
+            use_context=not options.no_context,
+            use_history=not options.no_history,
+        )
+        context = state.context if state is not None else None
+        on_disk = None
+        if state is not None and index is not None:
+            on_disk = stored_answer_of_cell(state.notebook["cells"][index], "notebook")
+        where = f"cell {cell_id}" if cell_id else "this cell"
+        if state is not None:
+            where += f" of {state.path.name}"
+        earlier = nbconvert_answer(state.path, cell_id) if state is not None else None
+        decision = self._decide(request, context, [self.answers.get(key), on_disk, earlier], where)
+        if decision.action == Action.reuse and decision.stored is not None:
+            data, metadata = redisplay_bundle(decision.stored, context, cell_id)
+            StreamingDisplay(self.settings.update_interval, self.publish).finish(data, metadata)
+            stored = decision.stored
+            self._keep(key, StoredAnswer(stored.output, data, metadata, "session"))
+            run = CellRun(
+                Action.reuse,
+                decision.reason,
+                stored.output.result,
+                data,
+                metadata,
+                cell_id,
+                location,
+                state,
+                request,
+                filled,
+            )
+        else:
+            result, data, metadata, updates = self._stream(request, context, cell_id)
+            output = CollabOutput(
+                result=result, highlights=cell_highlights(context, cell_id, result.answer)
+            )
+            answer = StoredAnswer(output, data, metadata, "session", decision.keep_for_reuse)
+            self._keep(key, answer)
+            run = CellRun(
+                Action.call,
+                decision.reason,
+                result,
+                data,
+                metadata,
+                cell_id,
+                location,
+                state,
+                request,
+                filled,
+                updates,
+            )
+        self.last = run
+        return run
+
+    def _decide(
+        self,
+        request: CompletionInput,
+        context: Any,
+        candidates: list[StoredAnswer | None],
+        where: str,
+    ) -> Decision:
+        """The run mode's decision; replay needs no provider at all.
+
+        Replay checks each stored answer against the request as *its* provider and
+        model would have received it (so replaying a notebook recorded with another
+        provider works, e.g. in CI); auto uses the configured provider and falls
+        back to that check only when no provider can be built here.
+        """
+        mode = self.settings.run_mode
+        unusable: ConfigurationError | None = None
+        if mode != RunMode.replay:
+            try:
+                prepared = self.broker.prepare(request, context)
+            except ConfigurationError as err:
+                if mode != RunMode.auto:
+                    raise
+                unusable = err
+            else:
+                return decide(mode, prepared.input_hash, candidates, where=where)
+        stored = [c for c in candidates if c is not None]
+        hashes = [self._prepare_as(c, request, context).input_hash for c in stored]
+        for candidate, input_hash in zip(stored, hashes, strict=True):
+            if candidate.reusable and candidate.input_hash == input_hash:
+                return decide(RunMode.replay, input_hash, [candidate], where=where)
+        if unusable is not None:
+            raise unusable
+        return decide(mode, hashes[0] if hashes else "", candidates, where=where)
+
+    def _prepare_as(self, stored: StoredAnswer, request: CompletionInput, context: Any):
+        result = stored.output.result
+        recorded = Broker(self.settings.config, provider=_Recorded(result.provider, result.model))
+        return recorded.prepare(request, context)
+
+    def _stream(
+        self, request: CompletionInput, context: Any, cell_id: str | None
+    ) -> tuple[CompletionResult, dict[str, Any], dict[str, Any], int]:
+        display = StreamingDisplay(self.settings.update_interval, self.publish)
+        results: list[CompletionResult] = []
+
+        def on_event(event: Any) -> None:
+            if isinstance(event, TextDelta):
+                display.add(event.text)
+            elif isinstance(event, CompletionResult):
+                results.append(event)
+
+        broker = self.broker
+        try:
+            stream_events(
+                self.runner,
+                lambda: broker.complete(request, context),
+                on_event,
+                on_idle=display.tick,
+            )
+        finally:
+            display.flush()  # whatever arrived stays visible, also on errors
+        if not results:
+            raise CollabError("the model stream ended without a result")
+        result = results[0]
+        highlights = cell_highlights(context, cell_id, result.answer)
+        data, metadata = build_bundle(CollabOutput(result=result, highlights=highlights))
+        display.finish(data, metadata)
+        return result, data, metadata, display.updates
+
+    # -- session bookkeeping -------------------------------------------------------
+
+    @staticmethod
+    def _prefix(location: NotebookLocation | None) -> str:
+        return f"{location.path.resolve()}::" if location is not None else "?::"
+
+    def _key(
+        self,
+        location: NotebookLocation | None,
+        state: NotebookState | None,
+        index: int | None,
+        cell: CellInfo,
+    ) -> str:
+        if state is not None and index is not None:
+            local = cell_key(state.notebook["cells"][index], index)
+        elif cell.cell_id:
+            local = cell.cell_id
+        else:
+            local = "src:" + hashlib.sha256(cell.code.encode("utf-8")).hexdigest()[:16]
+        return self._prefix(location) + local
+
+    @staticmethod
+    def _cell_id(state: NotebookState | None, index: int | None, cell: CellInfo) -> str | None:
+        if state is not None and index is not None:
+            found = state.notebook["cells"][index].get("id")
+            if found:
+                return str(found)
+        return cell.cell_id
+
+    def _session_results(self, location: NotebookLocation | None) -> dict[str, CompletionResult]:
+        prefix = self._prefix(location)
+        return {
+            key[len(prefix) :]: answer.output.result
+            for key, answer in self.answers.items()
+            if key.startswith(prefix)
+        }
+
+    def _keep(self, key: str, answer: StoredAnswer) -> None:
+        self.answers[key] = answer
+        if key in self.order:
+            self.order.remove(key)
+        self.order.append(key)
+
+    # -- information -----------------------------------------------------------
+
+    def status(
+        self, cell: CellInfo | None = None, namespace: Mapping[str, Any] | None = None
+    ) -> str:
+        try:
+            location = self.finder.find(cell, namespace)
+        except CollabError as err:
+            location, problem = None, str(err)
+        else:
+            problem = ""
+        lines = [f"run mode: {self.settings.run_mode.value}"]
+        if location is None:
+            lines.append("notebook: not found" + (f" ({problem})" if problem else ""))
+        else:
+            lines.append(f"notebook: {location.path} (found by {location.how})")
+            sidecar = Path(str(location.path)[: -len(".ipynb")] + ".collab.json")
+            lines.append(f"sidecar: {sidecar}{'' if sidecar.exists() else ' (none)'}")
+        lines.append(f"provider: {self.settings.config.resolved_provider()}")
+        if self.settings.config.model:
+            lines.append(f"model: {self.settings.config.model}")
+        lines.append(f"answers this session: {len(self.answers)}")
+        return "\n".join(lines)

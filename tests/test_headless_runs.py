@@ -1,0 +1,252 @@
+"""Headless runs of real notebooks: nbclient, the `jupyter nbconvert` CLI and papermill
+execute examples/headless.ipynb in real kernels against the Anthropic wire server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from jupyter_collab.core.notebook import embed_context
+from jupyter_collab.core.outputs import MIME_TYPE
+from jupyter_collab.core.store import LocalContextStore
+from tests.wire.anthropic_server import FAKE_API_KEY, AnthropicWireServer, Reply
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "headless.ipynb"
+FACT = "grams per litre (g/L)"
+RULE = "at most three sentences"
+
+
+@pytest.fixture
+def wire():
+    # A low caching threshold so this small context is cached, as a real one would be.
+    server = AnthropicWireServer(cache_min_tokens=100).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kernel_env(wire, monkeypatch, tmp_path):
+    """What a user sets: the key and base URL; the package importable in the kernel."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", wire.url)
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + (os.pathsep + path if path else ""))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))  # own trust db
+    for name in (
+        "JUPYTER_COLLAB_MODE",
+        "JUPYTER_COLLAB_NOTEBOOK",
+        "JUPYTER_COLLAB_TRUST_EMBEDDED",
+        "JUPYTER_COLLAB_PROVIDER",
+        "JUPYTER_COLLAB_MODEL",
+        "JPY_SESSION_NAME",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return wire
+
+
+@pytest.fixture
+def notebook(tmp_path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / EXAMPLE.name)
+    shutil.copy(REPO / "examples" / "headless.collab.json", folder)
+    return folder / EXAMPLE.name
+
+
+def run_nbclient(path: Path, allow_errors: bool = False) -> nbformat.NotebookNode:
+    nb = nbformat.read(str(path), as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    try:
+        client.execute()
+    finally:
+        nbformat.write(nb, str(path))
+    return nb
+
+
+def collab_outputs(nb) -> dict[str, list[dict]]:
+    """Per cell id, our outputs as plain JSON (what the file holds)."""
+    found = {}
+    for cell in nb["cells"]:
+        ours = [
+            json.loads(json.dumps(o))
+            for o in cell.get("outputs") or []
+            if MIME_TYPE in (o.get("data") or {})
+        ]
+        if ours:
+            found[cell["id"]] = ours
+    return found
+
+
+def system_text(request) -> str:
+    return "\n".join(block["text"] for block in request.body["system"])
+
+
+def test_nbclient_run_uses_context_cache_breakpoint_and_history(kernel_env, notebook, monkeypatch):
+    nb = run_nbclient(notebook)
+    requests = kernel_env.message_requests()
+    assert len(requests) == 2
+    first, second = requests
+    # The notebook's context (a fact and a process rule) is in the system prompt,
+    # which closes with a cache breakpoint.
+    assert FACT in system_text(first) and RULE in system_text(first)
+    assert first.body["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert first.body["stream"] is True
+    # {yields} was filled from the kernel.
+    assert "'sample_c': 7.8" in first.body["messages"][-1]["content"]
+    # The second cell (--no-context) continues the conversation but has no context.
+    assert FACT not in system_text(second)
+    assert [m["role"] for m in second.body["messages"]] == ["user", "assistant", "user"]
+
+    outputs = collab_outputs(nb)
+    assert set(outputs) == {"ask-outlier", "ask-definition"}
+    payload = outputs["ask-outlier"][0]["data"][MIME_TYPE]["result"]
+    assert payload["context_revision"] == 1 and payload["included_amendments"] == [
+        "a-fact-units",
+        "a-process-terse",
+    ]
+    assert payload["usage"]["cache_creation_input_tokens"] > 0
+    meta = outputs["ask-outlier"][0]["metadata"]["jupyter_collab"]
+    assert meta["input_hash"] == payload["input_hash"]
+
+    # record mode calls again: the context now comes from the prompt cache.
+    monkeypatch.setenv("JUPYTER_COLLAB_MODE", "record")
+    nb = run_nbclient(notebook)
+    assert len(kernel_env.message_requests()) == 4
+    payload = collab_outputs(nb)["ask-outlier"][0]["data"][MIME_TYPE]["result"]
+    assert payload["usage"]["cache_read_input_tokens"] > 0
+
+
+def test_replay_with_server_stopped_is_byte_identical(kernel_env, notebook, monkeypatch):
+    first = collab_outputs(run_nbclient(notebook))
+    before = notebook.read_text()
+    assert len(kernel_env.message_requests()) == 2
+    kernel_env.stop()
+    monkeypatch.setenv("JUPYTER_COLLAB_MODE", "replay")
+    second = collab_outputs(run_nbclient(notebook))
+    assert second == first
+    assert len(kernel_env.message_requests()) == 2  # zero new requests
+    # The collaborator outputs in the file are byte-identical too.
+    after = notebook.read_text()
+    assert _collab_json(after) == _collab_json(before)
+
+
+def _collab_json(text: str) -> str:
+    nb = json.loads(text)
+    return json.dumps(collab_outputs(nb), sort_keys=True)
+
+
+def test_replay_of_a_changed_cell_fails(kernel_env, notebook, monkeypatch):
+    run_nbclient(notebook)
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace("7.8", "9.9")  # the data changed
+    nbformat.write(nb, str(notebook))
+    monkeypatch.setenv("JUPYTER_COLLAB_MODE", "replay")
+    with pytest.raises(CellExecutionError) as info:
+        run_nbclient(notebook)
+    assert "CollabReplayError" in str(info.value)
+    assert "different inputs" in str(info.value)
+
+
+def test_embedded_only_notebook_uses_its_context_headless(kernel_env, notebook, monkeypatch):
+    sidecar = LocalContextStore(notebook)
+    nb = nbformat.read(str(notebook), as_version=4)
+    embed_context(nb, sidecar.load())
+    nbformat.write(nb, str(notebook))
+    sidecar.path.unlink()
+
+    # Not trusted: the run fails and says how to accept the context.
+    with pytest.raises(CellExecutionError) as info:
+        run_nbclient(notebook)
+    assert "CollabContextError" in str(info.value)
+    assert "JUPYTER_COLLAB_TRUST_EMBEDDED=1" in str(info.value)
+    assert kernel_env.message_requests() == []
+
+    monkeypatch.setenv("JUPYTER_COLLAB_TRUST_EMBEDDED", "1")
+    run_nbclient(notebook)
+    first = kernel_env.message_requests()[0]
+    assert FACT in system_text(first) and RULE in system_text(first)
+    assert not sidecar.path.exists()  # the kernel never writes the sidecar by itself
+
+
+def test_provider_failure_mid_stream_keeps_partial_output(kernel_env, notebook):
+    kernel_env.script(Reply.stream_error("partial answer words here", after=2))
+    nb = run_nbclient(notebook, allow_errors=True)
+    outputs = nb.cells[3].outputs
+    partial = [o for o in outputs if o.output_type == "display_data"]
+    assert partial and "text/markdown" in partial[0].data and MIME_TYPE not in partial[0].data
+    assert partial[0].data["text/markdown"].startswith("partial")
+    error = next(o for o in outputs if o.output_type == "error")
+    assert error.ename == "CollabProviderError"
+    assert "Overloaded" in error.evalue
+    assert len(error.traceback) == 1  # a short message, not a stack of frames
+
+
+def _nbconvert(path: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute"]
+    return subprocess.run(
+        [*command, str(path.relative_to(cwd))],  # the literal command; no --inplace
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_nbconvert_cli_records_replays_and_fails_loudly(kernel_env, notebook):
+    root = notebook.parent.parent  # run from above the notebook's folder, as a user would
+    done = _nbconvert(notebook, root)
+    assert done.returncode == 0, done.stderr
+    assert len(kernel_env.message_requests()) == 2
+
+    assert notebook.with_name("headless.nbconvert.ipynb").is_file()
+    # Second run (auto mode): nothing changed, so the answers of the first run (in
+    # headless.nbconvert.ipynb) are reused: no model call, even with a broken provider.
+    kernel_env.responder = lambda body: Reply.error(401, "invalid x-api-key")
+    again = _nbconvert(notebook, root)
+    assert again.returncode == 0, again.stderr
+    assert len(kernel_env.message_requests()) == 2
+
+    # A run that must call the model fails loudly when the provider fails.
+    failed = _nbconvert(notebook, root, JUPYTER_COLLAB_MODE="record")
+    assert failed.returncode != 0
+    assert "CellExecutionError" in failed.stderr
+    assert "CollabProviderError" in failed.stderr and "invalid x-api-key" in failed.stderr
+
+
+def test_papermill_finds_the_input_notebook(kernel_env, notebook, tmp_path):
+    out = tmp_path / "papermill-out.ipynb"
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", "-k", "python3", str(notebook), str(out)],
+        cwd=tmp_path,  # papermill starts the kernel here, not in the notebook's folder
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    first = kernel_env.message_requests()[0]
+    assert FACT in system_text(first)
+    assert set(collab_outputs(nbformat.read(str(out), as_version=4))) == {
+        "ask-outlier",
+        "ask-definition",
+    }
