@@ -250,3 +250,29 @@ def test_papermill_finds_the_input_notebook(kernel_env, notebook, tmp_path):
         "ask-outlier",
         "ask-definition",
     }
+
+
+def test_feedback_on_an_answer_does_not_make_it_stale(kernel_env, notebook, monkeypatch):
+    """An amendment finalized from a cell's answer leaves that answer replayable;
+    an amendment from elsewhere makes it stale."""
+    from jupyter_collab.core.models import Amendment, Provenance
+
+    run_nbclient(notebook)
+    kernel_env.stop()
+    store = LocalContextStore(notebook)
+    store.update(
+        lambda c: c.amendments.append(
+            Amendment(
+                kind="fact",
+                text="sample_c's column was replaced before its re-run.",
+                provenance=Provenance(cell_id="ask-outlier", quote="sample_c"),
+            )
+        )
+    )
+    monkeypatch.setenv("JUPYTER_COLLAB_MODE", "replay")
+    run_nbclient(notebook)  # replays: the new amendment is feedback on this very answer
+    assert len(kernel_env.message_requests()) == 2
+
+    store.update(lambda c: c.amendments.append(Amendment(kind="process", text="Use SI units.")))
+    with pytest.raises(CellExecutionError, match="different inputs"):
+        run_nbclient(notebook)

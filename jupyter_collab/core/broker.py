@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -104,7 +104,11 @@ class Broker:
     # -- ask -----------------------------------------------------------------
 
     def prepare(
-        self, request: CompletionInput, context: CollabContext | None
+        self,
+        request: CompletionInput,
+        context: CollabContext | None,
+        *,
+        exclude_ids: Iterable[str] = (),
     ) -> PreparedCompletion:
         self.check_model(request.model)
         settings = context.settings if context is not None else None
@@ -118,6 +122,7 @@ class Broker:
             context=context if request.use_context else None,
             mode=mode,
             history=history,
+            exclude_ids=exclude_ids,
             token_budget=budget if budget is not None else self.config.token_budget,
             model=request.model or (settings.model if settings else None) or self.config.model,
             max_tokens=request.max_tokens

@@ -153,6 +153,27 @@ def decide(
     return Decision(Action.call, reason, keep_for_reuse=True)
 
 
+def feedback_exclusions(
+    context: CollabContext | None, cell_id: str | None, stored: StoredAnswer
+) -> list[str]:
+    """Amendments finalized from feedback on this cell's answer that the answer did not use.
+
+    An answer is not made stale by the feedback given on it: the researcher
+    highlighted it, corrected it and turned the correction into an amendment, and
+    the answer stays the record of what the model said. So when deciding whether
+    a stored answer may be reused, those amendments are left out of the inputs.
+    Any other change of the context (an amendment from another cell, an edited
+    or removed one the answer did use) still makes it stale. Running the cell
+    again in ``record`` mode (or from JupyterLab) answers with them applied.
+    """
+    if context is None or not cell_id:
+        return []
+    used = set(stored.output.result.included_amendments)
+    return [
+        a.id for a in context.amendments if a.provenance.cell_id == cell_id and a.id not in used
+    ]
+
+
 # -- the annotations an answer is shown with -----------------------------------------
 
 

@@ -48,6 +48,7 @@ from ..core.replay import (
     StoredAnswer,
     cell_highlights,
     decide,
+    feedback_exclusions,
     redisplay_bundle,
     stored_answer_of_cell,
 )
@@ -246,7 +247,9 @@ class KernelDoor:
         if state is not None:
             where += f" of {state.path.name}"
         earlier = nbconvert_answer(state.path, cell_id) if state is not None else None
-        decision = self._decide(request, context, [self.answers.get(key), on_disk, earlier], where)
+        decision = self._decide(
+            request, context, [self.answers.get(key), on_disk, earlier], where, cell_id
+        )
         if decision.action == Action.reuse and decision.stored is not None:
             data, metadata = redisplay_bundle(decision.stored, context, cell_id)
             StreamingDisplay(self.settings.update_interval, self.publish).finish(data, metadata)
@@ -293,6 +296,7 @@ class KernelDoor:
         context: Any,
         candidates: list[StoredAnswer | None],
         where: str,
+        cell_id: str | None = None,
     ) -> Decision:
         """The run mode's decision; replay needs no provider at all.
 
@@ -311,9 +315,20 @@ class KernelDoor:
                     raise
                 unusable = err
             else:
+                if mode == RunMode.auto:
+                    reusable = self._reusable_despite_feedback(
+                        request, context, candidates, cell_id
+                    )
+                    if reusable is not None:
+                        return decide(RunMode.replay, reusable.input_hash, [reusable], where=where)
                 return decide(mode, prepared.input_hash, candidates, where=where)
         stored = [c for c in candidates if c is not None]
-        hashes = [self._prepare_as(c, request, context).input_hash for c in stored]
+        hashes = [
+            self._prepare_as(
+                c, request, context, feedback_exclusions(context, cell_id, c)
+            ).input_hash
+            for c in stored
+        ]
         for candidate, input_hash in zip(stored, hashes, strict=True):
             if candidate.reusable and candidate.input_hash == input_hash:
                 return decide(RunMode.replay, input_hash, [candidate], where=where)
@@ -321,10 +336,36 @@ class KernelDoor:
             raise unusable
         return decide(mode, hashes[0] if hashes else "", candidates, where=where)
 
-    def _prepare_as(self, stored: StoredAnswer, request: CompletionInput, context: Any):
+    def _prepare_as(
+        self,
+        stored: StoredAnswer,
+        request: CompletionInput,
+        context: Any,
+        exclude_ids: list[str] | None = None,
+    ):
         result = stored.output.result
         recorded = Broker(self.settings.config, provider=_Recorded(result.provider, result.model))
-        return recorded.prepare(request, context)
+        return recorded.prepare(request, context, exclude_ids=exclude_ids or ())
+
+    def _reusable_despite_feedback(
+        self,
+        request: CompletionInput,
+        context: Any,
+        candidates: list[StoredAnswer | None],
+        cell_id: str | None,
+    ) -> StoredAnswer | None:
+        """A stored answer whose only changed input is feedback given on it (see
+        ``core.replay.feedback_exclusions``)."""
+        for candidate in candidates:
+            if candidate is None or not candidate.reusable:
+                continue
+            excluded = feedback_exclusions(context, cell_id, candidate)
+            if not excluded:
+                continue
+            prepared = self.broker.prepare(request, context, exclude_ids=excluded)
+            if prepared.input_hash == candidate.input_hash:
+                return candidate
+        return None
 
     def _stream(
         self, request: CompletionInput, context: Any, cell_id: str | None
