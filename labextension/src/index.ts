@@ -1,11 +1,22 @@
+/* eslint-disable jupyter/prefer-lazy-imports -- the plugins need these modules as they activate */
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Notification } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { INotebookCellExecutor, INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { getVersion } from './api';
+import { CollabStream, IModelsInfo, getModels, getVersion } from './api';
+import { CollabCellDecorator } from './collabCell';
+import { addCommands } from './commands';
+import { CollabCellExecutor } from './executor';
+import { feedbackPlugins } from './feedbackPlugin';
+import { activeRuns } from './runs';
+import { DEFAULT_SETTINGS, ICollabSettings, readSettings } from './settings';
 import { FRONTEND_VERSION, versionMismatch } from './version';
+
+const PLUGIN_ID = 'jupyter-collab:plugin';
 
 /**
  * Check that the server extension answers and is the same release as this
@@ -31,16 +42,67 @@ async function checkServerExtension(): Promise<void> {
 }
 
 /**
- * The jupyter-collab front-end plugin.
+ * The notebook cell executor: collaborator cells through the server door,
+ * the others through the kernel (see executor.ts for why, and what it
+ * conflicts with). Listed with
+ * `@jupyterlab/notebook-extension:cell-executor` under
+ * `jupyterlab.disabledExtensions` in package.json.
+ */
+const executorPlugin: JupyterFrontEndPlugin<INotebookCellExecutor> = {
+  id: 'jupyter-collab:cell-executor',
+  description:
+    'Runs collaborator cells through the jupyter-collab server extension and every other cell through the kernel.',
+  autoStart: true,
+  provides: INotebookCellExecutor,
+  activate: (app: JupyterFrontEnd): INotebookCellExecutor => {
+    const stream = new CollabStream({
+      serverSettings: app.serviceManager.serverSettings
+    });
+    return new CollabCellExecutor({ stream, runs: activeRuns });
+  }
+};
+
+/**
+ * Collaborator cells: the insert and cancel commands, the cell decoration,
+ * the stop button, and the handshake with the server extension.
  */
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-collab:plugin',
+  id: PLUGIN_ID,
   description:
     'Annotated AI collaboration: collaborator cells, span feedback and a notebook-scoped context.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd): void => {
+  requires: [INotebookTracker],
+  optional: [ISettingRegistry, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null
+  ): void => {
+    let settings: ICollabSettings = DEFAULT_SETTINGS;
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          settings = readSettings(loaded);
+          loaded.changed.connect(() => (settings = readSettings(loaded)));
+        })
+        .catch(error =>
+          console.error('jupyter-collab: cannot load the settings', error)
+        );
+    }
+    addCommands(app, tracker, activeRuns, () => settings, palette);
+
+    const models: Promise<IModelsInfo | null> = getModels(
+      app.serviceManager.serverSettings
+    ).catch(error => {
+      console.warn('jupyter-collab: cannot read the model setup', error);
+      return null;
+    });
+    new CollabCellDecorator(tracker, models);
+
     void app.restored.then(checkServerExtension);
   }
 };
 
-export default plugin;
+export default [executorPlugin, plugin, ...feedbackPlugins];

@@ -841,3 +841,9 @@ def _validate(body: dict[str, Any], *, need_max_tokens: bool) -> str | None:
     if breakpoints > 4:
         return f"A maximum of 4 blocks with cache_control may be provided. Found {breakpoints}."
     return None
+
+
+if __name__ == "__main__":  # python -m tests.wire.anthropic_server --port N (see serve.py)
+    from tests.wire.serve import main
+
+    raise SystemExit(main())

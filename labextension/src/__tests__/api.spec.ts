@@ -2,10 +2,17 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { ServerConnection } from '@jupyterlab/services';
 
 import {
+  CollabAPIError,
+  IModelsInfo,
+  IVersionInfo,
   NOT_INSTALLED_MESSAGE,
+  acceptContext,
+  getContext,
+  getModels,
   getVersion,
-  requestAPI,
-  IVersionInfo
+  patchContext,
+  putContext,
+  requestAPI
 } from '../api';
 
 const settings = ServerConnection.makeSettings({
@@ -62,6 +69,7 @@ describe('requestAPI', () => {
 
     expect(error).toBeInstanceOf(ServerConnection.ResponseError);
     expect(error.message).toBe(NOT_INSTALLED_MESSAGE);
+    expect((error as CollabAPIError).reason).toBe('not_installed');
     expect((error as ServerConnection.ResponseError).response.status).toBe(404);
   });
 
@@ -86,6 +94,21 @@ describe('requestAPI', () => {
     expect(error).toBeInstanceOf(ServerConnection.ResponseError);
     expect(error.message).toBe('stale revision 3, current is 4');
     expect((error as ServerConnection.ResponseError).response.status).toBe(409);
+    expect((error as CollabAPIError).reason).toBeNull();
+  });
+
+  it("keeps the server's machine-readable reason", async () => {
+    respond('{"message": "file changed", "reason": "stale_revision"}', {
+      status: 409
+    });
+
+    const error = (await rejection(
+      requestAPI('context/x', {}, settings)
+    )) as CollabAPIError;
+
+    expect(error).toBeInstanceOf(CollabAPIError);
+    expect(error.reason).toBe('stale_revision');
+    expect(error.status).toBe(409);
   });
 
   it('falls back to the HTTP status for an error without a JSON body', async () => {
@@ -130,5 +153,75 @@ describe('getVersion', () => {
       { method: 'GET' },
       settings
     );
+  });
+});
+
+describe('getModels', () => {
+  it('GETs jupyter-collab/models', async () => {
+    const info: IModelsInfo = {
+      provider: 'anthropic',
+      model: 'claude-x',
+      ops_model: null,
+      allowed_models: ['claude-x', 'claude-y'],
+      default_mode: 'research',
+      key_configured: true,
+      preview_concurrency: 4,
+      token_budget: 50000
+    };
+    const makeRequest = respond(JSON.stringify(info), { status: 200 });
+
+    await expect(getModels(settings)).resolves.toEqual(info);
+    expect(makeRequest.mock.calls[0][0]).toBe(
+      'http://localhost:8888/user/ada/jupyter-collab/models'
+    );
+  });
+});
+
+describe('context', () => {
+  const base = 'http://localhost:8888/user/ada/jupyter-collab/';
+  const view = { path: 'dir/a b.ipynb', revision: 3 };
+
+  it('GETs the context of a notebook path', async () => {
+    const makeRequest = respond(JSON.stringify(view), { status: 200 });
+
+    await expect(getContext('dir/a b.ipynb', settings)).resolves.toEqual(view);
+    expect(makeRequest).toHaveBeenCalledWith(
+      `${base}context?path=dir%2Fa%20b.ipynb`,
+      { method: 'GET' },
+      settings
+    );
+  });
+
+  it('PUTs, PATCHes and accepts with the base revision in the body', async () => {
+    const makeRequest = jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockImplementation(
+        async () => new Response(JSON.stringify(view), { status: 200 })
+      );
+    const context = { revision: 3 } as any;
+    const operations = [{ op: 'toggle_amendment' as const, id: 'a-1' }];
+
+    await putContext('n.ipynb', { context, revision: 3 }, settings);
+    await patchContext('n.ipynb', { revision: 3, operations }, settings);
+    await acceptContext(
+      'n.ipynb',
+      { revision: 0, pending_hash: 'h' },
+      settings
+    );
+
+    const calls = makeRequest.mock.calls.map(([url, init]) => [
+      url,
+      init?.method,
+      JSON.parse(String(init?.body))
+    ]);
+    expect(calls).toEqual([
+      [`${base}context?path=n.ipynb`, 'PUT', { context, revision: 3 }],
+      [`${base}context?path=n.ipynb`, 'PATCH', { revision: 3, operations }],
+      [
+        `${base}context/accept?path=n.ipynb`,
+        'POST',
+        { revision: 0, pending_hash: 'h' }
+      ]
+    ]);
   });
 });

@@ -1,8 +1,9 @@
 /**
- * Typed access to the jupyter-collab server extension.
+ * REST requests to the jupyter-collab server extension.
  *
- * Every request goes through the Jupyter server (which holds the API keys);
- * the wire types below mirror the server's pydantic models.
+ * Every request goes through the Jupyter server (which holds the API keys),
+ * authenticated the way JupyterLab's own requests are
+ * (`ServerConnection.makeRequest`: token header or cookie + XSRF).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -19,21 +20,28 @@ export const NOT_INSTALLED_MESSAGE =
   'jupyter-collab server extension not installed or not enabled';
 
 /**
- * `GET jupyter-collab/version`.
+ * An error answer of the server extension: the HTTP response, the server's
+ * sentence for the user (`message`) and its machine-readable `reason`
+ * (`stale_revision`, `provider_error`, `not_configured`…; see
+ * jupyter_collab/server/errors.py), or `not_installed` when the routes do not
+ * exist.
  */
-export interface IVersionInfo {
+export class CollabAPIError extends ServerConnection.ResponseError {
+  constructor(
+    response: Response,
+    message: string,
+    readonly reason: string | null = null
+  ) {
+    super(response, message);
+    this.name = 'CollabAPIError';
+  }
+
   /**
-   * The Python package version.
+   * The HTTP status of the answer.
    */
-  version: string;
-  /**
-   * The version of the context file schema the server reads and writes.
-   */
-  schema_version: number;
-  /**
-   * The name of the model provider the server is configured with.
-   */
-  provider: string;
+  get status(): number {
+    return this.response.status;
+  }
 }
 
 /**
@@ -43,7 +51,7 @@ export interface IVersionInfo {
  * @param init - the fetch request options
  * @param settings - the server connection settings (defaults to the page's)
  * @returns the decoded JSON body, or `undefined` for an empty body
- * @throws ServerConnection.ResponseError carrying the server's message; a
+ * @throws CollabAPIError (a ServerConnection.ResponseError) carrying the server's message; a
  *   404 that is not a JSON error from the extension's own handlers means the
  *   routes do not exist and gives {@link NOT_INSTALLED_MESSAGE}
  */
@@ -58,34 +66,31 @@ export async function requestAPI<T>(
   const body = parseJSON(text);
 
   if (!response.ok) {
-    const message = errorMessage(body);
+    const message = errorField(body, 'message');
     if (response.status === 404 && message === undefined) {
-      throw new ServerConnection.ResponseError(response, NOT_INSTALLED_MESSAGE);
+      throw new CollabAPIError(
+        response,
+        NOT_INSTALLED_MESSAGE,
+        'not_installed'
+      );
     }
-    throw new ServerConnection.ResponseError(
+    throw new CollabAPIError(
       response,
-      message ?? `${response.status} ${response.statusText}`.trim()
+      message ?? `${response.status} ${response.statusText}`.trim(),
+      errorField(body, 'reason') ?? null
     );
   }
   if (text.length === 0) {
     return undefined as T;
   }
   if (body === undefined) {
-    throw new ServerConnection.ResponseError(
+    throw new CollabAPIError(
       response,
-      `Invalid JSON in the response to ${url}`
+      `Invalid JSON in the response to ${url}`,
+      'invalid_response'
     );
   }
   return body as T;
-}
-
-/**
- * Get the server extension's version, context schema version and provider.
- */
-export function getVersion(
-  settings?: ServerConnection.ISettings
-): Promise<IVersionInfo> {
-  return requestAPI<IVersionInfo>('version', { method: 'GET' }, settings);
 }
 
 function parseJSON(text: string): unknown {
@@ -99,12 +104,21 @@ function parseJSON(text: string): unknown {
   }
 }
 
-function errorMessage(body: unknown): string | undefined {
-  if (typeof body === 'object' && body !== null && 'message' in body) {
-    const message = (body as { message: unknown }).message;
-    if (typeof message === 'string' && message.length > 0) {
-      return message;
+function errorField(body: unknown, name: string): string | undefined {
+  if (typeof body === 'object' && body !== null && name in body) {
+    const value = (body as Record<string, unknown>)[name];
+    if (typeof value === 'string' && value.length > 0) {
+      return value;
     }
   }
   return undefined;
+}
+
+/**
+ * JSON request options: the method and, when given, the serialized body.
+ */
+export function jsonInit(method: string, body?: unknown): RequestInit {
+  return body === undefined
+    ? { method }
+    : { method, body: JSON.stringify(body) };
 }

@@ -1,0 +1,353 @@
+import {
+  afterEach,
+  beforeEach,
+  describe,
+  expect,
+  it,
+  jest
+} from '@jest/globals';
+import type { ICodeCellModel } from '@jupyterlab/cells';
+import { NotebookModel } from '@jupyterlab/notebook';
+
+import {
+  ICompletionHandlers,
+  ICompletionRequest,
+  StreamCancelledError,
+  StreamError
+} from '../api';
+import { CollabCellExecutor } from '../executor';
+import { COLLAB_MIME, STREAM_MIME } from '../mimetypes';
+import { ActiveRuns } from '../runs';
+
+/** A stream whose requests the test answers. */
+class FakeStream {
+  calls: Array<{
+    request: ICompletionRequest;
+    handlers: ICompletionHandlers;
+    resolve: (value: any) => void;
+    reject: (error: Error) => void;
+    cancelled: boolean;
+  }> = [];
+
+  complete(request: ICompletionRequest, handlers: ICompletionHandlers = {}) {
+    let resolve!: (value: any) => void;
+    let reject!: (error: Error) => void;
+    const done = new Promise<any>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const call = { request, handlers, resolve, reject, cancelled: false };
+    this.calls.push(call);
+    return {
+      id: `req-${this.calls.length}`,
+      done,
+      cancel: () => {
+        call.cancelled = true;
+        reject(new StreamCancelledError('x'));
+      }
+    };
+  }
+
+  get last() {
+    return this.calls[this.calls.length - 1];
+  }
+}
+
+function answerOutput(prompt: string, answer: string) {
+  return {
+    output_type: 'display_data',
+    data: {
+      [COLLAB_MIME]: {
+        result: { prompt, answer, usage: {}, model: 'm' },
+        highlights: [],
+        version: 1
+      },
+      'text/markdown': answer,
+      'text/html': `<p>${answer}</p>`
+    },
+    metadata: { jupyter_collab: { input_hash: `hash-${answer}` } }
+  };
+}
+
+function notebookWith(...sources: string[]): NotebookModel {
+  const model = new NotebookModel();
+  sources.forEach((source, index) =>
+    model.sharedModel.insertCell(index, { cell_type: 'code', source })
+  );
+  return model;
+}
+
+function cellAt(notebook: NotebookModel, index: number) {
+  return { model: notebook.cells.get(index) as ICodeCellModel } as any;
+}
+
+function setup(
+  options: {
+    readVariables?: (kernel: any, names: string[]) => Promise<any>;
+    fallback?: jest.Mock<(options: any) => Promise<boolean>>;
+  } = {}
+) {
+  const stream = new FakeStream();
+  const runs = new ActiveRuns();
+  const fallback = options.fallback ?? jest.fn(async (_options: any) => true);
+  const executor = new CollabCellExecutor({
+    stream: stream as any,
+    runs,
+    fallback,
+    throttleMs: 0,
+    readVariables: options.readVariables as any
+  });
+  const executed: any[] = [];
+  const run = (notebook: NotebookModel, index: number, session: any = {}) =>
+    executor.runCell({
+      cell: cellAt(notebook, index),
+      notebook,
+      notebookConfig: {} as any,
+      onCellExecuted: args => executed.push(args),
+      onCellExecutionScheduled: () => undefined,
+      sessionContext: {
+        path: 'dir/analysis.ipynb',
+        session: { kernel: { id: 'k' } },
+        ...session
+      } as any
+    });
+  return { stream, runs, fallback, executor, executed, run };
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await new Promise(resolve => setTimeout(resolve, 0));
+  }
+}
+
+function outputs(notebook: NotebookModel, index: number): any[] {
+  return (notebook.cells.get(index) as ICodeCellModel).outputs.toJSON();
+}
+
+beforeEach(() => {
+  // yjs warns about the standalone cells @jupyter/ydoc inserts, and failing
+  // runs log their error: both are expected here.
+  jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+});
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+describe('CollabCellExecutor routing', () => {
+  it('sends ordinary cells to the kernel executor', async () => {
+    const { run, fallback, stream } = setup();
+    const notebook = notebookWith('print(1)', '%collab status');
+
+    await expect(run(notebook, 0)).resolves.toBe(true);
+    await run(notebook, 1);
+
+    expect(fallback).toHaveBeenCalledTimes(2);
+    expect(stream.calls).toHaveLength(0);
+  });
+
+  it('sends collaborator cells to the server, never to the kernel', async () => {
+    const { run, fallback, stream } = setup();
+    const notebook = notebookWith('  %%collab --mode learning\nHello?');
+
+    const running = run(notebook, 0);
+    await settle();
+    stream.last.resolve({
+      result: {},
+      output: answerOutput('Hello?', 'Hi')
+    });
+
+    await expect(running).resolves.toBe(true);
+    expect(fallback).not.toHaveBeenCalled();
+    expect(stream.last.request).toEqual({
+      path: 'dir/analysis.ipynb',
+      source: '  %%collab --mode learning\nHello?',
+      variables: {},
+      cell_id: notebook.cells.get(0).id,
+      history: []
+    });
+  });
+});
+
+describe('a collaborator cell run', () => {
+  it('streams into the output, then keeps exactly the server output', async () => {
+    const { run, stream, executed } = setup();
+    const notebook = notebookWith('%%collab\nExplain.');
+    const cell = notebook.cells.get(0) as ICodeCellModel;
+
+    const running = run(notebook, 0);
+    await settle();
+    expect(cell.executionState).toBe('running');
+    stream.last.handlers.onDelta!('Part');
+    stream.last.handlers.onDelta!('ial');
+    await settle();
+
+    const streaming = outputs(notebook, 0);
+    expect(streaming).toHaveLength(1);
+    expect(streaming[0].data[STREAM_MIME]).toMatchObject({
+      text: 'Partial',
+      status: 'streaming'
+    });
+
+    const output = answerOutput('Explain.', 'Partial answer');
+    stream.last.resolve({ result: {}, output });
+    await running;
+
+    expect(outputs(notebook, 0)).toEqual([output]);
+    expect(cell.executionState).toBe('idle');
+    expect(cell.executionCount).toBeNull();
+    expect(cell.getMetadata('jupyter_collab')).toEqual({
+      role: 'collaborator'
+    });
+    expect(executed).toEqual([{ cell: expect.anything(), success: true }]);
+  });
+
+  it('sends the answered collaborator turns above as history', async () => {
+    const { run, stream } = setup();
+    const notebook = notebookWith(
+      '%%collab\nfirst',
+      'x = 1',
+      '%%collab\nsecond',
+      '%%collab --no-history\nthird',
+      '%%collab\nfourth'
+    );
+    (notebook.cells.get(0) as ICodeCellModel).outputs.add(
+      answerOutput('first (filled)', 'one') as any
+    );
+    (notebook.cells.get(2) as ICodeCellModel).outputs.add(
+      answerOutput('second', 'two') as any
+    );
+
+    void run(notebook, 4);
+    await settle();
+    expect(stream.last.request.history).toEqual([
+      { prompt: 'first (filled)', answer: 'one' },
+      { prompt: 'second', answer: 'two' }
+    ]);
+
+    void run(notebook, 3);
+    await settle();
+    expect(stream.last.request.history).toEqual([]);
+  });
+
+  it('reads {name} references from the kernel first', async () => {
+    const read = jest.fn(async (_kernel: any, names: string[]) => ({
+      [names[0]]: '42'
+    }));
+    const { run, stream } = setup({ readVariables: read });
+    const notebook = notebookWith('%%collab\nIs {x} right? {{not}}');
+
+    void run(notebook, 0);
+    await settle();
+
+    expect(read).toHaveBeenCalledWith({ id: 'k' }, ['x']);
+    expect(stream.last.request.variables).toEqual({ x: '42' });
+  });
+
+  it('says clearly when there is no kernel to read names from', async () => {
+    const { run, stream } = setup();
+    const notebook = notebookWith('%%collab\nDescribe {df}.');
+
+    await expect(run(notebook, 0, { session: null })).resolves.toBe(false);
+
+    expect(stream.calls).toHaveLength(0);
+    const [error] = outputs(notebook, 0);
+    expect(error.output_type).toBe('error');
+    expect(error.ename).toBe('NoKernelError');
+    expect(error.evalue).toContain('{df}');
+    expect(error.evalue).toContain('no running kernel');
+  });
+
+  it('runs without a kernel when nothing is referenced', async () => {
+    const { run, stream } = setup();
+    const notebook = notebookWith('%%collab\nHello');
+
+    void run(notebook, 0, { session: null });
+    await settle();
+
+    expect(stream.calls).toHaveLength(1);
+  });
+
+  it('keeps the partial answer and adds the error when the server fails', async () => {
+    const { run, stream, executed } = setup();
+    const notebook = notebookWith('%%collab\nExplain.');
+
+    const running = run(notebook, 0);
+    await settle();
+    stream.last.handlers.onDelta!('Half an ');
+    stream.last.reject(new StreamError('Overloaded', 502, 'provider_error'));
+
+    await expect(running).resolves.toBe(false);
+    const [partial, error] = outputs(notebook, 0);
+    expect(partial.data[STREAM_MIME]).toMatchObject({
+      text: 'Half an ',
+      status: 'error',
+      run_id: null
+    });
+    expect(error).toMatchObject({
+      output_type: 'error',
+      ename: 'ProviderError',
+      evalue: 'Overloaded'
+    });
+    expect(executed[0].success).toBe(false);
+  });
+
+  it('is cancelled by cancelling the notebook (the stop button)', async () => {
+    const { run, stream, runs } = setup();
+    const notebook = notebookWith('%%collab\nExplain.');
+
+    const running = run(notebook, 0);
+    await settle();
+    stream.last.handlers.onDelta!('Some');
+    expect(runs.cancelNotebook(notebook)).toBe(1);
+
+    await expect(running).resolves.toBe(false);
+    expect(stream.last.cancelled).toBe(true);
+    const [partial] = outputs(notebook, 0);
+    expect(partial.data[STREAM_MIME]).toMatchObject({
+      text: 'Some',
+      status: 'cancelled'
+    });
+    expect(runs.all()).toHaveLength(0);
+  });
+
+  it('replaces its own earlier run when run again', async () => {
+    const { run, stream } = setup();
+    const notebook = notebookWith('%%collab\nExplain.');
+
+    const first = run(notebook, 0);
+    await settle();
+    const second = run(notebook, 0);
+    await settle();
+
+    await expect(first).resolves.toBe(false);
+    expect(stream.calls[0].cancelled).toBe(true);
+    const output = answerOutput('Explain.', 'done');
+    stream.last.resolve({ result: {}, output });
+    await expect(second).resolves.toBe(true);
+    expect(outputs(notebook, 0)).toEqual([output]);
+  });
+
+  it('waits for the collaborator cells above (their answers are its history)', async () => {
+    const { run, stream } = setup();
+    const notebook = notebookWith('%%collab\nfirst', '%%collab\nsecond');
+
+    void run(notebook, 0);
+    void run(notebook, 1);
+    await settle();
+    expect(stream.calls).toHaveLength(1);
+    expect(outputs(notebook, 1)[0].data[STREAM_MIME].note).toContain(
+      'Waiting for the collaborator cells above'
+    );
+
+    const first = answerOutput('first', 'one');
+    (notebook.cells.get(0) as ICodeCellModel).outputs.add(first as any);
+    stream.calls[0].resolve({ result: {}, output: first });
+    await settle();
+
+    expect(stream.calls).toHaveLength(2);
+    expect(stream.last.request.history).toEqual([
+      { prompt: 'first', answer: 'one' }
+    ]);
+  });
+});

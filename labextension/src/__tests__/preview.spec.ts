@@ -1,0 +1,269 @@
+import { describe, expect, it } from '@jest/globals';
+
+import { IPreviewOptions } from '../api/loop';
+import {
+  IPreviewReport,
+  IPreviewRequest,
+  IProbe,
+  IProbeOutcome
+} from '../api/types';
+import { renderColumn, sideBySide } from '../preview/diff';
+import { IPreviewClient, PreviewModel } from '../preview/model';
+import { probeRow } from '../preview/probeRow';
+import { verdictBadge, verdictLabel, verdictSummary } from '../preview/verdict';
+
+function outcome(
+  probe: IProbe,
+  amendedText: string,
+  cached = false
+): IProbeOutcome {
+  return {
+    probe,
+    baseline: `baseline of ${probe.prompt}`,
+    amended: amendedText,
+    baseline_hash: 'b',
+    amended_hash: 'a',
+    baseline_cached: cached,
+    verdict: amendedText.includes('same') ? 'unchanged' : 'intended',
+    reason: 'because'
+  };
+}
+
+/**
+ * A fake server: every preview answers each probe; the baseline is cached
+ * from the second run on.
+ */
+class FakeClient implements IPreviewClient {
+  runs: IPreviewRequest[] = [];
+  probesAsked = 0;
+  hold: ((report: IPreviewReport) => void) | null = null;
+  holdNext = false;
+
+  async probes(): Promise<IProbe[]> {
+    this.probesAsked++;
+    return [
+      { prompt: 'original?', kind: 'original', expectation: '' },
+      { prompt: 'unrelated?', kind: 'should_not_change', expectation: '' }
+    ];
+  }
+
+  run(
+    request: IPreviewRequest,
+    options: IPreviewOptions
+  ): Promise<IPreviewReport> {
+    this.runs.push(request);
+    const cached = this.runs.length > 1;
+    const outcomes = request.probes.map(p =>
+      outcome(
+        p,
+        p.kind === 'should_not_change'
+          ? 'same'
+          : `${request.amendment.text} applied`,
+        cached
+      )
+    );
+    if (this.holdNext) {
+      this.holdNext = false;
+      options.onProgress?.({
+        event: 'probe',
+        total: 2,
+        done: 1,
+        outcome: outcomes[0],
+        report: null,
+        message: null
+      });
+      return new Promise(resolve => {
+        options.signal?.addEventListener('abort', () =>
+          resolve({
+            amendment: request.amendment,
+            outcomes: outcomes.slice(0, 1),
+            cancelled: true,
+            model: 'm',
+            duration_s: 0
+          })
+        );
+      });
+    }
+    outcomes.forEach((o, i) =>
+      options.onProgress?.({
+        event: 'probe',
+        total: outcomes.length,
+        done: i + 1,
+        outcome: o,
+        report: null,
+        message: null
+      })
+    );
+    return Promise.resolve({
+      amendment: request.amendment,
+      outcomes,
+      cancelled: false,
+      model: 'm',
+      duration_s: 0
+    });
+  }
+}
+
+function model(client = new FakeClient()) {
+  return new PreviewModel(
+    { kind: 'fact', text: 'Cite Amodei.', rationale: '' },
+    'nb.ipynb',
+    { notebook: ['earlier?'], original: 'original?' },
+    client
+  );
+}
+
+describe('sideBySide', () => {
+  it('splits a word diff into two columns', () => {
+    const diff = sideBySide(
+      'The paper is Smith 2019.',
+      'The paper is Amodei 2016.'
+    );
+    expect(diff.changed).toBe(true);
+    expect(
+      diff.baseline
+        .filter(p => p.kind === 'removed')
+        .map(p => p.text)
+        .join('|')
+    ).toBe('Smith|2019');
+    expect(
+      diff.amended
+        .filter(p => p.kind === 'added')
+        .map(p => p.text)
+        .join('|')
+    ).toBe('Amodei|2016');
+    expect(
+      diff.baseline
+        .filter(p => p.kind !== 'added')
+        .map(p => p.text)
+        .join('')
+    ).toBe('The paper is Smith 2019.');
+    expect(diff.amended.map(p => p.text).join('')).toBe(
+      'The paper is Amodei 2016.'
+    );
+    expect(diff.added).toBe(2);
+    expect(diff.removed).toBe(2);
+  });
+
+  it('reports no change for equal texts', () => {
+    expect(sideBySide('same', 'same').changed).toBe(false);
+  });
+
+  it('renders text safely with ins/del', () => {
+    const column = renderColumn(sideBySide('a <b>', 'a <i>').amended);
+    expect(column.querySelector('ins')!.textContent).toBe('i');
+    expect(column.querySelector('i')).toBeNull();
+    expect(column.textContent).toBe('a <i>');
+  });
+});
+
+describe('verdicts', () => {
+  it('badges carry the verdict and the reason', () => {
+    const badge = verdictBadge('unintended', 'it changed the tone');
+    expect(badge.classList.contains('jp-mod-unintended')).toBe(true);
+    expect(badge.textContent).toContain('Unintended change');
+    expect(badge.title).toBe('it changed the tone');
+    expect(verdictLabel('intended')).toBe('Changed as intended');
+    expect(verdictSummary({ intended: 2, unintended: 0, unchanged: 1 })).toBe(
+      '2 intended · 1 unchanged'
+    );
+    expect(verdictSummary({ intended: 0, unintended: 0, unchanged: 0 })).toBe(
+      'not previewed'
+    );
+  });
+
+  it('a probe row shows both sides and "baseline cached"', () => {
+    const probe: IProbe = { prompt: 'q?', kind: 'user', expectation: '' };
+    const row = probeRow({
+      probe,
+      outcome: outcome(probe, 'new words', true),
+      previous: null,
+      running: false
+    });
+    expect(row.querySelectorAll('.jp-collab-probe-column')).toHaveLength(2);
+    expect(row.querySelector('.jp-collab-cached')!.textContent).toBe(
+      'baseline cached'
+    );
+    expect(
+      row.querySelector('.jp-collab-verdict')!.getAttribute('data-verdict')
+    ).toBe('intended');
+  });
+});
+
+describe('PreviewModel', () => {
+  it('generates probes, runs them and reports', async () => {
+    const client = new FakeClient();
+    const preview = model(client);
+    await preview.start();
+    expect(preview.status).toBe('done');
+    expect(preview.outcomes.size).toBe(2);
+    expect(preview.done).toBe(2);
+    expect(preview.report()!.outcomes.map(o => o.verdict)).toEqual([
+      'intended',
+      'unchanged'
+    ]);
+  });
+
+  it('re-runs after an edit, keeping the previous baselines meanwhile', async () => {
+    const client = new FakeClient();
+    const preview = model(client);
+    await preview.start();
+    preview.amendment.text = 'Cite Amodei et al. (2016).';
+    expect(preview.stale).toBe(true);
+    expect(preview.report()).toBeNull();
+    const run = preview.run();
+    expect(preview.previous.size).toBe(2);
+    await run;
+    expect(client.runs).toHaveLength(2);
+    expect(client.runs[1].probes).toHaveLength(2);
+    expect(preview.stale).toBe(false);
+    expect([...preview.outcomes.values()].every(o => o.baseline_cached)).toBe(
+      true
+    );
+    expect(preview.report()!.amendment.text).toBe('Cite Amodei et al. (2016).');
+  });
+
+  it('runs a probe the researcher adds on its own', async () => {
+    const client = new FakeClient();
+    const preview = model(client);
+    await preview.start();
+    await preview.addProbe('  my own probe?  ');
+    expect(client.runs[1].probes).toEqual([
+      { prompt: 'my own probe?', kind: 'user', expectation: '' }
+    ]);
+    expect(preview.outcomes.size).toBe(3);
+    expect(preview.report()!.outcomes).toHaveLength(3);
+    await preview.addProbe('my own probe?');
+    expect(client.runs).toHaveLength(2);
+  });
+
+  it('cancels, keeping what ran', async () => {
+    const client = new FakeClient();
+    const preview = model(client);
+    client.holdNext = true;
+    const started = preview.start();
+    await new Promise(r => setTimeout(r, 0));
+    expect(preview.status).toBe('running');
+    preview.cancel();
+    await started;
+    expect(preview.status).toBe('cancelled');
+    expect(preview.outcomes.size).toBe(1);
+  });
+
+  it('fails clearly without probes', async () => {
+    const preview = new PreviewModel(
+      { kind: 'fact', text: 'x', rationale: '' },
+      null,
+      { notebook: [], original: null },
+      {
+        probes: async () => [],
+        run: async () => {
+          throw new Error('not called');
+        }
+      }
+    );
+    await preview.start();
+    expect(preview.status).toBe('error');
+    expect(preview.error).toContain('no probes');
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * Typed wrappers of the feedback loop's routes: `suggest`, `propose`,
+ * `probes`, `finalize` (REST) and a preview over the `stream` socket.
+ * The shapes are the wire types of `./types`.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { jsonInit, requestAPI } from './request';
+import { CollabStream } from './stream';
+import {
+  IAmendment,
+  IAmendmentDraft,
+  IContextView,
+  ICorrectionInput,
+  IFinalizeRequest,
+  IHighlightInput,
+  IPreviewProgress,
+  IPreviewReport,
+  IPreviewRequest,
+  IProbe,
+  IProbeOutcome,
+  IProposedAmendment,
+  ISuggestedCorrection
+} from './types';
+
+/**
+ * `POST finalize`'s answer: the new amendment and the context it is now in.
+ */
+export interface IFinalizeResponse {
+  amendment: IAmendment;
+  context: IContextView;
+}
+
+/**
+ * How a running preview is observed and cancelled.
+ */
+export interface IPreviewOptions {
+  /**
+   * Called for every progress event, in order.
+   */
+  onProgress?: (progress: IPreviewProgress) => void;
+  /**
+   * Aborting asks the server to finish early: the promise then resolves with
+   * the report of the probes that ran (marked `cancelled`).
+   */
+  signal?: AbortSignal;
+  /**
+   * The stream client to use (one shared client by default).
+   */
+  stream?: CollabStream;
+}
+
+/**
+ * `POST suggest`: candidate corrections of a highlighted span.
+ */
+export async function suggestCorrections(
+  highlight: IHighlightInput,
+  path?: string | null,
+  n = 3,
+  settings?: ServerConnection.ISettings
+): Promise<ISuggestedCorrection[]> {
+  const reply = await requestAPI<{ suggestions: ISuggestedCorrection[] }>(
+    'suggest',
+    jsonInit('POST', { path: path ?? null, highlight, n }),
+    settings
+  );
+  return reply.suggestions;
+}
+
+/**
+ * `POST propose`: candidate amendments from a chosen correction.
+ */
+export async function proposeAmendments(
+  highlight: IHighlightInput,
+  correction: ICorrectionInput,
+  path?: string | null,
+  n = 3,
+  settings?: ServerConnection.ISettings
+): Promise<IProposedAmendment[]> {
+  const reply = await requestAPI<{ amendments: IProposedAmendment[] }>(
+    'propose',
+    jsonInit('POST', { path: path ?? null, highlight, correction, n }),
+    settings
+  );
+  return reply.amendments;
+}
+
+/**
+ * `POST probes`: probe prompts to preview an amendment with (the original
+ * prompt, the notebook's other prompts, and generated over-reach checks).
+ */
+export async function generateProbes(
+  amendment: IAmendmentDraft,
+  notebookPrompts: string[],
+  originalPrompt: string | null,
+  n = 4,
+  settings?: ServerConnection.ISettings
+): Promise<IProbe[]> {
+  const reply = await requestAPI<{ probes: IProbe[] }>(
+    'probes',
+    jsonInit('POST', {
+      amendment,
+      notebook_prompts: notebookPrompts,
+      original_prompt: originalPrompt,
+      n
+    }),
+    settings
+  );
+  return reply.probes;
+}
+
+/**
+ * `POST finalize`: add the amendment, with its provenance, to the context
+ * (409 when `revision` is given and the context moved on).
+ */
+export function finalizeAmendment(
+  request: IFinalizeRequest,
+  settings?: ServerConnection.ISettings
+): Promise<IFinalizeResponse> {
+  return requestAPI<IFinalizeResponse>(
+    'finalize',
+    jsonInit('POST', request),
+    settings
+  );
+}
+
+let sharedStream: CollabStream | null = null;
+
+function defaultStream(): CollabStream {
+  if (!sharedStream || sharedStream.isDisposed) {
+    sharedStream = new CollabStream();
+  }
+  return sharedStream;
+}
+
+/**
+ * The report of the probes that ran, when a preview ended without its own.
+ */
+export function partialReport(
+  request: IPreviewRequest,
+  outcomes: IProbeOutcome[]
+): IPreviewReport {
+  const order = new Map(request.probes.map((probe, i) => [probe.prompt, i]));
+  return {
+    amendment: request.amendment,
+    outcomes: [...outcomes].sort(
+      (a, b) =>
+        (order.get(a.probe.prompt) ?? 0) - (order.get(b.probe.prompt) ?? 0)
+    ),
+    cancelled: true,
+    model: '',
+    duration_s: 0
+  };
+}
+
+/**
+ * Run a preview over the stream socket and resolve with its report.
+ */
+export async function runPreview(
+  request: IPreviewRequest,
+  options: IPreviewOptions = {}
+): Promise<IPreviewReport> {
+  const outcomes: IProbeOutcome[] = [];
+  if (options.signal?.aborted) {
+    return partialReport(request, outcomes);
+  }
+  const running = (options.stream ?? defaultStream()).preview(request, {
+    onProgress: progress => {
+      if (progress.outcome) {
+        outcomes.push(progress.outcome);
+      }
+      options.onProgress?.(progress);
+    }
+  });
+  const onAbort = () => running.cancel();
+  options.signal?.addEventListener('abort', onAbort);
+  try {
+    return await running.done;
+  } catch (error) {
+    if (options.signal?.aborted) {
+      return partialReport(request, outcomes);
+    }
+    throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * A typed client of the `jupyter-collab/stream` WebSocket
+ * (jupyter_collab/server/streaming.py documents the protocol).
+ *
+ * One socket carries many requests, each keyed by an `id` this client picks:
+ *
+ *     → {type: "complete", id, ...ICompletionRequest}
+ *     ← {type: "delta", id, text} … {type: "result", id, result, output}
+ *     → {type: "preview", id, ...IPreviewRequest}
+ *     ← {type: "progress", id, event: "started" | "probe" | "finished", …}
+ *     → {type: "cancel", id}   ← {type: "cancelled", id}
+ *     ← {type: "error", id, status, reason, message}
+ *
+ * The socket is opened on first use and again after it closed. It is built
+ * from the ServerConnection settings like JupyterLab's own sockets (kernels,
+ * terminals, events): `settings.wsUrl` and `settings.WebSocket`, with the
+ * token appended as `?token=` only when `settings.appendToken` says so (in the
+ * browser the page's cookie authenticates the upgrade).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+
+import { getVersion } from './info';
+import { API_NAMESPACE } from './request';
+import {
+  ICollabDisplayData,
+  ICompletionRequest,
+  ICompletionResult,
+  IPreviewProgress,
+  IPreviewReport,
+  IPreviewRequest,
+  StreamMessage
+} from './types';
+
+/**
+ * The server refused or failed a streamed request.
+ */
+export class StreamError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly reason: string
+  ) {
+    super(message);
+    this.name = 'StreamError';
+  }
+}
+
+/**
+ * A streamed request was cancelled by the client.
+ */
+export class StreamCancelledError extends Error {
+  constructor(readonly id: string) {
+    super(`request ${id} was cancelled`);
+    this.name = 'StreamCancelledError';
+  }
+}
+
+/**
+ * Whether `error` is the cancellation of a streamed request.
+ */
+export function isCancelled(error: unknown): error is StreamCancelledError {
+  return error instanceof StreamCancelledError;
+}
+
+/**
+ * A request running on the stream.
+ */
+export interface IStreamRequest<T> {
+  /** The id the request was sent with. */
+  readonly id: string;
+  /** Settles once: the final value, a StreamError or a StreamCancelledError. */
+  readonly done: Promise<T>;
+  /** Ask the server to stop (a no-op once the request settled). */
+  cancel(): void;
+}
+
+/**
+ * What a finished completion gives: the result and the ready-made nbformat
+ * output both doors write (core/outputs.py).
+ */
+export interface ICompletionDone {
+  result: ICompletionResult;
+  output: ICollabDisplayData;
+}
+
+export interface ICompletionHandlers {
+  /** Called with every piece of the answer as it arrives. */
+  onDelta?: (text: string) => void;
+}
+
+export interface IPreviewHandlers {
+  /** Called with every progress event, the final `finished` one included. */
+  onProgress?: (progress: IPreviewProgress) => void;
+}
+
+/**
+ * The URL of the stream socket for the given settings.
+ */
+export function streamUrl(settings: ServerConnection.ISettings): string {
+  let url = URLExt.join(settings.wsUrl, API_NAMESPACE, 'stream');
+  if (settings.appendToken && settings.token !== '') {
+    url += `?token=${encodeURIComponent(settings.token)}`;
+  }
+  return url;
+}
+
+/** `WebSocket.OPEN`, without relying on a global WebSocket. */
+const SOCKET_OPEN = 1;
+
+interface IPending {
+  onMessage(message: StreamMessage): void;
+  fail(error: Error): void;
+}
+
+/**
+ * The client: one lazily opened socket shared by all requests.
+ */
+export class CollabStream implements IDisposable {
+  constructor(options: CollabStream.IOptions = {}) {
+    this.serverSettings =
+      options.serverSettings ?? ServerConnection.makeSettings();
+  }
+
+  readonly serverSettings: ServerConnection.ISettings;
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /**
+   * Ask for a completion; `done` resolves with the result and its output.
+   * Cancelling rejects `done` at once with a StreamCancelledError.
+   */
+  complete(
+    request: ICompletionRequest,
+    handlers: ICompletionHandlers = {}
+  ): IStreamRequest<ICompletionDone> {
+    return this._request<ICompletionDone>(
+      'complete',
+      request,
+      true,
+      (message, resolve) => {
+        if (message.type === 'delta') {
+          handlers.onDelta?.(message.text);
+        } else if (message.type === 'result') {
+          resolve({ result: message.result, output: message.output });
+        }
+      }
+    );
+  }
+
+  /**
+   * Run a preview; `done` resolves with the report of the `finished` event.
+   * Cancelling makes the server finish early: the report says `cancelled`.
+   */
+  preview(
+    request: IPreviewRequest,
+    handlers: IPreviewHandlers = {}
+  ): IStreamRequest<IPreviewReport> {
+    return this._request<IPreviewReport>(
+      'preview',
+      request,
+      false,
+      (message, resolve, reject) => {
+        if (message.type !== 'progress') {
+          return;
+        }
+        handlers.onProgress?.(message);
+        if (message.event === 'finished' && message.report) {
+          resolve(message.report);
+        } else if (message.event === 'error' || message.event === 'finished') {
+          reject(
+            new StreamError(
+              message.message ?? 'the preview ended without a report',
+              500,
+              'preview_error'
+            )
+          );
+        }
+      }
+    );
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._failAll(
+      new StreamError('the stream client was disposed', 0, 'disposed')
+    );
+    this._socket?.close();
+    this._socket = null;
+  }
+
+  private _request<T>(
+    type: 'complete' | 'preview',
+    body: object,
+    rejectOnCancel: boolean,
+    handle: (
+      message: StreamMessage,
+      resolve: (value: T) => void,
+      reject: (error: Error) => void
+    ) => void
+  ): IStreamRequest<T> {
+    const id = `${this._prefix}-${++this._counter}`;
+    let settled = false;
+    let resolveDone!: (value: T) => void;
+    let rejectDone!: (error: Error) => void;
+    const done = new Promise<T>((resolve, reject) => {
+      resolveDone = resolve;
+      rejectDone = reject;
+    });
+    const settle = (action: () => void) => {
+      if (!settled) {
+        settled = true;
+        this._pending.delete(id);
+        action();
+      }
+    };
+    const resolve = (value: T) => settle(() => resolveDone(value));
+    const reject = (error: Error) => settle(() => rejectDone(error));
+
+    this._pending.set(id, {
+      onMessage: message => {
+        if (message.type === 'error') {
+          reject(
+            new StreamError(message.message, message.status, message.reason)
+          );
+        } else if (message.type === 'cancelled') {
+          reject(new StreamCancelledError(id));
+        } else {
+          handle(message, resolve, reject);
+        }
+      },
+      fail: reject
+    });
+    this._send({ ...body, type, id }).catch(reject);
+
+    return {
+      id,
+      done,
+      cancel: () => {
+        if (settled) {
+          return;
+        }
+        this._send({ type: 'cancel', id }).catch(() => undefined);
+        if (rejectOnCancel) {
+          reject(new StreamCancelledError(id));
+        }
+      }
+    };
+  }
+
+  private async _send(message: object): Promise<void> {
+    if (this._disposed) {
+      throw new StreamError('the stream client was disposed', 0, 'disposed');
+    }
+    const socket = await this._connect();
+    socket.send(JSON.stringify(message));
+  }
+
+  private _connect(): Promise<WebSocket> {
+    if (this._socket && this._socket.readyState === SOCKET_OPEN) {
+      return Promise.resolve(this._socket);
+    }
+    if (this._opening) {
+      return this._opening;
+    }
+    const settings = this.serverSettings;
+    const socket = new settings.WebSocket(streamUrl(settings));
+    this._socket = socket;
+    let opening = true;
+    this._opening = new Promise<WebSocket>((resolve, reject) => {
+      socket.onopen = () => {
+        opening = false;
+        this._opening = null;
+        resolve(socket);
+      };
+      socket.onclose = () => {
+        if (this._socket === socket) {
+          this._socket = null;
+        }
+        if (opening) {
+          // The requests waiting for the socket fail with this reason.
+          opening = false;
+          this._opening = null;
+          void this._openFailure().then(reject);
+          return;
+        }
+        this._failAll(
+          new StreamError(
+            'The connection to the Jupyter server closed before the answer was complete; run the cell again.',
+            0,
+            'connection_closed'
+          )
+        );
+      };
+    });
+    socket.onmessage = event => this._dispatch(event.data);
+    return this._opening;
+  }
+
+  /**
+   * Why the socket did not open: a missing server extension gives its own
+   * message (the WebSocket API hides the HTTP status of a failed upgrade).
+   */
+  private async _openFailure(): Promise<Error> {
+    try {
+      await getVersion(this.serverSettings);
+    } catch (error) {
+      if (error instanceof Error) {
+        return new StreamError(error.message, 0, 'not_connected');
+      }
+    }
+    return new StreamError(
+      'Cannot open the jupyter-collab stream connection to the Jupyter server.',
+      0,
+      'not_connected'
+    );
+  }
+
+  private _dispatch(data: unknown): void {
+    let message: StreamMessage;
+    try {
+      message = JSON.parse(String(data)) as StreamMessage;
+    } catch {
+      console.warn('jupyter-collab: a stream message is not JSON', data);
+      return;
+    }
+    if (message.id === null || message.id === undefined) {
+      console.warn('jupyter-collab: stream error', message);
+      return;
+    }
+    this._pending.get(message.id)?.onMessage(message);
+  }
+
+  private _failAll(error: Error): void {
+    for (const pending of Array.from(this._pending.values())) {
+      pending.fail(error);
+    }
+  }
+
+  private _counter = 0;
+  private _disposed = false;
+  private _opening: Promise<WebSocket> | null = null;
+  private _pending = new Map<string, IPending>();
+  private _prefix = Math.random().toString(36).slice(2, 8);
+  private _socket: WebSocket | null = null;
+}
+
+export namespace CollabStream {
+  export interface IOptions {
+    /** Defaults to the page's settings (`ServerConnection.makeSettings()`). */
+    serverSettings?: ServerConnection.ISettings;
+  }
+}

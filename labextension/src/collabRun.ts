@@ -1,0 +1,179 @@
+/**
+ * Running one collaborator cell through the server door.
+ *
+ * 1. wait for collaborator cells above this one that are still running (their
+ *    answers are this cell's history, as in a top-to-bottom headless run);
+ * 2. read `{name}` references from the kernel (only if there are any);
+ * 3. send the cell source, the values, the earlier turns and the cell id on
+ *    the stream socket, showing the answer as it arrives;
+ * 4. replace the streaming view by the server's ready-made output.
+ *
+ * The kernel is not involved otherwise, so the cell runs while the kernel is
+ * busy or when there is none.
+ */
+import type { ICodeCellModel } from '@jupyterlab/cells';
+import type { INotebookCellExecutor } from '@jupyterlab/notebook';
+
+import {
+  CollabStream,
+  ICompletionRequest,
+  StreamCancelledError,
+  isCancelled
+} from './api';
+import { AnswerWriter } from './answerWriter';
+import {
+  METADATA_KEY,
+  cellOptions,
+  referencedNames,
+  splitCell
+} from './cellSource';
+import { historyCell, turnsAbove } from './history';
+import { describeFailure, finalOutput } from './outputs';
+import { ActiveRun, ActiveRuns } from './runs';
+import { readVariables } from './variables';
+
+/**
+ * What a run needs from the outside (replaceable in tests).
+ */
+export interface ICollabRunDeps {
+  stream: Pick<CollabStream, 'complete'>;
+  runs: ActiveRuns;
+  readVariables?: typeof readVariables;
+  throttleMs?: number;
+}
+
+/**
+ * Run a collaborator cell; resolves true when an answer was written.
+ */
+export async function runCollabCell(
+  options: INotebookCellExecutor.IRunCellOptions,
+  deps: ICollabRunDeps
+): Promise<boolean> {
+  const { cell, notebook, sessionContext } = options;
+  const model = cell.model as ICodeCellModel;
+  const run = deps.runs.start(notebook, model);
+  const isCurrent = () => deps.runs.get(run.id) === run;
+  const writer = new AnswerWriter(model, run.id, isCurrent, deps.throttleMs);
+  const removed = () => {
+    if (model.isDisposed || indexOf(notebook, model) < 0) {
+      run.cancel();
+    }
+  };
+  notebook.cells.changed.connect(removed);
+
+  options.onCellExecutionScheduled({ cell });
+  // The kernel does not run this cell, so its execution count stays null
+  // (the saved output is the same display_data the kernel door writes).
+  model.sharedModel.transact(() => {
+    model.clearExecution();
+    model.executionState = 'running';
+    if (!model.getMetadata(METADATA_KEY)) {
+      model.setMetadata(METADATA_KEY, { role: 'collaborator' });
+    }
+  });
+  writer.status('waiting');
+
+  let success = false;
+  try {
+    await waitForCellsAbove(run, deps.runs, notebook, writer);
+
+    const source = model.sharedModel.getSource();
+    const names = referencedNames(splitCell(source).prompt);
+    let variables: Record<string, string> = {};
+    if (names.length > 0) {
+      writer.status(
+        'waiting',
+        `Reading ${names.map(n => `{${n}}`).join(', ')} from the kernel…`
+      );
+      const read = deps.readVariables ?? readVariables;
+      variables = await abortable(
+        run,
+        read(sessionContext?.session?.kernel, names)
+      );
+    }
+
+    const request: ICompletionRequest = {
+      path: sessionContext?.path || null,
+      source,
+      variables,
+      cell_id: model.id,
+      history: cellOptions(source).noHistory
+        ? []
+        : turnsAbove(cellsAbove(notebook, model), Infinity)
+    };
+    writer.status('streaming');
+    const call = deps.stream.complete(request, {
+      onDelta: text => writer.append(text)
+    });
+    run.onCancel(() => call.cancel());
+    const { output } = await call.done;
+    writer.finish(finalOutput(output));
+    success = true;
+  } catch (error) {
+    if (isCancelled(error) || run.cancelled) {
+      writer.cancelled();
+    } else {
+      console.warn('jupyter-collab: the collaborator cell failed', error);
+      writer.failed(describeFailure(error));
+    }
+  } finally {
+    notebook.cells.changed.disconnect(removed);
+    if (isCurrent() && !model.isDisposed) {
+      model.executionState = 'idle';
+    }
+    deps.runs.end(run);
+  }
+  options.onCellExecuted({ cell, success });
+  return success;
+}
+
+/**
+ * Wait until the collaborator cells above `run`'s cell finished.
+ */
+async function waitForCellsAbove(
+  run: ActiveRun,
+  runs: ActiveRuns,
+  notebook: INotebookCellExecutor.IRunCellOptions['notebook'],
+  writer: AnswerWriter
+): Promise<void> {
+  const index = indexOf(notebook, run.cell);
+  const above = runs
+    .all()
+    .filter(
+      other =>
+        other !== run &&
+        other.notebook === notebook &&
+        indexOf(notebook, other.cell) < index
+    );
+  if (above.length > 0) {
+    writer.status('waiting', 'Waiting for the collaborator cells above…');
+    await abortable(run, Promise.all(above.map(other => other.finished)));
+  }
+}
+
+/**
+ * `promise`, or a StreamCancelledError as soon as `run` is cancelled.
+ */
+function abortable<T>(run: ActiveRun, promise: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    run.onCancel(() => reject(new StreamCancelledError(run.id)));
+    promise.then(resolve, reject);
+  });
+}
+
+function cellsAbove(
+  notebook: INotebookCellExecutor.IRunCellOptions['notebook'],
+  cell: object
+) {
+  const cells = Array.from(notebook.cells);
+  return cells
+    .slice(0, Math.max(0, cells.indexOf(cell as never)))
+    .map(historyCell);
+}
+
+function indexOf(
+  notebook: INotebookCellExecutor.IRunCellOptions['notebook'],
+  cell: object
+): number {
+  return Array.from(notebook.cells).indexOf(cell as never);
+}

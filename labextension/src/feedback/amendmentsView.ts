@@ -1,0 +1,212 @@
+/**
+ * The popover's amendments step: candidate amendments (each marked fact or
+ * process, with its rationale, editable in place), one of the researcher's
+ * own, and a warning when one repeats or contradicts an existing entry.
+ */
+import { AmendmentKind } from '../api/types';
+import { arrowNavigation } from './correctionsView';
+import { button, h, loading, replaceChildren } from './dom';
+import { FeedbackSession } from './session';
+import { describeWarning } from './warnings';
+
+export interface IAmendmentActions {
+  preview(): void;
+  finalize(): void;
+}
+
+function kindSelect(
+  value: AmendmentKind,
+  onChange: (kind: AmendmentKind) => void
+): HTMLSelectElement {
+  const select = h(
+    'select',
+    {
+      className: `jp-collab-kind jp-mod-${value}`,
+      aria: { label: 'Kind of amendment' },
+      onChange: () => {
+        select.className = `jp-collab-kind jp-mod-${select.value}`;
+        onChange(select.value as AmendmentKind);
+      }
+    },
+    h('option', { value: 'fact', text: 'Fact' }),
+    h('option', { value: 'process', text: 'Process' })
+  );
+  select.value = value;
+  return select;
+}
+
+export class AmendmentsView {
+  readonly node: HTMLElement;
+
+  constructor(
+    private readonly session: FeedbackSession,
+    private readonly actions: IAmendmentActions
+  ) {
+    this._list = h('div', {
+      className: 'jp-collab-candidates',
+      role: 'radiogroup',
+      aria: { label: 'Proposed amendments' },
+      onKeyDown: event => arrowNavigation(event, this._list)
+    });
+    this._preview = button('Preview…', () => this.actions.preview(), {
+      accept: true,
+      className: 'jp-collab-preview-button',
+      title: 'Run probe prompts with and without the amendment (Ctrl+Enter)'
+    });
+    this._finalize = button('Finalize', () => this.actions.finalize(), {
+      className: 'jp-collab-finalize-button',
+      title: 'Add the amendment to the context without a preview'
+    });
+    this.node = h(
+      'section',
+      { className: 'jp-collab-step jp-collab-amendments' },
+      h('h3', { text: 'Amendments' }),
+      this._list,
+      h(
+        'div',
+        { className: 'jp-collab-actions' },
+        this._finalize,
+        this._preview
+      )
+    );
+    this.render();
+  }
+
+  /**
+   * Rebuild the candidates (after a load, not on every edit).
+   */
+  render(): void {
+    const session = this.session;
+    this.node.hidden = session.amendmentsState === 'idle';
+    const cards: HTMLElement[] = [];
+    if (session.amendmentsState === 'loading') {
+      cards.push(loading('Proposing amendments…'));
+    } else if (session.amendmentsState === 'error') {
+      cards.push(
+        h('div', {
+          className: 'jp-collab-error',
+          text: `No proposals: ${session.amendmentsError}`
+        })
+      );
+    }
+    if (
+      session.amendmentsState === 'ready' ||
+      session.amendmentsState === 'error'
+    ) {
+      session.candidates.forEach((_, index) => cards.push(this._card(index)));
+      cards.push(this._card(session.candidates.length));
+    }
+    replaceChildren(this._list, ...cards);
+    this._updateActions();
+  }
+
+  /**
+   * Focus the chosen candidate.
+   */
+  focus(): void {
+    this._list
+      .querySelector<HTMLElement>('.jp-mod-selected [role="radio"]')
+      ?.focus();
+  }
+
+  private _card(index: number): HTMLElement {
+    const session = this.session;
+    const own = index === session.candidates.length;
+    const candidate = session.candidate(index);
+    const warnings = h('div', {
+      className: 'jp-collab-warnings',
+      role: 'status'
+    });
+    const text = h('textarea', {
+      className: 'jp-collab-amendment-text',
+      value: candidate.text,
+      placeholder: own ? 'Write your own amendment…' : '',
+      aria: { label: own ? 'Your amendment' : `Amendment ${index + 1}` },
+      onInput: () => {
+        session.edit(index, { text: text.value });
+        this._select(index);
+        this._showWarnings(index, warnings);
+      },
+      onKeyDown: event => {
+        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          this._select(index);
+          if (session.draft()) {
+            this.actions.preview();
+          }
+        }
+      }
+    });
+    const radio = h('button', {
+      className: 'jp-collab-candidate-pick',
+      type: 'button',
+      role: 'radio',
+      aria: { checked: String(index === session.selected) },
+      text: own ? 'Your own' : `Amendment ${index + 1}`,
+      onClick: () => this._select(index)
+    });
+    const card = h(
+      'div',
+      {
+        className: `jp-collab-candidate${index === session.selected ? ' jp-mod-selected' : ''}`,
+        dataset: { index: String(index) }
+      },
+      h(
+        'div',
+        { className: 'jp-collab-candidate-head' },
+        radio,
+        kindSelect(candidate.kind, kind => {
+          session.edit(index, { kind });
+          this._select(index);
+        })
+      ),
+      text,
+      candidate.rationale
+        ? h('div', { className: 'jp-collab-why', text: candidate.rationale })
+        : null,
+      warnings
+    );
+    card.addEventListener('focusin', () => this._select(index));
+    this._showWarnings(index, warnings);
+    return card;
+  }
+
+  private _showWarnings(index: number, node: HTMLElement): void {
+    replaceChildren(
+      node,
+      ...this.session.warnings(index).map(warning =>
+        h('div', {
+          className: `jp-collab-warning jp-mod-${warning.kind}`,
+          text: `⚠ ${describeWarning(warning)}`
+        })
+      )
+    );
+    this._updateActions();
+  }
+
+  private _select(index: number): void {
+    if (this.session.selected !== index) {
+      this.session.select(index);
+      for (const card of Array.from(
+        this._list.querySelectorAll('.jp-collab-candidate')
+      )) {
+        const chosen = (card as HTMLElement).dataset.index === String(index);
+        card.classList.toggle('jp-mod-selected', chosen);
+        card
+          .querySelector('[role="radio"]')
+          ?.setAttribute('aria-checked', String(chosen));
+      }
+    }
+    this._updateActions();
+  }
+
+  private _updateActions(): void {
+    const ready = this.session.draft() !== null;
+    this._preview.disabled = !ready;
+    this._finalize.disabled = !ready;
+  }
+
+  private _list: HTMLElement;
+  private _preview: HTMLButtonElement;
+  private _finalize: HTMLButtonElement;
+}

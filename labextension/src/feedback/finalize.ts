@@ -1,0 +1,72 @@
+/**
+ * Finalize: save the amendment with its provenance, leave the highlight (and
+ * its correction) on the answer, and update the notebook's context model.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { NotebookPanel } from '@jupyterlab/notebook';
+
+import { finalizeAmendment } from '../api/loop';
+import {
+  IAmendment,
+  IAmendmentDraft,
+  ICorrectionInput,
+  IHighlightInput,
+  IPreviewReport
+} from '../api/types';
+import { errorMessage, isStaleError } from '../panel/client';
+import { NotebookContextModel } from '../panel/model';
+import { annotateAnswer } from './notebook';
+import { annotationFor } from './payload';
+
+export interface IFinalizeInput {
+  panel: NotebookPanel;
+  model: NotebookContextModel;
+  amendment: IAmendmentDraft;
+  highlight: IHighlightInput | null;
+  correction: ICorrectionInput | null;
+  report: IPreviewReport | null;
+}
+
+/**
+ * Finalize an amendment; `null` when it was not saved (stale context the
+ * user chose to reload, or an error already shown).
+ */
+export async function finalize(
+  input: IFinalizeInput
+): Promise<IAmendment | null> {
+  const { panel, model } = input;
+  if (!model.view) {
+    await model.load();
+  }
+  try {
+    const reply = await finalizeAmendment({
+      path: model.path,
+      revision: model.revision,
+      amendment: input.amendment,
+      highlight: input.highlight,
+      correction: input.correction,
+      report: input.report,
+      cell_id: input.highlight?.cell_id ?? null
+    });
+    model.finalized(reply.context, reply.amendment);
+    const annotation = annotationFor(reply.context.context, reply.amendment);
+    const cellId = input.highlight?.cell_id;
+    if (annotation && cellId) {
+      annotateAnswer(panel, cellId, annotation);
+    }
+    Notification.success(
+      `Added to the context (${reply.amendment.kind}): ${reply.amendment.text}`,
+      { autoClose: 4000 }
+    );
+    return reply.amendment;
+  } catch (error) {
+    if (isStaleError(error)) {
+      await model.resolveStale(errorMessage(error));
+      return null;
+    }
+    Notification.error(`Finalize failed: ${errorMessage(error)}`, {
+      autoClose: false
+    });
+    return null;
+  }
+}

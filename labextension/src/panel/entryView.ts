@@ -1,0 +1,249 @@
+/**
+ * One constitution entry in the context panel: toggle, text (editable),
+ * delete, and its provenance (span, correction, cell, preview verdicts).
+ */
+import { deleteIcon, editIcon } from '@jupyterlab/ui-components';
+
+import { AmendmentKind } from '../api/types';
+import { button, h } from '../feedback/dom';
+import { verdictBadge, verdictSummary } from '../preview/verdict';
+import { IEntryView } from './grouping';
+
+export interface IEntryActions {
+  toggle(id: string): void;
+  remove(id: string): void;
+  save(id: string, text: string, kind: AmendmentKind): void;
+  jump(cellId: string, highlightId: string | null): void;
+  startEdit(id: string): void;
+  cancelEdit(): void;
+  /**
+   * Whether the entry's provenance is expanded (kept across renders).
+   */
+  isOpen(id: string): boolean;
+  setOpen(id: string, open: boolean): void;
+}
+
+/**
+ * The editor state of the entry being edited, if any.
+ */
+export interface IEditing {
+  id: string;
+  text: string;
+  kind: AmendmentKind;
+}
+
+function date(value: string): string {
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? value : parsed.toLocaleString();
+}
+
+function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
+  const amendment = entry.amendment;
+  const source = amendment.provenance ?? { source: 'user' };
+  const details = h(
+    'details',
+    { className: 'jp-collab-provenance' },
+    h('summary', {
+      text: `Provenance · ${source.source} · ${date(amendment.created)}`
+    })
+  );
+  details.open = actions.isOpen(amendment.id);
+  details.addEventListener('toggle', () =>
+    actions.setOpen(amendment.id, details.open)
+  );
+  const quote = entry.highlight?.quote.exact ?? source.quote;
+  if (quote) {
+    details.appendChild(
+      h(
+        'div',
+        { className: 'jp-collab-prov-line' },
+        h('span', { className: 'jp-collab-label', text: 'Span ' }),
+        h('q', { text: quote })
+      )
+    );
+  }
+  const correction = entry.correction?.text || source.correction;
+  if (correction) {
+    details.appendChild(
+      h(
+        'div',
+        { className: 'jp-collab-prov-line' },
+        h('span', { className: 'jp-collab-label', text: 'Correction ' }),
+        correction
+      )
+    );
+  }
+  if (amendment.rationale) {
+    details.appendChild(
+      h(
+        'div',
+        { className: 'jp-collab-prov-line' },
+        h('span', { className: 'jp-collab-label', text: 'Why ' }),
+        amendment.rationale
+      )
+    );
+  }
+  const cellId = source.cell_id ?? entry.highlight?.cell_id;
+  if (cellId) {
+    details.appendChild(
+      button(
+        'Go to cell',
+        () => actions.jump(cellId, entry.highlight?.id ?? null),
+        {
+          className: 'jp-collab-jump',
+          title: 'Show the cell and the highlighted span'
+        }
+      )
+    );
+  }
+  const results = amendment.preview ?? [];
+  if (results.length) {
+    const list = h('ul', { className: 'jp-collab-prov-verdicts' });
+    for (const result of results) {
+      list.appendChild(
+        h(
+          'li',
+          {},
+          verdictBadge(result.verdict, result.reason),
+          h('span', {
+            className: 'jp-collab-probe-prompt',
+            text: ` ${result.probe}`
+          }),
+          result.reason
+            ? h('div', { className: 'jp-collab-why', text: result.reason })
+            : null
+        )
+      );
+    }
+    details.appendChild(list);
+  }
+  return details;
+}
+
+function editor(editing: IEditing, actions: IEntryActions): HTMLElement {
+  const text = h('textarea', {
+    className: 'jp-collab-amendment-text',
+    value: editing.text,
+    aria: { label: 'Entry text' },
+    onInput: () => {
+      editing.text = text.value;
+    },
+    onKeyDown: event => {
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        actions.save(editing.id, editing.text, editing.kind);
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        event.stopPropagation();
+        actions.cancelEdit();
+      }
+    }
+  });
+  const kind = h(
+    'select',
+    {
+      className: 'jp-collab-kind',
+      aria: { label: 'Kind' },
+      onChange: () => {
+        editing.kind = kind.value as AmendmentKind;
+      }
+    },
+    h('option', { value: 'fact', text: 'Fact' }),
+    h('option', { value: 'process', text: 'Process' })
+  );
+  kind.value = editing.kind;
+  return h(
+    'div',
+    { className: 'jp-collab-entry-editor' },
+    text,
+    h(
+      'div',
+      { className: 'jp-collab-actions' },
+      kind,
+      h('span', { className: 'jp-collab-spacer' }),
+      button('Cancel', () => actions.cancelEdit()),
+      button(
+        'Save',
+        () => actions.save(editing.id, editing.text, editing.kind),
+        {
+          accept: true
+        }
+      )
+    )
+  );
+}
+
+/**
+ * Render an entry; `editing` is set when this entry is being edited.
+ */
+export function entryView(
+  entry: IEntryView,
+  actions: IEntryActions,
+  editing: IEditing | null
+): HTMLElement {
+  const amendment = entry.amendment;
+  const toggle = h('input', {
+    className: 'jp-collab-toggle',
+    type: 'checkbox',
+    title: entry.enabled ? 'Enabled: used in every call' : 'Disabled: not used',
+    aria: { label: `Use “${amendment.text.slice(0, 60)}”` },
+    onChange: () => actions.toggle(amendment.id)
+  });
+  toggle.checked = entry.enabled;
+  const counts = entry.verdicts;
+  const previewed = counts.intended + counts.unintended + counts.unchanged > 0;
+  const node = h(
+    'li',
+    {
+      className: `jp-collab-entry${entry.enabled ? '' : ' jp-mod-disabled'}`,
+      dataset: { id: amendment.id }
+    },
+    h(
+      'div',
+      { className: 'jp-collab-entry-row' },
+      toggle,
+      editing
+        ? editor(editing, actions)
+        : h('span', {
+            className: 'jp-collab-entry-text',
+            text: amendment.text
+          }),
+      editing
+        ? null
+        : h(
+            'span',
+            { className: 'jp-collab-entry-actions' },
+            h(
+              'button',
+              {
+                className: 'jp-collab-icon-button jp-collab-edit',
+                type: 'button',
+                title: 'Edit',
+                aria: { label: 'Edit entry' },
+                onClick: () => actions.startEdit(amendment.id)
+              },
+              editIcon.element({ tag: 'span', elementSize: 'normal' })
+            ),
+            h(
+              'button',
+              {
+                className: 'jp-collab-icon-button jp-collab-delete',
+                type: 'button',
+                title: 'Delete (undo with the Undo button)',
+                aria: { label: 'Delete entry' },
+                onClick: () => actions.remove(amendment.id)
+              },
+              deleteIcon.element({ tag: 'span', elementSize: 'normal' })
+            )
+          )
+    ),
+    previewed
+      ? h('div', {
+          className: `jp-collab-entry-verdicts${counts.unintended ? ' jp-mod-warn' : ''}`,
+          text: `Preview: ${verdictSummary(counts)}`
+        })
+      : null,
+    provenance(entry, actions)
+  );
+  return node;
+}

@@ -1,0 +1,388 @@
+/**
+ * The context panel (right sidebar): the current notebook's constitution,
+ * grouped into facts and process rules, with toggle, edit, delete and undo;
+ * each entry's provenance; orphaned highlights and conflicts; the context's
+ * size and whether the last call read it from the prompt cache; mode and
+ * model; live updates when the context file changes elsewhere.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { Widget } from '@lumino/widgets';
+
+import { AmendmentKind, IModelsInfo, Mode, PatchOperation } from '../api/types';
+import { button, h, replaceChildren } from '../feedback/dom';
+import { answerTextOf, lastResult } from '../feedback/notebook';
+import { errorMessage } from './client';
+import { IEditing, IEntryActions, entryView } from './entryView';
+import { IEntryView, groupEntries, orphanedHighlights } from './grouping';
+import { NotebookContextModel } from './model';
+import { settingsView } from './settingsView';
+
+export interface IContextPanelOptions {
+  /**
+   * Show a cell (and flash a highlight on it).
+   */
+  jump(panel: NotebookPanel, cellId: string, highlightId: string | null): void;
+  /**
+   * Open the review of an embedded context awaiting it.
+   */
+  review(panel: NotebookPanel, model: NotebookContextModel): void;
+  /**
+   * The model setup (models a notebook may pick).
+   */
+  models(): Promise<IModelsInfo | null>;
+}
+
+export class ContextPanel extends Widget {
+  constructor(private readonly options: IContextPanelOptions) {
+    super();
+    this.id = 'jupyter-collab-context';
+    this.addClass('jp-collab-panel');
+    this.title.caption = 'Notebook context (jupyter-collab)';
+    this.title.label = 'Context';
+    this.node.tabIndex = -1;
+    this.node.addEventListener('keydown', event => {
+      const target = event.target as HTMLElement;
+      const typing =
+        target.tagName === 'TEXTAREA' || target.tagName === 'INPUT';
+      if (!typing && (event.ctrlKey || event.metaKey) && event.key === 'z') {
+        event.preventDefault();
+        void this.undo();
+      }
+    });
+    void options.models().then(info => {
+      this._models = info;
+      this.render();
+    });
+    this.render();
+  }
+
+  /**
+   * The notebook shown, or `null`.
+   */
+  get notebook(): NotebookPanel | null {
+    return this._notebook;
+  }
+
+  /**
+   * Show `notebook`'s context (or none).
+   */
+  showNotebook(
+    notebook: NotebookPanel | null,
+    model: NotebookContextModel | null
+  ): void {
+    if (this._model) {
+      this._model.changed.disconnect(this.render, this);
+    }
+    this._notebook = notebook;
+    this._model = model;
+    this._editing = null;
+    if (model) {
+      model.changed.connect(this.render, this);
+      if (!model.view) {
+        void model.load().catch(() => undefined);
+      }
+    }
+    this.render();
+  }
+
+  /**
+   * Undo the last change of the shown notebook's context.
+   */
+  async undo(): Promise<void> {
+    if (!this._model) {
+      return;
+    }
+    try {
+      await this._model.undoLast();
+    } catch (error) {
+      Notification.error(`Undo failed: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * Render again when what the panel derives from the notebook changed (a
+   * new answer, a cell removed), unless an entry is being edited.
+   */
+  refresh(): void {
+    const notebook = this._notebook;
+    const context = this._model?.view?.context;
+    if (!notebook || !context || this._editing) {
+      return;
+    }
+    const signature = JSON.stringify([
+      lastResult(notebook)?.response_id ?? null,
+      orphanedHighlights(context, id => answerTextOf(notebook, id)).map(
+        o => o.id
+      )
+    ]);
+    if (signature !== this._signature) {
+      this.render();
+    }
+  }
+
+  render(): void {
+    const model = this._model;
+    const notebook = this._notebook;
+    if (!model || !notebook) {
+      replaceChildren(
+        this.node,
+        h('div', {
+          className: 'jp-collab-panel-empty',
+          text: 'Open a notebook to see its context.'
+        })
+      );
+      return;
+    }
+    const view = model.view;
+    const scroll = this.node.scrollTop;
+    const undoLabel = model.undo.nextLabel;
+    const header = h(
+      'div',
+      { className: 'jp-collab-panel-header' },
+      h('span', { className: 'jp-collab-panel-title', text: 'Context' }),
+      h('span', {
+        className: 'jp-collab-panel-path',
+        text: notebook.context.localPath
+      }),
+      h('span', { className: 'jp-collab-spacer' }),
+      button('Undo', () => void this.undo(), {
+        className: 'jp-collab-undo',
+        title: undoLabel ? `Undo: ${undoLabel} (Ctrl+Z)` : 'Nothing to undo'
+      }),
+      button('Reload', () => void model.load().catch(() => undefined), {
+        className: 'jp-collab-reload',
+        title: 'Read the context from the server again'
+      })
+    );
+    (header.querySelector('.jp-collab-undo') as HTMLButtonElement).disabled =
+      !undoLabel;
+    const parts: (HTMLElement | null)[] = [header];
+    if (model.error) {
+      parts.push(h('div', { className: 'jp-collab-error', text: model.error }));
+    }
+    const opened = model.opened;
+    if (opened?.needs_review) {
+      parts.push(
+        h(
+          'div',
+          { className: 'jp-collab-review-banner' },
+          h('span', {
+            text: 'This notebook carries a context you have not reviewed; it is not used until you accept it.'
+          }),
+          button('Review…', () => this.options.review(notebook, model), {
+            accept: true
+          })
+        )
+      );
+    }
+    if (!view) {
+      parts.push(h('div', { className: 'jp-collab-muted', text: 'Loading…' }));
+      replaceChildren(this.node, ...parts);
+      return;
+    }
+    const grouped = groupEntries(view.context);
+    parts.push(this._group('Facts', 'fact', grouped.facts));
+    parts.push(this._group('Process rules', 'process', grouped.process));
+    parts.push(this._issues(notebook, model));
+    parts.push(this._footer(notebook, model));
+    replaceChildren(this.node, ...parts);
+    this.node.scrollTop = scroll;
+    this._signature = JSON.stringify([
+      lastResult(notebook)?.response_id ?? null,
+      orphanedHighlights(view.context, id => answerTextOf(notebook, id)).map(
+        o => o.id
+      )
+    ]);
+    if (this._editing) {
+      const editor = this.node.querySelector<HTMLTextAreaElement>(
+        '.jp-collab-entry-editor textarea'
+      );
+      editor?.focus();
+    }
+  }
+
+  private _group(
+    title: string,
+    kind: AmendmentKind,
+    entries: IEntryView[]
+  ): HTMLElement {
+    const list = h('ul', { className: 'jp-collab-entries' });
+    for (const entry of entries) {
+      const editing =
+        this._editing?.id === entry.amendment.id ? this._editing : null;
+      list.appendChild(entryView(entry, this._actions, editing));
+    }
+    return h(
+      'section',
+      { className: `jp-collab-group jp-mod-${kind}`, dataset: { kind } },
+      h('h3', { text: `${title} (${entries.length})` }),
+      entries.length
+        ? list
+        : h('div', {
+            className: 'jp-collab-muted',
+            text:
+              kind === 'fact'
+                ? 'No facts yet: highlight a span of an answer to add one.'
+                : 'No process rules yet.'
+          })
+    );
+  }
+
+  private _issues(
+    notebook: NotebookPanel,
+    model: NotebookContextModel
+  ): HTMLElement | null {
+    const context = model.view!.context;
+    const orphans = orphanedHighlights(context, id =>
+      answerTextOf(notebook, id)
+    );
+    const conflicts = model.opened?.conflicts ?? [];
+    const embeddedError = model.opened?.embedded_error;
+    if (!orphans.length && !conflicts.length && !embeddedError) {
+      return null;
+    }
+    const section = h('section', { className: 'jp-collab-issues' });
+    if (orphans.length) {
+      section.appendChild(
+        h('h3', { text: `Orphaned highlights (${orphans.length})` })
+      );
+      const list = h('ul', { className: 'jp-collab-orphans' });
+      for (const orphan of orphans) {
+        list.appendChild(
+          h(
+            'li',
+            {
+              title:
+                'Its cell or its answer changed: the span is no longer found'
+            },
+            h('q', { text: orphan.quote.exact })
+          )
+        );
+      }
+      section.appendChild(list);
+    }
+    if (conflicts.length || embeddedError) {
+      section.appendChild(h('h3', { text: 'Conflicts' }));
+      const list = h('ul', { className: 'jp-collab-conflicts' });
+      for (const conflict of conflicts) {
+        list.appendChild(h('li', { text: conflict }));
+      }
+      if (embeddedError) {
+        list.appendChild(h('li', { text: embeddedError }));
+      }
+      section.appendChild(list);
+    }
+    return section;
+  }
+
+  private _footer(
+    notebook: NotebookPanel,
+    model: NotebookContextModel
+  ): HTMLElement {
+    const view = model.view!;
+    const last = lastResult(notebook);
+    let cache = 'No call yet.';
+    if (last) {
+      const read = last.usage?.cache_read_input_tokens ?? 0;
+      const written = last.usage?.cache_creation_input_tokens ?? 0;
+      cache = read
+        ? `Last call read ${read} tokens from the prompt cache.`
+        : written
+          ? `Last call wrote ${written} tokens to the prompt cache.`
+          : 'Last call did not use the prompt cache.';
+    }
+    return h(
+      'div',
+      { className: 'jp-collab-panel-footer' },
+      h('div', {
+        className: 'jp-collab-size',
+        text: `≈ ${view.token_count} tokens · revision ${view.revision}`
+      }),
+      h('div', { className: 'jp-collab-cache', text: cache }),
+      settingsView(view.context.settings, this._models, {
+        mode: (mode: Mode) =>
+          this._apply([{ op: 'set_settings', settings: { mode } }]),
+        model: (name: string | null) =>
+          this._apply([{ op: 'set_settings', settings: { model: name } }])
+      })
+    );
+  }
+
+  private async _apply(operations: PatchOperation[]): Promise<void> {
+    if (!this._model) {
+      return;
+    }
+    try {
+      const result = await this._model.apply(operations);
+      if (result === 'stale') {
+        this.render(); // show the stored state again (a checkbox may have moved)
+      }
+    } catch (error) {
+      this.render();
+      Notification.error(`The context was not changed: ${errorMessage(error)}`);
+    }
+  }
+
+  private _actions: IEntryActions = {
+    toggle: id => void this._apply([{ op: 'toggle_amendment', id }]),
+    remove: id => void this._apply([{ op: 'remove_amendment', id }]),
+    save: (id, text, kind) => {
+      const entry = this._model?.view?.context.amendments.find(
+        a => a.id === id
+      );
+      this._editing = null;
+      if (
+        !entry ||
+        !text.trim() ||
+        (entry.text === text.trim() && entry.kind === kind)
+      ) {
+        this.render();
+        return;
+      }
+      void this._apply([
+        {
+          op: 'update_amendment',
+          id,
+          text: text.trim(),
+          kind: entry.kind === kind ? undefined : kind,
+          note: 'edited in the context panel'
+        }
+      ]);
+    },
+    jump: (cellId, highlightId) => {
+      if (this._notebook) {
+        this.options.jump(this._notebook, cellId, highlightId);
+      }
+    },
+    startEdit: id => {
+      const entry = this._model?.view?.context.amendments.find(
+        a => a.id === id
+      );
+      if (entry) {
+        this._editing = { id, text: entry.text, kind: entry.kind };
+        this.render();
+      }
+    },
+    cancelEdit: () => {
+      this._editing = null;
+      this.render();
+    },
+    isOpen: id => this._open.has(id),
+    setOpen: (id, open) => {
+      if (open) {
+        this._open.add(id);
+      } else {
+        this._open.delete(id);
+      }
+    }
+  };
+
+  private _open = new Set<string>();
+  private _signature = '';
+
+  private _notebook: NotebookPanel | null = null;
+  private _model: NotebookContextModel | null = null;
+  private _editing: IEditing | null = null;
+  private _models: IModelsInfo | null = null;
+}

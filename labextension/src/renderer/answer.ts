@@ -1,0 +1,222 @@
+/**
+ * The renderer of collaborator answers (COLLAB_MIME) and of answers still
+ * streaming in (STREAM_MIME).
+ *
+ * The answer is markdown rendered by JupyterLab's own pipeline
+ * (`renderMarkdown` with the registry's parser, sanitizer, link handler and
+ * LaTeX typesetter), so code blocks, math and links look like any markdown
+ * cell. Model output is never trusted: it is always sanitized.
+ */
+import { renderMarkdown } from '@jupyterlab/rendermime';
+import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Widget } from '@lumino/widgets';
+
+import { IAnnotatedHighlight, ICollabOutput } from '../api';
+import { STREAM_MIME } from '../mimetypes';
+import { IStreamingAnswer } from '../outputs';
+import { activeRuns } from '../runs';
+import { answerEvents } from './events';
+import { createFooter } from './footer';
+import { IMarkSpec, applyMarks } from './marks';
+
+export const OUTPUT_CLASS = 'jp-collab-output';
+export const ANSWER_CLASS = 'jp-collab-answer';
+
+export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    this._options = options;
+    this.addClass(OUTPUT_CLASS);
+  }
+
+  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const mimeType = this._options.mimeType;
+    const payload = model.data[mimeType] as unknown;
+    const render = ++this._renders;
+    if (mimeType === STREAM_MIME) {
+      await this._renderStreaming(payload as IStreamingAnswer, render);
+    } else {
+      await this._renderAnswer(payload as ICollabOutput, render);
+    }
+  }
+
+  private async _renderAnswer(
+    payload: ICollabOutput,
+    render: number
+  ): Promise<void> {
+    const result = payload?.result;
+    if (!result || typeof result.answer !== 'string') {
+      this._replace(render, [invalid()]);
+      return;
+    }
+    const answer = await this._markdown(result.answer);
+    if (render !== this._renders) {
+      return;
+    }
+    const highlights = payload.highlights ?? [];
+    const footer = document.createElement('div');
+    this._replace(render, [answer, notes(highlights), footer]);
+    const { orphaned } = applyMarks(
+      answer,
+      markSpecs(highlights, result.answer)
+    );
+    footer.replaceWith(createFooter(result, orphaned.length));
+    await this._typeset(answer);
+    answerEvents.emitRendered({
+      answerNode: answer,
+      node: this.node,
+      payload,
+      orphaned
+    });
+  }
+
+  private async _renderStreaming(
+    payload: IStreamingAnswer,
+    render: number
+  ): Promise<void> {
+    const text = typeof payload?.text === 'string' ? payload.text : '';
+    const answer = await this._markdown(text);
+    if (render !== this._renders) {
+      return;
+    }
+    this._replace(render, [answer, streamingStatus(payload)]);
+    this.toggleClass('jp-collab-mod-streaming', isLive(payload));
+  }
+
+  private async _markdown(source: string): Promise<HTMLElement> {
+    const host = document.createElement('div');
+    host.className = `${ANSWER_CLASS} jp-RenderedHTMLCommon jp-RenderedMarkdown`;
+    const options = this._options;
+    await renderMarkdown({
+      host,
+      source,
+      trusted: false,
+      sanitizer: options.sanitizer,
+      resolver: options.resolver,
+      linkHandler: options.linkHandler,
+      latexTypesetter: options.latexTypesetter,
+      markdownParser: options.markdownParser ?? null,
+      shouldTypeset: false,
+      translator: options.translator
+    });
+    return host;
+  }
+
+  private async _typeset(host: HTMLElement): Promise<void> {
+    try {
+      await this._options.latexTypesetter?.typeset(host);
+    } catch (error) {
+      console.warn('jupyter-collab: typesetting the answer failed', error);
+    }
+  }
+
+  private _replace(render: number, children: HTMLElement[]): void {
+    if (render === this._renders) {
+      this.node.replaceChildren(...children);
+    }
+  }
+
+  private _options: IRenderMime.IRendererOptions;
+  private _renders = 0;
+}
+
+/**
+ * Marks for the highlights of an answer.
+ */
+export function markSpecs(
+  highlights: IAnnotatedHighlight[],
+  answer: string
+): IMarkSpec[] {
+  return highlights.map(({ highlight, corrections }) => ({
+    id: highlight.id,
+    quote: highlight.quote,
+    position: highlight.position,
+    sourceLength: answer.length,
+    className: corrections.length
+      ? 'jp-collab-mark jp-collab-mod-corrected'
+      : 'jp-collab-mark',
+    title: corrections.length
+      ? corrections
+          .map(c => `${c.operation}: ${c.text || '(no text)'}`)
+          .join('\n')
+      : 'Highlighted'
+  }));
+}
+
+/**
+ * The corrections, listed under the answer.
+ */
+function notes(highlights: IAnnotatedHighlight[]): HTMLElement {
+  const list = document.createElement('ol');
+  list.className = 'jp-collab-notes';
+  for (const { highlight, corrections } of highlights) {
+    for (const correction of corrections) {
+      const item = document.createElement('li');
+      const quote = document.createElement('q');
+      quote.textContent = highlight.quote.exact;
+      const what = document.createElement('span');
+      what.className = 'jp-collab-note-text';
+      what.textContent = ` ${correction.operation}: ${correction.text || '(no text)'}`;
+      item.append(quote, what);
+      item.dataset.collabMark = highlight.id;
+      list.append(item);
+    }
+  }
+  list.hidden = list.childElementCount === 0;
+  return list;
+}
+
+function isLive(payload: IStreamingAnswer): boolean {
+  return (
+    (payload.status === 'waiting' || payload.status === 'streaming') &&
+    !!payload.run_id &&
+    activeRuns.get(payload.run_id) !== undefined
+  );
+}
+
+/**
+ * The line under a streaming answer: what is happening and a cancel button.
+ */
+function streamingStatus(payload: IStreamingAnswer): HTMLElement {
+  const status = document.createElement('div');
+  status.className = 'jp-collab-status';
+  const label = document.createElement('span');
+  label.className = 'jp-collab-status-label';
+  if (isLive(payload)) {
+    const spinner = document.createElement('span');
+    spinner.className = 'jp-collab-spinner';
+    label.textContent =
+      payload.note ?? (payload.status === 'waiting' ? 'Asking…' : 'Streaming…');
+    const cancel = document.createElement('button');
+    cancel.className = 'jp-collab-cancel jp-mod-styled jp-mod-reject';
+    cancel.textContent = 'Cancel';
+    cancel.title =
+      'Stop this answer (the stop button of the notebook does too)';
+    cancel.onclick = () => {
+      cancel.disabled = true;
+      activeRuns.cancel(payload.run_id!);
+    };
+    status.append(spinner, label, cancel);
+    return status;
+  }
+  if (payload.status === 'cancelled') {
+    label.textContent =
+      payload.note ?? 'Cancelled: the answer above is incomplete.';
+  } else if (payload.status === 'error') {
+    label.textContent = 'Failed: the answer above is incomplete.';
+  } else {
+    label.textContent =
+      'Incomplete: this answer was still arriving when the notebook was saved. Run the cell again.';
+  }
+  status.classList.add('jp-collab-mod-ended');
+  status.append(label);
+  return status;
+}
+
+function invalid(): HTMLElement {
+  const element = document.createElement('div');
+  element.className = 'jp-collab-status jp-collab-mod-ended';
+  element.textContent =
+    'This collaborator output is damaged (no answer in it); run the cell again.';
+  return element;
+}

@@ -1,0 +1,16 @@
+"""JupyterLab under test (see start-server.sh, which sets the environment)."""
+
+import os
+
+from jupyterlab.galata import configure_jupyter_server
+
+c = get_config()  # noqa: F821 - provided by traitlets' config loader
+configure_jupyter_server(c)
+
+c.ServerApp.ip = "127.0.0.1"
+c.ServerApp.port = int(os.environ.get("COLLAB_UI_PORT", "8866"))
+c.ServerApp.root_dir = os.environ["COLLAB_UI_ROOT"]
+c.ServerApp.allow_root = True  # CI runs as root
+c.IdentityProvider.token = os.environ.get("COLLAB_UI_TOKEN", "collab-ui-test-token")
+c.ServerApp.disable_check_xsrf = False
+c.CollabExtension.provider = "anthropic"
