@@ -261,8 +261,17 @@ export class FeedbackController {
     widget.title.caption = draft.text;
     widget.title.closable = true;
     widget.addClass('jp-collab-preview-panel');
-    // Room to read two answers side by side: the left sidebar makes way.
-    (this.app.shell as { collapseLeft?: () => void }).collapseLeft?.();
+    // Room to read two answers side by side: the left sidebar makes way
+    // while the preview is open.
+    const shell = this.app.shell as {
+      leftCollapsed?: boolean;
+      collapseLeft?: () => void;
+      expandLeft?: () => void;
+    };
+    if (shell.leftCollapsed === false && shell.collapseLeft) {
+      shell.collapseLeft();
+      widget.disposed.connect(() => shell.expandLeft?.());
+    }
     this.app.shell.add(widget, 'main', { mode: 'split-right', ref: panel.id });
     this.app.shell.activateById(widget.id);
     void preview.start();
