@@ -42,7 +42,7 @@ def main(out: Path) -> int:
             continue
         counts = read(path)
         print(f"{name}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped")
-        total = [a + b for a, b in zip(total, counts)]
+        total = [a + b for a, b in zip(total, counts, strict=True)]
     if missing:
         print(f"no report from: {', '.join(missing)}")
     print(f"{total[0]} passed, {total[1]} failed, {total[2]} skipped")

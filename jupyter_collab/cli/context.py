@@ -147,8 +147,10 @@ def _change(path, change) -> CollabContext:
             f"{path.name} carries an embedded context but has no {store.path.name}; "
             "run `jupyter collab context import` first so no entry is lost"
         )
-    saved = store.update(change)
-    if sync_embedded(path, saved):
+    synced: list[bool] = []
+    # The embedded copy is refreshed under the same lock as the sidecar write.
+    saved = store.update(change, then=lambda written: synced.append(sync_embedded(path, written)))
+    if any(synced):
         note(f"updated the copy embedded in {path.name}")
     return saved
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..core.cellsource import parse_cell
 from ..core.errors import CollabError, InvalidRequestError, NotFoundError
 from ..core.notebook import METADATA_KEY, embed_context, extract_context, is_collab_cell
-from ..core.store import LocalContextStore, atomic_write_text
+from ..core.store import LocalContextStore, atomic_write_text, remove_leftover_temp_files
 
 #: Notebooks larger than this are not read (a collaborator notebook is small).
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
@@ -60,10 +60,15 @@ def has_embedded_context(notebook: dict[str, Any]) -> bool:
 
 
 def sync_embedded(path: Path, context) -> bool:
-    """Refresh the embedded copy when the notebook carries one; True if written."""
+    """Refresh the embedded copy when the notebook carries one; True if written.
+
+    Called holding the folder lock (``LocalContextStore.update(then=...)``), so
+    temp files of a writer that died can be removed.
+    """
     notebook = read_notebook(path)
     if not has_embedded_context(notebook):
         return False
+    remove_leftover_temp_files(path)
     write_notebook(path, embed_context(notebook, context))
     return True
 

@@ -20,6 +20,7 @@ SCHEMA_VERSION = 1
 # Bounds that keep a hostile or runaway file from turning into a giant prompt.
 MAX_ENTRY_TEXT = 8_000
 MAX_QUOTE_TEXT = 20_000
+MAX_TOMBSTONES = 100_000
 
 ShortText = Annotated[str, Field(max_length=MAX_ENTRY_TEXT)]
 EntryId = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -202,6 +203,10 @@ class CollabContext(StrictModel):
     amendments: list[Amendment] = Field(default_factory=list)
     highlights: list[Highlight] = Field(default_factory=list)
     corrections: list[Correction] = Field(default_factory=list)
+    # Tombstones: ids of entries deleted from this context. Reconciling with an
+    # older embedded copy that still holds them must not bring them back.
+    # Written only when non-empty, so older files (and readers) are unaffected.
+    removed: list[EntryId] = Field(default_factory=list, max_length=MAX_TOMBSTONES)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CollabContext:

@@ -5,6 +5,8 @@ so that whoever opens it gets the same constitution. The sidecar stays the
 source of truth while both exist; when they differ, entries are merged by id
 and the higher per-entry ``rev`` wins. Equal revisions with different content
 are conflicts: the sidecar's version is kept and the conflict is reported.
+Entries deleted from the sidecar (its ``removed`` tombstones) are never brought
+back by an older embedded copy that still holds them.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ def _merge(sidecar: CollabContext, embedded: CollabContext) -> ReconcileResult:
     conflicts: list[str] = []
     embedded_only: list[str] = []
     merged: dict[str, list] = {}
+    deleted_here = set(sidecar.removed)
+    deleted_there = set(embedded.removed)
     for name in ENTRY_LISTS:
         ours = {e.id: e for e in getattr(sidecar, name)}
         theirs = {e.id: e for e in getattr(embedded, name)}
@@ -117,10 +121,19 @@ def _merge(sidecar: CollabContext, embedded: CollabContext) -> ReconcileResult:
                 result.append(entry)
             else:
                 result.append(entry)
+            if other is None and entry_id in deleted_there:
+                conflicts.append(
+                    f"{name[:-1]} {entry_id} was deleted in the notebook's copy but is in "
+                    "the sidecar; kept the sidecar's entry"
+                )
         for entry_id, entry in theirs.items():
-            if entry_id not in ours:
+            if entry_id not in ours and entry_id not in deleted_here:
                 result.append(entry)
                 embedded_only.append(entry_id)
         merged[name] = result
-    context = sidecar.model_copy(update=merged)
+    present = {e.id for entries in merged.values() for e in entries}
+    removed = list(sidecar.removed) + [
+        i for i in embedded.removed if i not in deleted_here and i not in present
+    ]
+    context = sidecar.model_copy(update={**merged, "removed": removed})
     return ReconcileResult(ReconcileKind.merged, context, conflicts, embedded_only)

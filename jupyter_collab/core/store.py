@@ -9,7 +9,10 @@ ContentsManager in the server door), so the rules cannot drift apart:
 * every save bumps ``revision``; a save based on an older revision raises
   :class:`StaleRevisionError` and changes nothing;
 * local writes are atomic (temp file in the same folder, fsync, rename, fsync
-  of the folder), so a crash leaves the old or the new file, never half of one.
+  of the folder), so a crash leaves the old or the new file, never half of one;
+* local writers (CLI, kernel, and the server when its contents manager is a
+  local one) serialize read-check-write with ``flock`` on the folder, so no
+  writer's change is lost between its read and its write.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
+from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
@@ -69,6 +74,8 @@ def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
             ) from None
         except RecursionError:
             raise ContextFileError(source, "invalid JSON: nested too deeply") from None
+        except ValueError as err:  # e.g. an integer literal of more than 4300 digits
+            raise ContextFileError(source, f"invalid JSON: {err}") from None
     if not isinstance(data, dict):
         raise ContextFileError(source, f"expected a JSON object, found {type(data).__name__}")
     version = data.get("schema_version")
@@ -87,7 +94,12 @@ def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
 
 
 def context_to_jsonable(context: CollabContext) -> dict:
-    return context.model_dump(mode="json", exclude_defaults=False)
+    data = context.model_dump(mode="json", exclude_defaults=False)
+    if not data.get("removed"):
+        # Tombstones only appear once something was deleted, so a file without
+        # deletions stays readable by versions that predate them.
+        data.pop("removed", None)
+    return data
 
 
 def serialize_context(context: CollabContext) -> str:
@@ -126,6 +138,88 @@ def _folder_lock(folder: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def try_folder_lock(folder: str | os.PathLike[str]) -> int | None:
+    """Take the same lock as :func:`_folder_lock` without waiting.
+
+    Returns the descriptor holding the lock (give it to :func:`release_folder_lock`),
+    ``None`` when another writer holds it, or ``-1`` where there is no flock.
+    Async callers (the server) retry with a sleep instead of blocking their loop.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return -1
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_folder_lock(fd: int) -> None:
+    if fd < 0:
+        return
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def read_context_file(path: Path, source: str) -> CollabContext | None:
+    """Read and validate a context file; ``None`` when it does not exist.
+
+    Only regular files are read (a FIFO or a device would block or never end),
+    and the size is checked before reading.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise ContextFileError(source, f"cannot be read: {err.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ContextFileError(source, "is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ContextFileError(source, "is not a regular file")
+        if info.st_size > MAX_CONTEXT_BYTES:
+            raise ContextFileError(
+                source, f"file is {info.st_size} bytes, over the limit of {MAX_CONTEXT_BYTES}"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_CONTEXT_BYTES + 1)
+    except OSError as err:
+        raise ContextFileError(source, f"cannot be read: {err.strerror}") from None
+    finally:
+        os.close(fd)
+    return parse_context(raw, source)
+
+
+def remove_leftover_temp_files(path: Path) -> None:
+    """Remove temp files :func:`atomic_write_text` left for ``path`` when its writer died.
+
+    Only call it holding the folder lock: writers hold it while their temp file
+    exists, so any temp file found under the lock belongs to a dead writer.
+    """
+    for leftover in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def write_context_file(path: Path, context: CollabContext) -> None:
+    """Atomically replace ``path`` with ``context``; call it holding the folder lock."""
+    remove_leftover_temp_files(path)
+    atomic_write_text(path, serialize_context(context))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -169,13 +263,7 @@ class LocalContextStore:
 
     def load(self) -> CollabContext | None:
         """The stored context, or ``None`` when there is no sidecar yet."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as err:
-            raise ContextFileError(self.source, f"cannot be read: {err.strerror}") from None
-        return parse_context(raw, self.source)
+        return read_context_file(self.path, self.source)
 
     def load_or_new(self) -> CollabContext:
         return self.load() or CollabContext()
@@ -187,11 +275,18 @@ class LocalContextStore:
             self._write(to_write)
         return to_write
 
-    def update(self, change: Callable[[CollabContext], CollabContext | None]) -> CollabContext:
+    def update(
+        self,
+        change: Callable[[CollabContext], CollabContext | None],
+        *,
+        then: Callable[[CollabContext], object] | None = None,
+    ) -> CollabContext:
         """Load, apply ``change`` (which may mutate in place or return a new context), save.
 
         Holding the lock across read and write means no concurrent writer's
-        amendment can be lost between the two.
+        amendment can be lost between the two. ``then`` runs with the written
+        context while the lock is still held (the CLI refreshes the notebook's
+        embedded copy there, so two writers cannot leave it at an older revision).
         """
         with _folder_lock(self.path.parent):
             current = self.load()
@@ -199,15 +294,12 @@ class LocalContextStore:
             changed = change(working) or working
             to_write = next_revision(current, changed, self.source)
             self._write(to_write)
+            if then is not None:
+                then(to_write)
         return to_write
 
     def _write(self, context: CollabContext) -> None:
-        # Writers hold the folder lock while their temp file exists, so any temp
-        # file of ours found under the lock was left by a writer that died.
-        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-        atomic_write_text(self.path, serialize_context(context))
+        write_context_file(self.path, context)
 
 
 def is_sidecar_path(path: str) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel
+from tornado import web
 
 from ..core.errors import InvalidRequestError
 from .app import BROKER_SETTING, CONTEXTS_SETTING
@@ -52,6 +53,30 @@ class CollabMixin:
         app = self.settings.get("jupyter_collab")
         return app.secrets() if app is not None else []
 
+    def refuse_anonymous(self) -> None:
+        """403 for a request without credentials, whatever its method.
+
+        ``@web.authenticated`` guards the verbs a handler implements; this also
+        covers the others (HEAD, DELETE…, which would otherwise answer 405 before
+        any check) and the CORS preflight ``OPTIONS``, which is only answered
+        without credentials when the server is configured for cross-origin
+        clients (``allow_origin``, ``allow_origin_pat``), as browsers send
+        preflights without them.
+        """
+        if getattr(self, "current_user", None) is not None:
+            return
+        if self.request.method == "OPTIONS" and self._cors_configured():  # type: ignore[attr-defined]
+            return
+        raise web.HTTPError(403)
+
+    def _cors_configured(self) -> bool:
+        headers = self.settings.get("headers") or {}
+        return bool(
+            getattr(self, "allow_origin", "")
+            or getattr(self, "allow_origin_pat", None)
+            or "Access-Control-Allow-Origin" in headers
+        )
+
     def error_info(self, error: BaseException) -> ErrorInfo:
         """The mapped error, with every known secret scrubbed from its message."""
         info = describe_error(error)
@@ -79,12 +104,29 @@ class CollabAPIHandler(CollabMixin, ExtensionHandlerMixin, APIHandler):
 
     auth_resource = AUTH_RESOURCE
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self.refuse_anonymous()
+
     def body(self, model: type[T]) -> T:
         return self.validate(model, self.parse_json(self.request.body))
 
     def notebook_path(self) -> str:
-        """The ``?path=`` of a notebook, checked (relative, inside the root, .ipynb)."""
-        return self.store.check_path(self.get_query_argument("path", None))
+        """The ``?path=`` of a notebook, checked (relative, inside the root, .ipynb).
+
+        Read from the raw query: tornado's ``get_query_argument`` would turn
+        control characters into spaces, and the path must be refused, not mended.
+        """
+        values = self.request.query_arguments.get("path") or []
+        if len(values) > 1:
+            raise InvalidRequestError("field 'path': give one notebook path")
+        value = None
+        if values:
+            try:
+                value = values[0].decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidRequestError("field 'path': the path is not valid UTF-8") from None
+        return self.store.check_path(value)
 
     def reply(self, model: BaseModel | dict[str, Any], status: int = 200) -> None:
         self.set_status(status)

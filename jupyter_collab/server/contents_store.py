@@ -13,6 +13,24 @@ never overwritten; a save based on an older revision raises
 :class:`StaleRevisionError` and writes nothing. Writers in this process are
 serialized per notebook with an :class:`asyncio.Lock` held across the read and
 the write.
+
+When the contents manager is a local one (a ``FileContentsManager``: it has
+``root_dir`` and ``_get_os_path``), the sidecar is on this machine's disk where
+the CLI and the kernel write it too, so the server
+
+* also takes their lock (``flock`` on the folder, ``core/store.py``) across
+  read-check-write, polling without blocking the event loop, so a tab and the
+  CLI writing at once cannot lose an amendment;
+* reads and writes the sidecar with the core's functions, in a worker thread:
+  a regular file only, size-checked, parsed off the loop, and replaced
+  atomically (temp file, fsync, rename). The ContentsManager's own
+  ``atomic_writing`` rewrites the file in place after a backup, so a server
+  killed mid-save could leave half a file; a rename never does;
+* refuses (403) a notebook or sidecar whose real path (symlinks resolved) lies
+  outside the server root.
+
+Other contents managers (databases, S3, JupyterHub setups) go through the
+ContentsManager API as before.
 """
 
 from __future__ import annotations
@@ -20,10 +38,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import os
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from jupyter_core.utils import ensure_async
 from tornado import web
@@ -35,10 +57,24 @@ from ..core.errors import (
     StaleRevisionError,
 )
 from ..core.models import CollabContext
-from ..core.store import next_revision, parse_context, serialize_context, sidecar_path_for
+from ..core.store import (
+    MAX_CONTEXT_BYTES,
+    next_revision,
+    parse_context,
+    read_context_file,
+    release_folder_lock,
+    serialize_context,
+    sidecar_path_for,
+    try_folder_lock,
+    write_context_file,
+)
+from .errors import CollabHTTPError
 
 NOTEBOOK_SUFFIX = ".ipynb"
 MAX_PATH_LENGTH = 4096
+#: How long a writer waits for another process (CLI, kernel) holding the folder lock.
+LOCK_TIMEOUT = 30.0
+LOCK_POLL = 0.005
 
 
 def validate_notebook_path(path: Any, *, allow_hidden: bool = False, field: str = "path") -> str:
@@ -47,7 +83,10 @@ def validate_notebook_path(path: Any, *, allow_hidden: bool = False, field: str 
     Refuses what the ContentsManager would refuse or what could escape the
     root: absolute paths, ``..`` and ``.`` segments, empty segments, NUL and
     other control characters, backslashes, hidden segments (unless the server
-    allows hidden files) and anything that is not a ``.ipynb`` file.
+    allows hidden files), percent-encoded or Unicode look-alikes of any of these
+    (``%2e%2e``, ``%252f``, fullwidth dots) and anything that is not a ``.ipynb``
+    file. Symbolic links out of the root are refused later, with 403, by
+    :meth:`ContentsContextStore.os_path`.
     """
     if not isinstance(path, str) or not path:
         raise InvalidRequestError(f"field '{field}': a notebook path is required")
@@ -67,11 +106,36 @@ def validate_notebook_path(path: Any, *, allow_hidden: bool = False, field: str 
             raise InvalidRequestError(
                 f"field '{field}': the path must not contain empty, '.' or '..' segments"
             )
-        if segment.startswith(".") and not allow_hidden:
+        forms = _forms(segment)
+        if _disguised(forms):
+            raise InvalidRequestError(
+                f"field '{field}': the path contains an encoded '.', '..' or folder separator"
+            )
+        if not allow_hidden and any(form.startswith(".") for form in forms):
             raise InvalidRequestError(f"field '{field}': hidden files and folders are not served")
     if not path.endswith(NOTEBOOK_SUFFIX) or segments[-1] == NOTEBOOK_SUFFIX:
         raise InvalidRequestError(f"field '{field}': not a notebook path (expected a .ipynb file)")
     return path
+
+
+def _forms(segment: str) -> set[str]:
+    """What a decoding or Unicode-normalizing layer could turn ``segment`` into:
+    ``%2e%2e``, ``%252e``, ``%2f``, fullwidth full stops (U+FF0E) or solidus
+    (U+FF0F) become ``..`` and ``/``."""
+    forms = {segment, unicodedata.normalize("NFKC", segment)}
+    for form in list(forms):
+        decoded = form
+        for _ in range(3):
+            decoded = unquote(decoded)
+            forms.add(decoded)
+            forms.add(unicodedata.normalize("NFKC", decoded))
+    return forms
+
+
+def _disguised(forms: set[str]) -> bool:
+    return any(
+        form in (".", "..") or "/" in form or "\\" in form or "\x00" in form for form in forms
+    )
 
 
 def notebook_trusted(contents_manager: Any, notebook: Any) -> bool:
@@ -97,8 +161,9 @@ def notebook_trusted(contents_manager: Any, notebook: Any) -> bool:
 class ContentsContextStore:
     """Async load and save of ``X.collab.json`` through a ContentsManager."""
 
-    def __init__(self, contents_manager: Any):
+    def __init__(self, contents_manager: Any, *, lock_timeout: float = LOCK_TIMEOUT):
         self.contents_manager = contents_manager
+        self.lock_timeout = lock_timeout
         self._locks: dict[str, asyncio.Lock] = {}
 
     # -- paths -----------------------------------------------------------------
@@ -114,12 +179,75 @@ class ContentsContextStore:
     def sidecar_for(path: str) -> str:
         return sidecar_path_for(path)
 
+    # -- the local file system (FileContentsManager) ------------------------------
+
+    @property
+    def is_local(self) -> bool:
+        cm = self.contents_manager
+        return bool(getattr(cm, "root_dir", None)) and hasattr(cm, "_get_os_path")
+
+    def os_path(self, path: str) -> str | None:
+        """The real path of ``path`` (symlinks resolved) for a local contents manager,
+        ``None`` for others; 403 when it lies outside the server root."""
+        if not self.is_local:
+            return None
+        cm = self.contents_manager
+        try:
+            os_path = cm._get_os_path(path)
+        except web.HTTPError:  # outside the root or invalid (checked before, so rare)
+            message = f"{path}: not inside the server root"
+            raise CollabHTTPError(403, message, "forbidden_path") from None
+        root = os.path.realpath(cm.root_dir)
+        real = os.path.realpath(os_path)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise CollabHTTPError(
+                403,
+                f"{path} leads outside the server root (a symbolic link); it is not served",
+                "forbidden_path",
+            )
+        return real
+
+    def check_confined(self, path: str) -> None:
+        """The notebook and its sidecar stay inside the root once symlinks are resolved."""
+        self.os_path(path)
+        self.os_path(self.sidecar_for(path))
+
     @asynccontextmanager
     async def locked(self, path: str) -> AsyncIterator[None]:
-        """Serialize read-modify-write of one notebook's context in this process."""
+        """Serialize read-modify-write of one notebook's context: in this process
+        (an asyncio lock), and with other local writers (the folder's flock)."""
         lock = self._locks.setdefault(path, asyncio.Lock())
         async with lock:
-            yield
+            self.os_path(path)
+            sidecar = self.os_path(self.sidecar_for(path))
+            if sidecar is None:
+                yield
+                return
+            fd = await self._folder_lock(os.path.dirname(sidecar), path)
+            try:
+                yield
+            finally:
+                release_folder_lock(fd)
+
+    async def _folder_lock(self, folder: str, path: str) -> int:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = LOCK_POLL
+        while True:
+            try:
+                fd = try_folder_lock(folder)
+            except FileNotFoundError:
+                raise NotFoundError(f"notebook not found: {path}") from None
+            if fd is not None:
+                return fd
+            if time.monotonic() > deadline:
+                raise CollabHTTPError(
+                    503,
+                    f"the context of {path} is being written by another program (the CLI "
+                    f"or a kernel) and stayed locked for {self.lock_timeout:g} s; try again",
+                    "context_locked",
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     # -- notebook --------------------------------------------------------------
 
@@ -132,6 +260,7 @@ class ContentsContextStore:
             raise
 
     async def require_notebook(self, path: str) -> None:
+        self.check_confined(path)
         if not await self._exists(path):
             raise NotFoundError(f"notebook not found: {path}")
 
@@ -156,8 +285,20 @@ class ContentsContextStore:
     async def load(self, path: str) -> CollabContext | None:
         """The stored (accepted) context, or ``None`` when there is no sidecar yet."""
         sidecar = self.sidecar_for(path)
+        local = self.os_path(sidecar)
+        if local is not None:
+            return await asyncio.to_thread(read_context_file, local, sidecar)
         if not await self._exists(sidecar):
             return None
+        try:
+            info = await ensure_async(self.contents_manager.get(sidecar, content=False))
+        except web.HTTPError as err:
+            if err.status_code == 404:
+                return None
+            raise ContextFileError(sidecar, f"cannot be read: {err.log_message or err}") from None
+        size = info.get("size") if isinstance(info, dict) else None
+        if isinstance(size, int) and size > MAX_CONTEXT_BYTES:
+            raise ContextFileError(sidecar, f"file is {size} bytes, over the limit")
         try:
             model = await ensure_async(
                 self.contents_manager.get(sidecar, content=True, type="file", format=None)
@@ -174,14 +315,19 @@ class ContentsContextStore:
                 raise ContextFileError(sidecar, "cannot be decoded") from None
         if content is None:
             raise ContextFileError(sidecar, "is not a file")
-        return parse_context(content, sidecar)
+        return await asyncio.to_thread(parse_context, content, sidecar)
 
     async def load_or_new(self, path: str) -> CollabContext:
         return await self.load(path) or CollabContext()
 
     async def _write(self, path: str, context: CollabContext) -> None:
+        sidecar = self.sidecar_for(path)
+        local = self.os_path(sidecar)
+        if local is not None:
+            await asyncio.to_thread(write_context_file, Path(local), context)
+            return
         model = {"type": "file", "format": "text", "content": serialize_context(context)}
-        await ensure_async(self.contents_manager.save(model, self.sidecar_for(path)))
+        await ensure_async(self.contents_manager.save(model, sidecar))
 
     async def save_locked(self, path: str, context: CollabContext) -> CollabContext:
         """Save under a lock the caller already holds (see :meth:`locked`)."""

@@ -192,6 +192,10 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
     def max_message_size(self) -> int:  # type: ignore[override]
         return MAX_MESSAGE_BYTES
 
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await super().prepare(*args, **kwargs)
+        self.refuse_anonymous()
+
     async def pre_get(self) -> None:
         user = self.current_user
         allowed = await ensure_async(

@@ -14,6 +14,7 @@ from typing import Literal
 
 from ..errors import InvalidRequestError, NotFoundError
 from ..models import (
+    MAX_TOMBSTONES,
     Amendment,
     AmendmentKind,
     AmendmentRevision,
@@ -179,11 +180,15 @@ def remove_amendment(
 ) -> tuple[CollabContext, Amendment, int]:
     """Delete an amendment; return it and its index so :func:`restore_amendment` can undo.
 
-    Its highlight and correction stay: they annotate the answer they came from.
+    Its id is kept as a tombstone in ``removed`` so that an older copy of the
+    context (the one embedded in the notebook) cannot bring it back. Its
+    highlight and correction stay: they annotate the answer they came from.
     """
     updated = _copy(context)
     index = _index(updated, amendment_id)
     removed = updated.amendments.pop(index)
+    tombstones = [i for i in updated.removed if i != removed.id]
+    updated.removed = [*tombstones, removed.id][-MAX_TOMBSTONES:]
     return updated, removed, index
 
 
@@ -197,6 +202,7 @@ def restore_amendment(
     position = len(updated.amendments) if index is None else max(0, index)
     restored = amendment.model_copy(deep=True, update={"rev": amendment.rev + 1})
     updated.amendments.insert(min(position, len(updated.amendments)), restored)
+    updated.removed = [i for i in updated.removed if i != amendment.id]
     return updated
 
 

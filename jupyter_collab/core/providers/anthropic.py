@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -201,12 +203,41 @@ class AnthropicProvider(Provider):
     # -- the Provider interface ----------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Stream an answer. A failure before the first text delta (the connection
+        dropped, no data for ``request_timeout``, an ``error`` event such as
+        ``overloaded_error``) is retried like the SDK retries a failed request
+        (``max_retries``, with backoff); once text has been shown it is not, so an
+        answer is never shown twice."""
         client = self._sdk()
         params = self._params(request)
+        attempt = 0
+        while True:
+            progress: list[str] = []  # "created", then "text" once a delta was yielded
+            try:
+                # aclosing: closing this generator closes the HTTP response at once.
+                async with aclosing(self._stream_once(client, params, progress)) as events:
+                    async for event in events:
+                        yield event
+                return
+            except ProviderError as err:
+                # A failed create() was already retried by the SDK; text was shown.
+                retry = progress == ["created"] and err.retryable
+                if retry and attempt >= self._config.max_retries:
+                    message = f"{str(err).rstrip('.')} (tried {attempt + 1} times)."
+                    raise ProviderError(message, status=err.status, retryable=True) from err
+                if not retry:
+                    raise
+                attempt += 1
+                await asyncio.sleep(_retry_delay(attempt))
+
+    async def _stream_once(
+        self, client: anthropic.AsyncAnthropic, params: dict[str, Any], progress: list[str]
+    ) -> AsyncIterator[StreamEvent]:
         try:
             events = await client.messages.create(**params, stream=True)
         except Exception as err:
             raise self._error(err) from err
+        progress.append("created")
 
         usage: dict[str, int] = {}
         model = params["model"]
@@ -218,6 +249,8 @@ class AnthropicProvider(Provider):
                 kind = event.type
                 if kind == "content_block_delta":
                     if event.delta.type == "text_delta" and event.delta.text:
+                        if progress[-1] != "text":
+                            progress.append("text")
                         yield TextDelta(event.delta.text)
                 elif kind == "message_start":
                     response_id = event.message.id
@@ -229,7 +262,8 @@ class AnthropicProvider(Provider):
                 elif kind == "message_stop":
                     finished = True
         except Exception as err:
-            raise self._error(err, streaming=True) from err
+            started = progress[-1] == "text"
+            raise self._error(err, streaming=True, started=started) from err
         finally:
             await events.close()
         if not finished:
@@ -288,7 +322,9 @@ class AnthropicProvider(Provider):
 
     # -- errors --------------------------------------------------------------
 
-    def _error(self, err: BaseException, *, streaming: bool = False) -> Exception:
+    def _error(
+        self, err: BaseException, *, streaming: bool = False, started: bool = True
+    ) -> Exception:
         """Map an SDK or transport failure to a :class:`ProviderError` (others pass through)."""
         if isinstance(err, (ProviderError, ConfigurationError)):
             return err
@@ -309,12 +345,22 @@ class AnthropicProvider(Provider):
                 retryable=True,
             )
         elif _TRANSPORT_ERRORS and isinstance(err, _TRANSPORT_ERRORS):
-            where = "in the middle of the answer" if streaming else "during the request"
-            detail = str(err) or type(err).__name__
-            mapped = ProviderError(
-                f"The connection to the Anthropic API dropped {where} ({detail}).",
-                retryable=True,
-            )
+            if not streaming:
+                where = "during the request"
+            else:
+                where = "in the middle of the answer" if started else "before the answer started"
+            if "Timeout" in type(err).__name__:
+                mapped = ProviderError(
+                    f"The Anthropic API sent nothing for {self._config.request_timeout:g} s "
+                    f"{where}; gave up (request_timeout).",
+                    retryable=True,
+                )
+            else:
+                detail = str(err) or type(err).__name__
+                mapped = ProviderError(
+                    f"The connection to the Anthropic API dropped {where} ({detail}).",
+                    retryable=True,
+                )
         elif isinstance(err, anthropic.APIError):
             mapped = ProviderError(f"Anthropic API error: {err.message}", retryable=False)
         else:
@@ -329,6 +375,12 @@ class AnthropicProvider(Provider):
                 message.replace(key, "[redacted]"), status=error.status, retryable=error.retryable
             )
         return error
+
+
+def _retry_delay(attempt: int) -> float:
+    """Backoff between retries of a stream that failed before its first token
+    (the SDK's own schedule: 0.5 s doubling, capped at 8 s, with jitter)."""
+    return min(0.5 * 2 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())
 
 
 def _status_error(err: anthropic.APIStatusError) -> ProviderError:
