@@ -19,6 +19,7 @@ def pytest_collection_modifyitems(config, items):
         if "local_model" in item.keywords:
             item.add_marker(pytest.mark.timeout(900))
 
+
 pytest_plugins.append("tests.wire.fixtures")
 
 # Server-extension tests (tests/test_server_*.py): pytest-jupyter's jp_* fixtures,
