@@ -45,6 +45,9 @@ def main(out: Path) -> int:
         total = [a + b for a, b in zip(total, counts, strict=True)]
     if missing:
         print(f"no report from: {', '.join(missing)}")
+    reliability = out / "reliability.txt"  # written by tests/reliability/conftest.py
+    if reliability.exists():
+        print(reliability.read_text().rstrip())
     print(f"{total[0]} passed, {total[1]} failed, {total[2]} skipped")
     return 1 if total[1] else 0
 

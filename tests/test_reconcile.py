@@ -61,3 +61,29 @@ def test_merge_by_id_newer_entry_wins_and_conflicts_are_reported():
     assert len(result.conflicts) == 1 and clash.id in result.conflicts[0]
     assert result.embedded_only_ids == [only_embedded.id]
     assert result.sidecar_needs_write
+
+
+def test_deleted_entries_are_not_brought_back_by_an_older_embedded_copy():
+    from jupyter_collab.core.operations import entries
+    from jupyter_collab.core.store import serialize_context
+
+    older = CollabContext(
+        amendments=[Amendment(kind="fact", text="keep"), Amendment(kind="fact", text="gone")]
+    )
+    gone = older.amendments[1].id
+    assert '"removed"' not in serialize_context(older)  # files without deletions unchanged
+    current, _, _ = entries.remove_amendment(older, gone)
+    assert current.removed == [gone] and '"removed"' in serialize_context(current)
+    result = reconcile(current, older)
+    assert [a.text for a in result.context.amendments] == ["keep"]
+    assert result.embedded_only_ids == [] and result.context.removed == [gone]
+    # Undoing the deletion clears the tombstone.
+    restored = entries.restore_amendment(current, older.amendments[1])
+    assert restored.removed == []
+    # The other way round (deleted in the notebook's copy only) is reported, not applied.
+    result = reconcile(older, current)
+    assert len(result.context.amendments) == 2
+    assert any("deleted in the notebook's copy" in c for c in result.conflicts)
+    # A whole context replacing another: what it drops is deleted.
+    replaced = entries.carry_tombstones(older, CollabContext(amendments=older.amendments[:1]))
+    assert replaced.removed == [gone]

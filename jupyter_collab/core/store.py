@@ -126,18 +126,27 @@ def next_revision(
 @contextlib.contextmanager
 def _folder_lock(folder: Path) -> Iterator[None]:
     """Serialize writers on one machine (CLI, kernel, server) with flock on the folder."""
+    fd = acquire_folder_lock(folder)
+    try:
+        yield
+    finally:
+        release_folder_lock(fd)
+
+
+def acquire_folder_lock(folder: str | os.PathLike[str]) -> int:
+    """Take the folder lock, waiting as long as it takes; return the descriptor
+    holding it (give it to :func:`release_folder_lock`), or ``-1`` without flock."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
+        return -1
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
 
 
 def try_folder_lock(folder: str | os.PathLike[str]) -> int | None:
@@ -145,7 +154,6 @@ def try_folder_lock(folder: str | os.PathLike[str]) -> int | None:
 
     Returns the descriptor holding the lock (give it to :func:`release_folder_lock`),
     ``None`` when another writer holds it, or ``-1`` where there is no flock.
-    Async callers (the server) retry with a sleep instead of blocking their loop.
     """
     try:
         import fcntl

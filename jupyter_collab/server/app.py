@@ -10,6 +10,7 @@ read them, so they never land in a config file or a response.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -183,11 +184,24 @@ class CollabExtension(ExtensionApp):
         store = ContentsContextStore(self.serverapp.contents_manager)
         self.contexts = ContextService(store)
         self.settings.update({BROKER_SETTING: self.broker, CONTEXTS_SETTING: self.contexts})
+        self._preload_provider()
         self.log.info(
             "jupyter-collab: provider %s, model %s",
             self.broker.config.resolved_provider(),
             self.broker.config.model or "(provider default)",
         )
+
+    def _preload_provider(self) -> None:
+        """Import the provider's module (and its SDK) now: importing ``anthropic`` on
+        the first request would hold the event loop for about a second."""
+        modules = {"anthropic": "anthropic", "openai": "openai_compat", "local": "local"}
+        try:
+            name = self.broker.config.resolved_provider()
+            importlib.import_module(
+                f"{__package__.rsplit('.', 1)[0]}.core.providers.{modules[name]}"
+            )
+        except Exception as err:  # the first request reports it properly
+            self.log.debug("jupyter-collab: provider not preloaded: %s", err)
 
     def initialize_handlers(self) -> None:
         from .handlers import route_table

@@ -19,8 +19,8 @@ When the contents manager is a local one (a ``FileContentsManager``: it has
 the CLI and the kernel write it too, so the server
 
 * also takes their lock (``flock`` on the folder, ``core/store.py``) across
-  read-check-write, polling without blocking the event loop, so a tab and the
-  CLI writing at once cannot lose an amendment;
+  read-check-write (waiting for it in a thread, never on the event loop), so a
+  tab and the CLI writing at once cannot lose an amendment;
 * reads and writes the sidecar with the core's functions, in a worker thread:
   a regular file only, size-checked, parsed off the loop, and replaced
   atomically (temp file, fsync, rename). The ContentsManager's own
@@ -39,9 +39,9 @@ import asyncio
 import base64
 import binascii
 import os
-import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ from ..core.errors import (
 from ..core.models import CollabContext
 from ..core.store import (
     MAX_CONTEXT_BYTES,
+    acquire_folder_lock,
     next_revision,
     parse_context,
     read_context_file,
@@ -74,7 +75,6 @@ NOTEBOOK_SUFFIX = ".ipynb"
 MAX_PATH_LENGTH = 4096
 #: How long a writer waits for another process (CLI, kernel) holding the folder lock.
 LOCK_TIMEOUT = 30.0
-LOCK_POLL = 0.005
 
 
 def validate_notebook_path(path: Any, *, allow_hidden: bool = False, field: str = "path") -> str:
@@ -158,6 +158,23 @@ def notebook_trusted(contents_manager: Any, notebook: Any) -> bool:
         return False
 
 
+_LOCK_WAITERS: ThreadPoolExecutor | None = None
+
+
+def _lock_waiters() -> ThreadPoolExecutor:
+    """Threads that wait for folder locks held by other programs (never the loop, and
+    not the default executor, which file reads need meanwhile)."""
+    global _LOCK_WAITERS
+    if _LOCK_WAITERS is None:
+        _LOCK_WAITERS = ThreadPoolExecutor(8, thread_name_prefix="jupyter-collab-lock")
+    return _LOCK_WAITERS
+
+
+def _release_when_acquired(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is None:
+        release_folder_lock(future.result())
+
+
 class ContentsContextStore:
     """Async load and save of ``X.collab.json`` through a ContentsManager."""
 
@@ -230,24 +247,31 @@ class ContentsContextStore:
                 release_folder_lock(fd)
 
     async def _folder_lock(self, folder: str, path: str) -> int:
-        deadline = time.monotonic() + self.lock_timeout
-        delay = LOCK_POLL
-        while True:
-            try:
-                fd = try_folder_lock(folder)
-            except FileNotFoundError:
-                raise NotFoundError(f"notebook not found: {path}") from None
+        try:
+            fd = try_folder_lock(folder)
             if fd is not None:
                 return fd
-            if time.monotonic() > deadline:
+        except FileNotFoundError:
+            raise NotFoundError(f"notebook not found: {path}") from None
+        # Another program holds it: wait in a thread (flock wakes waiters as soon as
+        # it is released, so a tab is served as fairly as the CLI), not on the loop.
+        waiting = asyncio.get_running_loop().run_in_executor(
+            _lock_waiters(), acquire_folder_lock, folder
+        )
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting), self.lock_timeout)
+        except BaseException as err:
+            waiting.add_done_callback(_release_when_acquired)  # cancelled or timed out
+            if isinstance(err, asyncio.TimeoutError):
                 raise CollabHTTPError(
                     503,
                     f"the context of {path} is being written by another program (the CLI "
                     f"or a kernel) and stayed locked for {self.lock_timeout:g} s; try again",
                     "context_locked",
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+                ) from None
+            if isinstance(err, FileNotFoundError):
+                raise NotFoundError(f"notebook not found: {path}") from None
+            raise
 
     # -- notebook --------------------------------------------------------------
 

@@ -149,7 +149,11 @@ class ContextService:
     async def put(self, path: str, body: ContextPut) -> ContextView:
         await self.store.require_notebook(path)
         proposed = body.context.model_copy(update={"revision": body.revision})
-        return view(path, await self.store.save(path, proposed))
+        async with self.store.locked(path):
+            # Entries the new context leaves out are deleted: keep their tombstones
+            # so an older embedded copy cannot bring them back.
+            proposed = entries.carry_tombstones(await self.store.load(path), proposed)
+            return view(path, await self.store.save_locked(path, proposed))
 
     async def patch(self, path: str, body: ContextPatch) -> ContextView:
         await self.store.require_notebook(path)

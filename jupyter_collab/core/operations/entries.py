@@ -226,3 +226,17 @@ def undo_amendment(context: CollabContext, amendment_id: str) -> tuple[CollabCon
     reverted = Amendment.model_validate(data)
     updated.amendments[index] = reverted
     return updated, reverted
+
+
+def carry_tombstones(previous: CollabContext | None, replacement: CollabContext) -> CollabContext:
+    """``replacement`` (a whole context a client sends to replace ``previous``) with the
+    tombstones it must keep: those of ``previous``, and the ids of entries it drops
+    (dropping an entry deletes it). Ids present in ``replacement`` are not tombstones."""
+    if previous is None:
+        return replacement
+    lists = ("amendments", "highlights", "corrections")
+    kept = {entry.id for name in lists for entry in getattr(replacement, name)}
+    dropped = [entry.id for name in lists for entry in getattr(previous, name)]
+    ordered = dict.fromkeys([*previous.removed, *replacement.removed, *dropped])
+    removed = [i for i in ordered if i not in kept][-MAX_TOMBSTONES:]
+    return replacement.model_copy(update={"removed": removed})
