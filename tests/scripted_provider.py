@@ -45,6 +45,7 @@ class ScriptedProvider(Provider):
     answer: Callable[[ChatRequest], str] = default_answer
     structured: dict[str, Any] = field(default_factory=dict)  # tool name -> list/dict/callable
     delay: float = 0.0
+    delta_delay: float = 0.0
     model_name: str = "scripted-1"
     calls: list[Call] = field(default_factory=list)
     in_flight: int = 0
@@ -73,6 +74,8 @@ class ScriptedProvider(Provider):
             text = self.answer(request)
             for word in text.split(" "):
                 yield TextDelta(word + " ")
+                if self.delta_delay:
+                    await asyncio.sleep(self.delta_delay)
             yield StreamEnd(
                 usage=Usage(input_tokens=10, output_tokens=len(text.split())),
                 model=self.resolve_model(request),

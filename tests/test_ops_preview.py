@@ -128,6 +128,35 @@ async def test_concurrency_is_bounded_and_first_request_per_prefix_warms():
         assert times[1] - times[0] >= 0.045
 
 
+async def test_the_fan_out_starts_when_the_first_answer_starts_streaming():
+    """The provider's cache entry exists once the first response has begun, so the
+    other requests of the same prompt need not wait for it to finish."""
+    provider = ScriptedProvider(
+        structured={"judge_probe": JUDGE},
+        delay=0.1,
+        delta_delay=0.1,
+        answer=lambda request: "one two three four five six",
+    )
+    broker = Broker(CollabConfig(), provider=provider)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    loop = asyncio.get_running_loop()
+    original = provider.stream
+
+    async def timed(request):
+        started = loop.time()
+        async for event in original(request):
+            yield event
+        spans.setdefault(request.system_text(), []).append((started, loop.time()))
+
+    provider.stream = timed
+    await broker.preview_report(DRAFT, probes(4), None)
+    for calls in spans.values():
+        calls.sort()
+        (first_start, first_end), (second_start, _) = calls[0], calls[1]
+        assert second_start - first_start >= 0.09  # after the first token...
+        assert second_start < first_end - 0.2  # ...well before the first answer ends
+
+
 async def test_concurrency_argument_overrides_config():
     broker, provider = make(delay=0.02, preview_concurrency=4)
     await broker.preview_report(DRAFT, probes(6), None, concurrency=1)

@@ -38,7 +38,7 @@ class CollabConfig(BaseModel):
     max_tokens: int = Field(default=1024, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     preview_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    preview_concurrency: int = Field(default=4, ge=1, le=64)
+    preview_concurrency: int = Field(default=16, ge=1, le=64)
     token_budget: int = Field(default=50_000, ge=0)
     # Anthropic: the key and base URL are read by the SDK from the environment
     # (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) unless given here.

@@ -68,12 +68,14 @@ class CollabExtension(ExtensionApp):
         ),
     )
     preview_concurrency = Int(
-        4,
+        16,
         config=True,
         help=(
-            "How many probe prompts a preview runs against the model at the same time "
-            "(1-64). Each probe makes a baseline and an amended call; lower this to "
-            "stay under a provider's rate limit."
+            "How many model calls a preview runs at the same time (1-64). Each probe "
+            "makes a baseline and an amended call (and a judge call when they differ), "
+            "so 16 runs an 8-probe preview in about one call's time; lower this to "
+            "stay under a provider's rate limit. The embedded model answers one call "
+            "at a time whatever this says."
         ),
     )
     token_budget = Int(

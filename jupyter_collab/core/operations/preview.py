@@ -3,9 +3,11 @@
 
 * Bounded concurrency: every model call holds a slot of one semaphore.
 * Cache warming: the first request of each distinct system prompt (the
-  baseline context, the amended context, the judge's instructions) runs before
-  any other request with that prompt, so the rest read it from the provider's
-  prompt cache instead of all writing it at once.
+  baseline context, the amended context, the judge's instructions) starts
+  before any other request with that prompt; the rest fan out as soon as its
+  answer begins to stream (a provider's cache entry is available once the
+  first response has begun), so they read the prompt from the cache instead of
+  all writing it at once, and the preview costs about one call's wall time.
 * Baseline reuse: baseline answers are kept in an LRU keyed by the assembled
   request's input hash, so revising the amendment re-runs only the amended side.
 * Cancellation: setting ``cancel_event`` ends the run with a report marked
@@ -173,12 +175,20 @@ def build_requests(
     )
 
 
-async def answer_text(provider: Provider, request: ChatRequest) -> str:
-    """Run one request to its end and return the answer text."""
+async def answer_text(
+    provider: Provider, request: ChatRequest, on_first_event: Callable[[], None] | None = None
+) -> str:
+    """Run one request to its end and return the answer text.
+
+    ``on_first_event`` is called when the answer starts (the prompt has been read).
+    """
     parts: list[str] = []
     ended = False
     async with aclosing(provider.stream(request)) as stream:
         async for event in stream:
+            if on_first_event is not None:
+                on_first_event()
+                on_first_event = None
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             elif isinstance(event, StreamEnd):
@@ -195,18 +205,24 @@ class _Limiter:
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self._warmed: dict[str, asyncio.Event] = {}
 
-    async def run(self, prefix: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, prefix: str, call: Callable[[Callable[[], None]], Awaitable[T]]) -> T:
+        """Run ``call(warmed)``; the first call of a prefix signals ``warmed()`` when the
+        provider has read its prompt (or when it ends), releasing the others."""
         event = self._warmed.get(prefix)
         if event is None:
             event = self._warmed[prefix] = asyncio.Event()
             try:
                 async with self._semaphore:
-                    return await call()
+                    return await call(event.set)
             finally:
                 event.set()  # on failure too: the others then try for themselves
         await event.wait()
         async with self._semaphore:
-            return await call()
+            return await call(_nothing)
+
+
+def _nothing() -> None:
+    return None
 
 
 def judge_prompt(probe: Probe, draft: AmendmentDraft, baseline: str, amended: str) -> str:
@@ -245,7 +261,9 @@ class PreviewRun:
 
     async def _answer(self, request: ChatRequest) -> str:
         prefix = sha256_text(f"{request.model}\n{request.system_text()}")
-        return await self.limiter.run(prefix, lambda: answer_text(self.provider, request))
+        return await self.limiter.run(
+            prefix, lambda warmed: answer_text(self.provider, request, warmed)
+        )
 
     async def _baseline(self, requests: ProbeRequests) -> tuple[str, bool]:
         cached = self.cache.get(requests.baseline_key)
@@ -258,7 +276,7 @@ class PreviewRun:
     async def _judge(self, probe: Probe, baseline: str, amended: str) -> tuple[Verdict, str]:
         result = await self.limiter.run(
             "judge",
-            lambda: self.ops.structured(
+            lambda _warmed: self.ops.structured(
                 JUDGE_SYSTEM,
                 judge_prompt(probe, self.draft, baseline, amended),
                 JudgeResponse,
