@@ -184,6 +184,33 @@ async def test_cache_write_then_read(anthropic_env: AnthropicWireServer):
     assert first.usage.input_tokens == second.usage.input_tokens == 4
 
 
+async def test_the_conversation_so_far_is_cached_too(anthropic_env: AnthropicWireServer):
+    """assemble() marks the last earlier turn; the next call reads context + history
+    from the cache and writes only the new turn."""
+    from jupyter_collab.core.assembly import Turn, assemble
+    from jupyter_collab.core.models import Amendment, CollabContext
+
+    context = CollabContext(amendments=[Amendment(kind="fact", text=LONG_CONTEXT)])
+    turns = [Turn(f"question {i}", f"answer {i} " + "word " * 50) for i in range(3)]
+    p = provider()
+    first = assemble("next", context=context, history=turns[:2]).request
+    second = assemble("next", context=context, history=turns).request
+    _, one = await collect(p, first)
+    _, two = await collect(p, second)
+    await p.aclose()
+
+    body = anthropic_env.message_requests()[-1].body
+    marked = [m for m in body["messages"] if isinstance(m["content"], list)]
+    assert [m["role"] for m in marked] == ["assistant"]
+    assert marked[0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert body["messages"][-1] == {"role": "user", "content": "next"}
+    assert one.usage.cache_read_input_tokens == 0
+    # Everything the first call wrote is read back; only the third turn is new.
+    assert two.usage.cache_read_input_tokens == one.usage.cache_creation_input_tokens
+    third_turn = sum((len(t) + 3) // 4 for t in (turns[2].prompt, turns[2].answer))
+    assert two.usage.cache_creation_input_tokens == third_turn
+
+
 async def test_prefix_below_minimum_is_not_cached(anthropic_env: AnthropicWireServer):
     req = request(SystemBlock(text="short context", cache=True), prompt="q")
     p = provider()

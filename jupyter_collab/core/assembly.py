@@ -149,6 +149,8 @@ def assemble(
     for turn in list(history)[-history_turns:] if history_turns > 0 else []:
         messages.append(Message(role="user", content=turn.prompt))
         messages.append(Message(role="assistant", content=turn.answer))
+    if messages:
+        messages[-1].cache = True
     messages.append(Message(role="user", content=prompt))
 
     request = ChatRequest(

@@ -298,24 +298,37 @@ class AnthropicWireServer:
         self._disconnected.set()
 
     def _cache_usage(self, body: dict[str, Any]) -> dict[str, int]:
-        segments, breakpoint_index = _segments(body)
-        total = max(1, sum(_estimate_tokens(text) for _, text in segments))
-        if breakpoint_index is None:
+        """Usage as the Messages API reports it with prompt caching: the longest
+        cached prefix (looked up at each breakpoint and up to 20 blocks before the
+        last one) is read, the rest up to the last breakpoint is written, and what
+        follows the last breakpoint is ordinary input."""
+        segments, breakpoints = _segments(body)
+        sizes = [_estimate_tokens(text) for _, text in segments]
+        total = max(1, sum(sizes))
+        if not breakpoints:
             return _usage(total, 0, 0)
-        prefix = segments[: breakpoint_index + 1]
-        prefix_tokens = sum(_estimate_tokens(text) for _, text in prefix)
-        if prefix_tokens < self.cache_min_tokens:
-            return _usage(total, 0, 0)
-        key = hashlib.sha256(
-            json.dumps([body.get("model"), [c for c, _ in prefix]], sort_keys=True).encode()
-        ).hexdigest()
+        last = breakpoints[-1]
+
+        def key(end: int) -> str:
+            prefix = [c for c, _ in segments[: end + 1]]
+            return hashlib.sha256(
+                json.dumps([body.get("model"), prefix], sort_keys=True).encode()
+            ).hexdigest()
+
+        def tokens(end: int) -> int:
+            return sum(sizes[: end + 1])
+
+        candidates = sorted(set(breakpoints) | set(range(max(0, last - 20), last + 1)))
         with self._lock:
-            hit = key in self._cache
-            self._cache.add(key)
-        uncached = total - prefix_tokens
-        if hit:
-            return _usage(uncached, 0, prefix_tokens)
-        return _usage(uncached, prefix_tokens, 0)
+            read_end = max((end for end in candidates if key(end) in self._cache), default=None)
+            for end in breakpoints:
+                if tokens(end) >= self.cache_min_tokens:
+                    self._cache.add(key(end))
+        if tokens(last) < self.cache_min_tokens:
+            return _usage(total, 0, 0)
+        read = tokens(read_end) if read_end is not None else 0
+        creation = tokens(last) - read
+        return _usage(total - read - creation, creation, read)
 
 
 def _usage(input_tokens: int, creation: int, read: int) -> dict[str, int]:
@@ -330,17 +343,19 @@ def _estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def _segments(body: dict[str, Any]) -> tuple[list[tuple[str, str]], int | None]:
+def _segments(body: dict[str, Any]) -> tuple[list[tuple[str, str]], list[int]]:
     """Prompt blocks in cache order (tools, system, messages) as (canonical, text),
-    and the index of the last block with ``cache_control``."""
+    and the indices of the blocks with ``cache_control``. A message's string
+    content counts as one text block, as the API treats it."""
     segments: list[tuple[str, str]] = []
-    last: int | None = None
+    marks: list[int] = []
 
-    def add(block: Any, text: str) -> None:
-        nonlocal last
+    def add(block: Any, text: str, role: str | None = None) -> None:
         if isinstance(block, dict) and block.get("cache_control"):
-            last = len(segments)
+            marks.append(len(segments))
             block = {k: v for k, v in block.items() if k != "cache_control"}
+        if role is not None:
+            block = {"role": role, **block}
         segments.append((json.dumps(block, sort_keys=True), text))
 
     for tool in body.get("tools") or []:
@@ -352,15 +367,16 @@ def _segments(body: dict[str, Any]) -> tuple[list[tuple[str, str]], int | None]:
         for block in system:
             add(block, _block_text(block))
     for message in body.get("messages") or []:
+        role = message.get("role")
         content = message.get("content")
         if isinstance(content, str):
-            add({"role": message.get("role"), "text": content}, content)
+            add({"type": "text", "text": content}, content, role)
         elif isinstance(content, list):
             for block in content:
-                add(block, _block_text(block))
+                add(block, _block_text(block), role)
     if body.get("cache_control") and segments:  # top-level (automatic) caching
-        last = len(segments) - 1
-    return segments, last
+        marks.append(len(segments) - 1)
+    return segments, sorted(set(marks))
 
 
 def _block_text(block: Any) -> str:

@@ -33,7 +33,16 @@ import anthropic
 
 from ..config import DEFAULT_ANTHROPIC_MODEL, CollabConfig
 from ..errors import ConfigurationError, ProviderError
-from .base import ChatRequest, Provider, StreamEnd, StreamEvent, TextDelta, ToolSpec, Usage
+from .base import (
+    ChatRequest,
+    Message,
+    Provider,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolSpec,
+    Usage,
+)
 
 StructuredMode = Literal["auto", "json_schema", "tool"]
 
@@ -190,7 +199,7 @@ class AnthropicProvider(Provider):
         params: dict[str, Any] = {
             "model": model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
         }
         system = _system_blocks(request)
         if system:
@@ -452,3 +461,11 @@ def _json_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
 def _json_instruction(tool: ToolSpec) -> str:
     what = tool.description.strip() or f"the {tool.name} object"
     return f"Answer with only a JSON object ({tool.name}): {what}"
+
+
+def _message(message: Message) -> dict[str, Any]:
+    """A message; one marked ``cache`` closes a cached prefix (the conversation so far)."""
+    if not message.cache:
+        return {"role": message.role, "content": message.content}
+    block = {"type": "text", "text": message.content, "cache_control": {"type": "ephemeral"}}
+    return {"role": message.role, "content": [block]}
