@@ -179,6 +179,10 @@ def input_hash(provider: str, model: str, request: ChatRequest) -> str:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "system": [block.model_dump() for block in request.system],
-            "messages": [message.model_dump() for message in request.messages],
+            # Role and text only: a cache breakpoint changes what is billed, not
+            # the answer, so it must not make stored answers stale.
+            "messages": [
+                message.model_dump(include={"role", "content"}) for message in request.messages
+            ],
         }
     )
