@@ -12,7 +12,10 @@
  * busy or when there is none.
  */
 import type { ICodeCellModel } from '@jupyterlab/cells';
-import type { INotebookCellExecutor } from '@jupyterlab/notebook';
+import type {
+  INotebookCellExecutor,
+  INotebookModel
+} from '@jupyterlab/notebook';
 
 import {
   CollabStream,
@@ -40,6 +43,11 @@ export interface ICollabRunDeps {
   runs: ActiveRuns;
   readVariables?: typeof readVariables;
   throttleMs?: number;
+  /**
+   * The path of the document that holds a notebook model. The session's path
+   * lags behind a rename, so the document's own path is preferred.
+   */
+  documentPath?: (notebook: INotebookModel) => string | undefined;
 }
 
 /**
@@ -93,7 +101,7 @@ export async function runCollabCell(
     }
 
     const request: ICompletionRequest = {
-      path: sessionContext?.path || null,
+      path: deps.documentPath?.(notebook) || sessionContext?.path || null,
       source,
       variables,
       cell_id: model.id,

@@ -4,7 +4,11 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
-import { INotebookCellExecutor, INotebookTracker } from '@jupyterlab/notebook';
+import {
+  INotebookCellExecutor,
+  INotebookModel,
+  INotebookTracker
+} from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { CollabStream, IModelsInfo, getModels, getVersion } from './api';
@@ -42,6 +46,19 @@ async function checkServerExtension(): Promise<void> {
 }
 
 /**
+ * Where a notebook model lives on the server. The executor plugin cannot require
+ * the notebook tracker (the tracker's notebooks are built with the executor), so
+ * the main plugin fills this in once the tracker exists.
+ */
+const documentPaths = {
+  tracker: null as INotebookTracker | null,
+  resolve(model: INotebookModel): string | undefined {
+    return this.tracker?.find(panel => panel.content.model === model)?.context
+      .path;
+  }
+};
+
+/**
  * The notebook cell executor: collaborator cells through the server door,
  * the others through the kernel (see executor.ts for why, and what it
  * conflicts with). Listed with
@@ -58,7 +75,11 @@ const executorPlugin: JupyterFrontEndPlugin<INotebookCellExecutor> = {
     const stream = new CollabStream({
       serverSettings: app.serviceManager.serverSettings
     });
-    return new CollabCellExecutor({ stream, runs: activeRuns });
+    return new CollabCellExecutor({
+      stream,
+      runs: activeRuns,
+      documentPath: model => documentPaths.resolve(model)
+    });
   }
 };
 
@@ -91,6 +112,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           console.error('jupyter-collab: cannot load the settings', error)
         );
     }
+    documentPaths.tracker = tracker;
     addCommands(app, tracker, activeRuns, () => settings, palette);
 
     const models: Promise<IModelsInfo | null> = getModels(
