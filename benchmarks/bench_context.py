@@ -1,0 +1,342 @@
+"""The context at scale: load (+validate), save and prompt assembly of contexts of
+100, 1,000 and 10,000 amendments.
+
+Each amendment is shaped as the loop makes it (``Broker.finalize``): a highlight,
+a correction, provenance (quote, correction, prompt) and preview results; one in
+ten is disabled and one in five has an edit in its history. The files are real
+sidecars on disk, read and written by ``LocalContextStore`` (the CLI and kernel
+door's store; the server door shares its parse/serialize/revision functions).
+
+Baselines, in the same run, on the same data:
+* load     -> ``json.loads`` of the same bytes (parsing without validation);
+* save     -> ``json.dumps(sort_keys, indent=2)`` of the same dict plus the same
+              atomic write (temp file, fsync, rename);
+* assemble -> joining the enabled amendments' texts into one string.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .common import OUT, Result, Settings, interleaved, log, median, ratio, rounded
+
+SIZES = (100, 1_000, 10_000)
+
+WORDS = (
+    "cohort yield assay sample protocol baseline citation dataset outlier variance "
+    "fermentation regression control replicate batch calibration reference method "
+    "result figure table appendix threshold estimate interval bias confounder"
+).split()
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+
+
+def make_lean_context_dict(n: int, seed: int = 7) -> dict:
+    """``n`` amendments as the context panel or the CLI adds them: text only, no
+    highlight, correction or preview (the shape of the smallest real entries)."""
+    from jupyter_collab.core.models import Amendment, CollabContext
+    from jupyter_collab.core.store import context_to_jsonable
+
+    rng = random.Random(seed)
+    amendments = [
+        Amendment(
+            id=f"a-{i:012x}",
+            kind="process" if i % 5 in (1, 3) else "fact",
+            text=_sentence(rng, 18 + i % 12),
+            status="disabled" if i % 10 == 9 else "accepted",
+        )
+        for i in range(n)
+    ]
+    return context_to_jsonable(CollabContext(revision=1, amendments=amendments))
+
+
+def make_context_dict(n: int, seed: int = 7) -> dict:
+    """A context of ``n`` amendments as the loop writes it (JSON-ready dict)."""
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    amendments, highlights, corrections = [], [], []
+    for i in range(n):
+        at = (start + timedelta(minutes=i)).isoformat().replace("+00:00", "Z")
+        hid, cid, aid = f"h-{i:012x}", f"c-{i:012x}", f"a-{i:012x}"
+        quote = _sentence(rng, 8)
+        correction = _sentence(rng, 9)
+        highlights.append(
+            {
+                "id": hid,
+                "cell_id": f"cell-{i % 500}",
+                "response_id": f"msg_{i:024x}",
+                "answer_hash": f"sha256:{rng.getrandbits(256):064x}",
+                "position": {"type": "TextPositionSelector", "start": 40, "end": 40 + len(quote)},
+                "quote": {
+                    "type": "TextQuoteSelector",
+                    "exact": quote,
+                    "prefix": _sentence(rng, 5)[:32],
+                    "suffix": _sentence(rng, 5)[:32],
+                },
+                "created": at,
+                "rev": 1,
+            }
+        )
+        corrections.append(
+            {
+                "id": cid,
+                "highlight_id": hid,
+                "operation": "replace",
+                "text": correction,
+                "rationale": _sentence(rng, 10),
+                "origin": "ai" if i % 3 else "user",
+                "rank": 0 if i % 3 else None,
+                "created": at,
+                "rev": 1,
+            }
+        )
+        kind = "process" if i % 5 in (1, 3) else "fact"
+        amendment = {
+            "id": aid,
+            "kind": kind,
+            "text": _sentence(rng, 18 + i % 12),
+            "status": "disabled" if i % 10 == 9 else "accepted",
+            "rationale": _sentence(rng, 12),
+            "provenance": {
+                "cell_id": f"cell-{i % 500}",
+                "response_id": f"msg_{i:024x}",
+                "highlight_id": hid,
+                "correction_id": cid,
+                "quote": quote,
+                "correction": correction,
+                "prompt": _sentence(rng, 16),
+                "source": "loop",
+            },
+            "preview": [
+                {
+                    "probe": _sentence(rng, 14),
+                    "probe_kind": probe_kind,
+                    "baseline_hash": f"sha256:{rng.getrandbits(256):064x}",
+                    "amended_hash": f"sha256:{rng.getrandbits(256):064x}",
+                    "verdict": verdict,
+                    "reason": _sentence(rng, 9),
+                }
+                for probe_kind, verdict in (
+                    ("original", "intended"),
+                    ("should_not_change", "unchanged"),
+                )
+            ],
+            "created": at,
+            "updated": at,
+            "rev": 2 if i % 5 == 0 else 1,
+            "history": [
+                {
+                    "at": at,
+                    "kind": kind,
+                    "text": _sentence(rng, 15),
+                    "status": "accepted",
+                    "note": "edited",
+                }
+            ]
+            if i % 5 == 0
+            else [],
+        }
+        amendments.append(amendment)
+    return {
+        "schema_version": 1,
+        "revision": 1,
+        "settings": {
+            "mode": "research",
+            "model": None,
+            "temperature": None,
+            "max_tokens": None,
+            "token_budget": None,
+            "include_history": True,
+        },
+        "amendments": amendments,
+        "highlights": highlights,
+        "corrections": corrections,
+    }
+
+
+def measure_size(
+    n: int, runs: int, broker, request, folder: Path, lean: bool = False
+) -> dict[str, dict]:
+    """Load, save and assemble a context of ``n`` amendments, each against its baseline."""
+    from jupyter_collab.core.store import LocalContextStore, atomic_write_text, serialize_context
+
+    notebook = folder / f"ctx{n}{'-lean' if lean else ''}.ipynb"
+    notebook.write_text("{}")
+    store = LocalContextStore(notebook)
+    data = make_lean_context_dict(n) if lean else make_context_dict(n)
+    store.path.write_text(json.dumps(data, sort_keys=True, indent=2) + "\n")
+    context = store.load()
+    assert context is not None and len(context.amendments) == n
+    # Normalise the file to exactly what the store writes.
+    store.path.write_text(serialize_context(context))
+    size_mb = store.path.stat().st_size / 1e6
+    baseline_path = folder / f"ctx{n}.baseline.json"
+    state = {"context": context}
+
+    def load() -> float:
+        start = time.perf_counter()
+        loaded = store.load()
+        elapsed = time.perf_counter() - start
+        assert loaded is not None
+        return elapsed * 1000
+
+    def load_baseline() -> float:
+        start = time.perf_counter()
+        json.loads(store.path.read_bytes())
+        return (time.perf_counter() - start) * 1000
+
+    def save() -> float:
+        start = time.perf_counter()
+        state["context"] = store.save(state["context"])
+        return (time.perf_counter() - start) * 1000
+
+    def save_baseline() -> float:
+        start = time.perf_counter()
+        atomic_write_text(baseline_path, json.dumps(data, sort_keys=True, indent=2) + "\n")
+        return (time.perf_counter() - start) * 1000
+
+    def assemble() -> float:
+        start = time.perf_counter()
+        prepared = broker.prepare(request, state["context"])
+        elapsed = time.perf_counter() - start
+        assert prepared.assembled.included_ids
+        return elapsed * 1000
+
+    def assemble_baseline() -> float:
+        start = time.perf_counter()
+        "\n".join(f"- {a.text}" for a in state["context"].amendments if a.status == "accepted")
+        return (time.perf_counter() - start) * 1000
+
+    results: dict[str, dict] = {}
+    for name, fn, base in (
+        ("load", load, load_baseline),
+        ("save", save, save_baseline),
+        ("assemble", assemble, assemble_baseline),
+    ):
+        fn(), base()  # warm-up (imports, caches)
+        gc.collect()
+        measured, baseline = interleaved(fn, base, runs)
+        results[name] = {"ms": measured, "baseline_ms": baseline}
+    prepared = broker.prepare(request, state["context"])
+    results["meta"] = {
+        "file_mb": round(size_mb, 2),
+        "included": len(prepared.assembled.included_ids),
+        "omitted": len(prepared.assembled.omitted_ids),
+        "system_chars": len(prepared.assembled.system_text),
+    }
+    log(
+        f"context {n}{' lean' if lean else ''}: load {median(results['load']['ms']):.1f} ms, "
+        f"save {median(results['save']['ms']):.1f} ms, "
+        f"assemble {median(results['assemble']['ms']):.2f} ms ({size_mb:.1f} MB)"
+    )
+    baseline_path.unlink(missing_ok=True)
+    return results
+
+
+def run(settings: Settings) -> list[Result]:
+    from jupyter_collab.core.broker import Broker
+    from jupyter_collab.core.config import CollabConfig
+    from jupyter_collab.core.loop_models import CompletionInput
+    from jupyter_collab.core.providers.anthropic import AnthropicProvider
+
+    runs = max(3, settings.runs)
+    folder = OUT / "context"
+    folder.mkdir(parents=True, exist_ok=True)
+    # The broker as a door holds it (default token budget 50,000); the provider is
+    # only asked to resolve the model name, so no key or network is needed.
+    config = CollabConfig(provider="anthropic", anthropic_api_key="unused")
+    broker = Broker(config, provider=AnthropicProvider(config))
+    request = CompletionInput(prompt="Which of my runs is an outlier, and why?")
+    per_size = {n: measure_size(n, runs, broker, request, folder) for n in SIZES}
+    lean = measure_size(SIZES[-1], runs, broker, request, folder, lean=True)
+
+    out: list[Result] = []
+    targets = {"load": "<= 100", "save": "<= 100", "assemble": "<= 10"}
+    baseline_what = {
+        "load": "json.loads of the same bytes",
+        "save": "json.dumps(sort_keys, indent=2) + atomic write (fsync, rename) of the same data",
+        "assemble": "joining the enabled amendment texts",
+    }
+    what = {
+        "load": "LocalContextStore.load(): read, parse and validate (pydantic)",
+        "save": "LocalContextStore.save(): revision check (reads the file), serialize, "
+        "atomic write with fsync",
+        "assemble": "Broker.prepare(): prompt assembly within the default 50,000-token "
+        "budget plus the input hash",
+    }
+    big = per_size[SIZES[-1]]
+    for name in ("load", "save", "assemble"):
+        value = median(big[name]["ms"])
+        base = median(big[name]["baseline_ms"])
+        growth = {str(n): rounded(median(per_size[n][name]["ms"]), 3) for n in SIZES}
+        note = (
+            f"{what[name]}. Median ms by size: "
+            + ", ".join(f"{int(n):,}: {v}" for n, v in growth.items())
+            + f". 10k file {big['meta']['file_mb']} MB; {ratio(value, base):.1f}x the baseline. "
+            f"Lean entries (text only, as the panel/CLI add them; "
+            f"{lean['meta']['file_mb']} MB at 10k): {median(lean[name]['ms']):.1f} ms."
+        )
+        if name == "assemble":
+            note += (
+                f" At 10k, {big['meta']['included']} amendments fit the budget, "
+                f"{big['meta']['omitted']} are left out (and named)."
+            )
+        out.append(
+            Result(
+                key=f"context_10k_{name}_ms",
+                value=rounded(value, 3),
+                unit="ms",
+                target=targets[name],
+                baseline={
+                    "value": rounded(base, 3),
+                    "unit": "ms",
+                    "what": baseline_what[name],
+                    "ratio": rounded(ratio(value, base), 3),
+                },
+                runs=runs,
+                note=note,
+                samples=[rounded(v, 3) for v in big[name]["ms"]],
+                details={
+                    "by_size_ms": growth,
+                    "baseline_by_size_ms": {
+                        str(n): rounded(median(per_size[n][name]["baseline_ms"]), 3) for n in SIZES
+                    },
+                    "file_mb_by_size": {str(n): per_size[n]["meta"]["file_mb"] for n in SIZES},
+                    "lean_10k_ms": rounded(median(lean[name]["ms"]), 3),
+                    "lean_10k_baseline_ms": rounded(median(lean[name]["baseline_ms"]), 3),
+                    "lean_10k_file_mb": lean["meta"]["file_mb"],
+                },
+            )
+        )
+    return out
+
+
+def profile_target(n: int = 10_000) -> None:
+    """Entry point for ``py-spy``/``pyinstrument``: load, save and assemble once each."""
+    from jupyter_collab.core.broker import Broker
+    from jupyter_collab.core.config import CollabConfig
+    from jupyter_collab.core.loop_models import CompletionInput
+    from jupyter_collab.core.providers.anthropic import AnthropicProvider
+    from jupyter_collab.core.store import LocalContextStore
+
+    folder = OUT / "context"
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = folder / f"profile{n}.ipynb"
+    notebook.write_text("{}")
+    store = LocalContextStore(notebook)
+    store.path.write_text(json.dumps(make_context_dict(n), sort_keys=True, indent=2))
+    config = CollabConfig(provider="anthropic", anthropic_api_key="unused")
+    broker = Broker(config, provider=AnthropicProvider(config))
+    for _ in range(3):
+        context = store.load()
+        assert context is not None
+        context = store.save(context)
+        broker.prepare(CompletionInput(prompt="Which run is an outlier?"), context)
+    Path(store.path).unlink(missing_ok=True)

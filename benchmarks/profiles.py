@@ -1,0 +1,249 @@
+"""Profiles behind the misses: ``python -m benchmarks.profiles TARGET [...]``.
+
+Targets (each writes ``benchmarks/out/profiles/<target>.txt`` and prints it):
+
+* ``context``  pyinstrument of load, save and prompt assembly of the 10,000-amendment
+               context (``bench_context``'s data), plus a breakdown of the load into
+               JSON parsing, validation and the garbage collector's share;
+* ``replay``   py-spy (all processes) of one ``jupyter nbconvert --execute`` of the
+               50-cell replay notebook, summed per function (needs ``bench_replay``
+               to have run once, for the recorded notebook);
+* ``browser``  V8 CPU profiles (DevTools protocol) of opening the 200-cell notebooks,
+               self time summed per script (the extension's bundle vs JupyterLab's).
+
+pyinstrument and py-spy are not project dependencies: ``pip install pyinstrument py-spy``.
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .common import OUT, clean_env, log
+
+PROFILES = OUT / "profiles"
+
+
+def _write(name: str, text: str) -> None:
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    (PROFILES / f"{name}.txt").write_text(text)
+    print(text)
+    log(f"wrote {PROFILES / f'{name}.txt'}")
+
+
+def profile_context() -> None:
+    from pyinstrument import Profiler
+
+    from jupyter_collab.core.broker import Broker
+    from jupyter_collab.core.config import CollabConfig
+    from jupyter_collab.core.loop_models import CompletionInput
+    from jupyter_collab.core.models import CollabContext
+    from jupyter_collab.core.providers.anthropic import AnthropicProvider
+    from jupyter_collab.core.store import LocalContextStore
+
+    from .bench_context import make_context_dict
+
+    folder = OUT / "context"
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = folder / "profile.ipynb"
+    notebook.write_text("{}")
+    store = LocalContextStore(notebook)
+    data = make_context_dict(10_000)
+    raw = json.dumps(data, sort_keys=True, indent=2).encode()
+    store.path.write_bytes(raw)
+    config = CollabConfig(provider="anthropic", anthropic_api_key="unused")
+    broker = Broker(config, provider=AnthropicProvider(config))
+    request = CompletionInput(prompt="Which run is an outlier?")
+
+    def cpu(fn, repeat: int = 3) -> float:
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.process_time()
+            fn()
+            best = min(best, time.process_time() - start)
+        return best * 1000
+
+    def without_gc(fn):
+        def run():
+            gc.disable()
+            try:
+                return fn()
+            finally:
+                gc.enable()
+
+        return run
+
+    parsed = json.loads(raw)
+    lines = [
+        f"10,000-amendment context, {len(raw) / 1e6:.1f} MB. CPU ms (best of 3):",
+        f"  json.loads                              {cpu(lambda: json.loads(raw)):8.0f}",
+        f"  json.loads, gc paused                   "
+        f"{cpu(without_gc(lambda: json.loads(raw))):8.0f}",
+        f"  model_validate(dict)                    "
+        f"{cpu(lambda: CollabContext.model_validate(parsed)):8.0f}",
+        f"  model_validate(dict), gc paused         "
+        f"{cpu(without_gc(lambda: CollabContext.model_validate(parsed))):8.0f}",
+        f"  model_validate_json(bytes), gc paused   "
+        f"{cpu(without_gc(lambda: CollabContext.model_validate_json(raw))):8.0f}",
+    ]
+    context = CollabContext.model_validate(parsed)
+    dumped = context.model_dump(mode="json")
+    lines += [
+        f"  model_dump(mode=json)                   "
+        f"{cpu(lambda: context.model_dump(mode='json')):8.0f}",
+        f"  json.dumps(sort_keys, indent=2)         "
+        f"{cpu(lambda: json.dumps(dumped, sort_keys=True, indent=2, ensure_ascii=False)):8.0f}"
+        "   (indent => pure-Python encoder)",
+        f"  json.dumps(sort_keys), no indent        "
+        f"{cpu(lambda: json.dumps(dumped, sort_keys=True, ensure_ascii=False)):8.0f}",
+        "",
+    ]
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    loaded = store.load()
+    assert loaded is not None
+    saved = store.save(loaded)
+    for _ in range(10):
+        broker.prepare(request, saved)
+    profiler.stop()
+    text = "\n".join(lines) + profiler.output_text(unicode=False, show_all=False)
+    store.path.unlink(missing_ok=True)
+    _write("context", text)
+
+
+def _collapse(raw: Path, must: str, top: int = 40) -> str:
+    """Sum py-spy raw stacks containing ``must`` per function (inclusive samples)."""
+    totals: collections.Counter[str] = collections.Counter()
+    count = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        if not any(must in f for f in frames):
+            continue
+        count += int(n)
+        seen = set()
+        for frame in frames[2:]:
+            name = frame.split(" (")[0]
+            where = frame.split("(")[1].split(":")[0] if "(" in frame else ""
+            key = f"{name}  {where}"
+            if key not in seen:
+                seen.add(key)
+                totals[key] += int(n)
+    lines = [f"{count} samples (200 Hz) in stacks containing {must!r}; inclusive counts:"]
+    lines += [f"{n:6d}  {key}" for key, n in totals.most_common(top)]
+    return "\n".join(lines)
+
+
+def profile_replay() -> None:
+    folder = OUT / "replay"
+    notebook = folder / "collab.ipynb"
+    if not notebook.exists():
+        raise SystemExit("run `python -m benchmarks --only replay_ratio` first")
+    raw = PROFILES / "replay.raw"
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    env = clean_env(
+        {
+            "JUPYTER_COLLAB_MODE": "replay",
+            "ANTHROPIC_API_KEY": "unused",
+            "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+            "JUPYTER_DATA_DIR": str(folder / "jupyter-data"),
+        }
+    )
+    command = ["py-spy", "record", "--subprocesses", "--format", "raw", "-r", "200"]
+    command += ["-o", str(raw), "--", sys.executable, "-m", "jupyter", "nbconvert"]
+    command += ["--to", "notebook", "--execute", "--output", "profile.out.ipynb", notebook.name]
+    subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True, timeout=900)
+    text = "\n\n".join(
+        [
+            "py-spy of `jupyter nbconvert --execute collab.ipynb` (50 collaborator cells, "
+            "JUPYTER_COLLAB_MODE=replay), kernel process.",
+            _collapse(raw, "load_ipython_extension", 25),
+            _collapse(raw, "run_cell_magic", 30),
+        ]
+    )
+    _write("replay", text)
+
+
+def _profile_table(path: Path, top: int = 25) -> tuple[str, float, dict[str, float]]:
+    profile = json.loads(path.read_text())
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    deltas = profile.get("timeDeltas") or []
+    samples = profile.get("samples") or []
+    self_ms: collections.Counter[int] = collections.Counter()
+    for sample, delta in zip(samples, deltas, strict=False):
+        self_ms[sample] += delta / 1000
+    by_script: collections.Counter[str] = collections.Counter()
+    by_function: collections.Counter[str] = collections.Counter()
+    for node_id, ms in self_ms.items():
+        frame = nodes[node_id]["callFrame"]
+        url = frame.get("url") or f"({frame.get('functionName') or 'native'})"
+        script = url.split("/static/")[-1] if "/static/" in url else url.rsplit("/", 1)[-1]
+        owner = "jupyter-collab" if "jupyter-collab" in url else "other"
+        by_script[f"{owner}: {script}"] += ms
+        by_function[f"{frame.get('functionName') or '(anonymous)'}  [{owner}: {script}]"] += ms
+    total = sum(self_ms.values())
+    ours = sum(ms for key, ms in by_script.items() if key.startswith("jupyter-collab"))
+    # Inclusive: samples with a jupyter-collab frame anywhere on the stack (what the
+    # extension's code costs, including the JupyterLab/CodeMirror/DOM work it calls).
+    parent = {c: n["id"] for n in profile["nodes"] for c in n.get("children", [])}
+
+    def ours_on_stack(node_id: int) -> str | None:
+        found = None
+        while node_id is not None:
+            frame = nodes[node_id]["callFrame"]
+            if "jupyter-collab" in (frame.get("url") or ""):
+                found = frame.get("functionName") or "(anonymous)"  # keep the outermost
+            node_id = parent.get(node_id)
+        return found
+
+    inclusive: collections.Counter[str] = collections.Counter()
+    for node_id, ms in self_ms.items():
+        outer = ours_on_stack(node_id)
+        if outer is not None:
+            inclusive[outer] += ms
+    lines = [
+        f"{path.name}: {total:.0f} ms of samples; jupyter-collab's scripts {ours:.0f} ms self, "
+        f"{sum(inclusive.values()):.0f} ms with what they call"
+    ]
+    lines += ["  jupyter-collab entry points, inclusive ms (outermost extension frame):"]
+    lines += [f"    {ms:8.0f}  {key}" for key, ms in inclusive.most_common(10)]
+    lines += ["  by script (self ms):"]
+    lines += [f"    {ms:8.0f}  {key}" for key, ms in by_script.most_common(12)]
+    lines += ["  by function (self ms):"]
+    lines += [f"    {ms:8.0f}  {key}" for key, ms in by_function.most_common(top)]
+    return "\n".join(lines), total, dict(by_script)
+
+
+def profile_browser() -> None:
+    from .bench_browser import ITEMS, visit_all
+
+    folder = PROFILES / "browser"
+    visits = visit_all(1, [i for i in ITEMS if i["name"] in ("collab", "code")], folder)
+    texts = [
+        "V8 CPU profiles of one visit each (navigation to rendered + interactive):",
+        json.dumps(visits),
+    ]
+    for path in sorted(folder.glob("*.cpuprofile")):
+        texts.append(_profile_table(path)[0])
+    _write("browser", "\n\n".join(texts))
+
+
+TARGETS = {"context": profile_context, "replay": profile_replay, "browser": profile_browser}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(TARGETS)
+    for name in names:
+        if name not in TARGETS:
+            raise SystemExit(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
+        TARGETS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
