@@ -266,8 +266,8 @@ def run(settings: Settings) -> list[Result]:
     }
     what = {
         "load": "LocalContextStore.load(): read, parse and validate (pydantic)",
-        "save": "LocalContextStore.save(): revision check (reads the file), serialize, "
-        "atomic write with fsync",
+        "save": "LocalContextStore.save() of a context it loaded: revision check, "
+        "serialize, atomic write with fsync",
         "assemble": "Broker.prepare(): prompt assembly within the default 50,000-token "
         "budget plus the input hash",
     }

@@ -192,8 +192,9 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
             f"16 model calls (8 probes x baseline/amended), each ~{TYPICAL.seconds:.1f} s "
             f"({TYPICAL.first_token * 1000:.0f} ms to first token + {TYPICAL.deltas} "
             f"deltas). Default preview_concurrency={concurrency}: {median(previews):.2f} s vs "
-            f"one call {median(singles):.2f} s. With preview_concurrency=16: {wide:.2f}x. "
-            f"With a judge call per probe (answers changed, 24 calls): {judged:.2f}x. "
+            f"one call {median(singles):.2f} s. "
+            + (f"With preview_concurrency=16: {wide:.2f}x. " if concurrency != 16 else "")
+            + f"With a judge call per probe (answers changed, 24 calls): {judged:.2f}x. "
             f"Short ~{SHORT.seconds:.0f} s calls: {short:.2f}x."
         ),
         samples=[rounded(p / s, 3) for p, s in zip(previews, singles, strict=True)],
