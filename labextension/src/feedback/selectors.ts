@@ -12,6 +12,7 @@
  * the selection's offsets are mapped through that alignment.
  */
 import { diffChars } from 'diff';
+import { commonPrefix, commonSuffix } from '../textMatch';
 
 /**
  * How many characters of context a quote selector keeps on each side.
@@ -146,26 +147,6 @@ export function occurrences(haystack: string, needle: string): number[] {
  */
 export function plain(text: string): string {
   return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
-}
-
-function commonSuffix(a: string, b: string): number {
-  let n = 0;
-  while (
-    n < a.length &&
-    n < b.length &&
-    a[a.length - 1 - n] === b[b.length - 1 - n]
-  ) {
-    n++;
-  }
-  return n;
-}
-
-function commonPrefix(a: string, b: string): number {
-  let n = 0;
-  while (n < a.length && n < b.length && a[n] === b[n]) {
-    n++;
-  }
-  return n;
 }
 
 /**

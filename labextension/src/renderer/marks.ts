@@ -15,6 +15,8 @@
  * compares both with whitespace collapsed and emphasis/code markers dropped.
  */
 
+import { commonPrefix, commonSuffix } from '../textMatch';
+
 export interface IQuote {
   exact: string;
   prefix?: string;
@@ -92,26 +94,6 @@ function occurrences(hay: string, needle: string): number[] {
   return found;
 }
 
-function commonSuffixLength(a: string, b: string): number {
-  let n = 0;
-  while (
-    n < a.length &&
-    n < b.length &&
-    a[a.length - 1 - n] === b[b.length - 1 - n]
-  ) {
-    n++;
-  }
-  return n;
-}
-
-function commonPrefixLength(a: string, b: string): number {
-  let n = 0;
-  while (n < a.length && n < b.length && a[n] === b[n]) {
-    n++;
-  }
-  return n;
-}
-
 /**
  * The best of several occurrences of `quote` in `text`.
  */
@@ -128,10 +110,10 @@ function bestOccurrence(
     const prefix = quote.prefix ?? '';
     const suffix = quote.suffix ?? '';
     let score =
-      commonSuffixLength(
+      commonSuffix(
         text.slice(Math.max(0, start - prefix.length), start),
         prefix
-      ) + commonPrefixLength(text.slice(end, end + suffix.length), suffix);
+      ) + commonPrefix(text.slice(end, end + suffix.length), suffix);
     if (expected !== null) {
       // Closeness breaks ties between equally good contexts.
       score -= Math.abs(start - expected) / (text.length + 1);
