@@ -13,4 +13,11 @@ c.ServerApp.root_dir = os.environ["COLLAB_UI_ROOT"]
 c.ServerApp.allow_root = True  # CI runs as root
 c.IdentityProvider.token = os.environ.get("COLLAB_UI_TOKEN", "collab-ui-test-token")
 c.ServerApp.disable_check_xsrf = False
-c.CollabExtension.provider = "anthropic"
+
+# "anthropic": the wire-level server; "local": the embedded SmolLM2 model.
+provider = os.environ.get("COLLAB_UI_PROVIDER", "anthropic")
+c.CollabExtension.provider = provider
+if provider == "local":
+    # Short answers keep the embedded model's turns (and the preview's probes)
+    # to a few seconds each on two CPU cores.
+    c.CollabExtension.max_tokens = 64

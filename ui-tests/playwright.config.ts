@@ -1,28 +1,43 @@
 /**
  * Browser tests in Debian's Chromium (never Playwright's own download)
- * against a real JupyterLab and the wire-level Anthropic server, both started
- * by start-server.sh.
+ * against real JupyterLab servers started by start-server.sh (servers.ts):
+ *
+ * - project `wire`: every spec, against a JupyterLab whose server extension
+ *   talks to the wire-level Anthropic server (tests/wire) through the SDK;
+ * - project `embedded`: the end-to-end scenario (endToEnd.spec.ts) again,
+ *   against a JupyterLab answering with the embedded SmolLM2 model on the CPU.
+ *
+ * One project alone: `npx playwright test --project=wire` (or `embedded`).
  */
-import * as os from 'os';
-import * as path from 'path';
-
 import baseConfig from '@jupyterlab/galata/lib/playwright-config';
 import { defineConfig } from '@playwright/test';
 
-const port = process.env.COLLAB_UI_PORT ?? '8866';
-const wirePort = process.env.COLLAB_WIRE_PORT ?? '8867';
-const token = process.env.COLLAB_UI_TOKEN ?? 'collab-ui-test-token';
-const root =
-  process.env.COLLAB_UI_ROOT ??
-  path.join(os.tmpdir(), `jupyter-collab-ui-${port}`);
+import { servers, token, wireServerPort } from './servers';
+import type { ICollabOptions } from './tests/fixtures';
 
-// Read by the tests (the same process tree) and by start-server.sh.
-process.env.COLLAB_UI_PORT = port;
-process.env.COLLAB_WIRE_PORT = wirePort;
-process.env.COLLAB_UI_TOKEN = token;
-process.env.COLLAB_UI_ROOT = root;
+const wire = servers.anthropic;
+const local = servers.local;
 
-export default defineConfig({
+function webServer(server: typeof wire, env: Record<string, string>) {
+  return {
+    command: './start-server.sh',
+    url: `http://127.0.0.1:${server.port}/api/status?token=${token}`,
+    env: {
+      COLLAB_UI_PROVIDER: server.provider,
+      COLLAB_UI_PORT: server.port,
+      COLLAB_UI_ROOT: server.root,
+      COLLAB_UI_TOKEN: token,
+      ...env
+    },
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+    gracefulShutdown: { signal: 'SIGTERM' as const, timeout: 5_000 }
+  };
+}
+
+export default defineConfig<ICollabOptions>({
   ...baseConfig,
   testDir: './tests',
   outputDir: './test-results',
@@ -33,7 +48,6 @@ export default defineConfig({
   reporter: [['list']],
   use: {
     ...baseConfig.use,
-    baseURL: `http://127.0.0.1:${port}`,
     extraHTTPHeaders: { Authorization: `token ${token}` },
     headless: true,
     launchOptions: {
@@ -49,16 +63,32 @@ export default defineConfig({
       ]
     },
     video: 'off',
+    // Failures keep a screenshot and a trace in test-results/<test>-<project>/.
     screenshot: 'only-on-failure',
     trace: 'retain-on-failure'
   },
-  webServer: {
-    command: './start-server.sh',
-    url: `http://127.0.0.1:${port}/api/status?token=${token}`,
-    timeout: 120_000,
-    reuseExistingServer: false,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 }
-  }
+  projects: [
+    {
+      name: 'wire',
+      use: {
+        provider: 'anthropic',
+        baseURL: `http://127.0.0.1:${wire.port}`
+      }
+    },
+    {
+      name: 'embedded',
+      testMatch: /endToEnd\.spec\.ts/,
+      // A real (small) model on two CPU cores: the scenario sets its own,
+      // longer timeouts for the steps that wait for the model.
+      timeout: 8 * 60_000,
+      use: {
+        provider: 'local',
+        baseURL: `http://127.0.0.1:${local.port}`
+      }
+    }
+  ],
+  webServer: [
+    webServer(wire, { COLLAB_WIRE_PORT: wireServerPort }),
+    webServer(local, {})
+  ]
 });

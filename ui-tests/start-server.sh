@@ -1,35 +1,52 @@
 #!/usr/bin/env bash
-# The servers the browser tests run against (started by playwright.config.ts):
-# the wire-level Anthropic server (tests/wire/anthropic_server.py, with its
-# /_log, /_script and /_clear control routes) and JupyterLab, whose server
-# extension talks to it through the real anthropic SDK. The notebook root is a
-# fresh copy of ui-tests/notebooks.
+# One JupyterLab the browser tests run against (started by playwright.config.ts,
+# once per provider; see servers.ts). COLLAB_UI_PROVIDER says which model
+# answers:
+#   anthropic  the wire-level Anthropic server (tests/wire/anthropic_server.py,
+#              with its /_log, /_script and /_clear control routes), started
+#              here; the server extension talks to it through the real SDK;
+#   local      the embedded SmolLM2 model (llama-cpp-python on the CPU).
+# The notebook root is a fresh copy of ui-tests/notebooks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+: "${COLLAB_UI_PROVIDER:=anthropic}"
 : "${COLLAB_UI_PORT:=8866}"
 : "${COLLAB_WIRE_PORT:=8867}"
 : "${COLLAB_UI_ROOT:=${TMPDIR:-/tmp}/jupyter-collab-ui-$COLLAB_UI_PORT}"
-export COLLAB_UI_PORT COLLAB_UI_ROOT
+export COLLAB_UI_PROVIDER COLLAB_UI_PORT COLLAB_UI_ROOT
 
 rm -rf "$COLLAB_UI_ROOT"
 mkdir -p "$COLLAB_UI_ROOT"
 if [ -d ui-tests/notebooks ]; then cp -r ui-tests/notebooks/. "$COLLAB_UI_ROOT/"; fi
 
-python -m tests.wire.anthropic_server --port "$COLLAB_WIRE_PORT" --delta-delay 0.04 &
-wire=$!
+wire=""
 jupyter=""
 cleanup() {
   [ -n "$jupyter" ] && kill "$jupyter" 2>/dev/null || true
-  kill "$wire" 2>/dev/null || true
+  [ -n "$wire" ] && kill "$wire" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 0' TERM INT
 
-# The server door brokers every call: the key exists only in its environment.
-export ANTHROPIC_API_KEY=fake-key-for-browser-tests
-export ANTHROPIC_BASE_URL="http://127.0.0.1:$COLLAB_WIRE_PORT"
+case "$COLLAB_UI_PROVIDER" in
+  anthropic)
+    python -m tests.wire.anthropic_server --port "$COLLAB_WIRE_PORT" --delta-delay 0.04 &
+    wire=$!
+    # The server door brokers every call: the key exists only in its environment.
+    export ANTHROPIC_API_KEY=fake-key-for-browser-tests
+    export ANTHROPIC_BASE_URL="http://127.0.0.1:$COLLAB_WIRE_PORT"
+    ;;
+  local)
+    # No key and no endpoint: nothing but the embedded model can answer.
+    unset ANTHROPIC_API_KEY ANTHROPIC_BASE_URL OPENAI_API_KEY
+    ;;
+  *)
+    echo "start-server.sh: unknown COLLAB_UI_PROVIDER=$COLLAB_UI_PROVIDER" >&2
+    exit 2
+    ;;
+esac
 
 jupyter lab --config ui-tests/jupyter_server_test_config.py &
 jupyter=$!

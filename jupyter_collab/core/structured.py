@@ -24,7 +24,9 @@ def tool_for(model: type[BaseModel], name: str, description: str) -> ToolSpec:
 
 def _problem(raw: str, model: type[BaseModel]) -> tuple[BaseModel | None, str]:
     try:
-        data = json.loads(raw)
+        # strict=False: llama-cpp-python's JSON-schema grammar lets raw control
+        # characters (a newline) into strings, which strict JSON forbids.
+        data = json.loads(raw, strict=False)
     except json.JSONDecodeError as err:
         return None, f"not JSON: {err.msg} at line {err.lineno} column {err.colno}"
     try:

@@ -288,8 +288,8 @@ test('a stored answer shows its highlights, corrections, usage and math', async 
 }) => {
   // An untrusted notebook from elsewhere: the renderer is safe, so it renders.
   fs.copyFileSync(
-    path.join(serverRoot, 'annotated.ipynb'),
-    path.join(serverRoot, tmpPath, 'annotated.ipynb')
+    path.join(serverRoot(), 'annotated.ipynb'),
+    path.join(serverRoot(), tmpPath, 'annotated.ipynb')
   );
   await page.notebook.openByPath(`${tmpPath}/annotated.ipynb`);
 

@@ -7,12 +7,27 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
 
+import { test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-const wireUrl = `http://127.0.0.1:${process.env.COLLAB_WIRE_PORT ?? '8867'}`;
+import { ICollabServer, Provider, servers, wireServerPort } from '../servers';
 
-/** The folder JupyterLab serves (start-server.sh copies ui-tests/notebooks). */
-export const serverRoot = process.env.COLLAB_UI_ROOT!;
+const wireUrl = `http://127.0.0.1:${wireServerPort}`;
+
+/** The JupyterLab server of the running test's project. */
+export function currentServer(): ICollabServer {
+  const provider = (test.info().project.use as { provider?: Provider })
+    .provider;
+  return servers[provider ?? 'anthropic'];
+}
+
+/**
+ * The folder the running test's JupyterLab serves (start-server.sh copies
+ * ui-tests/notebooks there).
+ */
+export function serverRoot(): string {
+  return currentServer().root;
+}
 
 /** The repository root. */
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -62,7 +77,7 @@ export function contentText(content: any): string {
 /** Read a notebook from the server root. */
 export function readNotebook(relativePath: string): any {
   return JSON.parse(
-    fs.readFileSync(path.join(serverRoot, relativePath), 'utf-8')
+    fs.readFileSync(path.join(serverRoot(), relativePath), 'utf-8')
   );
 }
 
@@ -81,15 +96,33 @@ export function collabAnswers(notebook: any): any[] {
 }
 
 /**
+ * The environment of a headless run with the running test's provider: the
+ * wire-level server behind a fake key, or the embedded model and no key.
+ */
+export function headlessEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (currentServer().provider === 'local') {
+    delete env.ANTHROPIC_API_KEY;
+    delete env.ANTHROPIC_BASE_URL;
+    env.JUPYTER_COLLAB_PROVIDER = 'local';
+  } else {
+    env.ANTHROPIC_API_KEY = 'fake-key-for-browser-tests';
+    env.ANTHROPIC_BASE_URL = wireUrl;
+  }
+  return env;
+}
+
+/**
  * Execute a saved notebook headless (`jupyter nbconvert --execute`) in the
- * given run mode; resolves with the executed notebook.
+ * given run mode, with the running test's provider; resolves with the
+ * executed notebook.
  */
 export async function executeHeadless(
   relativePath: string,
   mode: string,
   env: Record<string, string> = {}
 ): Promise<any> {
-  const input = path.join(serverRoot, relativePath);
+  const input = path.join(serverRoot(), relativePath);
   const output = input.replace(/\.ipynb$/, `.${mode}.ipynb`);
   await promisify(execFile)(
     'jupyter',
@@ -105,13 +138,11 @@ export async function executeHeadless(
     {
       cwd: path.dirname(input),
       env: {
-        ...process.env,
+        ...headlessEnv(),
         JUPYTER_COLLAB_MODE: mode,
-        ANTHROPIC_API_KEY: 'fake-key-for-browser-tests',
-        ANTHROPIC_BASE_URL: wireUrl,
         ...env
       },
-      timeout: 120_000
+      timeout: 240_000
     }
   );
   return JSON.parse(fs.readFileSync(output, 'utf-8'));

@@ -94,7 +94,7 @@ export function prepareNotebook(
   options: { fixture?: string; sidecar?: boolean; embedded?: boolean } = {}
 ): string {
   const source = path.join(
-    serverRoot,
+    serverRoot(),
     options.fixture ?? 'loop-citation.ipynb'
   );
   const notebook = JSON.parse(fs.readFileSync(source, 'utf-8'));
@@ -104,10 +104,10 @@ export function prepareNotebook(
   }
   // Trust is by content: a notebook another test signed must not be trusted here.
   notebook.metadata.collab_test = `${folder}/${name} ${Date.now()} ${Math.random()}`;
-  fs.mkdirSync(path.join(serverRoot, folder), { recursive: true });
+  fs.mkdirSync(path.join(serverRoot(), folder), { recursive: true });
   const relative = `${folder}/${name}`;
   fs.writeFileSync(
-    path.join(serverRoot, relative),
+    path.join(serverRoot(), relative),
     JSON.stringify(notebook, null, 1)
   );
   if (options.sidecar && context) {
@@ -124,7 +124,7 @@ function sidecarOf(notebook: string): string {
  * The context file of a notebook (path relative to the server root), or `null`.
  */
 export function readSidecar(notebook: string): any {
-  const file = path.join(serverRoot, sidecarOf(notebook));
+  const file = path.join(serverRoot(), sidecarOf(notebook));
   return fs.existsSync(file)
     ? JSON.parse(fs.readFileSync(file, 'utf-8'))
     : null;
@@ -135,7 +135,7 @@ export function readSidecar(notebook: string): any {
  */
 export function writeSidecar(notebook: string, context: any): void {
   fs.writeFileSync(
-    path.join(serverRoot, sidecarOf(notebook)),
+    path.join(serverRoot(), sidecarOf(notebook)),
     JSON.stringify(context, null, 2)
   );
 }

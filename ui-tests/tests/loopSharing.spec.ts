@@ -70,7 +70,10 @@ test('trusted notebook without a context file: restored from the notebook', asyn
     fixture: 'loop-shared.ipynb',
     embedded: true
   });
-  await promisify(execFile)('jupyter', ['trust', path.join(serverRoot, name)]);
+  await promisify(execFile)('jupyter', [
+    'trust',
+    path.join(serverRoot(), name)
+  ]);
   await page.notebook.openByPath(name);
   await openContextPanel(page);
   const panel = page.locator('#jupyter-collab-context');
