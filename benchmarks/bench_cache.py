@@ -6,16 +6,18 @@ context (40 amendments, with the persona about 1,900 tokens) is above the
 minimum cacheable length (1,024 tokens, the wire server's setting, as for
 Claude Sonnet); ten collaborator cells run top to bottom over the
 ``jupyter-collab/stream`` WebSocket, each sending the turns of the cells above
-it as history (as the lab extension does; the broker keeps the last 6). Answers
-are ~120 words. Between calls 5 and 6 a process rule is appended to the context
-through ``PATCH jupyter-collab/context`` (the context panel's route).
+it as history (as the lab extension does; the broker sends at least the last 6
+and drops older ones 3 at a time). Answers are ~120 words. Between calls 5 and 6
+a process rule is appended to the context through ``PATCH jupyter-collab/context``
+(the context panel's route).
 
 share = sum(cache_read_input_tokens) / sum(input_tokens + cache_read_input_tokens
 + cache_creation_input_tokens), over calls 2..10.
 
-The wire server simulates the API's prompt cache (a prefix up to the last
-``cache_control`` breakpoint, at or above the minimum length, is written on
-first use and read after). Baseline, same run: the same ten calls as cells with
+The wire server simulates the API's prompt cache as documented (an entry is
+written at each ``cache_control`` breakpoint whose prefix reaches the minimum
+length; a request reads the longest prefix cached at one of its breakpoints or
+up to 20 blocks before one). Baseline, same run: the same ten calls as cells with
 ``--no-history`` (the context alone, no conversation), which shows how much of
 the miss the uncached conversation accounts for.
 """
@@ -100,6 +102,14 @@ async def session(server, wire: AnthropicWireServer, history: bool) -> list[dict
             body = wire.message_requests()[-1].body
             usage = dict(result["usage"])
             usage["breakpoints"] = _breakpoints(body)
+            usage["turns_sent"] = (len(body["messages"]) - 1) // 2
+            # The turn the previous call added (its prompt and answer), which no
+            # earlier request could have cached: the wire server's estimate.
+            usage["new_turn"] = (
+                sum((len(turns[-1][k]) + 3) // 4 for k in ("prompt", "answer"))
+                if history and turns
+                else 0
+            )
             usages.append(usage)
             turns.append({"prompt": result["prompt"], "answer": result["answer"]})
     finally:
@@ -147,19 +157,19 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
             "written": u["cache_creation_input_tokens"],
             "uncached": u["input_tokens"],
             "breakpoints": u["breakpoints"],
+            "turns_sent": u["turns_sent"],
+            "rewritten": max(0, u["cache_creation_input_tokens"] - u["new_turn"]),
         }
         for u in usages
     ]
+    # Where the input of calls 2..10 that is not read from the cache goes: each
+    # call's newest turn (written once; no request can read it before), what was
+    # written again (a prefix changed: the appended rule, dropped turns), and the
+    # uncached prompt after the last breakpoint.
+    new_turns = sum(min(u["new_turn"], u["cache_creation_input_tokens"]) for u in usages[1:])
+    rewritten = sum(c["rewritten"] for c in per_call[1:])
+    rewrites = {i + 1: c["rewritten"] for i, c in enumerate(per_call) if i and c["rewritten"]}
     prefix = usages[0]["cache_creation_input_tokens"]
-    later = per_call[1:]
-    # The calls that re-wrote the most (beyond the one new turn each call adds).
-    rewrites = sorted(
-        (
-            i + 2
-            for i, c in enumerate(later)
-            if c["written"] > 2 * median([x["written"] for x in later])
-        ),
-    )
     call6 = per_call[AMEND_AFTER]
     points = usages[-1]["breakpoints"]
     return Result(
@@ -178,16 +188,21 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
             f"tokens. Breakpoints per request: {points['system']} in the system prompt, "
             f"{points['messages']} in the conversation. Calls 2..10: {totals['read']} input "
             f"tokens read from the cache, {totals['written']} written, {totals['uncached']} "
-            f"uncached. Call 6, after the appended rule, reads {call6['read']} and writes "
-            f"{call6['written']}; calls that re-wrote far more than their new turn: "
-            f"{', '.join(map(str, rewrites)) or 'none'} (each call also writes its newest turn, "
-            f"~{ANSWER_WORDS}-word answers, before a later call can read it). Without history "
-            f"the share is {median(base_shares):.3f}."
+            f"uncached. Not read: {new_turns} tokens are each call's newest turn (the previous "
+            f"cell's prompt and ~{ANSWER_WORDS}-word answer, which no earlier request could "
+            f"cache: {new_turns / totals['total']:.1%} of the input), {rewritten} were written "
+            f"again after a prefix changed (by call: "
+            + (", ".join(f"{k}: {v}" for k, v in rewrites.items()) or "none")
+            + f"; call 6 follows the appended rule and reads {call6['read']}), "
+            f"{totals['uncached']} follow the last breakpoint. Turns sent per call: "
+            f"{[c['turns_sent'] for c in per_call]}. At most "
+            f"{(totals['read'] + rewritten) / totals['total']:.3f} with no rewrites at all. "
+            f"Without history the share is {median(base_shares):.3f}."
         ),
         samples=[rounded(x, 4) for x in shares],
         details={
             "per_call": per_call,
-            "totals_calls_2_10": totals,
+            "totals_calls_2_10": {**totals, "new_turns": new_turns, "rewritten": rewritten},
             "no_history_totals": base_totals,
             "no_history_per_call": [
                 {

@@ -7,6 +7,13 @@ ten is disabled and one in five has an edit in its history. The files are real
 sidecars on disk, read and written by ``LocalContextStore`` (the CLI and kernel
 door's store; the server door shares its parse/serialize/revision functions).
 
+Assembly is timed on the context as the doors hold it: parsed once per version
+of the file and shared read-only (the server door's per-path cache, the kernel
+door's notebook state; ``core.assembly.share_read_only``), so what every
+completion pays. ``Broker.prepare`` on a context that is not shared (the first
+completion after the file changed, a context changed in memory) is reported
+beside it, as ``cold``.
+
 Baselines, in the same run, on the same data:
 * load     -> ``json.loads`` of the same bytes (parsing without validation);
 * save     -> ``json.dumps(sort_keys, indent=2)`` of the same dict plus the same
@@ -165,6 +172,7 @@ def measure_size(
     n: int, runs: int, broker, request, folder: Path, lean: bool = False
 ) -> dict[str, dict]:
     """Load, save and assemble a context of ``n`` amendments, each against its baseline."""
+    from jupyter_collab.core.assembly import share_read_only
     from jupyter_collab.core.store import LocalContextStore, atomic_write_text, serialize_context
 
     notebook = folder / f"ctx{n}{'-lean' if lean else ''}.ipynb"
@@ -202,9 +210,18 @@ def measure_size(
         atomic_write_text(baseline_path, json.dumps(data, sort_keys=True, indent=2) + "\n")
         return (time.perf_counter() - start) * 1000
 
+    shared = share_read_only(store.load())  # as the doors hold it
+
     def assemble() -> float:
         start = time.perf_counter()
-        prepared = broker.prepare(request, state["context"])
+        prepared = broker.prepare(request, shared)
+        elapsed = time.perf_counter() - start
+        assert prepared.assembled.included_ids
+        return elapsed * 1000
+
+    def assemble_cold() -> float:
+        start = time.perf_counter()
+        prepared = broker.prepare(request, state["context"])  # not shared
         elapsed = time.perf_counter() - start
         assert prepared.assembled.included_ids
         return elapsed * 1000
@@ -219,12 +236,15 @@ def measure_size(
         ("load", load, load_baseline),
         ("save", save, save_baseline),
         ("assemble", assemble, assemble_baseline),
+        ("assemble_cold", assemble_cold, assemble_baseline),
     ):
         fn(), base()  # warm-up (imports, caches)
         gc.collect()
         measured, baseline = interleaved(fn, base, runs)
         results[name] = {"ms": measured, "baseline_ms": baseline}
     prepared = broker.prepare(request, state["context"])
+    assert prepared.input_hash == broker.prepare(request, shared).input_hash
+    results["parts"] = parts(store, state["context"], folder, runs)
     results["meta"] = {
         "file_mb": round(size_mb, 2),
         "included": len(prepared.assembled.included_ids),
@@ -234,10 +254,46 @@ def measure_size(
     log(
         f"context {n}{' lean' if lean else ''}: load {median(results['load']['ms']):.1f} ms, "
         f"save {median(results['save']['ms']):.1f} ms, "
-        f"assemble {median(results['assemble']['ms']):.2f} ms ({size_mb:.1f} MB)"
+        f"assemble {median(results['assemble']['ms']):.2f} ms "
+        f"(cold {median(results['assemble_cold']['ms']):.2f}) ({size_mb:.1f} MB)"
     )
     baseline_path.unlink(missing_ok=True)
     return results
+
+
+def parts(store, context, folder: Path, runs: int) -> dict[str, float]:
+    """What the load and the save are made of (median ms): the floor a load cannot
+    go under without a smaller file (parsing the JSON without validating it), and
+    the save's serialization against its write."""
+    import orjson
+
+    from jupyter_collab.core.store import atomic_write_bytes, serialize_context_bytes
+
+    raw = store.path.read_bytes()
+    scratch = folder / "parts.scratch.json"
+
+    def timed(fn) -> float:
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            result = fn()
+            elapsed = time.perf_counter() - start
+        finally:
+            gc.enable()
+        del result
+        return elapsed * 1000
+
+    out = {
+        "parse_only_ms": median([timed(lambda: orjson.loads(raw)) for _ in range(runs)]),
+        "serialize_ms": median(
+            [timed(lambda: serialize_context_bytes(context)) for _ in range(runs)]
+        ),
+        "write_fsync_ms": median(
+            [timed(lambda: atomic_write_bytes(scratch, raw)) for _ in range(runs)]
+        ),
+    }
+    scratch.unlink(missing_ok=True)
+    return {k: rounded(v, 3) for k, v in out.items()}
 
 
 def run(settings: Settings) -> list[Result]:
@@ -269,7 +325,8 @@ def run(settings: Settings) -> list[Result]:
         "save": "LocalContextStore.save() of a context it loaded: revision check, "
         "serialize, atomic write with fsync",
         "assemble": "Broker.prepare(): prompt assembly within the default 50,000-token "
-        "budget plus the input hash",
+        "budget plus the input hash, on the context as the doors hold it (parsed once per "
+        "version of the file, shared read-only: what each completion pays)",
     }
     big = per_size[SIZES[-1]]
     for name in ("load", "save", "assemble"):
@@ -283,8 +340,23 @@ def run(settings: Settings) -> list[Result]:
             f"Lean entries (text only, as the panel/CLI add them; "
             f"{lean['meta']['file_mb']} MB at 10k): {median(lean[name]['ms']):.1f} ms."
         )
-        if name == "assemble":
+        if name == "load":
             note += (
+                f" Parsing the 10k file's JSON alone, without validation (orjson, collector "
+                f"paused): {big['parts']['parse_only_ms']:.0f} ms."
+            )
+        if name == "save":
+            note += (
+                f" At 10k: serializing {big['parts']['serialize_ms']:.0f} ms, writing and "
+                f"fsyncing the bytes {big['parts']['write_fsync_ms']:.0f} ms."
+            )
+        if name == "assemble":
+            cold = {str(n): rounded(median(per_size[n]["assemble_cold"]["ms"]), 3) for n in SIZES}
+            note += (
+                " Cold (a context not shared: the first completion after the file changed, "
+                "or one changed in memory): "
+                + ", ".join(f"{int(n):,}: {v}" for n, v in cold.items())
+                + f" ms (lean 10k: {median(lean['assemble_cold']['ms']):.1f})."
                 f" At 10k, {big['meta']['included']} amendments fit the budget, "
                 f"{big['meta']['omitted']} are left out (and named)."
             )
@@ -312,6 +384,21 @@ def run(settings: Settings) -> list[Result]:
                     "lean_10k_ms": rounded(median(lean[name]["ms"]), 3),
                     "lean_10k_baseline_ms": rounded(median(lean[name]["baseline_ms"]), 3),
                     "lean_10k_file_mb": lean["meta"]["file_mb"],
+                    "parts_10k_ms": big["parts"],
+                    **(
+                        {
+                            "cold_by_size_ms": {
+                                str(n): rounded(median(per_size[n]["assemble_cold"]["ms"]), 3)
+                                for n in SIZES
+                            },
+                            "cold_10k_samples_ms": [
+                                rounded(v, 3) for v in big["assemble_cold"]["ms"]
+                            ],
+                            "lean_10k_cold_ms": rounded(median(lean["assemble_cold"]["ms"]), 3),
+                        }
+                        if name == "assemble"
+                        else {}
+                    ),
                 },
             )
         )

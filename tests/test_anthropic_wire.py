@@ -223,6 +223,40 @@ async def test_prefix_below_minimum_is_not_cached(anthropic_env: AnthropicWireSe
         assert end.usage.input_tokens == 5  # "short context" (4) + "q" (1)
 
 
+def test_the_simulated_cache_looks_back_from_each_breakpoint():
+    """As documented: entries are written at breakpoints only, and each breakpoint
+    looks back up to 20 blocks for an entry an earlier request wrote."""
+
+    def body(count: int, marks: set[int]) -> dict:
+        messages = []
+        for i in range(count):
+            block = {"type": "text", "text": f"block number {i:03d} " + "x" * 40}
+            if i in marks:
+                block["cache_control"] = {"type": "ephemeral"}
+            messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": [block]})
+        messages.append({"role": "user", "content": "q"})
+        return {"model": "m", "max_tokens": 5, "messages": messages}
+
+    per_block = (len("block number 000 " + "x" * 40) + 3) // 4
+
+    def written_at_block_4() -> AnthropicWireServer:
+        wire = AnthropicWireServer(cache_min_tokens=10)
+        usage = wire._cache_usage(body(5, {4}))
+        assert usage["cache_creation_input_tokens"] == 5 * per_block
+        return wire
+
+    # A breakpoint 30 blocks later does not reach back to the entry; one 3 blocks
+    # after it, in the same request, does.
+    assert written_at_block_4()._cache_usage(body(35, {34}))["cache_read_input_tokens"] == 0
+    usage = written_at_block_4()._cache_usage(body(36, {7, 35}))
+    assert usage["cache_read_input_tokens"] == 5 * per_block
+    assert usage["cache_creation_input_tokens"] == 31 * per_block
+    # Only positions an earlier request wrote at are read.
+    wire = written_at_block_4()
+    assert wire._cache_usage(body(12, {11}))["cache_read_input_tokens"] == 5 * per_block
+    assert wire._cache_usage(body(14, {13}))["cache_read_input_tokens"] == 12 * per_block
+
+
 # -- retries and errors --------------------------------------------------------------
 
 

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import random
+
 from jupyter_collab.core.assembly import (
     CONSTITUTION_HEADING,
+    CONSTITUTION_INTRO,
+    DEFAULT_HISTORY_STEP,
+    DEFAULT_HISTORY_TURNS,
     FACTS_HEADING,
     PROCESS_HEADING,
     Turn,
     assemble,
     estimate_tokens,
+    history_window,
     input_hash,
+    is_shared_read_only,
+    select_within_budget,
+    share_read_only,
 )
+from jupyter_collab.core.hashing import hash_json
 from jupyter_collab.core.models import Amendment, AmendmentStatus, CollabContext, Mode
 from jupyter_collab.core.personas import persona_text
+from jupyter_collab.core.providers.base import ChatRequest, SystemBlock
 
 
 def _context(*amendments: Amendment) -> CollabContext:
@@ -102,3 +113,187 @@ def test_modes_change_the_persona():
     learning = assemble("q", context=None, mode="learning").system_text
     assert research != learning
     assert "clarifying question" in research and "clarifying question" in learning
+
+
+# -- cached blocks, history steps, the input hash, large contexts -------------------
+
+
+def test_the_system_prompt_is_two_cached_blocks_joined_as_one_text():
+    built = assemble("q", context=_context(FACT_1, RULE_1, FACT_2, RULE_2))
+    first, second = built.request.system
+    assert first.cache and second.cache
+    assert first.text.startswith(persona_text(Mode.research))
+    assert FACT_1.text in first.text and FACT_2.text in first.text
+    assert RULE_1.text not in first.text
+    assert second.text.startswith(PROCESS_HEADING) and RULE_2.text in second.text
+    # The text the model sees is the one block earlier versions sent.
+    assert built.system_text == f"{first.text}\n\n{second.text}"
+    assert built.system_text.index(CONSTITUTION_HEADING) < built.system_text.index(FACT_1.text)
+
+
+def test_a_new_rule_leaves_the_persona_and_facts_block_unchanged():
+    before = assemble("q", context=_context(FACT_1, RULE_1)).request.system
+    after = assemble("q", context=_context(FACT_1, RULE_1, RULE_2)).request.system
+    assert after[0] == before[0]
+    assert after[1].text.startswith(before[1].text)
+
+
+def test_without_rules_or_context_the_system_prompt_is_one_cached_block():
+    facts_only = assemble("q", context=_context(FACT_1, FACT_2)).request.system
+    assert len(facts_only) == 1 and facts_only[0].cache and FACT_2.text in facts_only[0].text
+    persona_only = assemble("q", context=None).request.system
+    assert [b.text for b in persona_only] == [persona_text(Mode.research)]
+    assert persona_only[0].cache
+    rules_only = assemble("q", context=_context(RULE_1)).request.system
+    assert len(rules_only) == 2 and rules_only[0].text.endswith(CONSTITUTION_INTRO)
+
+
+def _one_block(request: ChatRequest) -> ChatRequest:
+    """The request as earlier versions built it: the system prompt as one block."""
+    return request.model_copy(
+        update={"system": [SystemBlock(text=request.system_text(), cache=True)]}
+    )
+
+
+def test_the_input_hash_ignores_how_the_system_prompt_is_split():
+    built = assemble("q", context=_context(FACT_1, RULE_1), history=[Turn("a", "b")])
+    request = built.request
+    assert len(request.system) == 2
+    h = input_hash("anthropic", "m", request)
+    assert h == input_hash("anthropic", "m", _one_block(request))
+    # The hash of a one-block request, exactly as earlier versions computed it, so
+    # answers recorded then still replay.
+    earlier = hash_json(
+        {
+            "provider": "anthropic",
+            "model": "m",
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "system": [{"text": request.system_text(), "cache": True}],
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+    )
+    assert h == earlier
+    # Another split at a blank line is the same text, so the same hash; another
+    # text is not.
+    text = request.system_text()
+    at_blank = text.index("\n\n")
+    two = [SystemBlock(text=text[:at_blank]), SystemBlock(text=text[at_blank + 2 :])]
+    assert input_hash("anthropic", "m", request.model_copy(update={"system": two})) == h
+    shorter = [SystemBlock(text=text[:at_blank], cache=True)]
+    assert input_hash("anthropic", "m", request.model_copy(update={"system": shorter})) != h
+    # Nor do the breakpoints in the conversation.
+    uncached = request.model_copy(
+        update={"messages": [m.model_copy(update={"cache": False}) for m in request.messages]}
+    )
+    assert input_hash("anthropic", "m", uncached) == h
+
+
+def test_history_window_drops_old_turns_in_steps():
+    assert [history_window(n, 6, 3) for n in range(13)] == [0] * 9 + [3, 3, 3, 6]
+    kept = [n - history_window(n, 6, 3) for n in range(6, 30)]
+    assert min(kept) == 6 and max(kept) == 8
+    assert history_window(5, 0, 3) == 5  # no history wanted
+    assert history_window(9, 6, 1) == 3  # step 1: a sliding window
+    assert DEFAULT_HISTORY_TURNS == 6 and DEFAULT_HISTORY_STEP == 3
+
+
+def _turns(n: int) -> list[Turn]:
+    return [Turn(f"question {i}", f"answer {i}") for i in range(n)]
+
+
+def test_consecutive_cells_share_the_conversation_prefix_until_a_step():
+    def sent(n: int) -> list[tuple[str, str]]:
+        messages = assemble("now?", context=None, history=_turns(n)).request.messages
+        return [(m.role, m.content) for m in messages[:-1]]
+
+    for n in (6, 7):  # one more turn: the earlier conversation is a prefix
+        assert sent(n + 1)[: len(sent(n))] == sent(n)
+    assert len(sent(8)) == 16  # 8 turns: up to history_turns + step - 1
+    assert sent(9)[0] == ("user", "question 3")  # then the three oldest go at once
+    assert len(sent(9)) == 12
+    assert sent(10)[:12] == sent(9)
+    # The last earlier turn closes the cached conversation.
+    messages = assemble("now?", context=None, history=_turns(7)).request.messages
+    assert [m.cache for m in messages] == [False] * 13 + [True, False]
+    none = assemble("now?", context=None, history=_turns(7), history_turns=0).request
+    assert [m.content for m in none.messages] == ["now?"]
+
+
+def _reference_select(amendments, budget, estimate=estimate_tokens):
+    """The selection rule as first written (kept for comparison)."""
+    if budget is None:
+        return list(amendments), []
+    order = [a for a in amendments if a.kind == "process"]
+    order += [a for a in reversed(amendments) if a.kind == "fact"]
+    kept_ids, used = set(), 0
+    for a in order:
+        cost = estimate("- " + a.text.strip().replace("\n", "\n  ")) + 1
+        if used + cost <= budget:
+            kept_ids.add(a.id)
+            used += cost
+    return (
+        [a for a in amendments if a.id in kept_ids],
+        [a for a in amendments if a.id not in kept_ids],
+    )
+
+
+def test_budget_selection_matches_the_rule_on_random_contexts():
+    rng = random.Random(5)
+    for trial in range(60):
+        amendments = [
+            Amendment(
+                kind=rng.choice(["fact", "process"]),
+                text=rng.choice(["", "  ", "\n"])
+                + "w " * rng.randint(1, 60)
+                + rng.choice(["", "\nmore", "\n\n x", "  "]),
+            )
+            for _ in range(rng.randint(0, 40))
+        ]
+        budget = rng.choice([None, 0, 1, 2, 5, 40, 200, 10_000])
+        estimate = estimate_tokens if trial % 3 else (lambda text: len(text.split()) + 1)
+        kept, omitted = select_within_budget(amendments, budget, estimate)
+        assert (kept, omitted) == _reference_select(amendments, budget, estimate), trial
+
+
+def test_a_shared_context_reuses_its_rendering(monkeypatch):
+    import jupyter_collab.core.assembly as assembly
+
+    context = _context(FACT_1, RULE_1, FACT_2)
+    cold = assemble("q", context=context, token_budget=1_000)
+    calls = []
+    real = assembly._fitting
+    monkeypatch.setattr(assembly, "_fitting", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert share_read_only(context) is context and is_shared_read_only(context)
+    first = assemble("q", context=context, token_budget=1_000)
+    again = assemble("another prompt", context=context, token_budget=1_000, mode="learning")
+    assert len(calls) == 1  # rendered once for this budget
+    for built in (first, again):
+        assert built.request.system[1:] == cold.request.system[1:]
+        assert (built.context_hash, built.included_ids) == (cold.context_hash, cold.included_ids)
+    assert first.request.system == cold.request.system
+    assert input_hash("a", "m", first.request) == input_hash("a", "m", cold.request)
+    assemble("q", context=context, token_budget=10)  # another budget: rendered anew
+    assert len(calls) == 2
+    # A preview's extra amendment or excluded ids are never taken from the memo.
+    extra = assemble("q", context=context, extra_amendments=[RULE_2], token_budget=1_000)
+    assert RULE_2.text in extra.system_text and len(calls) == 3
+    # A context that is not shared is rendered from what it holds now.
+    other = _context(FACT_1)
+    assert not is_shared_read_only(other)
+    assemble("q", context=other)
+    other.amendments.append(RULE_2)
+    assert RULE_2.text in assemble("q", context=other).system_text
+
+
+def test_shared_contexts_are_forgotten_with_them():
+    import gc
+
+    import jupyter_collab.core.assembly as assembly
+
+    context = share_read_only(_context(FACT_1))
+    key = id(context)
+    assert key in assembly._READ_ONLY
+    del context
+    gc.collect()
+    assert key not in assembly._READ_ONLY

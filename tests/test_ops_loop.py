@@ -126,7 +126,6 @@ async def test_suggest_retries_once_then_raises_quoting_the_output():
     assert provider.kinds() == ["suggest_corrections", "suggest_corrections"]
 
 
-
 async def test_suggest_accepts_a_raw_newline_inside_a_json_string():
     # llama.cpp's JSON-schema grammar allows raw control characters in strings
     # (SmolLM2 writes them); strict JSON parsing rejected every such answer.
@@ -135,6 +134,7 @@ async def test_suggest_accepts_a_raw_newline_inside_a_json_string():
     result = await broker_with(provider).suggest_corrections(highlight())
     assert [s.text for s in result] == ["Jones\n(2017)"]
     assert provider.kinds() == ["suggest_corrections"]
+
 
 async def test_suggest_rejects_all_blank_suggestions():
     blank = {"suggestions": [{"operation": "replace", "text": "  ", "why": ""}]}

@@ -94,8 +94,8 @@ async def test_completion_streams_with_the_notebook_context(
     assert output["data"][MIME_TYPE]["result"]["answer"] == result["answer"]
     assert output["metadata"]["jupyter_collab"]["input_hash"] == result["input_hash"]
 
-    # What reached the model: the amendments in the system prompt, and a cache
-    # breakpoint closing the block that holds them.
+    # What reached the model: the amendments in the system prompt, in two cached
+    # blocks (persona + facts, then the process rules), each closed by a breakpoint.
     request = anthropic_env.message_requests()[-1].body
     assert request["max_tokens"] == 300
     assert request["messages"][-1]["content"] in (
@@ -103,11 +103,11 @@ async def test_completion_streams_with_the_notebook_context(
         [{"type": "text", "text": "Summarize admissions for me."}],
     )
     blocks = request["system"]
-    holding = [i for i, b in enumerate(blocks) if FACT in b["text"] and RULE in b["text"]]
-    assert holding, blocks
-    assert blocks[holding[0]]["cache_control"] == {"type": "ephemeral"}
-    assert all("cache_control" not in b for b in blocks[holding[0] + 1 :])
-    assert blocks[holding[0]]["text"].rstrip().endswith(RULE)
+    assert len(blocks) == 2, blocks
+    assert FACT in blocks[0]["text"] and RULE not in blocks[0]["text"]
+    assert blocks[1]["text"].startswith("## Process rules") and RULE in blocks[1]["text"]
+    assert all(b["cache_control"] == {"type": "ephemeral"} for b in blocks)
+    assert blocks[1]["text"].rstrip().endswith(RULE)
 
 
 async def test_several_requests_share_one_socket(jp_ws_fetch, make_notebook, anthropic_env):

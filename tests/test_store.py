@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,16 @@ import pytest
 from jupyter_collab.core.errors import ContextFileError, StaleRevisionError
 from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.store import (
+    SETTLED_SECONDS,
     LocalContextStore,
+    context_to_jsonable,
+    file_signature,
+    gc_paused,
     parse_context,
     serialize_context,
+    serialize_context_bytes,
     sidecar_path_for,
+    signature_settled,
 )
 
 
@@ -139,3 +147,115 @@ def test_a_save_sees_a_change_made_by_another_writer(tmp_path):
     with pytest.raises(StaleRevisionError):
         ours.save(mine)
     assert [a.text for a in ours.load().amendments] == ["theirs"]
+
+
+# -- serialization from the models, the collector pause, file signatures --------------
+
+
+def _varied_context() -> CollabContext:
+    """Every kind of value the file holds: enums, datetimes in several forms
+    (UTC from utcnow, parsed Z and offsets, naive, with microseconds), non-ASCII
+    text, nested models, optional numbers, tombstones."""
+    data = {
+        "schema_version": 1,
+        "revision": 3,
+        "settings": {"mode": "learning", "temperature": 0.7, "token_budget": 1234},
+        "amendments": [
+            {
+                "kind": "fact",
+                "text": "Ünïcödé — “quotes”, tabs\tand\nnewlines; emoji 🧪 and \\ backslash",
+                "created": "2026-01-01T00:00:00Z",
+                "updated": "2026-01-01T12:30:00.5+02:00",
+                "preview": [
+                    {
+                        "probe": "p",
+                        "probe_kind": "should_not_change",
+                        "baseline_hash": "sha256:a",
+                        "amended_hash": "sha256:b",
+                        "verdict": "unchanged",
+                    }
+                ],
+                "history": [
+                    {"at": "2026-01-01T00:00:00.000001-05:30", "kind": "process", "text": "old",
+                     "status": "disabled", "note": "n"}
+                ],
+            },
+            {"kind": "process", "text": "Rule.", "status": "superseded",
+             "created": "2026-03-04T05:06:07", "updated": "2026-03-04T05:06:07+00:00"},
+        ],
+        "highlights": [
+            {
+                "position": {"start": 1, "end": 4},
+                "quote": {"exact": "abc", "prefix": "<", "suffix": ">"},
+                "created": "2026-01-01T00:00:00Z",
+            }
+        ],
+        "corrections": [{"text": "fix", "rank": 0, "origin": "ai"}],
+    }  # fmt: skip
+    context = CollabContext.model_validate(data)
+    context.amendments.append(Amendment(kind="fact", text="made now"))  # utcnow(), tz UTC
+    return context
+
+
+def _reference_text(context: CollabContext) -> str:
+    return (
+        json.dumps(context_to_jsonable(context), sort_keys=True, indent=2, ensure_ascii=False)
+        + "\n"
+    )
+
+
+def test_serialization_from_the_models_is_byte_for_byte_the_documented_text():
+    context = _varied_context()
+    assert serialize_context(context) == _reference_text(context)
+    assert serialize_context_bytes(context) == _reference_text(context).encode()
+    assert '"removed"' not in serialize_context(context)  # no tombstones: key left out
+    context.removed.append("a-000000000001")
+    assert serialize_context(context) == _reference_text(context)
+    assert '"removed": [\n    "a-000000000001"\n  ]' in serialize_context(context)
+    assert parse_context(serialize_context_bytes(context), "x") == context
+
+
+def test_a_saved_file_loads_back_equal(store):
+    saved = store.save(_varied_context().model_copy(update={"revision": 0}))
+    assert store.path.read_bytes() == serialize_context_bytes(saved)
+    assert store.load() == saved
+
+
+def test_parsing_pauses_the_collector_and_restores_it():
+    import gc
+
+    good = serialize_context_bytes(_varied_context())
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # nested (or another thread's) pause
+            assert parse_context(good, "x").revision == 3
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ContextFileError):
+        parse_context(b"{broken", "x")
+    assert gc.isenabled()  # also after an error
+    gc.disable()
+    try:
+        parse_context(good, "x")
+        assert not gc.isenabled()  # a collector the caller disabled stays disabled
+    finally:
+        gc.enable()
+
+
+def test_file_signature_changes_with_any_rewrite(tmp_path):
+    path = tmp_path / "f.json"
+    assert file_signature(path) is None
+    path.write_text("one")
+    first = file_signature(path)
+    assert first is not None and first[2] == 3
+    os.utime(path, ns=(first[3] + 5_000_000, first[3] + 5_000_000))  # same size, new mtime
+    assert file_signature(path) != first
+    # Settled only when the last change (of mtime or ctime) is old enough when the
+    # read starts: a rewrite in the same clock tick could not be told apart.
+    now = time.time()
+    signature = file_signature(path)
+    assert not signature_settled(signature, now)
+    assert signature_settled(signature, now + SETTLED_SECONDS + 1)
+    assert not signature_settled(None, now)

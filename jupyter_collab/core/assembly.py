@@ -2,21 +2,32 @@
 
 Order: the base persona, then the notebook's facts, then its process rules
 (enabled amendments, each kind in creation order), then the conversation
-(earlier collaborator turns, when wanted), then the prompt. The persona and the
-constitution form one system block that closes with a cache breakpoint, so
-later calls of the notebook read it from the provider's prompt cache.
+(earlier collaborator turns, when wanted), then the prompt.
+
+Prompt caching (Anthropic; other providers ignore the marks): the system prompt
+is two cached blocks, persona + facts, then the process rules, so a rule added
+while working leaves the persona and the facts cached; the last earlier turn of
+the conversation closes a third cached prefix. Old turns are dropped a few at a
+time (see :func:`history_window`), not one per call, so consecutive cells send
+the same conversation prefix and read it from the cache.
 
 Appending an amendment never changes the bytes before the point where it is
-inserted, which is what keeps earlier cache prefixes valid.
+inserted, which is what keeps earlier cache prefixes valid. How the system
+prompt is split into blocks does not change its text (the blocks joined by a
+blank line are the one block earlier versions sent) nor the input hash, so
+recorded answers stay replayable.
 """
 
 from __future__ import annotations
 
+import operator
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 
 from .hashing import hash_json, sha256_text
-from .models import Amendment, AmendmentKind, CollabContext, Mode
+from .models import Amendment, AmendmentKind, AmendmentStatus, CollabContext, Mode
 from .personas import persona_text
 from .providers.base import ChatRequest, Message, SystemBlock
 
@@ -29,6 +40,9 @@ CONSTITUTION_INTRO = (
 FACTS_HEADING = "## Facts"
 PROCESS_HEADING = "## Process rules"
 DEFAULT_HISTORY_TURNS = 6
+#: Old turns are dropped this many at a time (so between DEFAULT_HISTORY_TURNS and
+#: DEFAULT_HISTORY_TURNS + DEFAULT_HISTORY_STEP - 1 turns are sent).
+DEFAULT_HISTORY_STEP = 3
 
 
 def estimate_tokens(text: str) -> int:
@@ -61,8 +75,53 @@ class AssembledPrompt:
 def _entry_line(amendment: Amendment) -> str:
     # One line per entry; inner newlines are indented so an entry cannot start
     # a heading of its own and reorder the constitution.
-    text = amendment.text.strip().replace("\n", "\n  ")
-    return f"- {text}"
+    return _line(amendment.text)
+
+
+def _line(text: str) -> str:
+    return "- " + text.strip().replace("\n", "\n  ")
+
+
+# Contexts hold thousands of entries and are assembled for every prompt, so each
+# entry's fields are read once, into a row, by C code (attrgetter through map):
+# reading attributes of thousands of models scattered over the heap is the cost,
+# not the Python that follows.
+_ROW = operator.attrgetter("status", "kind", "text", "id")
+_STATUS, _KIND, _TEXT, _ID = (operator.itemgetter(i) for i in range(4))
+Row = tuple[AmendmentStatus, AmendmentKind, str, str]
+
+
+def _rows(amendments: Iterable[Amendment]) -> list[Row]:
+    return list(map(_ROW, amendments))
+
+
+def _fitting(
+    rows: Sequence[Row], budget: int, estimate: Callable[[str], int] = estimate_tokens
+) -> list[bool]:
+    """Which entries fit ``budget``: the rule of :func:`select_within_budget`."""
+    count = len(rows)
+    rules = list(map(operator.eq, map(_KIND, rows), repeat(AmendmentKind.process)))
+    order = list(compress(range(count), rules))
+    order += compress(range(count - 1, -1, -1), map(operator.not_, reversed(rules)))
+    texts = list(map(str.strip, map(_TEXT, rows)))
+    default = estimate is estimate_tokens
+    # No entry costs less than the shortest text as one line: once less budget
+    # than that is left, nothing else can fit.
+    smallest = (min(map(len, texts), default=0) + 5) // 4 + 1 if default else 0
+    keep = [False] * count
+    left = budget
+    for index in order:
+        if left < smallest:
+            break
+        text = texts[index]
+        if default:  # estimate_tokens of the entry's line, without building the line
+            cost = (len(text) + 2 * text.count("\n") + 5) // 4 + 1
+        else:
+            cost = estimate(_line(text)) + 1
+        if cost <= left:
+            keep[index] = True
+            left -= cost
+    return keep
 
 
 def select_within_budget(
@@ -74,37 +133,38 @@ def select_within_budget(
 
     Process rules apply to every answer, so they are kept first; then facts,
     newest first (a newer fact is more likely the one the researcher is working
-    on). The kept entries stay in creation order.
+    on). Every entry that still fits is kept, so a short one can follow a long
+    one that did not. The kept entries stay in creation order.
     """
     if budget is None:
         return list(amendments), []
-    order = [a for a in amendments if a.kind == AmendmentKind.process] + [
-        a for a in reversed(amendments) if a.kind == AmendmentKind.fact
-    ]
-    kept_ids: set[str] = set()
-    used = 0
-    for amendment in order:
-        cost = estimate(_entry_line(amendment)) + 1
-        if used + cost <= budget:
-            kept_ids.add(amendment.id)
-            used += cost
-    kept = [a for a in amendments if a.id in kept_ids]
-    omitted = [a for a in amendments if a.id not in kept_ids]
-    return kept, omitted
+    amendments = list(amendments)
+    keep = _fitting(_rows(amendments), budget, estimate)
+    return list(compress(amendments, keep)), list(compress(amendments, map(operator.not_, keep)))
+
+
+def _constitution_parts(rows: Sequence[Row]) -> tuple[str, str]:
+    """The constitution as (heading, intro and facts; process rules): the two parts
+    joined by a blank line are :func:`render_constitution`'s text."""
+    if not rows:
+        return "", ""
+    facts = [_line(text) for _, kind, text, _ in rows if kind == AmendmentKind.fact]
+    rules = [_line(text) for _, kind, text, _ in rows if kind == AmendmentKind.process]
+    head = [CONSTITUTION_HEADING, CONSTITUTION_INTRO]
+    if facts:
+        head.append(FACTS_HEADING + "\n" + "\n".join(facts))
+    tail = PROCESS_HEADING + "\n" + "\n".join(rules) if rules else ""
+    return "\n\n".join(head), tail
 
 
 def render_constitution(amendments: Iterable[Amendment]) -> str:
-    amendments = list(amendments)
-    facts = [a for a in amendments if a.kind == AmendmentKind.fact]
-    rules = [a for a in amendments if a.kind == AmendmentKind.process]
-    if not amendments:
-        return ""
-    parts = [CONSTITUTION_HEADING, CONSTITUTION_INTRO]
-    if facts:
-        parts.append(FACTS_HEADING + "\n" + "\n".join(_entry_line(a) for a in facts))
-    if rules:
-        parts.append(PROCESS_HEADING + "\n" + "\n".join(_entry_line(a) for a in rules))
-    return "\n\n".join(parts)
+    head, rules = _constitution_parts(_rows(amendments))
+    return f"{head}\n\n{rules}" if rules else head
+
+
+def _enabled(rows: Sequence[Row]) -> list[bool]:
+    # Amendment.enabled
+    return list(map(operator.eq, map(_STATUS, rows), repeat(AmendmentStatus.accepted)))
 
 
 def context_amendments(
@@ -115,8 +175,118 @@ def context_amendments(
 ) -> list[Amendment]:
     """Enabled amendments in creation order, plus ``extra`` (a candidate under preview)."""
     excluded = set(exclude_ids)
-    base = context.enabled_amendments() if context is not None else []
-    return [a for a in base if a.id not in excluded] + list(extra)
+    base = context.amendments if context is not None else []
+    enabled = list(compress(base, _enabled(_rows(base))))
+    if excluded:
+        enabled = [a for a in enabled if a.id not in excluded]
+    return enabled + list(extra)
+
+
+def history_window(
+    count: int, keep: int = DEFAULT_HISTORY_TURNS, step: int = DEFAULT_HISTORY_STEP
+) -> int:
+    """Where the conversation sent with a prompt starts, given ``count`` earlier turns.
+
+    At least the last ``keep`` turns are sent (none when ``keep`` is 0); older ones
+    are dropped ``step`` at a time, so the start moves once every ``step`` cells
+    instead of at every cell, and consecutive cells send the same conversation
+    prefix (a sliding window would change it at each call, and with it every
+    cached prefix that includes the conversation).
+    """
+    if keep <= 0:
+        return count
+    excess = max(0, count - keep)
+    step = max(1, step)
+    return excess - excess % step
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A context's constitution for one budget (what :func:`assemble` derives from
+    the context alone)."""
+
+    head: str
+    rules: str
+    context_hash: str
+    context_tokens: int
+    included_ids: list[str]
+    omitted_ids: list[str]
+
+
+# Contexts their holder promised not to change (see share_read_only), by id:
+# (weak reference, renderings by budget).
+_READ_ONLY: dict[int, tuple[weakref.ref, dict[int | None, _Rendered]]] = {}
+
+
+def share_read_only(context: CollabContext) -> CollabContext:
+    """Declare that ``context`` will not be changed any more, and return it.
+
+    For a context parsed once and shared by many calls (the server door's
+    per-path cache, the kernel door's notebook state): :func:`assemble` then
+    keeps what it derives from the context alone (the amendments that fit the
+    budget, the rendered constitution and its hash) and reuses it for every
+    prompt, instead of going through every amendment again. Changing a context
+    after sharing it would leave that rendering stale: make a copy to change
+    (``model_copy(deep=True)``, as the stores' ``update`` does).
+    """
+    key = id(context)
+    entry = _READ_ONLY.get(key)
+    if entry is None or entry[0]() is not context:
+
+        def forget(ref: weakref.ref, key: int = key) -> None:
+            current = _READ_ONLY.get(key)
+            if current is not None and current[0] is ref:
+                del _READ_ONLY[key]
+
+        _READ_ONLY[key] = (weakref.ref(context, forget), {})
+    return context
+
+
+def is_shared_read_only(context: CollabContext | None) -> bool:
+    if context is None:
+        return False
+    entry = _READ_ONLY.get(id(context))
+    return entry is not None and entry[0]() is context
+
+
+def _render(
+    context: CollabContext | None,
+    extra: Sequence[Amendment],
+    exclude_ids: Iterable[str],
+    budget: int | None,
+    estimate: Callable[[str], int],
+) -> _Rendered:
+    exclude_ids = tuple(exclude_ids)
+    memo = None
+    if context is not None and not extra and not exclude_ids and estimate is estimate_tokens:
+        entry = _READ_ONLY.get(id(context))
+        if entry is not None and entry[0]() is context:
+            memo = entry[1]
+            found = memo.get(budget)
+            if found is not None:
+                return found
+    # context_amendments and select_within_budget, on rows read once.
+    rows = _rows(context.amendments) if context is not None else []
+    rows = list(compress(rows, _enabled(rows)))
+    if exclude_ids:
+        excluded = set(exclude_ids)
+        rows = [row for row in rows if row[3] not in excluded]
+    rows += _rows(extra)
+    keep = _fitting(rows, budget, estimate) if budget is not None else [True] * len(rows)
+    kept = list(compress(rows, keep))
+    head, rules = _constitution_parts(kept)
+    constitution = f"{head}\n\n{rules}" if rules else head
+    rendered = _Rendered(
+        head=head,
+        rules=rules,
+        context_hash=sha256_text(constitution),
+        context_tokens=estimate(constitution) if constitution else 0,
+        included_ids=list(map(_ID, kept)),
+        omitted_ids=list(map(_ID, compress(rows, map(operator.not_, keep)))),
+    )
+    if memo is not None:
+        memo[budget] = rendered
+    return rendered
 
 
 def assemble(
@@ -126,6 +296,7 @@ def assemble(
     mode: Mode | str | None = None,
     history: Sequence[Turn] = (),
     history_turns: int = DEFAULT_HISTORY_TURNS,
+    history_step: int = DEFAULT_HISTORY_STEP,
     extra_amendments: Sequence[Amendment] = (),
     exclude_ids: Iterable[str] = (),
     token_budget: int | None = None,
@@ -140,13 +311,21 @@ def assemble(
         raise InvalidRequestError("the prompt is empty")
     settings_mode = context.settings.mode if context is not None else Mode.research
     persona = persona_text(mode or settings_mode)
-    candidates = context_amendments(context, extra=extra_amendments, exclude_ids=exclude_ids)
-    kept, omitted = select_within_budget(candidates, token_budget, estimate)
-    constitution = render_constitution(kept)
-    system = persona if not constitution else f"{persona}\n\n{constitution}"
+    rendered = _render(context, extra_amendments, exclude_ids, token_budget, estimate)
+    # Two cached blocks: a process rule added while working leaves persona + facts
+    # cached. Joined by a blank line they are the one block of earlier versions.
+    if rendered.rules:
+        system = [
+            SystemBlock(text=f"{persona}\n\n{rendered.head}", cache=True),
+            SystemBlock(text=rendered.rules, cache=True),
+        ]
+    else:
+        text = f"{persona}\n\n{rendered.head}" if rendered.head else persona
+        system = [SystemBlock(text=text, cache=True)]
 
     messages: list[Message] = []
-    for turn in list(history)[-history_turns:] if history_turns > 0 else []:
+    turns = list(history)
+    for turn in turns[history_window(len(turns), history_turns, history_step) :]:
         messages.append(Message(role="user", content=turn.prompt))
         messages.append(Message(role="assistant", content=turn.answer))
     if messages:
@@ -155,32 +334,37 @@ def assemble(
 
     request = ChatRequest(
         model=model,
-        system=[SystemBlock(text=system, cache=True)],
+        system=system,
         messages=messages,
         max_tokens=max_tokens,
         temperature=temperature,
     )
     return AssembledPrompt(
         request=request,
-        context_hash=sha256_text(constitution),
+        context_hash=rendered.context_hash,
         context_revision=context.revision if context is not None else 0,
-        context_tokens=estimate(constitution) if constitution else 0,
-        included_ids=[a.id for a in kept],
-        omitted_ids=[a.id for a in omitted],
+        context_tokens=rendered.context_tokens,
+        included_ids=list(rendered.included_ids),
+        omitted_ids=list(rendered.omitted_ids),
     )
 
 
 def input_hash(provider: str, model: str, request: ChatRequest) -> str:
-    """A hash of everything that shapes an answer; equal hashes may replay."""
+    """A hash of everything that shapes an answer; equal hashes may replay.
+
+    Cache breakpoints change what is billed, not the answer, so they must not
+    make stored answers stale: the messages count by role and text only, and the
+    system prompt by its text, whatever blocks it is split into (hashed in the
+    form it had as one cached block, so answers recorded then still match).
+    """
+    system = request.system_text()
     return hash_json(
         {
             "provider": provider,
             "model": model,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
-            "system": [block.model_dump() for block in request.system],
-            # Role and text only: a cache breakpoint changes what is billed, not
-            # the answer, so it must not make stored answers stale.
+            "system": [{"text": system, "cache": True}] if request.system else [],
             "messages": [
                 message.model_dump(include={"role", "content"}) for message in request.messages
             ],

@@ -18,16 +18,18 @@ ContentsManager in the server door), so the rules cannot drift apart:
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import ContextFileError, StaleRevisionError
 from .models import SCHEMA_VERSION, CollabContext
@@ -35,6 +37,39 @@ from .models import SCHEMA_VERSION, CollabContext
 SIDECAR_SUFFIX = ".collab.json"
 # A context of 10,000 amendments is a few MB; anything far larger is not ours.
 MAX_CONTEXT_BYTES = 64 * 1024 * 1024
+
+
+#: A file whose last change is more recent than this when it is read may change
+#: again without changing its signature: file times advance in clock ticks (a few
+#: ms locally, more on network file systems), so a second write in the same tick
+#: with the same size looks unchanged. Caches keep only files older than this.
+SETTLED_SECONDS = 2.0
+
+FileSignature = tuple[int, int, int, int, int]
+
+
+def file_signature(path: str | os.PathLike[str]) -> FileSignature | None:
+    """(device, inode, size, mtime, ctime) of a file, or ``None`` when there is none.
+
+    Writers replace files (a new inode) and editors rewrite them (a new mtime and
+    ctime), so a changed file has a changed signature, except for a rewrite in the
+    same clock tick (see :func:`signature_settled`).
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def signature_settled(signature: FileSignature | None, read_started: float) -> bool:
+    """Whether a file with ``signature``, read from ``read_started`` (``time.time()``)
+    on, was last changed long enough before the read that any later change shows
+    in its signature; only then may what was read be reused while it is unchanged."""
+    if signature is None:
+        return False
+    changed = max(signature[3], signature[4]) / 1e9
+    return read_started - changed >= SETTLED_SECONDS
 
 
 def sidecar_path_for(notebook_path: str) -> str:
@@ -55,22 +90,73 @@ def _describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = 0
+_GC_WAS_ENABLED = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a big context is built or dumped.
+
+    Validating a context of thousands of entries makes hundreds of thousands of
+    objects that form no cycles; with the collector on, the allocations trigger
+    collections that re-scan the growing heap again and again (most of the time
+    a 10,000-entry load took). When the pause ends, the objects made meanwhile
+    would still be scanned by the next young collections (one full pass over
+    them, about a third of a 10,000-entry load), so they are moved to the
+    oldest generation at once (``gc.freeze()`` + ``gc.unfreeze()``: no scan, only
+    list splicing), as their survival would do anyway; they are scanned with the
+    rest of the heap in the next full collection, and freed by reference counting
+    when dropped. That step is skipped when something else froze objects (a
+    pre-fork server), whose frozen set must stay as it is.
+
+    Nested and concurrent pauses (the server parses in worker threads) are
+    counted: the collector is enabled again, if it was enabled before the first
+    pause, when the last one ends.
+    """
+    global _GC_PAUSES, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        if _GC_PAUSES == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSES -= 1
+            if _GC_PAUSES == 0:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
+                if _GC_WAS_ENABLED:
+                    gc.enable()
+
+
 def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
     """Validate context data; raise :class:`ContextFileError` naming ``source``."""
-    if isinstance(data, bytes):
+    with gc_paused():
+        return _parse_context(data, source)
+
+
+def _parse_context(data: str | bytes | dict, source: str) -> CollabContext:
+    if isinstance(data, (bytes, str)):
         if len(data) > MAX_CONTEXT_BYTES:
-            raise ContextFileError(source, f"file is {len(data)} bytes, over the limit")
+            unit = "bytes" if isinstance(data, bytes) else "characters"
+            raise ContextFileError(source, f"file is {len(data)} {unit}, over the limit")
+        try:
+            # The common case, parsed and validated in one pass by pydantic-core,
+            # straight from the bytes (no decoded copy of the file).
+            return CollabContext.model_validate_json(data)
+        except (ValidationError, ValueError, RecursionError):
+            pass  # parse again step by step, to say exactly what is wrong
+    if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as err:
             raise ContextFileError(source, f"not UTF-8 text (byte {err.start})") from None
     if isinstance(data, str):
-        if len(data) > MAX_CONTEXT_BYTES:
-            raise ContextFileError(source, f"file is {len(data)} characters, over the limit")
-        try:  # the common case, parsed and validated in one pass by pydantic-core
-            return CollabContext.model_validate_json(data)
-        except (ValidationError, ValueError, RecursionError):
-            pass  # parse again step by step, to say exactly what is wrong
         try:
             data = json.loads(data)
         except json.JSONDecodeError as err:
@@ -99,7 +185,8 @@ def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
 
 
 def context_to_jsonable(context: CollabContext) -> dict:
-    data = context.model_dump(mode="json", exclude_defaults=False)
+    with gc_paused():
+        data = context.model_dump(mode="json", exclude_defaults=False)
     if not data.get("removed"):
         # Tombstones only appear once something was deleted, so a file without
         # deletions stays readable by versions that predate them.
@@ -107,16 +194,43 @@ def context_to_jsonable(context: CollabContext) -> dict:
     return data
 
 
-def serialize_context(context: CollabContext) -> str:
-    """Stable text: sorted keys, two-space indent, trailing newline.
+_FILE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 
-    The same text ``json.dumps(..., sort_keys=True, indent=2, ensure_ascii=False)``
-    gives, written by orjson (about 10x faster on a context of thousands of entries).
+
+def _model_fields(value: object) -> dict:
+    # A model's ``__dict__`` holds exactly its fields (extra fields are forbidden).
+    if isinstance(value, BaseModel):
+        return value.__dict__
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def serialize_context_bytes(context: CollabContext) -> bytes:
+    """The file's bytes: sorted keys, two-space indent, trailing newline.
+
+    Byte for byte the text ``json.dumps(context_to_jsonable(context), sort_keys=True,
+    indent=2, ensure_ascii=False) + "\\n"`` gives, written by orjson straight from
+    the models (no intermediate dict of the whole context): orjson writes enums
+    by value and datetimes in RFC 3339 with ``Z`` for UTC, as pydantic's JSON
+    mode does.
     """
-    data = orjson.dumps(
-        context_to_jsonable(context), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
-    )
-    return data.decode("utf-8") + "\n"
+    return _serialized(context) + b"\n"
+
+
+def _serialized(context: CollabContext) -> bytes:
+    """The file's bytes but the trailing newline (a 33 MB file is not copied to add it)."""
+    top = dict(context.__dict__)
+    if not top.get("removed"):
+        top.pop("removed", None)  # see context_to_jsonable
+    try:
+        return orjson.dumps(top, default=_model_fields, option=_FILE_OPTIONS | orjson.OPT_UTC_Z)
+    except TypeError:  # a value outside the file format's types: pydantic's own dump
+        return orjson.dumps(context_to_jsonable(context), option=_FILE_OPTIONS)
+
+
+def serialize_context(context: CollabContext) -> str:
+    """Stable text: sorted keys, two-space indent, trailing newline (see
+    :func:`serialize_context_bytes`)."""
+    return serialize_context_bytes(context).decode("utf-8")
 
 
 def next_revision(
@@ -239,16 +353,23 @@ def remove_leftover_temp_files(path: Path) -> None:
 def write_context_file(path: Path, context: CollabContext) -> None:
     """Atomically replace ``path`` with ``context``; call it holding the folder lock."""
     remove_leftover_temp_files(path)
-    atomic_write_text(path, serialize_context(context))
+    atomic_write_bytes(path, _serialized(context), b"\n")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file only."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, *chunks: bytes) -> None:
+    """Write ``chunks`` to ``path`` so that readers see the old or the new file only
+    (temp file in the same folder, fsync, rename, fsync of the folder)."""
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         if path.exists():

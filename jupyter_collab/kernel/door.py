@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from ..core.broker import Broker
 from ..core.config import CollabConfig
 from ..core.errors import CollabError, ConfigurationError
@@ -55,7 +53,7 @@ from ..core.replay import (
 from .discovery import CellInfo, NotebookFinder, NotebookLocation, locate_cell
 from .display import Publisher, StreamingDisplay, ipython_publisher
 from .errors import CollabUsageError, for_kernel
-from .notebook_state import NotebookState, load_state
+from .notebook_state import NotebookState, load_state, read_notebook_shared
 from .runner import LoopThread, stream_events
 from .variables import DEFAULT_MAX_CHARS, fill_prompt
 
@@ -115,11 +113,11 @@ def nbconvert_answer(notebook: Path, cell_id: str | None) -> StoredAnswer | None
     if not cell_id or not sibling.is_file() or notebook.name.endswith(".nbconvert.ipynb"):
         return None
     try:
-        node = nbformat.read(str(sibling), as_version=4)
+        node = read_notebook_shared(sibling)
     except Exception:
         return None
-    for cell in node.cells:
-        if cell.get("id") == cell_id:
+    for cell in node.get("cells") or []:
+        if isinstance(cell, dict) and cell.get("id") == cell_id:
             return stored_answer_of_cell(cell, "nbconvert output")
     return None
 
@@ -151,6 +149,7 @@ class KernelDoor:
         self.order: list[str] = []
         self.last: CellRun | None = None
         self._warned_no_notebook = False
+        self._prefixes: dict[Path, str] = {}
 
     # -- shared objects --------------------------------------------------------
 
@@ -221,11 +220,12 @@ class KernelDoor:
         key = self._key(location, state, index, cell)
         history = []
         if not options.no_history:
+            prefix = self._prefix(location)
             history = turns_for_cell(
                 state.notebook if state is not None else None,
                 index,
                 self._session_results(location),
-                [k for k in self.order if k.startswith(self._prefix(location))],
+                [k for k in self.order if k.startswith(prefix)],
                 key,
             )
         request = CompletionInput(
@@ -399,9 +399,14 @@ class KernelDoor:
 
     # -- session bookkeeping -------------------------------------------------------
 
-    @staticmethod
-    def _prefix(location: NotebookLocation | None) -> str:
-        return f"{location.path.resolve()}::" if location is not None else "?::"
+    def _prefix(self, location: NotebookLocation | None) -> str:
+        if location is None:
+            return "?::"
+        # Resolved once per path (symlinks: a few system calls, three times a cell).
+        prefix = self._prefixes.get(location.path)
+        if prefix is None:
+            prefix = self._prefixes[location.path] = f"{location.path.resolve()}::"
+        return prefix
 
     def _key(
         self,

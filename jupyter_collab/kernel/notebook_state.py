@@ -13,16 +13,19 @@ never writes the sidecar on its own: accepting an embedded context on disk is
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
+from ..core.assembly import share_read_only
 from ..core.errors import CollabError
 from ..core.models import CollabContext
 from ..core.notebook import ReconcileKind, extract_context, reconcile
-from ..core.store import LocalContextStore
+from ..core.store import LocalContextStore, file_signature, signature_settled
 from .errors import CollabContextError, for_kernel
 
 TRUST_ENV = "JUPYTER_COLLAB_TRUST_EMBEDDED"
@@ -44,9 +47,12 @@ class NotebookState:
 def is_trusted(notebook: Any) -> bool:
     """nbformat's signature check (the same one ``jupyter trust`` writes)."""
     try:
+        from nbformat import from_dict
         from nbformat.sign import NotebookNotary
 
-        return bool(NotebookNotary().check_signature(notebook))
+        # from_dict: the notary wants attribute access, and works on a copy (it
+        # takes the signature out of the metadata while it hashes).
+        return bool(NotebookNotary().check_signature(from_dict(notebook)))
     except Exception:  # no signature database, unreadable secret...: not trusted
         return False
 
@@ -65,10 +71,144 @@ def untrusted_message(path: Path, count: int) -> str:
     )
 
 
+def _is_json_mime(mime: str) -> bool:
+    return mime == "application/json" or (
+        mime.startswith("application/") and mime.endswith("+json")
+    )
+
+
+def _rejoin_bundle(bundle: Any) -> None:
+    if not isinstance(bundle, dict):
+        return
+    for key, value in bundle.items():
+        if not _is_json_mime(key) and isinstance(value, list):
+            if all(isinstance(line, str) for line in value):
+                bundle[key] = "".join(value)
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """The notebook as ``nbformat.read(path, as_version=4)`` gives it (multi-line
+    strings joined, transient fields dropped), as plain dicts and lists.
+
+    A well-formed version 4 notebook is read as JSON with nbformat's reading rules
+    inlined (``v4.rwbase.rejoin_lines`` and ``strip_transient``): importing nbformat
+    in the kernel costs more than a second (jsonschema and its format checkers),
+    and it would validate the whole notebook again at every cell. Anything else
+    (an older format, a damaged structure) goes through nbformat itself, for its
+    conversion and its messages.
+    """
+    with open(path, encoding="utf-8") as handle:
+        node = json.load(handle)
+    cells = node.get("cells") if isinstance(node, dict) else None
+    metadata = node.get("metadata") if isinstance(node, dict) else None
+    well_formed = (
+        isinstance(node, dict)
+        and type(node.get("nbformat")) is int
+        and node["nbformat"] == 4
+        and isinstance(metadata, dict)
+        and isinstance(cells, list)
+        and all(isinstance(c, dict) and isinstance(c.get("metadata"), dict) for c in cells)
+    )
+    if not well_formed:
+        import nbformat
+
+        return nbformat.read(str(path), as_version=4)
+    for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
+        metadata.pop(key, None)
+    for cell in cells:
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+        attachments = cell.get("attachments")
+        if isinstance(attachments, dict):
+            for attachment in attachments.values():
+                _rejoin_bundle(attachment)
+        cell["metadata"].pop("trusted", None)
+        if cell.get("cell_type") == "code" and isinstance(cell.get("outputs"), list):
+            for output in cell["outputs"]:
+                if not isinstance(output, dict):
+                    continue
+                kind = output.get("output_type", "")
+                if kind in ("execute_result", "display_data"):
+                    _rejoin_bundle(output.get("data"))
+                elif kind and isinstance(output.get("text"), list):
+                    output["text"] = "".join(output["text"])
+    return node
+
+
+_clock = time.time  # when a read starts (tests move it)
+_STATES_LOCK = threading.Lock()
+_MAX_STATES = 8
+_READS: OrderedDict[Path, tuple[Any, dict[str, Any]]] = OrderedDict()
+
+
+def read_notebook_shared(path: Path) -> dict[str, Any]:
+    """:func:`read_notebook`, reused while the file is unchanged; never change the result."""
+    started = _clock()
+    signature = file_signature(path)
+    with _STATES_LOCK:
+        cached = _READS.get(path)
+        if cached is not None and signature is not None and cached[0] == signature:
+            _READS.move_to_end(path)
+            return cached[1]
+        _READS.pop(path, None)
+    node = read_notebook(path)
+    if file_signature(path) == signature and signature_settled(signature, started):
+        with _STATES_LOCK:
+            _READS[path] = (signature, node)
+            while len(_READS) > _MAX_STATES:
+                _READS.popitem(last=False)
+    return node
+
+
+# The last state read per notebook, reused while neither the notebook nor its
+# sidecar changed on disk: a headless run reads and validates them once, not once
+# per cell. Keyed on both files' stat signatures (see core.store.file_signature).
+_STATES: OrderedDict[Path, tuple[tuple, NotebookState]] = OrderedDict()
+
+
+def forget_states() -> None:
+    """Drop every remembered notebook state (the next cell reads the files again)."""
+    with _STATES_LOCK:
+        _STATES.clear()
+        _READS.clear()
+
+
 def load_state(path: Path, *, trust_embedded: bool = False) -> NotebookState:
-    """Read the notebook and its context; raise a kernel error naming the problem."""
+    """Read the notebook and its context; raise a kernel error naming the problem.
+
+    The result is shared while neither file changes: the notebook and the context
+    in it must not be changed by the caller (the context is shared read-only with
+    prompt assembly, see ``core.assembly.share_read_only``).
+    """
+    sidecar = LocalContextStore(path).path
+    started = _clock()
+    key = (file_signature(path), file_signature(sidecar), trust_embedded)
+    with _STATES_LOCK:
+        cached = _STATES.get(path)
+        if cached is not None and cached[0] == key and key[0] is not None:
+            _STATES.move_to_end(path)
+            return cached[1]
+        _STATES.pop(path, None)
+    state, checked_trust = _load_state(path, trust_embedded=trust_embedded)
+    unchanged = key == (file_signature(path), file_signature(sidecar), trust_embedded)
+    settled = signature_settled(key[0], started) and (
+        key[1] is None or signature_settled(key[1], started)
+    )
+    # A state that needed the notary's verdict is not kept: trust can change
+    # without either file changing.
+    if unchanged and settled and not checked_trust:
+        if state.context is not None:
+            share_read_only(state.context)
+        with _STATES_LOCK:
+            _STATES[path] = (key, state)
+            while len(_STATES) > _MAX_STATES:
+                _STATES.popitem(last=False)
+    return state
+
+
+def _load_state(path: Path, *, trust_embedded: bool) -> tuple[NotebookState, bool]:
     try:
-        node = nbformat.read(str(path), as_version=4)
+        node = read_notebook(path)
     except Exception as err:
         raise CollabContextError(f"cannot read the notebook {path}: {err}") from None
     try:
@@ -77,9 +217,11 @@ def load_state(path: Path, *, trust_embedded: bool = False) -> NotebookState:
     except CollabError as err:
         raise for_kernel(err) from None
     result = reconcile(sidecar, embedded)
-    if result.embedded_only_ids and not trust_embedded and not is_trusted(node):
+    checked_trust = bool(result.embedded_only_ids) and not trust_embedded
+    if checked_trust and not is_trusted(node):
         raise CollabContextError(untrusted_message(path, len(result.embedded_only_ids)))
     context = None if result.kind == ReconcileKind.none else result.context
-    return NotebookState(
+    state = NotebookState(
         path=path, notebook=node, context=context, kind=result.kind, conflicts=result.conflicts
     )
+    return state, checked_trust

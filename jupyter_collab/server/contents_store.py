@@ -31,6 +31,16 @@ the CLI and the kernel write it too, so the server
 
 Other contents managers (databases, S3, JupyterHub setups) go through the
 ContentsManager API as before.
+
+Completions and previews only read the context, once per request: for a local
+sidecar they get it from a per-path cache of parsed contexts
+(:meth:`ContentsContextStore.load_shared`), keyed on the file's stat signature,
+so an unchanged file is not read and validated again for every completion (a
+context of thousands of entries takes a large part of a second to validate), and
+its rendered constitution is kept with it (``core.assembly.share_read_only``).
+Any change of the file on disk (a save by this server, the CLI, a kernel or an
+editor) changes its signature and is seen by the next request. Writers never
+use the cache: they read the file under the lock, as before.
 """
 
 from __future__ import annotations
@@ -39,7 +49,10 @@ import asyncio
 import base64
 import binascii
 import os
+import threading
+import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -50,6 +63,7 @@ from urllib.parse import unquote
 from jupyter_core.utils import ensure_async
 from tornado import web
 
+from ..core.assembly import share_read_only
 from ..core.errors import (
     ContextFileError,
     InvalidRequestError,
@@ -59,13 +73,16 @@ from ..core.errors import (
 from ..core.models import CollabContext
 from ..core.store import (
     MAX_CONTEXT_BYTES,
+    FileSignature,
     acquire_folder_lock,
+    file_signature,
     next_revision,
     parse_context,
     read_context_file,
     release_folder_lock,
     serialize_context,
     sidecar_path_for,
+    signature_settled,
     try_folder_lock,
     write_context_file,
 )
@@ -175,6 +192,60 @@ def _release_when_acquired(future: asyncio.Future) -> None:
         release_folder_lock(future.result())
 
 
+class SharedContexts:
+    """Parsed sidecars by real path, reused while the file's signature is unchanged.
+
+    Bounded by entries and by the size of the files they came from (a parsed
+    context takes about 3.5 times its file's size in memory). A file read while it
+    was still changing (see ``core.store.signature_settled``) is not kept. The
+    contexts are shared read-only: never change one (copy it first).
+    """
+
+    def __init__(self, max_entries: int = 16, max_bytes: int = MAX_CONTEXT_BYTES):
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.clock = time.time  # when a read starts (tests move it)
+        self._entries: OrderedDict[str, tuple[FileSignature, CollabContext]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def load(self, local: str, source: str) -> CollabContext | None:
+        """The context in the file ``local`` (``None`` without one); blocking."""
+        started = self.clock()
+        before = file_signature(local)
+        with self._lock:
+            hit = self._entries.get(local)
+            if hit is not None and before is not None and hit[0] == before:
+                self._entries.move_to_end(local)
+                return hit[1]
+            self._entries.pop(local, None)
+        context = read_context_file(Path(local), source)
+        if (
+            context is not None
+            and before is not None
+            and before[2] <= self.max_bytes
+            and file_signature(local) == before
+            and signature_settled(before, started)
+        ):
+            share_read_only(context)
+            with self._lock:
+                self._entries[local] = (before, context)
+                self._evict()
+        return context
+
+    def _evict(self) -> None:
+        total = sum(signature[2] for signature, _ in self._entries.values())
+        while self._entries and (len(self._entries) > self.max_entries or total > self.max_bytes):
+            (signature, _) = self._entries.popitem(last=False)[1]
+            total -= signature[2]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 class ContentsContextStore:
     """Async load and save of ``X.collab.json`` through a ContentsManager."""
 
@@ -182,6 +253,7 @@ class ContentsContextStore:
         self.contents_manager = contents_manager
         self.lock_timeout = lock_timeout
         self._locks: dict[str, asyncio.Lock] = {}
+        self.shared = SharedContexts()
 
     # -- paths -----------------------------------------------------------------
 
@@ -340,6 +412,17 @@ class ContentsContextStore:
         if content is None:
             raise ContextFileError(sidecar, "is not a file")
         return await asyncio.to_thread(parse_context, content, sidecar)
+
+    async def load_shared(self, path: str) -> CollabContext | None:
+        """:meth:`load` for requests that only read the context (completions,
+        previews): a local sidecar is parsed once per version of the file and the
+        result shared (see :class:`SharedContexts`); never change it. Other
+        contents managers read it every time, as :meth:`load` does."""
+        sidecar = self.sidecar_for(path)
+        local = self.os_path(sidecar)
+        if local is None:
+            return await self.load(path)
+        return await asyncio.to_thread(self.shared.load, local, sidecar)
 
     async def load_or_new(self, path: str) -> CollabContext:
         return await self.load(path) or CollabContext()

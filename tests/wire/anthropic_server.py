@@ -14,10 +14,13 @@ With nothing scripted, a deterministic "model" answers: an echo of the last user
 message (and a summary of the system prompt), a schema-plausible object for a
 forced ``tool_choice`` or an ``output_config.format`` JSON schema.
 
-Prompt caching is simulated: the prefix up to the last ``cache_control``
-breakpoint (tools, then system, then messages) is cached when its estimated size
-(characters / 4) reaches ``cache_min_tokens``; the first request with that prefix
-reports ``cache_creation_input_tokens`` and later ones ``cache_read_input_tokens``.
+Prompt caching is simulated as Anthropic documents it: the prefix up to each
+``cache_control`` breakpoint (tools, then system, then messages; up to 4
+breakpoints) is cached when its estimated size (characters / 4) reaches
+``cache_min_tokens``; a request reads the longest prefix an earlier request
+cached at one of its breakpoints or up to 20 blocks before one
+(``cache_read_input_tokens``), writes the rest up to its last breakpoint
+(``cache_creation_input_tokens``), and pays ``input_tokens`` for what follows.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAKE_API_KEY = "sk-ant-test-wire-0000000000000000"
+#: How many blocks before each breakpoint the API looks for an earlier cache entry.
+LOOKBACK_BLOCKS = 20
 DEFAULT_MODEL_REPLY = "Answer"
 
 _STATUS_ERROR_TYPES = {
@@ -298,10 +303,15 @@ class AnthropicWireServer:
         self._disconnected.set()
 
     def _cache_usage(self, body: dict[str, Any]) -> dict[str, int]:
-        """Usage as the Messages API reports it with prompt caching: the longest
-        cached prefix (looked up at each breakpoint and up to 20 blocks before the
-        last one) is read, the rest up to the last breakpoint is written, and what
-        follows the last breakpoint is ordinary input."""
+        """Usage as the Messages API reports it with prompt caching.
+
+        As documented: a cache entry is written only at a breakpoint (the hash of
+        the whole prefix up to and including that block, in the order tools,
+        system, messages), and only when that prefix reaches the model's minimum
+        cacheable length; a lookup starts at each breakpoint and walks back up to
+        20 blocks looking for an entry an earlier request wrote there. The longest
+        prefix found is read, the rest up to the last breakpoint is written, and
+        what follows the last breakpoint is ordinary input."""
         segments, breakpoints = _segments(body)
         sizes = [_estimate_tokens(text) for _, text in segments]
         total = max(1, sum(sizes))
@@ -318,7 +328,9 @@ class AnthropicWireServer:
         def tokens(end: int) -> int:
             return sum(sizes[: end + 1])
 
-        candidates = sorted(set(breakpoints) | set(range(max(0, last - 20), last + 1)))
+        candidates = sorted(
+            {end for mark in breakpoints for end in range(max(0, mark - LOOKBACK_BLOCKS), mark + 1)}
+        )
         with self._lock:
             read_end = max((end for end in candidates if key(end) in self._cache), default=None)
             for end in breakpoints:

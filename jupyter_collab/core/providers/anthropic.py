@@ -20,16 +20,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
 import re
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
-
-import anthropic
 
 from ..config import DEFAULT_ANTHROPIC_MODEL, CollabConfig
 from ..errors import ConfigurationError, ProviderError
@@ -44,7 +43,20 @@ from .base import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    import anthropic
+
 StructuredMode = Literal["auto", "json_schema", "tool"]
+
+
+def _sdk_module():
+    """The ``anthropic`` SDK, imported on first use: importing it takes about a
+    second, which a kernel that only replays stored answers (or a server that only
+    resolves model names) should not pay."""
+    import anthropic
+
+    return anthropic
+
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
@@ -76,6 +88,7 @@ _ACCEPTS_SAMPLING = re.compile(r"^claude-(?:3-.*|(?:opus|sonnet|haiku)-4(?:-[0-6
 _LACKS_JSON_OUTPUTS = re.compile(r"^claude-(?:3-.*|(?:opus|sonnet)-4(?:-[01])?(?:-\d{8})?)$")
 
 
+@functools.cache
 def _transport_errors() -> tuple[type[BaseException], ...]:
     """HTTP transport failures raised while reading a streamed body (not wrapped by the SDK)."""
     found: list[type[BaseException]] = []
@@ -88,9 +101,6 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
         if isinstance(error, type):
             found.append(error)
     return tuple(found)
-
-
-_TRANSPORT_ERRORS = _transport_errors()
 
 
 def accepts_sampling_params(model: str) -> bool:
@@ -173,7 +183,7 @@ class AnthropicProvider(Provider):
             raise ConfigurationError(MISSING_KEY)
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop or self._key != key:
-            self._client = anthropic.AsyncAnthropic(
+            self._client = _sdk_module().AsyncAnthropic(
                 api_key=key,
                 # None lets the SDK read ANTHROPIC_BASE_URL itself.
                 base_url=self._config.anthropic_base_url or None,
@@ -337,6 +347,8 @@ class AnthropicProvider(Provider):
         """Map an SDK or transport failure to a :class:`ProviderError` (others pass through)."""
         if isinstance(err, (ProviderError, ConfigurationError)):
             return err
+        anthropic = _sdk_module()
+        transport_errors = _transport_errors()
         if isinstance(err, anthropic.APIStatusError):
             mapped = _status_error(err)
         elif isinstance(err, anthropic.APITimeoutError):
@@ -353,7 +365,7 @@ class AnthropicProvider(Provider):
                 "check the network and ANTHROPIC_BASE_URL.",
                 retryable=True,
             )
-        elif _TRANSPORT_ERRORS and isinstance(err, _TRANSPORT_ERRORS):
+        elif transport_errors and isinstance(err, transport_errors):
             if not streaming:
                 where = "during the request"
             else:
@@ -453,7 +465,7 @@ def _json_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     Constraints it drops (lengths, bounds) are still enforced by the core's validation.
     """
     try:
-        return anthropic.transform_schema(schema)
+        return _sdk_module().transform_schema(schema)
     except (ValueError, TypeError):
         return schema
 
