@@ -7,6 +7,7 @@ server), so options mean the same thing everywhere.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -25,7 +26,10 @@ class _Parser(argparse.ArgumentParser):
         raise InvalidRequestError(f"{CELL_MAGIC}: {message}")
 
 
+@functools.cache
 def _parser() -> _Parser:
+    # Built once: parse_args keeps no state between calls, and building the
+    # parser was a third of each cell's replay time.
     parser = _Parser(prog=CELL_MAGIC, add_help=False, allow_abbrev=False)
     parser.add_argument("--model", "-m", default=None)
     parser.add_argument("--mode", choices=[m.value for m in Mode], default=None)
