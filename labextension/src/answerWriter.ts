@@ -4,6 +4,7 @@
  */
 import type { ICodeCellModel } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import {
   IFailure,
@@ -18,6 +19,7 @@ export class AnswerWriter {
     private readonly _model: ICodeCellModel,
     private readonly _runId: string,
     private readonly _isCurrent: () => boolean,
+    private readonly _trans: TranslationBundle,
     private readonly _throttleMs = 60
   ) {}
 
@@ -55,7 +57,9 @@ export class AnswerWriter {
   flush(): void {
     this._clearTimer();
     const ended = this._status === 'cancelled' || this._status === 'error';
-    this._write([streamingOutput(this._payload(ended ? null : this._runId))]);
+    this._write([
+      streamingOutput(this._payload(ended ? null : this._runId), this._trans)
+    ]);
   }
 
   /**
@@ -73,7 +77,7 @@ export class AnswerWriter {
     this._status = 'cancelled';
     this._note = this._text
       ? undefined
-      : 'Cancelled before the answer started.';
+      : this._trans.__('Cancelled before the answer started.');
     this.flush();
   }
 
@@ -86,9 +90,9 @@ export class AnswerWriter {
     this._note = undefined;
     const outputs: nbformat.IOutput[] = [];
     if (this._text) {
-      outputs.push(streamingOutput(this._payload(null)));
+      outputs.push(streamingOutput(this._payload(null), this._trans));
     }
-    outputs.push(errorOutput(failure));
+    outputs.push(errorOutput(failure, this._trans));
     this._write(outputs);
   }
 

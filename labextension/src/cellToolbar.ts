@@ -3,6 +3,7 @@
  * and model. Choices are written into the `%%collab` options line, so both
  * doors (server and kernel magic) read the same thing.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { IModelsInfo } from './api';
@@ -11,10 +12,15 @@ import { collabIcon } from './icons';
 
 export const TOOLBAR_CLASS = 'jp-collab-cell-toolbar';
 
-const MODES: Array<[string, string]> = [
-  ['research', 'Research'],
-  ['learning', 'Learning']
-];
+/**
+ * The modes a cell may ask for, with their labels.
+ */
+function modeChoices(trans: TranslationBundle): Array<[string, string]> {
+  return [
+    ['research', trans.__('Research')],
+    ['learning', trans.__('Learning')]
+  ];
+}
 
 export type OptionChange = { mode?: string | null; model?: string | null };
 
@@ -23,6 +29,8 @@ export class CollabCellToolbar extends Widget {
     super();
     this.addClass(TOOLBAR_CLASS);
     this._onChange = options.onChange;
+    this._trans = options.trans;
+    const trans = this._trans;
 
     const label = document.createElement('span');
     label.className = 'jp-collab-cell-label';
@@ -31,15 +39,15 @@ export class CollabCellToolbar extends Widget {
       className: 'jp-collab-cell-icon'
     });
     const text = document.createElement('span');
-    text.textContent = 'Collaborator';
+    text.textContent = trans.__('Collaborator');
     label.append(icon, text);
 
-    this._mode = select('Mode', 'jp-collab-mode');
+    this._mode = select(trans.__('Mode'), 'jp-collab-mode');
     this._fillModes(null);
     this._mode.onchange = () =>
       this._onChange({ mode: this._mode.value || null });
 
-    this._model = select('Model', 'jp-collab-model');
+    this._model = select(trans.__('Model'), 'jp-collab-model');
     this._model.onchange = () =>
       this._onChange({ model: this._model.value || null });
 
@@ -68,19 +76,26 @@ export class CollabCellToolbar extends Widget {
   }
 
   private _fillModes(defaultMode: string | null): void {
+    const trans = this._trans;
     const current = this._mode.value;
     const choices: Array<[string, string]> = [
-      ['', defaultMode ? `Mode: default (${defaultMode})` : 'Mode: default'],
-      ...MODES
+      [
+        '',
+        defaultMode
+          ? trans.__('Mode: default (%1)', defaultMode)
+          : trans.__('Mode: default')
+      ],
+      ...modeChoices(trans)
     ];
     replaceOptions(this._mode, choices);
     this._mode.value = current;
   }
 
   private _fillModels(info: IModelsInfo | null, current: string | null): void {
+    const trans = this._trans;
     const defaultLabel = info?.model
-      ? `Model: default (${info.model})`
-      : 'Model: default';
+      ? trans.__('Model: default (%1)', info.model)
+      : trans.__('Model: default');
     const models = [...(info?.allowed_models ?? [])];
     if (current && !models.includes(current)) {
       models.push(current);
@@ -96,6 +111,7 @@ export class CollabCellToolbar extends Widget {
   private _model: HTMLSelectElement;
   private _onChange: (change: OptionChange) => void;
   private _source = '';
+  private _trans: TranslationBundle;
 }
 
 export namespace CollabCellToolbar {
@@ -104,6 +120,8 @@ export namespace CollabCellToolbar {
     models: Promise<IModelsInfo | null>;
     /** Write a change into the cell's options line. */
     onChange: (change: OptionChange) => void;
+    /** The extension's translation bundle. */
+    trans: TranslationBundle;
   }
 }
 

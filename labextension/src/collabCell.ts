@@ -14,6 +14,7 @@
  */
 import type { Cell, ICodeCellModel } from '@jupyterlab/cells';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { PanelLayout } from '@lumino/widgets';
 
 import { IModelsInfo } from './api';
@@ -55,7 +56,8 @@ function lineEnd(source: string): number {
 export class CollabCellDecorator {
   constructor(
     tracker: INotebookTracker,
-    private readonly _models: Promise<IModelsInfo | null>
+    private readonly _models: Promise<IModelsInfo | null>,
+    private readonly _trans: TranslationBundle
   ) {
     tracker.forEach(panel => this._watchNotebook(panel));
     tracker.widgetAdded.connect((_, panel) => this._watchNotebook(panel));
@@ -129,7 +131,8 @@ export class CollabCellDecorator {
   private _addToolbar(cell: Cell, model: ICodeCellModel): CollabCellToolbar {
     const toolbar = new CollabCellToolbar({
       models: this._models,
-      onChange: change => setCellOptions(model, change)
+      onChange: change => setCellOptions(model, change),
+      trans: this._trans
     });
     (cell.layout as PanelLayout).insertWidget(1, toolbar);
     this._toolbars.set(cell, toolbar);

@@ -16,6 +16,7 @@ import type {
   INotebookCellExecutor,
   INotebookModel
 } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import {
   CollabStream,
@@ -41,6 +42,8 @@ import { readVariables } from './variables';
 export interface ICollabRunDeps {
   stream: Pick<CollabStream, 'complete'>;
   runs: ActiveRuns;
+  /** The extension's translation bundle (the notes and errors shown). */
+  trans: TranslationBundle;
   readVariables?: typeof readVariables;
   throttleMs?: number;
   /**
@@ -61,7 +64,14 @@ export async function runCollabCell(
   const model = cell.model as ICodeCellModel;
   const run = deps.runs.start(notebook, model);
   const isCurrent = () => deps.runs.get(run.id) === run;
-  const writer = new AnswerWriter(model, run.id, isCurrent, deps.throttleMs);
+  const { trans } = deps;
+  const writer = new AnswerWriter(
+    model,
+    run.id,
+    isCurrent,
+    trans,
+    deps.throttleMs
+  );
   const removed = () => {
     if (model.isDisposed || indexOf(notebook, model) < 0) {
       run.cancel();
@@ -83,7 +93,7 @@ export async function runCollabCell(
 
   let success = false;
   try {
-    await waitForCellsAbove(run, deps.runs, notebook, writer);
+    await waitForCellsAbove(run, deps.runs, notebook, writer, trans);
 
     const source = model.sharedModel.getSource();
     const names = referencedNames(splitCell(source).prompt);
@@ -91,7 +101,10 @@ export async function runCollabCell(
     if (names.length > 0) {
       writer.status(
         'waiting',
-        `Reading ${names.map(n => `{${n}}`).join(', ')} from the kernel…`
+        trans.__(
+          'Reading %1 from the kernel…',
+          names.map(n => `{${n}}`).join(', ')
+        )
       );
       const read = deps.readVariables ?? readVariables;
       variables = await abortable(
@@ -122,7 +135,7 @@ export async function runCollabCell(
       writer.cancelled();
     } else {
       console.warn('jupyter-collab: the collaborator cell failed', error);
-      writer.failed(describeFailure(error));
+      writer.failed(describeFailure(error, trans));
     }
   } finally {
     notebook.cells.changed.disconnect(removed);
@@ -142,7 +155,8 @@ async function waitForCellsAbove(
   run: ActiveRun,
   runs: ActiveRuns,
   notebook: INotebookCellExecutor.IRunCellOptions['notebook'],
-  writer: AnswerWriter
+  writer: AnswerWriter,
+  trans: TranslationBundle
 ): Promise<void> {
   const index = indexOf(notebook, run.cell);
   const above = runs
@@ -154,7 +168,10 @@ async function waitForCellsAbove(
         indexOf(notebook, other.cell) < index
     );
   if (above.length > 0) {
-    writer.status('waiting', 'Waiting for the collaborator cells above…');
+    writer.status(
+      'waiting',
+      trans.__('Waiting for the collaborator cells above…')
+    );
     await abortable(run, Promise.all(above.map(other => other.finished)));
   }
 }

@@ -10,6 +10,7 @@ import type {
   INotebookTracker,
   NotebookPanel
 } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { METADATA_KEY, newCellSource } from './cellSource';
 import { collabIcon } from './icons';
@@ -29,8 +30,6 @@ export const INTERRUPT_COMMANDS = [
   'notebook:interrupt-kernel',
   'kernelmenu:interrupt'
 ];
-
-const CATEGORY = 'AI Collaboration';
 
 /**
  * The cell that loads the kernel door. Headless runs (`jupyter nbconvert
@@ -137,14 +136,16 @@ export function addCommands(
   tracker: INotebookTracker,
   runs: ActiveRuns,
   settings: () => ICollabSettings,
-  palette: ICommandPalette | null
+  palette: ICommandPalette | null,
+  trans: TranslationBundle
 ): void {
   const current = (): NotebookPanel | null => tracker.currentWidget;
 
   app.commands.addCommand(CommandIDs.insertCell, {
-    label: args => (args.toolbar ? '' : 'Insert Collaborator Cell'),
-    caption:
-      'Insert a collaborator cell: a prompt (which may use {variables} of the kernel) answered by the AI collaborator',
+    label: args => (args.toolbar ? '' : trans.__('Insert Collaborator Cell')),
+    caption: trans.__(
+      'Insert a collaborator cell: a prompt (which may use {variables} of the kernel) answered by the AI collaborator'
+    ),
     icon: collabIcon,
     describedBy: {
       args: {
@@ -181,8 +182,10 @@ export function addCommands(
   });
 
   app.commands.addCommand(CommandIDs.cancel, {
-    label: 'Cancel Collaborator Answers',
-    caption: 'Stop the collaborator answers streaming into this notebook',
+    label: trans.__('Cancel Collaborator Answers'),
+    caption: trans.__(
+      'Stop the collaborator answers streaming into this notebook'
+    ),
     describedBy: { args: { type: 'object', properties: {} } },
     isEnabled: () => {
       const model = current()?.content.model;
@@ -206,6 +209,7 @@ export function addCommands(
     }
   });
 
-  palette?.addItem({ command: CommandIDs.insertCell, category: CATEGORY });
-  palette?.addItem({ command: CommandIDs.cancel, category: CATEGORY });
+  const category = trans.__('AI Collaboration');
+  palette?.addItem({ command: CommandIDs.insertCell, category });
+  palette?.addItem({ command: CommandIDs.cancel, category });
 }

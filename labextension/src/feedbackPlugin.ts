@@ -11,6 +11,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
 
@@ -23,6 +24,7 @@ import { askStale } from './panel/stale';
 import { ContextWatcher } from './panel/watch';
 import { embedOnSave } from './sharing/embed';
 import { reviewEmbedded } from './sharing/review';
+import { TRANSLATION_DOMAIN } from './translation';
 
 export namespace CommandIDs {
   export const feedback = 'jupyter-collab:feedback';
@@ -65,19 +67,24 @@ const feedback: JupyterFrontEndPlugin<ICollabLoop> = {
     'Highlight a span of an answer, pick or write a correction, amend the context, preview and finalize.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ICommandPalette],
+  optional: [ICommandPalette, ITranslator],
   provides: ICollabLoop,
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
   ): ICollabLoop => {
-    const registry = new ContextRegistry(serverContextClient, askStale);
-    const controller = new FeedbackController(app, tracker, registry);
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const registry = new ContextRegistry(serverContextClient, message =>
+      askStale(message, trans)
+    );
+    const controller = new FeedbackController(app, tracker, registry, trans);
     app.commands.addCommand(CommandIDs.feedback, {
-      label: 'Give Feedback on the Selected Answer Text',
-      caption:
-        'Open the feedback popover on the selection in a collaborator answer',
+      label: trans.__('Give Feedback on the Selected Answer Text'),
+      caption: trans.__(
+        'Open the feedback popover on the selection in a collaborator answer'
+      ),
       execute: () => controller.open()
     });
     app.commands.addKeyBinding({
@@ -87,12 +94,13 @@ const feedback: JupyterFrontEndPlugin<ICollabLoop> = {
     });
     palette?.addItem({
       command: CommandIDs.feedback,
-      category: 'AI Collaboration'
+      category: trans.__('AI Collaboration')
     });
     const shortcut = FEEDBACK_KEYS[0].replace('Accel', 'Ctrl');
     const affordance = new FeedbackAffordance(
       () => void app.commands.execute(CommandIDs.feedback),
       answer => controller.panelOf(answer) !== null,
+      trans,
       shortcut
     );
     void app.restored.then(() => affordance.update());
@@ -106,22 +114,25 @@ const panel: JupyterFrontEndPlugin<void> = {
     'The notebook context sidebar: facts and process rules, toggle, edit, delete, undo, provenance.',
   autoStart: true,
   requires: [INotebookTracker, ICollabLoop],
-  optional: [ILabShell, ILayoutRestorer, ICommandPalette],
+  optional: [ILabShell, ILayoutRestorer, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     loop: ICollabLoop,
     labShell: ILabShell | null,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
   ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const { registry, controller } = loop;
     const widget = new ContextPanel({
       jump: (notebook, cellId, highlightId) =>
         void controller.jump(notebook, cellId, highlightId),
       review: (notebook, model) =>
-        void reviewEmbedded(model, notebook.context.localPath),
-      models: () => registry.client.models().catch(() => null)
+        void reviewEmbedded(model, notebook.context.localPath, trans),
+      models: () => registry.client.models().catch(() => null),
+      trans
     });
     widget.title.icon = contextIcon;
     app.shell.add(widget, 'right', { rank: 650 });
@@ -154,7 +165,7 @@ const panel: JupyterFrontEndPlugin<void> = {
     }, 2000);
 
     app.commands.addCommand(CommandIDs.openContextPanel, {
-      label: 'Show the Notebook Context',
+      label: trans.__('Show the Notebook Context'),
       execute: () => {
         if (labShell) {
           labShell.activateById(widget.id);
@@ -164,7 +175,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CommandIDs.undoContextChange, {
-      label: 'Undo the Last Context Change',
+      label: trans.__('Undo the Last Context Change'),
       isEnabled: () => {
         const notebook = widget.notebook;
         return !!notebook && registry.modelFor(notebook).undo.size > 0;
@@ -172,7 +183,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       execute: () => widget.undo()
     });
     app.commands.addCommand(CommandIDs.reloadContext, {
-      label: 'Reload the Notebook Context',
+      label: trans.__('Reload the Notebook Context'),
       execute: async () => {
         const notebook = tracker.currentWidget;
         if (notebook) {
@@ -180,12 +191,13 @@ const panel: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    const category = trans.__('AI Collaboration');
     for (const command of [
       CommandIDs.openContextPanel,
       CommandIDs.undoContextChange,
       CommandIDs.reloadContext
     ]) {
-      palette?.addItem({ command, category: 'AI Collaboration' });
+      palette?.addItem({ command, category });
     }
   }
 };
@@ -196,13 +208,15 @@ const sharing: JupyterFrontEndPlugin<void> = {
     'Embed the context in the notebook on save; restore it on open; review an untrusted one first.',
   autoStart: true,
   requires: [INotebookTracker, ICollabLoop],
-  optional: [ICommandPalette],
+  optional: [ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     loop: ICollabLoop,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
   ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const { registry } = loop;
     tracker.widgetAdded.connect(async (_, notebook) => {
       await notebook.context.ready;
@@ -211,10 +225,13 @@ const sharing: JupyterFrontEndPlugin<void> = {
       try {
         const opened = await model.load();
         if (opened.needs_review) {
-          await reviewEmbedded(model, notebook.context.localPath);
+          await reviewEmbedded(model, notebook.context.localPath, trans);
         } else if (opened.restored) {
           Notification.info(
-            `Restored the AI context of ${notebook.context.localPath} from the notebook.`,
+            trans.__(
+              'Restored the AI context of %1 from the notebook.',
+              notebook.context.localPath
+            ),
             { autoClose: 4000 }
           );
         }
@@ -223,7 +240,7 @@ const sharing: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CommandIDs.reviewContext, {
-      label: 'Review the Notebook’s Embedded Context',
+      label: trans.__('Review the Notebook’s Embedded Context'),
       isEnabled: () => {
         const notebook = tracker.currentWidget;
         return !!notebook && !!registry.modelFor(notebook).opened?.needs_review;
@@ -233,14 +250,15 @@ const sharing: JupyterFrontEndPlugin<void> = {
         if (notebook) {
           await reviewEmbedded(
             registry.modelFor(notebook),
-            notebook.context.localPath
+            notebook.context.localPath,
+            trans
           );
         }
       }
     });
     palette?.addItem({
       command: CommandIDs.reviewContext,
-      category: 'AI Collaboration'
+      category: trans.__('AI Collaboration')
     });
   }
 };

@@ -10,6 +10,11 @@ import {
   INotebookTracker
 } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import {
+  ITranslator,
+  TranslationBundle,
+  nullTranslator
+} from '@jupyterlab/translation';
 
 import { CollabStream, IModelsInfo, getModels, getVersion } from './api';
 import { CollabCellDecorator } from './collabCell';
@@ -18,6 +23,7 @@ import { CollabCellExecutor } from './executor';
 import { feedbackPlugins } from './feedbackPlugin';
 import { activeRuns } from './runs';
 import { DEFAULT_SETTINGS, ICollabSettings, readSettings } from './settings';
+import { TRANSLATION_DOMAIN } from './translation';
 import { FRONTEND_VERSION, versionMismatch } from './version';
 
 const PLUGIN_ID = 'jupyter-collab:plugin';
@@ -26,14 +32,14 @@ const PLUGIN_ID = 'jupyter-collab:plugin';
  * Check that the server extension answers and is the same release as this
  * front end; warn the user otherwise.
  */
-async function checkServerExtension(): Promise<void> {
+async function checkServerExtension(trans: TranslationBundle): Promise<void> {
   try {
     const server = await getVersion();
     console.log(
       `jupyter-collab ${FRONTEND_VERSION}: server extension ${server.version}, ` +
         `context schema ${server.schema_version}, provider ${server.provider}`
     );
-    const mismatch = versionMismatch(server.version);
+    const mismatch = versionMismatch(server.version, trans);
     if (mismatch !== null) {
       console.warn(mismatch);
       Notification.warning(mismatch, { autoClose: false });
@@ -41,7 +47,9 @@ async function checkServerExtension(): Promise<void> {
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     console.error('jupyter-collab: cannot reach the server extension.', error);
-    Notification.warning(`jupyter-collab: ${reason}`, { autoClose: false });
+    Notification.warning(trans.__('jupyter-collab: %1', reason), {
+      autoClose: false
+    });
   }
 }
 
@@ -70,14 +78,19 @@ const executorPlugin: JupyterFrontEndPlugin<INotebookCellExecutor> = {
   description:
     'Runs collaborator cells through the jupyter-collab server extension and every other cell through the kernel.',
   autoStart: true,
+  optional: [ITranslator],
   provides: INotebookCellExecutor,
-  activate: (app: JupyterFrontEnd): INotebookCellExecutor => {
+  activate: (
+    app: JupyterFrontEnd,
+    translator: ITranslator | null
+  ): INotebookCellExecutor => {
     const stream = new CollabStream({
       serverSettings: app.serviceManager.serverSettings
     });
     return new CollabCellExecutor({
       stream,
       runs: activeRuns,
+      trans: (translator ?? nullTranslator).load(TRANSLATION_DOMAIN),
       documentPath: model => documentPaths.resolve(model)
     });
   }
@@ -93,13 +106,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'Annotated AI collaboration: collaborator cells, span feedback and a notebook-scoped context.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ISettingRegistry, ICommandPalette],
+  optional: [ISettingRegistry, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     settingRegistry: ISettingRegistry | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
   ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     let settings: ICollabSettings = DEFAULT_SETTINGS;
     if (settingRegistry) {
       settingRegistry
@@ -113,7 +128,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         );
     }
     documentPaths.tracker = tracker;
-    addCommands(app, tracker, activeRuns, () => settings, palette);
+    addCommands(app, tracker, activeRuns, () => settings, palette, trans);
 
     const models: Promise<IModelsInfo | null> = getModels(
       app.serviceManager.serverSettings
@@ -121,9 +136,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       console.warn('jupyter-collab: cannot read the model setup', error);
       return null;
     });
-    new CollabCellDecorator(tracker, models);
+    new CollabCellDecorator(tracker, models, trans);
 
-    void app.restored.then(checkServerExtension);
+    void app.restored.then(() => checkServerExtension(trans));
   }
 };
 

@@ -10,9 +10,11 @@
  *   `error` output with the server's message and what to do about it.
  */
 import type * as nbformat from '@jupyterlab/nbformat';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import type { PartialJSONObject } from '@lumino/coreutils';
 
 import { ICollabDisplayData, StreamError } from './api';
+import { CELL_MAGIC } from './cellSource';
 import { COLLAB_MIME, STREAM_MIME } from './mimetypes';
 import { NoKernelError } from './variables';
 
@@ -34,20 +36,28 @@ export interface IStreamingAnswer {
   note?: string;
 }
 
-const STATUS_NOTES: Record<StreamingStatus, string> = {
-  waiting: '',
-  streaming: '',
-  cancelled: '*(cancelled: the answer above is incomplete)*',
-  error: '*(failed: the answer above is incomplete)*'
-};
+/**
+ * The fallback's line under an answer that ended incomplete.
+ */
+function statusNote(status: StreamingStatus, trans: TranslationBundle): string {
+  switch (status) {
+    case 'cancelled':
+      return `*(${trans.__('cancelled: the answer above is incomplete')})*`;
+    case 'error':
+      return `*(${trans.__('failed: the answer above is incomplete')})*`;
+    default:
+      return '';
+  }
+}
 
 /**
  * The output showing an incomplete answer.
  */
 export function streamingOutput(
-  answer: IStreamingAnswer
+  answer: IStreamingAnswer,
+  trans: TranslationBundle
 ): nbformat.IDisplayData {
-  const note = STATUS_NOTES[answer.status];
+  const note = statusNote(answer.status, trans);
   const markdown = [answer.text, note].filter(part => part).join('\n\n');
   return {
     output_type: 'display_data',
@@ -91,84 +101,144 @@ export interface IFailure {
   advice: string;
 }
 
-const REASONS: Record<string, [string, string]> = {
-  not_configured: [
-    'ConfigurationError',
-    'Configure a model provider for the Jupyter server (for example set ANTHROPIC_API_KEY in its environment, or c.CollabExtension.provider) and restart it.'
-  ],
-  invalid_request: [
-    'InvalidRequestError',
-    'Fix the cell: check the options on the %%collab line and the prompt below it.'
-  ],
-  invalid_context_file: [
-    'ContextFileError',
-    "Fix or restore the notebook's context file named above; it is never overwritten while it is broken."
-  ],
-  stale_revision: [
-    'StaleRevisionError',
-    'The context changed meanwhile; run the cell again.'
-  ],
-  not_found: ['NotFoundError', 'Save the notebook and run the cell again.'],
-  not_installed: [
-    'ServerExtensionError',
-    'Install jupyter-collab in the environment that runs the Jupyter server, then restart the server.'
-  ],
-  not_connected: [
-    'ConnectionError',
-    'Check that the Jupyter server is running and has the jupyter-collab server extension enabled (`jupyter server extension list`).'
-  ],
-  connection_closed: [
-    'ConnectionError',
-    'Run the cell again once the Jupyter server is reachable.'
-  ],
-  too_many_requests: [
-    'TooManyRequests',
-    'Wait for the running answers to finish, then run the cell again.'
-  ],
-  forbidden: [
-    'PermissionError',
-    'Your Jupyter user is not allowed to run collaborator cells on this server.'
-  ],
-  internal_error: [
-    'InternalError',
-    "The Jupyter server's log has the details; please report it."
-  ]
-};
+/**
+ * The error name and the advice for a reason of the server extension, or
+ * `null` for a reason it does not know.
+ */
+function reasonFailure(
+  reason: string,
+  trans: TranslationBundle
+): [string, string] | null {
+  switch (reason) {
+    case 'not_configured':
+      return [
+        'ConfigurationError',
+        trans.__(
+          'Configure a model provider for the Jupyter server (for example set ANTHROPIC_API_KEY in its environment, or c.CollabExtension.provider) and restart it.'
+        )
+      ];
+    case 'invalid_request':
+      return [
+        'InvalidRequestError',
+        trans.__(
+          'Fix the cell: check the options on the %1 line and the prompt below it.',
+          CELL_MAGIC
+        )
+      ];
+    case 'invalid_context_file':
+      return [
+        'ContextFileError',
+        trans.__(
+          "Fix or restore the notebook's context file named above; it is never overwritten while it is broken."
+        )
+      ];
+    case 'stale_revision':
+      return [
+        'StaleRevisionError',
+        trans.__('The context changed meanwhile; run the cell again.')
+      ];
+    case 'not_found':
+      return [
+        'NotFoundError',
+        trans.__('Save the notebook and run the cell again.')
+      ];
+    case 'not_installed':
+      return [
+        'ServerExtensionError',
+        trans.__(
+          'Install jupyter-collab in the environment that runs the Jupyter server, then restart the server.'
+        )
+      ];
+    case 'not_connected':
+      return [
+        'ConnectionError',
+        trans.__(
+          'Check that the Jupyter server is running and has the jupyter-collab server extension enabled (`jupyter server extension list`).'
+        )
+      ];
+    case 'connection_closed':
+      return [
+        'ConnectionError',
+        trans.__('Run the cell again once the Jupyter server is reachable.')
+      ];
+    case 'too_many_requests':
+      return [
+        'TooManyRequests',
+        trans.__(
+          'Wait for the running answers to finish, then run the cell again.'
+        )
+      ];
+    case 'forbidden':
+      return [
+        'PermissionError',
+        trans.__(
+          'Your Jupyter user is not allowed to run collaborator cells on this server.'
+        )
+      ];
+    case 'internal_error':
+      return [
+        'InternalError',
+        trans.__("The Jupyter server's log has the details; please report it.")
+      ];
+    default:
+      return null;
+  }
+}
 
 /**
  * Advice for a provider failure, from the provider's message.
  */
-function providerAdvice(message: string): string {
+function providerAdvice(message: string, trans: TranslationBundle): string {
   if (
     /api[ _-]?key|authenticat|unauthori[sz]ed|\b401\b|permission/i.test(message)
   ) {
-    return 'The provider refused the credentials: set a valid API key for the Jupyter server (e.g. ANTHROPIC_API_KEY) and restart it.';
+    return trans.__(
+      'The provider refused the credentials: set a valid API key for the Jupyter server (e.g. ANTHROPIC_API_KEY) and restart it.'
+    );
   }
   if (/rate.?limit|\b429\b|overload|\b529\b|busy/i.test(message)) {
-    return 'The provider is busy or rate-limiting: wait a moment and run the cell again.';
+    return trans.__(
+      'The provider is busy or rate-limiting: wait a moment and run the cell again.'
+    );
   }
   if (
     /model/i.test(message) &&
     /not.?found|unknown|invalid|\b404\b/i.test(message)
   ) {
-    return 'Pick another model in the cell toolbar, or check c.CollabExtension.model on the server.';
+    return trans.__(
+      'Pick another model in the cell toolbar, or check c.CollabExtension.model on the server.'
+    );
   }
   if (/timed? ?out|timeout|connect/i.test(message)) {
-    return "The provider could not be reached in time: check the server's network or base URL and run the cell again.";
+    return trans.__(
+      "The provider could not be reached in time: check the server's network or base URL and run the cell again."
+    );
   }
-  return 'Run the cell again; if it keeps failing, check the model provider settings of the Jupyter server.';
+  return trans.__(
+    'Run the cell again; if it keeps failing, check the model provider settings of the Jupyter server.'
+  );
 }
 
 /**
  * Explain any failure of a run.
  */
-export function describeFailure(error: unknown): IFailure {
+export function describeFailure(
+  error: unknown,
+  trans: TranslationBundle
+): IFailure {
   if (error instanceof NoKernelError) {
+    const names = error.names.map(name => `{${name}}`).join(', ');
     return {
       ename: 'NoKernelError',
-      message: error.message,
-      advice:
+      message: trans._n(
+        "This prompt references %2, which is read from the notebook's kernel, but the notebook has no running kernel.",
+        "This prompt references %2, which are read from the notebook's kernel, but the notebook has no running kernel.",
+        error.names.length,
+        names
+      ),
+      advice: trans.__(
         'Start a kernel (Kernel › Change Kernel…) and run the cell again, or write the values into the prompt.'
+      )
     };
   }
   if (error instanceof StreamError) {
@@ -176,12 +246,12 @@ export function describeFailure(error: unknown): IFailure {
       return {
         ename: 'ProviderError',
         message: error.message,
-        advice: providerAdvice(error.message)
+        advice: providerAdvice(error.message, trans)
       };
     }
-    const [ename, advice] = REASONS[error.reason] ?? [
+    const [ename, advice] = reasonFailure(error.reason, trans) ?? [
       'CollabError',
-      "Run the cell again; the Jupyter server's log may have details."
+      trans.__("Run the cell again; the Jupyter server's log may have details.")
     ];
     return { ename, message: error.message, advice };
   }
@@ -189,14 +259,19 @@ export function describeFailure(error: unknown): IFailure {
   return {
     ename: 'CollabError',
     message,
-    advice: 'Run the cell again; the browser console may have details.'
+    advice: trans.__(
+      'Run the cell again; the browser console may have details.'
+    )
   };
 }
 
 /**
  * The nbformat error output for a failure.
  */
-export function errorOutput(failure: IFailure): nbformat.IError {
+export function errorOutput(
+  failure: IFailure,
+  trans: TranslationBundle
+): nbformat.IError {
   return {
     output_type: 'error',
     ename: failure.ename,
@@ -204,7 +279,7 @@ export function errorOutput(failure: IFailure): nbformat.IError {
     traceback: [
       `\u001b[0;31m${failure.ename}\u001b[0m: ${failure.message}`,
       '',
-      `\u001b[1mWhat to do:\u001b[0m ${failure.advice}`
+      `\u001b[1m${trans.__('What to do:')}\u001b[0m ${failure.advice}`
     ]
   };
 }

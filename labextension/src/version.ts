@@ -5,6 +5,7 @@
  * hatch-nodejs-version, which rewrites npm prereleases in PEP 440 form
  * (`0.2.0-alpha.1` becomes `0.2.0a1`), so versions are compared normalized.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 // The builder bundles package.json; only its version is read.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -69,14 +70,15 @@ export function sameVersion(left: string, right: string): boolean {
  */
 export function versionMismatch(
   serverVersion: string,
+  trans: TranslationBundle,
   frontendVersion: string = FRONTEND_VERSION
 ): string | null {
   if (sameVersion(serverVersion, frontendVersion)) {
     return null;
   }
-  return (
-    `jupyter-collab: the JupyterLab extension is version ${frontendVersion} ` +
-    `but the server extension is version ${serverVersion}. ` +
-    'Reinstall jupyter-collab in the environment that runs the server and restart JupyterLab.'
+  return trans.__(
+    'jupyter-collab: the JupyterLab extension is version %1 but the server extension is version %2. Reinstall jupyter-collab in the environment that runs the server and restart JupyterLab.',
+    frontendVersion,
+    serverVersion
   );
 }

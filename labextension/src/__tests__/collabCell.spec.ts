@@ -13,6 +13,7 @@ import { Widget } from '@lumino/widgets';
 import { IModelsInfo } from '../api';
 import { CollabCellToolbar, OptionChange } from '../cellToolbar';
 import { setCellOptions } from '../collabCell';
+import { frenchTranslator, trans } from './translationFixtures';
 
 beforeEach(() => {
   jest.spyOn(console, 'warn').mockImplementation(() => undefined);
@@ -59,7 +60,8 @@ describe('CollabCellToolbar', () => {
     const changes: OptionChange[] = [];
     const toolbar = new CollabCellToolbar({
       models: Promise.resolve(info),
-      onChange: change => changes.push(change)
+      onChange: change => changes.push(change),
+      trans
     });
     Widget.attach(toolbar, document.body);
     await Promise.resolve();
@@ -89,6 +91,32 @@ describe('CollabCellToolbar', () => {
     model.value = 'claude-y';
     model.onchange!(new Event('change'));
     expect(changes).toEqual([{ mode: null }, { model: 'claude-y' }]);
+    Widget.detach(toolbar);
+  });
+
+  it('shows its labels in the language of the bundle it is given', async () => {
+    const french = frenchTranslator({
+      Collaborator: 'Collaborateur',
+      'Mode: default (%1)': 'Mode : par défaut (%1)',
+      Learning: 'Apprentissage'
+    });
+    const toolbar = new CollabCellToolbar({
+      models: Promise.resolve(info),
+      onChange: () => undefined,
+      trans: french.load('jupyter_collab')
+    });
+    Widget.attach(toolbar, document.body);
+    await Promise.resolve();
+    toolbar.update();
+    await new Promise(resolve => requestAnimationFrame(resolve));
+
+    const mode = toolbar.node.querySelector('select')!;
+    expect(Array.from(mode.options).map(o => o.text)).toEqual([
+      'Mode : par défaut (research)',
+      'Research', // not in the catalog: stays as written
+      'Apprentissage'
+    ]);
+    expect(toolbar.node.textContent).toContain('Collaborateur');
     Widget.detach(toolbar);
   });
 });

@@ -18,6 +18,7 @@ import {
 import { CollabCellExecutor } from '../executor';
 import { COLLAB_MIME, STREAM_MIME } from '../mimetypes';
 import { ActiveRuns } from '../runs';
+import { trans } from './translationFixtures';
 
 /** A stream whose requests the test answers. */
 class FakeStream {
@@ -94,6 +95,7 @@ function setup(
     stream: stream as any,
     runs,
     fallback,
+    trans,
     throttleMs: 0,
     readVariables: options.readVariables as any
   });

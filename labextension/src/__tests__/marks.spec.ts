@@ -78,11 +78,12 @@ describe('wrapRange and applyMarks', () => {
     const root = dom(
       '<p>The answer is <code>42</code>.</p><ul><li>one</li></ul>'
     );
+    const tooltip = 'replace: forty-two';
     const { placed, orphaned } = applyMarks(root, [
       {
         id: 'h-1',
         quote: { exact: 'answer is 42', prefix: 'The ', suffix: '.' },
-        title: 'replace: forty-two'
+        title: tooltip
       },
       { id: 'h-2', quote: { exact: 'missing' } }
     ]);
@@ -92,7 +93,7 @@ describe('wrapRange and applyMarks', () => {
     expect(elements.map(e => e.textContent).join('')).toBe('answer is 42');
     expect(elements[0].getAttribute(MARK_ATTRIBUTE)).toBe('h-1');
     expect(elements[0].className).toBe('jp-collab-mark');
-    expect(elements[0].title).toBe('replace: forty-two');
+    expect(elements[0].title).toBe(tooltip);
   });
 
   it('skips whitespace between blocks', () => {

@@ -9,9 +9,10 @@ import {
   sidecarPath
 } from '../panel/grouping';
 import { NotebookContextModel, StaleChoice } from '../panel/model';
-import { UndoStack, undoStepFor } from '../panel/undo';
+import { UndoStack, describeChanges, undoStepFor } from '../panel/undo';
 import { ContextWatcher } from '../panel/watch';
 import { amendment, context, httpError, opened } from './feedbackFixtures';
+import { frenchTranslator, trans } from './translationFixtures';
 
 function clone<T>(value: T): T {
   return JSON.parse(JSON.stringify(value));
@@ -174,7 +175,9 @@ describe('undo steps', () => {
       undoStepFor(ctx, { op: 'update_amendment', id: 'a-1', text: 'x' })!.undo
     ).toEqual([{ op: 'undo_amendment', id: 'a-1' }]);
     const removal = undoStepFor(ctx, { op: 'remove_amendment', id: 'a-1' })!;
-    expect(removal.label).toContain('Delete');
+    expect(removal.changes).toEqual([
+      { action: 'delete', text: ctx.amendments[0].text }
+    ]);
     expect(removal.undo).toEqual([
       { op: 'restore_amendment', amendment: ctx.amendments[0], index: 0 }
     ]);
@@ -186,14 +189,35 @@ describe('undo steps', () => {
 
   it('keeps a bounded stack', () => {
     const stack = new UndoStack(2);
-    for (const label of ['a', 'b', 'c']) {
-      stack.push({ label, undo: [] });
+    for (const text of ['a', 'b', 'c']) {
+      stack.push({ changes: [{ action: 'edit', text }], undo: [] });
     }
     expect(stack.size).toBe(2);
-    expect(stack.nextLabel).toBe('c');
-    expect(stack.pop()!.label).toBe('c');
-    expect(stack.pop()!.label).toBe('b');
+    expect(stack.nextChanges).toEqual([{ action: 'edit', text: 'c' }]);
+    expect(stack.pop()!.changes[0].text).toBe('c');
+    expect(stack.pop()!.changes[0].text).toBe('b');
     expect(stack.pop()).toBeUndefined();
+    expect(stack.nextChanges).toBeNull();
+  });
+
+  it('describes the changes in the language of the bundle', () => {
+    const changes = [
+      { action: 'disable' as const, text: 'Cite the   primary\nsource.' },
+      { action: 'settings' as const }
+    ];
+    expect(describeChanges(changes, trans)).toBe(
+      'Disable “Cite the primary source.”; Change settings'
+    );
+    const long = 'x'.repeat(60);
+    expect(describeChanges([{ action: 'edit', text: long }], trans)).toBe(
+      `Edit “${'x'.repeat(39)}…”`
+    );
+    const french = frenchTranslator({
+      'Delete “%1”': 'Supprimer « %1 »'
+    }).load('jupyter_collab');
+    expect(
+      describeChanges([{ action: 'delete', text: 'Be terse.' }], french)
+    ).toBe('Supprimer « Be terse. »');
   });
 });
 
@@ -206,7 +230,9 @@ describe('NotebookContextModel', () => {
     expect(model.view!.context.amendments.map(a => [a.id, a.status])).toEqual([
       ['a-1', 'disabled']
     ]);
-    expect(model.undo.nextLabel).toContain('Delete “Be terse.”');
+    expect(model.undo.nextChanges).toEqual([
+      { action: 'delete', text: 'Be terse.' }
+    ]);
     await model.undoLast();
     expect(model.view!.context.amendments.map(a => a.id)).toEqual([
       'a-1',

@@ -11,6 +11,7 @@ import { renderColumn, sideBySide } from '../preview/diff';
 import { IPreviewClient, PreviewModel } from '../preview/model';
 import { probeRow } from '../preview/probeRow';
 import { verdictBadge, verdictLabel, verdictSummary } from '../preview/verdict';
+import { frenchTranslator, trans } from './translationFixtures';
 
 function outcome(
   probe: IProbe,
@@ -159,27 +160,46 @@ describe('sideBySide', () => {
 
 describe('verdicts', () => {
   it('badges carry the verdict and the reason', () => {
-    const badge = verdictBadge('unintended', 'it changed the tone');
+    const badge = verdictBadge('unintended', 'it changed the tone', trans);
     expect(badge.classList.contains('jp-mod-unintended')).toBe(true);
     expect(badge.textContent).toContain('Unintended change');
     expect(badge.title).toBe('it changed the tone');
-    expect(verdictLabel('intended')).toBe('Changed as intended');
-    expect(verdictSummary({ intended: 2, unintended: 0, unchanged: 1 })).toBe(
-      '2 intended · 1 unchanged'
+    expect(badge.getAttribute('aria-label')).toBe(
+      'Unintended change: it changed the tone'
     );
-    expect(verdictSummary({ intended: 0, unintended: 0, unchanged: 0 })).toBe(
-      'not previewed'
+    expect(verdictLabel('intended', trans)).toBe('Changed as intended');
+    expect(
+      verdictSummary({ intended: 2, unintended: 0, unchanged: 1 }, trans)
+    ).toBe('2 intended · 1 unchanged');
+    expect(
+      verdictSummary({ intended: 0, unintended: 0, unchanged: 0 }, trans)
+    ).toBe('not previewed');
+  });
+
+  it('badges and summaries speak the language of the bundle', () => {
+    const french = frenchTranslator({
+      'Unintended change': 'Changement non voulu',
+      '%1 intended': '%1 voulu(s)'
+    }).load('jupyter_collab');
+    expect(verdictBadge('unintended', '', french).textContent).toBe(
+      '⚠ Changement non voulu'
     );
+    expect(
+      verdictSummary({ intended: 2, unintended: 0, unchanged: 0 }, french)
+    ).toBe('2 voulu(s)');
   });
 
   it('a probe row shows both sides and "baseline cached"', () => {
     const probe: IProbe = { prompt: 'q?', kind: 'user', expectation: '' };
-    const row = probeRow({
-      probe,
-      outcome: outcome(probe, 'new words', true),
-      previous: null,
-      running: false
-    });
+    const row = probeRow(
+      {
+        probe,
+        outcome: outcome(probe, 'new words', true),
+        previous: null,
+        running: false
+      },
+      trans
+    );
     expect(row.querySelectorAll('.jp-collab-probe-column')).toHaveLength(2);
     expect(row.querySelector('.jp-collab-cached')!.textContent).toBe(
       'baseline cached'

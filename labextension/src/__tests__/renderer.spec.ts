@@ -1,12 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { Sanitizer } from '@jupyterlab/apputils';
 import { MimeModel } from '@jupyterlab/rendermime';
+import type { ITranslator } from '@jupyterlab/translation';
 
 import { ICollabOutput } from '../api';
 import { COLLAB_MIME, STREAM_MIME } from '../mimetypes';
 import { IAnswerRendered, answerEvents, usageText } from '../renderer';
 import { rendererFactory } from '../renderer/mime';
 import { activeRuns } from '../runs';
+import { frenchTranslator, trans } from './translationFixtures';
 
 const typeset: HTMLElement[] = [];
 
@@ -26,9 +28,10 @@ const markdownParser = {
       .join('\n')
 };
 
-function renderer(mimeType: string) {
+function renderer(mimeType: string, translator?: ITranslator) {
   return rendererFactory.createRenderer({
     mimeType,
+    translator,
     sanitizer: new Sanitizer(),
     resolver: null,
     linkHandler: null,
@@ -171,6 +174,33 @@ describe('the answer renderer', () => {
     );
     expect(widget.node.textContent).toContain('damaged');
   });
+
+  it("speaks the language of the registry's translator", async () => {
+    const french = frenchTranslator({
+      replace: 'remplacer',
+      '%1 in / %2 out': '%1 en entrée / %2 en sortie',
+      '%1 highlight no longer matches the text': [
+        '%1 surlignage ne correspond plus au texte',
+        '%1 surlignages ne correspondent plus au texte'
+      ]
+    });
+    const widget = renderer(COLLAB_MIME, french);
+
+    await widget.renderModel(
+      new MimeModel({ data: { [COLLAB_MIME]: payload() as any } })
+    );
+
+    expect(french.loaded).toContain('jupyter_collab');
+    const node = widget.node;
+    expect(node.querySelector('mark')?.getAttribute('title')).toBe(
+      'remplacer: reply'
+    );
+    const footer = node.querySelector('.jp-collab-footer')!;
+    expect(footer.textContent).toContain('1,212 en entrée / 34 en sortie');
+    expect(footer.textContent).toContain(
+      '1 surlignage ne correspond plus au texte'
+    );
+  });
 });
 
 describe('the streaming view', () => {
@@ -230,12 +260,15 @@ describe('the streaming view', () => {
 describe('usageText', () => {
   it('leaves out cache parts that are zero', () => {
     expect(
-      usageText({
-        input_tokens: 5,
-        output_tokens: 6,
-        cache_read_input_tokens: 0,
-        cache_creation_input_tokens: 100
-      })
+      usageText(
+        {
+          input_tokens: 5,
+          output_tokens: 6,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 100
+        },
+        trans
+      )
     ).toBe('105 in / 6 out · 100 written to cache');
   });
 });

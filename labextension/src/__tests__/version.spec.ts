@@ -6,6 +6,7 @@ import {
   sameVersion,
   versionMismatch
 } from '../version';
+import { trans } from './translationFixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const packageJson = require('../../../package.json') as { version: string };
@@ -52,17 +53,17 @@ describe('sameVersion', () => {
 
 describe('versionMismatch', () => {
   it('is null when the server runs the same release', () => {
-    expect(versionMismatch('0.2.0a1', '0.2.0-alpha.1')).toBeNull();
+    expect(versionMismatch('0.2.0a1', trans, '0.2.0-alpha.1')).toBeNull();
   });
 
   it('names both versions when they differ', () => {
-    const message = versionMismatch('0.1.0', '0.2.0');
+    const message = versionMismatch('0.1.0', trans, '0.2.0');
 
     expect(message).toContain('JupyterLab extension is version 0.2.0');
     expect(message).toContain('server extension is version 0.1.0');
   });
 
   it('compares with the front end it was built as by default', () => {
-    expect(versionMismatch(FRONTEND_VERSION)).toBeNull();
+    expect(versionMismatch(FRONTEND_VERSION, trans)).toBeNull();
   });
 });

@@ -2,6 +2,8 @@
  * The small floating "Feedback" button shown above a selection in a rendered
  * answer. Pressing it (or the keyboard shortcut) opens the popover.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import { anchorRect, currentAnswerSelection } from './selection';
 
 const DEBOUNCE_MS = 120;
@@ -10,16 +12,20 @@ export class FeedbackAffordance {
   constructor(
     private readonly onOpen: () => void,
     private readonly accepts: (answer: HTMLElement) => boolean,
+    trans: TranslationBundle,
     shortcut = ''
   ) {
     const node = document.createElement('button');
     node.type = 'button';
     node.className = 'jp-collab-affordance';
-    node.textContent = 'Feedback';
+    node.textContent = trans.__('Feedback');
     node.title = shortcut
-      ? `Give feedback on the selection (${shortcut})`
-      : 'Give feedback';
-    node.setAttribute('aria-label', 'Give feedback on the selected text');
+      ? trans.__('Give feedback on the selection (%1)', shortcut)
+      : trans.__('Give feedback');
+    node.setAttribute(
+      'aria-label',
+      trans.__('Give feedback on the selected text')
+    );
     node.hidden = true;
     // Keep the selection: the button must not take it away on press.
     node.addEventListener('mousedown', event => event.preventDefault());

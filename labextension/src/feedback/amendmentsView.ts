@@ -3,6 +3,8 @@
  * process, with its rationale, editable in place), one of the researcher's
  * own, and a warning when one repeats or contradicts an existing entry.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import { AmendmentKind } from '../api/types';
 import { arrowNavigation } from './correctionsView';
 import { button, h, loading, replaceChildren } from './dom';
@@ -16,20 +18,21 @@ export interface IAmendmentActions {
 
 function kindSelect(
   value: AmendmentKind,
-  onChange: (kind: AmendmentKind) => void
+  onChange: (kind: AmendmentKind) => void,
+  trans: TranslationBundle
 ): HTMLSelectElement {
   const select = h(
     'select',
     {
       className: `jp-collab-kind jp-mod-${value}`,
-      aria: { label: 'Kind of amendment' },
+      aria: { label: trans.__('Kind of amendment') },
       onChange: () => {
         select.className = `jp-collab-kind jp-mod-${select.value}`;
         onChange(select.value as AmendmentKind);
       }
     },
-    h('option', { value: 'fact', text: 'Fact' }),
-    h('option', { value: 'process', text: 'Process' })
+    h('option', { value: 'fact', text: trans.__('Fact') }),
+    h('option', { value: 'process', text: trans.__('Process') })
   );
   select.value = value;
   return select;
@@ -40,27 +43,34 @@ export class AmendmentsView {
 
   constructor(
     private readonly session: FeedbackSession,
-    private readonly actions: IAmendmentActions
+    private readonly actions: IAmendmentActions,
+    private readonly trans: TranslationBundle
   ) {
     this._list = h('div', {
       className: 'jp-collab-candidates',
       role: 'radiogroup',
-      aria: { label: 'Proposed amendments' },
+      aria: { label: trans.__('Proposed amendments') },
       onKeyDown: event => arrowNavigation(event, this._list)
     });
-    this._preview = button('Preview…', () => this.actions.preview(), {
+    this._preview = button(trans.__('Preview…'), () => this.actions.preview(), {
       accept: true,
       className: 'jp-collab-preview-button',
-      title: 'Run probe prompts with and without the amendment (Ctrl+Enter)'
+      title: trans.__(
+        'Run probe prompts with and without the amendment (Ctrl+Enter)'
+      )
     });
-    this._finalize = button('Finalize', () => this.actions.finalize(), {
-      className: 'jp-collab-finalize-button',
-      title: 'Add the amendment to the context without a preview'
-    });
+    this._finalize = button(
+      trans.__('Finalize'),
+      () => this.actions.finalize(),
+      {
+        className: 'jp-collab-finalize-button',
+        title: trans.__('Add the amendment to the context without a preview')
+      }
+    );
     this.node = h(
       'section',
       { className: 'jp-collab-step jp-collab-amendments' },
-      h('h3', { text: 'Amendments' }),
+      h('h3', { text: trans.__('Amendments') }),
       this._list,
       h(
         'div',
@@ -76,16 +86,16 @@ export class AmendmentsView {
    * Rebuild the candidates (after a load, not on every edit).
    */
   render(): void {
-    const session = this.session;
+    const { session, trans } = this;
     this.node.hidden = session.amendmentsState === 'idle';
     const cards: HTMLElement[] = [];
     if (session.amendmentsState === 'loading') {
-      cards.push(loading('Proposing amendments…'));
+      cards.push(loading(trans.__('Proposing amendments…')));
     } else if (session.amendmentsState === 'error') {
       cards.push(
         h('div', {
           className: 'jp-collab-error',
-          text: `No proposals: ${session.amendmentsError}`
+          text: trans.__('No proposals: %1', session.amendmentsError)
         })
       );
     }
@@ -110,9 +120,10 @@ export class AmendmentsView {
   }
 
   private _card(index: number): HTMLElement {
-    const session = this.session;
+    const { session, trans } = this;
     const own = index === session.candidates.length;
     const candidate = session.candidate(index);
+    const name = trans.__('Amendment %1', index + 1);
     const warnings = h('div', {
       className: 'jp-collab-warnings',
       role: 'status'
@@ -120,8 +131,8 @@ export class AmendmentsView {
     const text = h('textarea', {
       className: 'jp-collab-amendment-text',
       value: candidate.text,
-      placeholder: own ? 'Write your own amendment…' : '',
-      aria: { label: own ? 'Your amendment' : `Amendment ${index + 1}` },
+      placeholder: own ? trans.__('Write your own amendment…') : '',
+      aria: { label: own ? trans.__('Your amendment') : name },
       onInput: () => {
         session.edit(index, { text: text.value });
         this._select(index);
@@ -142,7 +153,7 @@ export class AmendmentsView {
       type: 'button',
       role: 'radio',
       aria: { checked: String(index === session.selected) },
-      text: own ? 'Your own' : `Amendment ${index + 1}`,
+      text: own ? trans.__('Your own') : name,
       onClick: () => this._select(index)
     });
     const card = h(
@@ -155,10 +166,14 @@ export class AmendmentsView {
         'div',
         { className: 'jp-collab-candidate-head' },
         radio,
-        kindSelect(candidate.kind, kind => {
-          session.edit(index, { kind });
-          this._select(index);
-        })
+        kindSelect(
+          candidate.kind,
+          kind => {
+            session.edit(index, { kind });
+            this._select(index);
+          },
+          trans
+        )
       ),
       text,
       candidate.rationale
@@ -177,7 +192,7 @@ export class AmendmentsView {
       ...this.session.warnings(index).map(warning =>
         h('div', {
           className: `jp-collab-warning jp-mod-${warning.kind}`,
-          text: `⚠ ${describeWarning(warning)}`
+          text: `⚠ ${describeWarning(warning, this.trans)}`
         })
       )
     );

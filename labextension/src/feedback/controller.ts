@@ -9,6 +9,7 @@ import {
   Notification
 } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import {
   IAmendmentDraft,
@@ -18,6 +19,7 @@ import {
 import { ContextRegistry } from '../panel/registry';
 import { PreviewModel } from '../preview/model';
 import { PreviewView } from '../preview/view';
+import { operationLabel } from './correctionsView';
 import { finalize } from './finalize';
 import {
   IAnswerRef,
@@ -60,18 +62,25 @@ function highlightInput(
   };
 }
 
-function correctionLabel(correction: ICorrectionInput | null): string {
+function correctionLabel(
+  correction: ICorrectionInput | null,
+  trans: TranslationBundle
+): string {
   if (!correction) {
     return '';
   }
-  return correction.text || correction.operation || '';
+  return (
+    correction.text ||
+    (correction.operation ? operationLabel(correction.operation, trans) : '')
+  );
 }
 
 export class FeedbackController {
   constructor(
     private readonly app: JupyterFrontEnd,
     private readonly tracker: INotebookTracker,
-    private readonly registry: ContextRegistry
+    private readonly registry: ContextRegistry,
+    private readonly trans: TranslationBundle
   ) {}
 
   /**
@@ -116,20 +125,25 @@ export class FeedbackController {
    * answer the feedback is about.
    */
   async typedTarget(): Promise<IFeedbackTarget | null> {
+    const trans = this.trans;
     const panel = this.tracker.currentWidget;
     const cell = panel?.content.activeCell;
     const answer = cell ? answerOfCell(cell) : null;
     if (!panel || !cell || !answer) {
       Notification.info(
-        'Select a span of a collaborator answer (or make its cell active) to give feedback.',
+        trans.__(
+          'Select a span of a collaborator answer (or make its cell active) to give feedback.'
+        ),
         { autoClose: 4000 }
       );
       return null;
     }
     const reply = await InputDialog.getText({
-      title: 'Feedback on which words?',
-      label: 'Type or paste the words of the answer the feedback is about',
-      placeholder: 'e.g. Smith et al. (2019)'
+      title: trans.__('Feedback on which words?'),
+      label: trans.__(
+        'Type or paste the words of the answer the feedback is about'
+      ),
+      placeholder: trans.__('e.g. Smith et al. (2019)')
     });
     const words = reply.value?.trim();
     if (!reply.button.accept || !words) {
@@ -138,7 +152,7 @@ export class FeedbackController {
     const raw = answer.payload.result.answer;
     const start = occurrences(raw, words)[0];
     if (start === undefined) {
-      Notification.warning(`“${words}” is not in this answer.`, {
+      Notification.warning(trans.__('“%1” is not in this answer.', words), {
         autoClose: 4000
       });
       return null;
@@ -189,14 +203,17 @@ export class FeedbackController {
         finalize: () => {
           const draft = session.draft();
           if (draft) {
-            void finalize({
-              panel: target.panel,
-              model,
-              amendment: draft,
-              highlight: target.highlight,
-              correction: session.correction(),
-              report: null
-            }).then(amendment => {
+            void finalize(
+              {
+                panel: target.panel,
+                model,
+                amendment: draft,
+                highlight: target.highlight,
+                correction: session.correction(),
+                report: null
+              },
+              this.trans
+            ).then(amendment => {
               if (amendment) {
                 popover.dispose();
               }
@@ -204,7 +221,8 @@ export class FeedbackController {
           }
         }
       },
-      target.anchor
+      target.anchor,
+      this.trans
     );
     popover.disposed.connect(() => {
       if (this._popover === popover) {
@@ -234,20 +252,24 @@ export class FeedbackController {
     const content = new PreviewView({
       model: preview,
       quote: highlight.quote.exact,
-      correction: correctionLabel(correction),
+      correction: correctionLabel(correction, this.trans),
+      trans: this.trans,
       finalize: async run => {
         const report = run.report();
         if (!report) {
           return false;
         }
-        const amendment = await finalize({
-          panel,
-          model,
-          amendment: report.amendment,
-          highlight,
-          correction,
-          report
-        });
+        const amendment = await finalize(
+          {
+            panel,
+            model,
+            amendment: report.amendment,
+            highlight,
+            correction,
+            report
+          },
+          this.trans
+        );
         if (amendment) {
           widget.dispose();
           this.app.shell.activateById(panel.id);
@@ -257,7 +279,7 @@ export class FeedbackController {
     });
     const widget = new MainAreaWidget({ content });
     widget.id = `jupyter-collab-preview-${++this._previews}`;
-    widget.title.label = 'Preview amendment';
+    widget.title.label = this.trans.__('Preview amendment');
     widget.title.caption = draft.text;
     widget.title.closable = true;
     widget.addClass('jp-collab-preview-panel');
@@ -291,9 +313,10 @@ export class FeedbackController {
       cell => cell.model.id === cellId
     );
     if (index < 0) {
-      Notification.warning('That cell is no longer in the notebook.', {
-        autoClose: 4000
-      });
+      Notification.warning(
+        this.trans.__('That cell is no longer in the notebook.'),
+        { autoClose: 4000 }
+      );
       return;
     }
     const cell = panel.content.widgets[index];

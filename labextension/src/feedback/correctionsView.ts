@@ -2,15 +2,31 @@
  * The popover's corrections step: suggested corrections (loading, each
  * selectable) and a box for the researcher's own.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import { button, h, loading, replaceChildren } from './dom';
 import { FeedbackSession } from './session';
 
-const OPERATION_LABELS: Record<string, string> = {
-  replace: 'Replace',
-  delete: 'Delete',
-  insert: 'Insert',
-  comment: 'Comment'
-};
+/**
+ * The label of a suggestion's operation (the server's word when unknown).
+ */
+export function operationLabel(
+  operation: string,
+  trans: TranslationBundle
+): string {
+  switch (operation) {
+    case 'replace':
+      return trans.__('Replace');
+    case 'delete':
+      return trans.__('Delete');
+    case 'insert':
+      return trans.__('Insert');
+    case 'comment':
+      return trans.__('Comment');
+    default:
+      return operation;
+  }
+}
 
 /**
  * Move focus among the radio buttons of a list with the arrow keys.
@@ -34,17 +50,20 @@ export function arrowNavigation(event: KeyboardEvent, list: HTMLElement): void {
 export class CorrectionsView {
   readonly node: HTMLElement;
 
-  constructor(private readonly session: FeedbackSession) {
+  constructor(
+    private readonly session: FeedbackSession,
+    private readonly trans: TranslationBundle
+  ) {
     this._list = h('div', {
       className: 'jp-collab-choices',
       role: 'radiogroup',
-      aria: { label: 'Suggested corrections' },
+      aria: { label: trans.__('Suggested corrections') },
       onKeyDown: event => arrowNavigation(event, this._list)
     });
     this._own = h('textarea', {
       className: 'jp-collab-own-correction',
-      placeholder: 'Or write your own correction… (Ctrl+Enter)',
-      aria: { label: 'Your correction' },
+      placeholder: trans.__('Or write your own correction… (Ctrl+Enter)'),
+      aria: { label: trans.__('Your correction') },
       onKeyDown: event => {
         if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
           event.preventDefault();
@@ -56,14 +75,16 @@ export class CorrectionsView {
         this._ownButton.disabled = !this._own.value.trim();
       }
     });
-    this._ownButton = button('Use my correction', () => this._useOwn(), {
-      className: 'jp-collab-use-own'
-    });
+    this._ownButton = button(
+      trans.__('Use my correction'),
+      () => this._useOwn(),
+      { className: 'jp-collab-use-own' }
+    );
     this._ownButton.disabled = true;
     this.node = h(
       'section',
       { className: 'jp-collab-step jp-collab-corrections' },
-      h('h3', { text: 'Corrections' }),
+      h('h3', { text: trans.__('Corrections') }),
       this._list,
       h('div', { className: 'jp-collab-own' }, this._own, this._ownButton)
     );
@@ -74,9 +95,9 @@ export class CorrectionsView {
    * Show the session's suggestions and which one is chosen.
    */
   render(): void {
-    const session = this.session;
+    const { session, trans } = this;
     if (session.suggestionsState === 'loading') {
-      replaceChildren(this._list, loading('Suggesting corrections…'));
+      replaceChildren(this._list, loading(trans.__('Suggesting corrections…')));
       return;
     }
     if (session.suggestionsState === 'error') {
@@ -84,7 +105,7 @@ export class CorrectionsView {
         this._list,
         h('div', {
           className: 'jp-collab-error',
-          text: `No suggestions: ${session.suggestionsError}`
+          text: trans.__('No suggestions: %1', session.suggestionsError)
         })
       );
       return;
@@ -92,7 +113,10 @@ export class CorrectionsView {
     if (session.suggestionsState === 'ready' && !session.suggestions.length) {
       replaceChildren(
         this._list,
-        h('div', { className: 'jp-collab-muted', text: 'No suggestions.' })
+        h('div', {
+          className: 'jp-collab-muted',
+          text: trans.__('No suggestions.')
+        })
       );
       return;
     }
@@ -118,11 +142,11 @@ export class CorrectionsView {
           },
           h('span', {
             className: `jp-collab-op jp-mod-${suggestion.operation}`,
-            text: OPERATION_LABELS[suggestion.operation] ?? suggestion.operation
+            text: operationLabel(suggestion.operation, trans)
           }),
           h('span', {
             className: 'jp-collab-choice-text',
-            text: suggestion.text || '(remove the span)'
+            text: suggestion.text || trans.__('(remove the span)')
           }),
           suggestion.why
             ? h('span', { className: 'jp-collab-why', text: suggestion.why })

@@ -4,6 +4,7 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { finalizeAmendment } from '../api/loop';
 import {
@@ -32,7 +33,8 @@ export interface IFinalizeInput {
  * user chose to reload, or an error already shown).
  */
 export async function finalize(
-  input: IFinalizeInput
+  input: IFinalizeInput,
+  trans: TranslationBundle
 ): Promise<IAmendment | null> {
   const { panel, model } = input;
   if (!model.view) {
@@ -55,7 +57,9 @@ export async function finalize(
       annotateAnswer(panel, cellId, annotation);
     }
     Notification.success(
-      `Added to the context (${reply.amendment.kind}): ${reply.amendment.text}`,
+      reply.amendment.kind === 'fact'
+        ? trans.__('Added to the context (fact): %1', reply.amendment.text)
+        : trans.__('Added to the context (process): %1', reply.amendment.text),
       { autoClose: 4000 }
     );
     return reply.amendment;
@@ -64,7 +68,7 @@ export async function finalize(
       await model.resolveStale(errorMessage(error));
       return null;
     }
-    Notification.error(`Finalize failed: ${errorMessage(error)}`, {
+    Notification.error(trans.__('Finalize failed: %1', errorMessage(error)), {
       autoClose: false
     });
     return null;

@@ -2,6 +2,7 @@
  * The feedback popover, anchored to the selection: the quoted span, the
  * corrections step and the amendments step. Esc closes it.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { AmendmentsView, IAmendmentActions } from './amendmentsView';
@@ -39,27 +40,34 @@ export class FeedbackPopover extends Widget {
   constructor(
     readonly session: FeedbackSession,
     actions: IAmendmentActions,
-    private readonly anchor: () => DOMRect | null
+    private readonly anchor: () => DOMRect | null,
+    trans: TranslationBundle
   ) {
     super();
     this.addClass('jp-collab-popover');
     this.node.setAttribute('role', 'dialog');
-    this.node.setAttribute('aria-label', 'Feedback on the selected text');
+    this.node.setAttribute(
+      'aria-label',
+      trans.__('Feedback on the selected text')
+    );
     this.node.tabIndex = -1;
-    this._corrections = new CorrectionsView(session);
-    this._amendments = new AmendmentsView(session, actions);
+    this._corrections = new CorrectionsView(session, trans);
+    this._amendments = new AmendmentsView(session, actions, trans);
     const quote = session.highlight.quote.exact;
     this.node.appendChild(
       h(
         'div',
         { className: 'jp-collab-popover-header' },
-        h('span', { className: 'jp-collab-popover-title', text: 'Feedback' }),
+        h('span', {
+          className: 'jp-collab-popover-title',
+          text: trans.__('Feedback')
+        }),
         h('button', {
           className: 'jp-collab-close',
           type: 'button',
           text: '×',
-          title: 'Close (Esc)',
-          aria: { label: 'Close' },
+          title: trans.__('Close (Esc)'),
+          aria: { label: trans.__('Close') },
           onClick: () => this.dispose()
         })
       )

@@ -4,6 +4,7 @@
  * amendment the researcher writes (or edits) is checked here the same way
  * (`operations/common.normalize` and a ratio of at least 0.9).
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { diffChars } from 'diff';
 
 import { IAmendment, ICollabContext } from '../api/types';
@@ -92,10 +93,13 @@ export function amendmentWarnings(
 /**
  * One sentence for a warning.
  */
-export function describeWarning(warning: IAmendmentWarning): string {
+export function describeWarning(
+  warning: IAmendmentWarning,
+  trans: TranslationBundle
+): string {
   const quote =
     warning.text.length > 80 ? `${warning.text.slice(0, 79)}…` : warning.text;
   return warning.kind === 'duplicate'
-    ? `Repeats an existing entry: “${quote}”`
-    : `Contradicts an existing entry: “${quote}”`;
+    ? trans.__('Repeats an existing entry: “%1”', quote)
+    : trans.__('Contradicts an existing entry: “%1”', quote);
 }

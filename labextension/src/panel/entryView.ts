@@ -2,9 +2,10 @@
  * One constitution entry in the context panel: toggle, text (editable),
  * delete, and its provenance (span, correction, cell, preview verdicts).
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { deleteIcon, editIcon } from '@jupyterlab/ui-components';
 
-import { AmendmentKind } from '../api/types';
+import { AmendmentKind, IProvenance } from '../api/types';
 import { button, h } from '../feedback/dom';
 import { verdictBadge, verdictSummary } from '../preview/verdict';
 import { IEntryView } from './grouping';
@@ -37,14 +38,43 @@ function date(value: string): string {
   return Number.isNaN(parsed.getTime()) ? value : parsed.toLocaleString();
 }
 
-function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
+/**
+ * Where an entry came from, in words.
+ */
+function sourceName(
+  source: IProvenance['source'],
+  trans: TranslationBundle
+): string {
+  switch (source) {
+    case 'loop':
+      return trans.__('loop');
+    case 'user':
+      return trans.__('user');
+    case 'cli':
+      return trans.__('cli');
+    case 'import':
+      return trans.__('import');
+    default:
+      return source;
+  }
+}
+
+function provenance(
+  entry: IEntryView,
+  actions: IEntryActions,
+  trans: TranslationBundle
+): HTMLElement {
   const amendment = entry.amendment;
   const source = amendment.provenance ?? { source: 'user' };
   const details = h(
     'details',
     { className: 'jp-collab-provenance' },
     h('summary', {
-      text: `Provenance · ${source.source} · ${date(amendment.created)}`
+      text: trans.__(
+        'Provenance · %1 · %2',
+        sourceName(source.source, trans),
+        date(amendment.created)
+      )
     })
   );
   details.open = actions.isOpen(amendment.id);
@@ -57,7 +87,10 @@ function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
       h(
         'div',
         { className: 'jp-collab-prov-line' },
-        h('span', { className: 'jp-collab-label', text: 'Span ' }),
+        h('span', {
+          className: 'jp-collab-label',
+          text: `${trans.__('Span')} `
+        }),
         h('q', { text: quote })
       )
     );
@@ -68,7 +101,10 @@ function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
       h(
         'div',
         { className: 'jp-collab-prov-line' },
-        h('span', { className: 'jp-collab-label', text: 'Correction ' }),
+        h('span', {
+          className: 'jp-collab-label',
+          text: `${trans.__('Correction')} `
+        }),
         correction
       )
     );
@@ -78,7 +114,10 @@ function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
       h(
         'div',
         { className: 'jp-collab-prov-line' },
-        h('span', { className: 'jp-collab-label', text: 'Why ' }),
+        h('span', {
+          className: 'jp-collab-label',
+          text: `${trans.__('Why')} `
+        }),
         amendment.rationale
       )
     );
@@ -87,11 +126,11 @@ function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
   if (cellId) {
     details.appendChild(
       button(
-        'Go to cell',
+        trans.__('Go to cell'),
         () => actions.jump(cellId, entry.highlight?.id ?? null),
         {
           className: 'jp-collab-jump',
-          title: 'Show the cell and the highlighted span'
+          title: trans.__('Show the cell and the highlighted span')
         }
       )
     );
@@ -104,7 +143,7 @@ function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
         h(
           'li',
           {},
-          verdictBadge(result.verdict, result.reason),
+          verdictBadge(result.verdict, result.reason, trans),
           h('span', {
             className: 'jp-collab-probe-prompt',
             text: ` ${result.probe}`
@@ -120,11 +159,15 @@ function provenance(entry: IEntryView, actions: IEntryActions): HTMLElement {
   return details;
 }
 
-function editor(editing: IEditing, actions: IEntryActions): HTMLElement {
+function editor(
+  editing: IEditing,
+  actions: IEntryActions,
+  trans: TranslationBundle
+): HTMLElement {
   const text = h('textarea', {
     className: 'jp-collab-amendment-text',
     value: editing.text,
-    aria: { label: 'Entry text' },
+    aria: { label: trans.__('Entry text') },
     onInput: () => {
       editing.text = text.value;
     },
@@ -143,13 +186,13 @@ function editor(editing: IEditing, actions: IEntryActions): HTMLElement {
     'select',
     {
       className: 'jp-collab-kind',
-      aria: { label: 'Kind' },
+      aria: { label: trans.__('Kind') },
       onChange: () => {
         editing.kind = kind.value as AmendmentKind;
       }
     },
-    h('option', { value: 'fact', text: 'Fact' }),
-    h('option', { value: 'process', text: 'Process' })
+    h('option', { value: 'fact', text: trans.__('Fact') }),
+    h('option', { value: 'process', text: trans.__('Process') })
   );
   kind.value = editing.kind;
   return h(
@@ -161,9 +204,9 @@ function editor(editing: IEditing, actions: IEntryActions): HTMLElement {
       { className: 'jp-collab-actions' },
       kind,
       h('span', { className: 'jp-collab-spacer' }),
-      button('Cancel', () => actions.cancelEdit()),
+      button(trans.__('Cancel'), () => actions.cancelEdit()),
       button(
-        'Save',
+        trans.__('Save'),
         () => actions.save(editing.id, editing.text, editing.kind),
         {
           accept: true
@@ -179,14 +222,17 @@ function editor(editing: IEditing, actions: IEntryActions): HTMLElement {
 export function entryView(
   entry: IEntryView,
   actions: IEntryActions,
-  editing: IEditing | null
+  editing: IEditing | null,
+  trans: TranslationBundle
 ): HTMLElement {
   const amendment = entry.amendment;
   const toggle = h('input', {
     className: 'jp-collab-toggle',
     type: 'checkbox',
-    title: entry.enabled ? 'Enabled: used in every call' : 'Disabled: not used',
-    aria: { label: `Use “${amendment.text.slice(0, 60)}”` },
+    title: entry.enabled
+      ? trans.__('Enabled: used in every call')
+      : trans.__('Disabled: not used'),
+    aria: { label: trans.__('Use “%1”', amendment.text.slice(0, 60)) },
     onChange: () => actions.toggle(amendment.id)
   });
   toggle.checked = entry.enabled;
@@ -203,7 +249,7 @@ export function entryView(
       { className: 'jp-collab-entry-row' },
       toggle,
       editing
-        ? editor(editing, actions)
+        ? editor(editing, actions, trans)
         : h('span', {
             className: 'jp-collab-entry-text',
             text: amendment.text
@@ -218,8 +264,8 @@ export function entryView(
               {
                 className: 'jp-collab-icon-button jp-collab-edit',
                 type: 'button',
-                title: 'Edit',
-                aria: { label: 'Edit entry' },
+                title: trans.__('Edit'),
+                aria: { label: trans.__('Edit entry') },
                 onClick: () => actions.startEdit(amendment.id)
               },
               editIcon.element({ tag: 'span', elementSize: 'normal' })
@@ -229,8 +275,8 @@ export function entryView(
               {
                 className: 'jp-collab-icon-button jp-collab-delete',
                 type: 'button',
-                title: 'Delete (undo with the Undo button)',
-                aria: { label: 'Delete entry' },
+                title: trans.__('Delete (undo with the Undo button)'),
+                aria: { label: trans.__('Delete entry') },
                 onClick: () => actions.remove(amendment.id)
               },
               deleteIcon.element({ tag: 'span', elementSize: 'normal' })
@@ -240,10 +286,10 @@ export function entryView(
     previewed
       ? h('div', {
           className: `jp-collab-entry-verdicts${counts.unintended ? ' jp-mod-warn' : ''}`,
-          text: `Preview: ${verdictSummary(counts)}`
+          text: trans.__('Preview: %1', verdictSummary(counts, trans))
         })
       : null,
-    provenance(entry, actions)
+    provenance(entry, actions, trans)
   );
   return node;
 }

@@ -175,7 +175,7 @@ export class NotebookContextModel {
     const result = await this.write(operations);
     if (result === 'written' && steps.length) {
       this.undo.push({
-        label: steps.map(step => step.label).join('; '),
+        changes: steps.flatMap(step => step.changes),
         undo: steps.reverse().flatMap(step => step.undo)
       });
       this._changed.emit();

@@ -7,6 +7,7 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { AmendmentKind, IModelsInfo, Mode, PatchOperation } from '../api/types';
@@ -17,6 +18,7 @@ import { IEditing, IEntryActions, entryView } from './entryView';
 import { IEntryView, groupEntries, orphanedHighlights } from './grouping';
 import { NotebookContextModel } from './model';
 import { settingsView } from './settingsView';
+import { describeChanges } from './undo';
 
 export interface IContextPanelOptions {
   /**
@@ -31,15 +33,20 @@ export interface IContextPanelOptions {
    * The model setup (models a notebook may pick).
    */
   models(): Promise<IModelsInfo | null>;
+  /**
+   * The extension's translation bundle.
+   */
+  trans: TranslationBundle;
 }
 
 export class ContextPanel extends Widget {
   constructor(private readonly options: IContextPanelOptions) {
     super();
+    this._trans = options.trans;
     this.id = 'jupyter-collab-context';
     this.addClass('jp-collab-panel');
-    this.title.caption = 'Notebook context (jupyter-collab)';
-    this.title.label = 'Context';
+    this.title.caption = this._trans.__('Notebook context (jupyter-collab)');
+    this.title.label = this._trans.__('Context');
     this.node.tabIndex = -1;
     this.node.addEventListener('keydown', event => {
       const target = event.target as HTMLElement;
@@ -96,7 +103,9 @@ export class ContextPanel extends Widget {
     try {
       await this._model.undoLast();
     } catch (error) {
-      Notification.error(`Undo failed: ${errorMessage(error)}`);
+      Notification.error(
+        this._trans.__('Undo failed: %1', errorMessage(error))
+      );
     }
   }
 
@@ -122,6 +131,7 @@ export class ContextPanel extends Widget {
   }
 
   render(): void {
+    const trans = this._trans;
     const model = this._model;
     const notebook = this._notebook;
     if (!model || !notebook) {
@@ -129,34 +139,43 @@ export class ContextPanel extends Widget {
         this.node,
         h('div', {
           className: 'jp-collab-panel-empty',
-          text: 'Open a notebook to see its context.'
+          text: trans.__('Open a notebook to see its context.')
         })
       );
       return;
     }
     const view = model.view;
     const scroll = this.node.scrollTop;
-    const undoLabel = model.undo.nextLabel;
+    const undoChanges = model.undo.nextChanges;
     const header = h(
       'div',
       { className: 'jp-collab-panel-header' },
-      h('span', { className: 'jp-collab-panel-title', text: 'Context' }),
+      h('span', {
+        className: 'jp-collab-panel-title',
+        text: trans.__('Context')
+      }),
       h('span', {
         className: 'jp-collab-panel-path',
         text: notebook.context.localPath
       }),
       h('span', { className: 'jp-collab-spacer' }),
-      button('Undo', () => void this.undo(), {
+      button(trans.__('Undo'), () => void this.undo(), {
         className: 'jp-collab-undo',
-        title: undoLabel ? `Undo: ${undoLabel} (Ctrl+Z)` : 'Nothing to undo'
+        title: undoChanges
+          ? trans.__('Undo: %1 (Ctrl+Z)', describeChanges(undoChanges, trans))
+          : trans.__('Nothing to undo')
       }),
-      button('Reload', () => void model.load().catch(() => undefined), {
-        className: 'jp-collab-reload',
-        title: 'Read the context from the server again'
-      })
+      button(
+        trans.__('Reload'),
+        () => void model.load().catch(() => undefined),
+        {
+          className: 'jp-collab-reload',
+          title: trans.__('Read the context from the server again')
+        }
+      )
     );
     (header.querySelector('.jp-collab-undo') as HTMLButtonElement).disabled =
-      !undoLabel;
+      !undoChanges;
     const parts: (HTMLElement | null)[] = [header];
     if (model.error) {
       parts.push(h('div', { className: 'jp-collab-error', text: model.error }));
@@ -168,22 +187,28 @@ export class ContextPanel extends Widget {
           'div',
           { className: 'jp-collab-review-banner' },
           h('span', {
-            text: 'This notebook carries a context you have not reviewed; it is not used until you accept it.'
+            text: trans.__(
+              'This notebook carries a context you have not reviewed; it is not used until you accept it.'
+            )
           }),
-          button('Review…', () => this.options.review(notebook, model), {
-            accept: true
-          })
+          button(
+            trans.__('Review…'),
+            () => this.options.review(notebook, model),
+            { accept: true }
+          )
         )
       );
     }
     if (!view) {
-      parts.push(h('div', { className: 'jp-collab-muted', text: 'Loading…' }));
+      parts.push(
+        h('div', { className: 'jp-collab-muted', text: trans.__('Loading…') })
+      );
       replaceChildren(this.node, ...parts);
       return;
     }
     const grouped = groupEntries(view.context);
-    parts.push(this._group('Facts', 'fact', grouped.facts));
-    parts.push(this._group('Process rules', 'process', grouped.process));
+    parts.push(this._group('fact', grouped.facts));
+    parts.push(this._group('process', grouped.process));
     parts.push(this._issues(notebook, model));
     parts.push(this._footer(notebook, model));
     replaceChildren(this.node, ...parts);
@@ -202,29 +227,32 @@ export class ContextPanel extends Widget {
     }
   }
 
-  private _group(
-    title: string,
-    kind: AmendmentKind,
-    entries: IEntryView[]
-  ): HTMLElement {
+  private _group(kind: AmendmentKind, entries: IEntryView[]): HTMLElement {
+    const trans = this._trans;
     const list = h('ul', { className: 'jp-collab-entries' });
     for (const entry of entries) {
       const editing =
         this._editing?.id === entry.amendment.id ? this._editing : null;
-      list.appendChild(entryView(entry, this._actions, editing));
+      list.appendChild(entryView(entry, this._actions, editing, trans));
     }
+    const facts = kind === 'fact';
     return h(
       'section',
       { className: `jp-collab-group jp-mod-${kind}`, dataset: { kind } },
-      h('h3', { text: `${title} (${entries.length})` }),
+      h('h3', {
+        text: facts
+          ? trans.__('Facts (%1)', entries.length)
+          : trans.__('Process rules (%1)', entries.length)
+      }),
       entries.length
         ? list
         : h('div', {
             className: 'jp-collab-muted',
-            text:
-              kind === 'fact'
-                ? 'No facts yet: highlight a span of an answer to add one.'
-                : 'No process rules yet.'
+            text: facts
+              ? trans.__(
+                  'No facts yet: highlight a span of an answer to add one.'
+                )
+              : trans.__('No process rules yet.')
           })
     );
   }
@@ -242,10 +270,13 @@ export class ContextPanel extends Widget {
     if (!orphans.length && !conflicts.length && !embeddedError) {
       return null;
     }
+    const trans = this._trans;
     const section = h('section', { className: 'jp-collab-issues' });
     if (orphans.length) {
       section.appendChild(
-        h('h3', { text: `Orphaned highlights (${orphans.length})` })
+        h('h3', {
+          text: trans.__('Orphaned highlights (%1)', orphans.length)
+        })
       );
       const list = h('ul', { className: 'jp-collab-orphans' });
       for (const orphan of orphans) {
@@ -253,8 +284,9 @@ export class ContextPanel extends Widget {
           h(
             'li',
             {
-              title:
+              title: trans.__(
                 'Its cell or its answer changed: the span is no longer found'
+              )
             },
             h('q', { text: orphan.quote.exact })
           )
@@ -263,7 +295,7 @@ export class ContextPanel extends Widget {
       section.appendChild(list);
     }
     if (conflicts.length || embeddedError) {
-      section.appendChild(h('h3', { text: 'Conflicts' }));
+      section.appendChild(h('h3', { text: trans.__('Conflicts') }));
       const list = h('ul', { className: 'jp-collab-conflicts' });
       for (const conflict of conflicts) {
         list.appendChild(h('li', { text: conflict }));
@@ -280,32 +312,51 @@ export class ContextPanel extends Widget {
     notebook: NotebookPanel,
     model: NotebookContextModel
   ): HTMLElement {
+    const trans = this._trans;
     const view = model.view!;
     const last = lastResult(notebook);
-    let cache = 'No call yet.';
+    let cache = trans.__('No call yet.');
     if (last) {
       const read = last.usage?.cache_read_input_tokens ?? 0;
       const written = last.usage?.cache_creation_input_tokens ?? 0;
       cache = read
-        ? `Last call read ${read} tokens from the prompt cache.`
+        ? trans._n(
+            'Last call read %1 token from the prompt cache.',
+            'Last call read %1 tokens from the prompt cache.',
+            read
+          )
         : written
-          ? `Last call wrote ${written} tokens to the prompt cache.`
-          : 'Last call did not use the prompt cache.';
+          ? trans._n(
+              'Last call wrote %1 token to the prompt cache.',
+              'Last call wrote %1 tokens to the prompt cache.',
+              written
+            )
+          : trans.__('Last call did not use the prompt cache.');
     }
     return h(
       'div',
       { className: 'jp-collab-panel-footer' },
       h('div', {
         className: 'jp-collab-size',
-        text: `≈ ${view.token_count} tokens · revision ${view.revision}`
+        text: trans._n(
+          '≈ %1 token · revision %2',
+          '≈ %1 tokens · revision %2',
+          view.token_count,
+          view.revision
+        )
       }),
       h('div', { className: 'jp-collab-cache', text: cache }),
-      settingsView(view.context.settings, this._models, {
-        mode: (mode: Mode) =>
-          this._apply([{ op: 'set_settings', settings: { mode } }]),
-        model: (name: string | null) =>
-          this._apply([{ op: 'set_settings', settings: { model: name } }])
-      })
+      settingsView(
+        view.context.settings,
+        this._models,
+        {
+          mode: (mode: Mode) =>
+            this._apply([{ op: 'set_settings', settings: { mode } }]),
+          model: (name: string | null) =>
+            this._apply([{ op: 'set_settings', settings: { model: name } }])
+        },
+        trans
+      )
     );
   }
 
@@ -320,7 +371,9 @@ export class ContextPanel extends Widget {
       }
     } catch (error) {
       this.render();
-      Notification.error(`The context was not changed: ${errorMessage(error)}`);
+      Notification.error(
+        this._trans.__('The context was not changed: %1', errorMessage(error))
+      );
     }
   }
 
@@ -385,4 +438,5 @@ export class ContextPanel extends Widget {
   private _model: NotebookContextModel | null = null;
   private _editing: IEditing | null = null;
   private _models: IModelsInfo | null = null;
+  private _trans: TranslationBundle;
 }

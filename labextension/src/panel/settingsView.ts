@@ -1,6 +1,8 @@
 /**
  * The notebook's mode (persona) and model, in the context panel.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import { IModelsInfo, ISettings, Mode } from '../api/types';
 import { h } from '../feedback/dom';
 
@@ -9,10 +11,12 @@ export interface ISettingsActions {
   model(name: string | null): void;
 }
 
-const MODES: [Mode, string][] = [
-  ['research', 'Research frontier'],
-  ['learning', 'Learning']
-];
+function modeChoices(trans: TranslationBundle): [Mode, string][] {
+  return [
+    ['research', trans.__('Research frontier')],
+    ['learning', trans.__('Learning')]
+  ];
+}
 
 /**
  * The mode select and the model choice (a select of the allowed models, or
@@ -21,28 +25,31 @@ const MODES: [Mode, string][] = [
 export function settingsView(
   settings: ISettings,
   models: IModelsInfo | null,
-  actions: ISettingsActions
+  actions: ISettingsActions,
+  trans: TranslationBundle
 ): HTMLElement {
   const mode = h(
     'select',
     {
       className: 'jp-collab-mode jp-mod-styled',
-      aria: { label: 'Mode' },
+      aria: { label: trans.__('Mode') },
       onChange: () => actions.mode(mode.value as Mode)
     },
-    ...MODES.map(([value, label]) => h('option', { value, text: label }))
+    ...modeChoices(trans).map(([value, label]) =>
+      h('option', { value, text: label })
+    )
   );
   mode.value = settings.mode;
   const fallback = models?.model
-    ? `server default (${models.model})`
-    : 'server default';
+    ? trans.__('server default (%1)', models.model)
+    : trans.__('server default');
   let model: HTMLElement;
   if (models && models.allowed_models.length) {
     const select = h(
       'select',
       {
         className: 'jp-collab-model jp-mod-styled',
-        aria: { label: 'Model' },
+        aria: { label: trans.__('Model') },
         onChange: () => actions.model(select.value || null)
       },
       h('option', { value: '', text: fallback }),
@@ -58,7 +65,7 @@ export function settingsView(
       type: 'text',
       value: settings.model ?? '',
       placeholder: fallback,
-      aria: { label: 'Model' },
+      aria: { label: trans.__('Model') },
       onChange: () => actions.model(input.value.trim() || null)
     });
     model = input;
@@ -69,13 +76,13 @@ export function settingsView(
     h(
       'label',
       {},
-      h('span', { className: 'jp-collab-label', text: 'Mode' }),
+      h('span', { className: 'jp-collab-label', text: trans.__('Mode') }),
       mode
     ),
     h(
       'label',
       {},
-      h('span', { className: 'jp-collab-label', text: 'Model' }),
+      h('span', { className: 'jp-collab-label', text: trans.__('Model') }),
       model
     )
   );

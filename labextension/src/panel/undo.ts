@@ -2,6 +2,8 @@
  * The context panel's undo: every change the researcher makes records the
  * operations that reverse it; undo sends the last one back to the server.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import {
   PatchOperation,
   IAmendment,
@@ -10,10 +12,20 @@ import {
 } from '../api/types';
 
 /**
- * One undoable change: what the user did, and the operations that undo it.
+ * What the user did, as the undo button describes it.
+ */
+export interface IChange {
+  action: 'enable' | 'disable' | 'edit' | 'delete' | 'settings' | 'finalize';
+  /** The text of the entry changed (not for settings). */
+  text?: string;
+}
+
+/**
+ * One undoable step: what the user did (several changes at once, in the
+ * order made), and the operations that undo it.
  */
 export interface IUndoStep {
-  label: string;
+  changes: IChange[];
   undo: PatchOperation[];
 }
 
@@ -28,12 +40,10 @@ export class UndoStack {
   }
 
   /**
-   * The label of the change an undo would reverse, or `null`.
+   * The changes an undo would reverse, or `null`.
    */
-  get nextLabel(): string | null {
-    return this._steps.length
-      ? this._steps[this._steps.length - 1].label
-      : null;
+  get nextChanges(): IChange[] | null {
+    return this.peek()?.changes ?? null;
   }
 
   push(step: IUndoStep): void {
@@ -71,6 +81,34 @@ function short(text: string): string {
   return line.length > 40 ? `${line.slice(0, 39)}…` : line;
 }
 
+function describeChange(change: IChange, trans: TranslationBundle): string {
+  const text = short(change.text ?? '');
+  switch (change.action) {
+    case 'enable':
+      return trans.__('Enable “%1”', text);
+    case 'disable':
+      return trans.__('Disable “%1”', text);
+    case 'edit':
+      return trans.__('Edit “%1”', text);
+    case 'delete':
+      return trans.__('Delete “%1”', text);
+    case 'finalize':
+      return trans.__('Finalize “%1”', text);
+    case 'settings':
+      return trans.__('Change settings');
+  }
+}
+
+/**
+ * What an undo reverses, for the user: "Delete “Be terse.”; Change settings".
+ */
+export function describeChanges(
+  changes: IChange[],
+  trans: TranslationBundle
+): string {
+  return changes.map(change => describeChange(change, trans)).join('; ');
+}
+
 /**
  * The change `operation` makes to `context`, and how to undo it; `null` for
  * operations that cannot be undone from the panel.
@@ -82,23 +120,23 @@ export function undoStepFor(
   switch (operation.op) {
     case 'toggle_amendment': {
       const [entry] = find(context, operation.id);
-      const verb = entry.status === 'accepted' ? 'Disable' : 'Enable';
+      const action = entry.status === 'accepted' ? 'disable' : 'enable';
       return {
-        label: `${verb} “${short(entry.text)}”`,
+        changes: [{ action, text: entry.text }],
         undo: [{ op: 'toggle_amendment', id: operation.id }]
       };
     }
     case 'update_amendment': {
       const [entry] = find(context, operation.id);
       return {
-        label: `Edit “${short(entry.text)}”`,
+        changes: [{ action: 'edit', text: entry.text }],
         undo: [{ op: 'undo_amendment', id: operation.id }]
       };
     }
     case 'remove_amendment': {
       const [entry, index] = find(context, operation.id);
       return {
-        label: `Delete “${short(entry.text)}”`,
+        changes: [{ action: 'delete', text: entry.text }],
         undo: [{ op: 'restore_amendment', amendment: entry, index }]
       };
     }
@@ -109,7 +147,7 @@ export function undoStepFor(
         (previous as Record<string, unknown>)[key] = settings[key] ?? null;
       }
       return {
-        label: 'Change settings',
+        changes: [{ action: 'settings' }],
         undo: [{ op: 'set_settings', settings: previous }]
       };
     }
@@ -123,7 +161,7 @@ export function undoStepFor(
  */
 export function undoFinalize(amendment: IAmendment): IUndoStep {
   return {
-    label: `Finalize “${short(amendment.text)}”`,
+    changes: [{ action: 'finalize', text: amendment.text }],
     undo: [{ op: 'remove_amendment', id: amendment.id }]
   };
 }

@@ -2,18 +2,32 @@
  * One probe of a preview: its prompt, the verdict badge with its reason, and
  * the baseline and amended answers side by side with a word-level diff.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import { IProbe, IProbeOutcome } from '../api/types';
 import { h, loading } from '../feedback/dom';
 import { renderColumn, sideBySide } from './diff';
 import { verdictBadge } from './verdict';
 
-const KIND_LABELS: Record<string, string> = {
-  original: 'original prompt',
-  notebook: 'earlier prompt',
-  should_change: 'should change',
-  should_not_change: 'should not change',
-  user: 'your probe'
-};
+/**
+ * What a probe is (the server's word when unknown).
+ */
+function kindLabel(kind: string, trans: TranslationBundle): string {
+  switch (kind) {
+    case 'original':
+      return trans.__('original prompt');
+    case 'notebook':
+      return trans.__('earlier prompt');
+    case 'should_change':
+      return trans.__('should change');
+    case 'should_not_change':
+      return trans.__('should not change');
+    case 'user':
+      return trans.__('your probe');
+    default:
+      return kind;
+  }
+}
 
 export interface IProbeRowState {
   probe: IProbe;
@@ -41,14 +55,17 @@ function column(
 /**
  * Render a probe row.
  */
-export function probeRow(state: IProbeRowState): HTMLElement {
+export function probeRow(
+  state: IProbeRowState,
+  trans: TranslationBundle
+): HTMLElement {
   const { probe, outcome, previous, running } = state;
   const header = h(
     'div',
     { className: 'jp-collab-probe-header' },
     h('span', {
       className: `jp-collab-probe-kind jp-mod-${probe.kind}`,
-      text: KIND_LABELS[probe.kind] ?? probe.kind
+      text: kindLabel(probe.kind, trans)
     }),
     h('span', { className: 'jp-collab-probe-prompt', text: probe.prompt })
   );
@@ -64,12 +81,12 @@ export function probeRow(state: IProbeRowState): HTMLElement {
     row.appendChild(
       h('div', {
         className: 'jp-collab-why',
-        text: `Expected: ${probe.expectation}`
+        text: trans.__('Expected: %1', probe.expectation)
       })
     );
   }
   if (outcome) {
-    header.appendChild(verdictBadge(outcome.verdict, outcome.reason));
+    header.appendChild(verdictBadge(outcome.verdict, outcome.reason, trans));
     row.appendChild(
       h('div', { className: 'jp-collab-reason', text: outcome.reason })
     );
@@ -77,23 +94,23 @@ export function probeRow(state: IProbeRowState): HTMLElement {
     const cached = outcome.baseline_cached
       ? h('span', {
           className: 'jp-collab-cached',
-          text: 'baseline cached',
-          title: 'The server reused the answer without the amendment'
+          text: trans.__('baseline cached'),
+          title: trans.__('The server reused the answer without the amendment')
         })
       : null;
     row.appendChild(
       h(
         'div',
         { className: 'jp-collab-probe-columns' },
-        column('Baseline', renderColumn(diff.baseline), cached),
+        column(trans.__('Baseline'), renderColumn(diff.baseline), cached),
         column(
-          'Amended',
+          trans.__('Amended'),
           renderColumn(diff.amended),
           h('span', {
             className: 'jp-collab-diff-stats',
             text: diff.changed
-              ? `+${diff.added} −${diff.removed} words`
-              : 'no change'
+              ? trans.__('+%1 −%2 words', diff.added, diff.removed)
+              : trans.__('no change')
           })
         )
       )
@@ -101,19 +118,22 @@ export function probeRow(state: IProbeRowState): HTMLElement {
     return row;
   }
   const pending = running
-    ? loading('Answering…')
-    : h('div', { className: 'jp-collab-muted', text: 'Not run.' });
+    ? loading(trans.__('Answering…'))
+    : h('div', { className: 'jp-collab-muted', text: trans.__('Not run.') });
   if (previous) {
     row.appendChild(
       h(
         'div',
         { className: 'jp-collab-probe-columns' },
         column(
-          'Baseline',
+          trans.__('Baseline'),
           renderColumn([{ text: previous.baseline, kind: 'same' }]),
-          h('span', { className: 'jp-collab-previous', text: 'previous run' })
+          h('span', {
+            className: 'jp-collab-previous',
+            text: trans.__('previous run')
+          })
         ),
-        column('Amended', pending)
+        column(trans.__('Amended'), pending)
       )
     );
   } else {

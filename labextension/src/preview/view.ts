@@ -3,6 +3,7 @@
  * list with baseline and amended answers side by side, a box to add a probe,
  * and Finalize.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
@@ -23,6 +24,44 @@ export interface IPreviewViewOptions {
    * Finalize with the model's report; resolves when done (true: saved).
    */
   finalize: (model: PreviewModel) => Promise<boolean>;
+  /**
+   * The extension's translation bundle.
+   */
+  trans: TranslationBundle;
+}
+
+/**
+ * The status line of a preview: what it is doing, or how it ended.
+ */
+function previewStatus(model: PreviewModel, trans: TranslationBundle): string {
+  switch (model.status) {
+    case 'generating':
+      return trans.__('Generating probes…');
+    case 'running':
+      return trans._n(
+        'Running %2 of %1 probe…',
+        'Running %2 of %1 probes…',
+        model.total,
+        model.done
+      );
+    case 'done':
+      return trans._n(
+        'Previewed %1 probe.',
+        'Previewed %1 probes.',
+        model.outcomes.size
+      );
+    case 'cancelled':
+      return trans._n(
+        'Cancelled: %2 of %1 probe ran.',
+        'Cancelled: %2 of %1 probes ran.',
+        model.probes.length,
+        model.outcomes.size
+      );
+    case 'error':
+      return trans.__('Preview failed: %1', model.error);
+    default:
+      return '';
+  }
 }
 
 export class PreviewView extends Widget {
@@ -30,25 +69,25 @@ export class PreviewView extends Widget {
     super();
     this.addClass('jp-collab-preview');
     this.node.tabIndex = -1;
-    const model = options.model;
+    const { model, trans } = options;
     this._kind = h(
       'select',
       {
         className: 'jp-collab-kind',
-        aria: { label: 'Kind of amendment' },
+        aria: { label: trans.__('Kind of amendment') },
         onChange: () => {
           model.amendment.kind = this._kind.value as AmendmentKind;
           this._renderControls();
         }
       },
-      h('option', { value: 'fact', text: 'Fact' }),
-      h('option', { value: 'process', text: 'Process' })
+      h('option', { value: 'fact', text: trans.__('Fact') }),
+      h('option', { value: 'process', text: trans.__('Process') })
     );
     this._kind.value = model.amendment.kind;
     this._text = h('textarea', {
       className: 'jp-collab-amendment-text',
       value: model.amendment.text,
-      aria: { label: 'Amendment' },
+      aria: { label: trans.__('Amendment') },
       onInput: () => {
         model.amendment.text = this._text.value;
         this._renderControls();
@@ -60,18 +99,25 @@ export class PreviewView extends Widget {
         }
       }
     });
-    this._rerunButton = button('Re-run preview', () => this._rerun(), {
-      className: 'jp-collab-rerun',
-      title: 'Preview the edited amendment (Ctrl+Enter); baselines are reused'
-    });
-    this._cancelButton = button('Cancel', () => model.cancel(), {
+    this._rerunButton = button(
+      trans.__('Re-run preview'),
+      () => this._rerun(),
+      {
+        className: 'jp-collab-rerun',
+        title: trans.__(
+          'Preview the edited amendment (Ctrl+Enter); baselines are reused'
+        )
+      }
+    );
+    this._cancelButton = button(trans.__('Cancel'), () => model.cancel(), {
       warn: true,
       className: 'jp-collab-preview-cancel'
     });
-    this._finalizeButton = button('Finalize', () => void this._finalize(), {
-      accept: true,
-      className: 'jp-collab-finalize'
-    });
+    this._finalizeButton = button(
+      trans.__('Finalize'),
+      () => void this._finalize(),
+      { accept: true, className: 'jp-collab-finalize' }
+    );
     this._progress = h('progress', { className: 'jp-collab-progress' });
     this._status = h('span', {
       className: 'jp-collab-preview-status',
@@ -82,8 +128,8 @@ export class PreviewView extends Widget {
     this._newProbe = h('input', {
       className: 'jp-collab-new-probe jp-mod-styled',
       type: 'text',
-      placeholder: 'Add a probe prompt of your own…',
-      aria: { label: 'New probe prompt' },
+      placeholder: trans.__('Add a probe prompt of your own…'),
+      aria: { label: trans.__('New probe prompt') },
       onKeyDown: event => {
         if (event.key === 'Enter') {
           event.preventDefault();
@@ -98,10 +144,16 @@ export class PreviewView extends Widget {
         h(
           'div',
           { className: 'jp-collab-preview-origin' },
-          h('span', { className: 'jp-collab-label', text: 'Highlighted' }),
+          h('span', {
+            className: 'jp-collab-label',
+            text: trans.__('Highlighted')
+          }),
           h('q', { text: options.quote }),
           options.correction
-            ? h('span', { className: 'jp-collab-label', text: ' Correction' })
+            ? h('span', {
+                className: 'jp-collab-label',
+                text: ` ${trans.__('Correction')}`
+              })
             : null,
           options.correction ? h('span', { text: options.correction }) : null
         ),
@@ -130,7 +182,7 @@ export class PreviewView extends Widget {
         'div',
         { className: 'jp-collab-add-probe' },
         this._newProbe,
-        button('Add probe', () => this._addProbe(), {
+        button(trans.__('Add probe'), () => this._addProbe(), {
           className: 'jp-collab-add-probe-button'
         })
       )
@@ -183,18 +235,21 @@ export class PreviewView extends Widget {
   }
 
   private _render(): void {
-    const model = this.options.model;
+    const { model, trans } = this.options;
     const finished = this._wasRunning && !model.running;
     this._wasRunning = model.running;
     replaceChildren(
       this._probes,
       ...model.probes.map(probe =>
-        probeRow({
-          probe,
-          outcome: model.outcomes.get(probe.prompt) ?? null,
-          previous: model.previous.get(probe.prompt) ?? null,
-          running: model.running
-        })
+        probeRow(
+          {
+            probe,
+            outcome: model.outcomes.get(probe.prompt) ?? null,
+            previous: model.previous.get(probe.prompt) ?? null,
+            running: model.running
+          },
+          trans
+        )
       )
     );
     this._renderControls();
@@ -214,7 +269,7 @@ export class PreviewView extends Widget {
   }
 
   private _renderControls(): void {
-    const model = this.options.model;
+    const { model, trans } = this.options;
     const running = model.running;
     this._progress.hidden = !running;
     if (model.status === 'running') {
@@ -223,35 +278,29 @@ export class PreviewView extends Widget {
     } else {
       this._progress.removeAttribute('value');
     }
-    const status: Record<string, string> = {
-      idle: '',
-      generating: 'Generating probes…',
-      running: `Running ${model.done} of ${model.total} probes…`,
-      done: `Previewed ${model.outcomes.size} probes.`,
-      cancelled: `Cancelled: ${model.outcomes.size} of ${model.probes.length} probes ran.`,
-      error: `Preview failed: ${model.error}`
-    };
     this._status.textContent = model.stale
-      ? 'The amendment was edited: re-run the preview.'
-      : status[model.status];
+      ? trans.__('The amendment was edited: re-run the preview.')
+      : previewStatus(model, trans);
     this._status.classList.toggle('jp-collab-error', model.status === 'error');
     const counts = { intended: 0, unintended: 0, unchanged: 0 };
     for (const outcome of model.outcomes.values()) {
       counts[outcome.verdict] += 1;
     }
     this._summary.textContent = model.outcomes.size
-      ? verdictSummary(counts)
+      ? verdictSummary(counts, trans)
       : '';
     this._cancelButton.hidden = !running;
     this._rerunButton.disabled = running || !model.amendment.text.trim();
     this._finalizeButton.disabled =
       running || this._finalizing || this._finalized || model.report() === null;
     this._finalizeButton.textContent = this._finalized
-      ? 'Finalized ✓'
-      : 'Finalize';
+      ? trans.__('Finalized ✓')
+      : trans.__('Finalize');
     this._finalizeButton.title = model.stale
-      ? 'Re-run the preview of the edited amendment first'
-      : 'Add the amendment, with this preview, to the notebook’s context';
+      ? trans.__('Re-run the preview of the edited amendment first')
+      : trans.__(
+          'Add the amendment, with this preview, to the notebook’s context'
+        );
   }
 
   private _kind: HTMLSelectElement;

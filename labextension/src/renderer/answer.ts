@@ -9,12 +9,19 @@
  */
 import { renderMarkdown } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { IAnnotatedHighlight, ICollabOutput } from '../api';
+import {
+  CorrectionOperation,
+  IAnnotatedHighlight,
+  ICollabOutput,
+  ICorrection
+} from '../api';
 import { STREAM_MIME } from '../mimetypes';
 import { IStreamingAnswer } from '../outputs';
 import { activeRuns } from '../runs';
+import { TRANSLATION_DOMAIN } from '../translation';
 import { answerEvents } from './events';
 import { createFooter } from './footer';
 import { IMarkSpec, applyMarks } from './marks';
@@ -26,6 +33,9 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
     super();
     this._options = options;
+    this._trans = (options.translator ?? nullTranslator).load(
+      TRANSLATION_DOMAIN
+    );
     this.addClass(OUTPUT_CLASS);
   }
 
@@ -46,7 +56,7 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
   ): Promise<void> {
     const result = payload?.result;
     if (!result || typeof result.answer !== 'string') {
-      this._replace(render, [invalid()]);
+      this._replace(render, [invalid(this._trans)]);
       return;
     }
     const answer = await this._markdown(result.answer);
@@ -55,12 +65,12 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
     }
     const highlights = payload.highlights ?? [];
     const footer = document.createElement('div');
-    this._replace(render, [answer, notes(highlights), footer]);
+    this._replace(render, [answer, notes(highlights, this._trans), footer]);
     const { orphaned } = applyMarks(
       answer,
-      markSpecs(highlights, result.answer)
+      markSpecs(highlights, result.answer, this._trans)
     );
-    footer.replaceWith(createFooter(result, orphaned.length));
+    footer.replaceWith(createFooter(result, orphaned.length, this._trans));
     await this._typeset(answer);
     answerEvents.emitRendered({
       answerNode: answer,
@@ -79,7 +89,7 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
     if (render !== this._renders) {
       return;
     }
-    this._replace(render, [answer, streamingStatus(payload)]);
+    this._replace(render, [answer, streamingStatus(payload, this._trans)]);
     this.toggleClass('jp-collab-mod-streaming', isLive(payload));
   }
 
@@ -118,6 +128,7 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
 
   private _options: IRenderMime.IRendererOptions;
   private _renders = 0;
+  private _trans: TranslationBundle;
 }
 
 /**
@@ -125,7 +136,8 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
  */
 export function markSpecs(
   highlights: IAnnotatedHighlight[],
-  answer: string
+  answer: string,
+  trans: TranslationBundle
 ): IMarkSpec[] {
   return highlights.map(({ highlight, corrections }) => ({
     id: highlight.id,
@@ -136,17 +148,50 @@ export function markSpecs(
       ? 'jp-collab-mark jp-collab-mod-corrected'
       : 'jp-collab-mark',
     title: corrections.length
-      ? corrections
-          .map(c => `${c.operation}: ${c.text || '(no text)'}`)
-          .join('\n')
-      : 'Highlighted'
+      ? corrections.map(c => correctionNote(c, trans)).join('\n')
+      : trans.__('Highlighted')
   }));
+}
+
+function operationName(
+  operation: CorrectionOperation,
+  trans: TranslationBundle
+): string {
+  switch (operation) {
+    case 'replace':
+      return trans.__('replace');
+    case 'delete':
+      return trans.__('delete');
+    case 'insert':
+      return trans.__('insert');
+    case 'comment':
+      return trans.__('comment');
+    default:
+      return operation;
+  }
+}
+
+/**
+ * "operation: text" for a correction of a highlight.
+ */
+function correctionNote(
+  correction: ICorrection,
+  trans: TranslationBundle
+): string {
+  return trans.__(
+    '%1: %2',
+    operationName(correction.operation, trans),
+    correction.text || trans.__('(no text)')
+  );
 }
 
 /**
  * The corrections, listed under the answer.
  */
-function notes(highlights: IAnnotatedHighlight[]): HTMLElement {
+function notes(
+  highlights: IAnnotatedHighlight[],
+  trans: TranslationBundle
+): HTMLElement {
   const list = document.createElement('ol');
   list.className = 'jp-collab-notes';
   for (const { highlight, corrections } of highlights) {
@@ -156,7 +201,7 @@ function notes(highlights: IAnnotatedHighlight[]): HTMLElement {
       quote.textContent = highlight.quote.exact;
       const what = document.createElement('span');
       what.className = 'jp-collab-note-text';
-      what.textContent = ` ${correction.operation}: ${correction.text || '(no text)'}`;
+      what.textContent = ` ${correctionNote(correction, trans)}`;
       item.append(quote, what);
       item.dataset.collabMark = highlight.id;
       list.append(item);
@@ -177,7 +222,10 @@ function isLive(payload: IStreamingAnswer): boolean {
 /**
  * The line under a streaming answer: what is happening and a cancel button.
  */
-function streamingStatus(payload: IStreamingAnswer): HTMLElement {
+function streamingStatus(
+  payload: IStreamingAnswer,
+  trans: TranslationBundle
+): HTMLElement {
   const status = document.createElement('div');
   status.className = 'jp-collab-status';
   const label = document.createElement('span');
@@ -186,12 +234,16 @@ function streamingStatus(payload: IStreamingAnswer): HTMLElement {
     const spinner = document.createElement('span');
     spinner.className = 'jp-collab-spinner';
     label.textContent =
-      payload.note ?? (payload.status === 'waiting' ? 'Asking…' : 'Streaming…');
+      payload.note ??
+      (payload.status === 'waiting'
+        ? trans.__('Asking…')
+        : trans.__('Streaming…'));
     const cancel = document.createElement('button');
     cancel.className = 'jp-collab-cancel jp-mod-styled jp-mod-reject';
-    cancel.textContent = 'Cancel';
-    cancel.title =
-      'Stop this answer (the stop button of the notebook does too)';
+    cancel.textContent = trans.__('Cancel');
+    cancel.title = trans.__(
+      'Stop this answer (the stop button of the notebook does too)'
+    );
     cancel.onclick = () => {
       cancel.disabled = true;
       activeRuns.cancel(payload.run_id!);
@@ -201,22 +253,24 @@ function streamingStatus(payload: IStreamingAnswer): HTMLElement {
   }
   if (payload.status === 'cancelled') {
     label.textContent =
-      payload.note ?? 'Cancelled: the answer above is incomplete.';
+      payload.note ?? trans.__('Cancelled: the answer above is incomplete.');
   } else if (payload.status === 'error') {
-    label.textContent = 'Failed: the answer above is incomplete.';
+    label.textContent = trans.__('Failed: the answer above is incomplete.');
   } else {
-    label.textContent =
-      'Incomplete: this answer was still arriving when the notebook was saved. Run the cell again.';
+    label.textContent = trans.__(
+      'Incomplete: this answer was still arriving when the notebook was saved. Run the cell again.'
+    );
   }
   status.classList.add('jp-collab-mod-ended');
   status.append(label);
   return status;
 }
 
-function invalid(): HTMLElement {
+function invalid(trans: TranslationBundle): HTMLElement {
   const element = document.createElement('div');
   element.className = 'jp-collab-status jp-collab-mod-ended';
-  element.textContent =
-    'This collaborator output is damaged (no answer in it); run the cell again.';
+  element.textContent = trans.__(
+    'This collaborator output is damaged (no answer in it); run the cell again.'
+  );
   return element;
 }

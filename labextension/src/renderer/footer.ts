@@ -1,6 +1,8 @@
 /**
  * The unobtrusive line under an answer: token usage and provenance.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import { ICompletionResult, IUsage } from '../api';
 
 const number = new Intl.NumberFormat('en-US');
@@ -19,16 +21,25 @@ export function totalInput(usage: IUsage): number {
 /**
  * "1,234 in / 56 out · 1,000 cached" (cache parts only when non-zero).
  */
-export function usageText(usage: IUsage): string {
+export function usageText(usage: IUsage, trans: TranslationBundle): string {
   const parts = [
-    `${number.format(totalInput(usage))} in / ${number.format(usage.output_tokens)} out`
+    trans.__(
+      '%1 in / %2 out',
+      number.format(totalInput(usage)),
+      number.format(usage.output_tokens)
+    )
   ];
   if (usage.cache_read_input_tokens) {
-    parts.push(`${number.format(usage.cache_read_input_tokens)} cached`);
+    parts.push(
+      trans.__('%1 cached', number.format(usage.cache_read_input_tokens))
+    );
   }
   if (usage.cache_creation_input_tokens) {
     parts.push(
-      `${number.format(usage.cache_creation_input_tokens)} written to cache`
+      trans.__(
+        '%1 written to cache',
+        number.format(usage.cache_creation_input_tokens)
+      )
     );
   }
   return parts.join(' · ');
@@ -37,37 +48,52 @@ export function usageText(usage: IUsage): string {
 /**
  * "model · mode · context r3".
  */
-export function provenanceText(result: ICompletionResult): string {
+export function provenanceText(
+  result: ICompletionResult,
+  trans: TranslationBundle
+): string {
   return [
     result.model,
     result.mode,
-    `context r${result.context_revision}`
+    trans.__('context r%1', result.context_revision)
   ].join(' · ');
 }
 
 /**
  * The details shown on hover.
  */
-export function provenanceDetails(result: ICompletionResult): string {
+export function provenanceDetails(
+  result: ICompletionResult,
+  trans: TranslationBundle
+): string {
   const lines = [
-    `Provider: ${result.provider}`,
-    `Model: ${result.model}`,
-    `Mode: ${result.mode}`,
-    `Response: ${result.response_id}`,
-    `Context revision: ${result.context_revision} (${result.context_hash})`,
-    `Input hash: ${result.input_hash}`,
-    `Created: ${result.created}`,
-    `Duration: ${result.duration_s.toFixed(1)} s`
+    trans.__('Provider: %1', result.provider),
+    trans.__('Model: %1', result.model),
+    trans.__('Mode: %1', result.mode),
+    trans.__('Response: %1', result.response_id),
+    trans.__(
+      'Context revision: %1 (%2)',
+      result.context_revision,
+      result.context_hash
+    ),
+    trans.__('Input hash: %1', result.input_hash),
+    trans.__('Created: %1', result.created),
+    trans.__('Duration: %1 s', result.duration_s.toFixed(1))
   ];
   if (result.stop_reason) {
-    lines.push(`Stop reason: ${result.stop_reason}`);
+    lines.push(trans.__('Stop reason: %1', result.stop_reason));
   }
   if (result.included_amendments.length) {
-    lines.push(`Amendments used: ${result.included_amendments.join(', ')}`);
+    lines.push(
+      trans.__('Amendments used: %1', result.included_amendments.join(', '))
+    );
   }
   if (result.omitted_amendments.length) {
     lines.push(
-      `Left out (over the token budget): ${result.omitted_amendments.join(', ')}`
+      trans.__(
+        'Left out (over the token budget): %1',
+        result.omitted_amendments.join(', ')
+      )
     );
   }
   return lines.join('\n');
@@ -78,27 +104,30 @@ export function provenanceDetails(result: ICompletionResult): string {
  */
 export function createFooter(
   result: ICompletionResult,
-  orphaned: number
+  orphaned: number,
+  trans: TranslationBundle
 ): HTMLElement {
   const footer = document.createElement('div');
   footer.className = 'jp-collab-footer';
-  footer.title = provenanceDetails(result);
+  footer.title = provenanceDetails(result, trans);
   const usage = document.createElement('span');
   usage.className = 'jp-collab-usage';
-  usage.textContent = usageText(result.usage);
+  usage.textContent = usageText(result.usage, trans);
   const provenance = document.createElement('span');
   provenance.className = 'jp-collab-provenance';
-  provenance.textContent = provenanceText(result);
+  provenance.textContent = provenanceText(result, trans);
   footer.append(usage, provenance);
   if (result.stop_reason === 'max_tokens') {
-    footer.append(note('cut at the maximum length (--max-tokens)'));
+    footer.append(note(trans.__('cut at the maximum length (--max-tokens)')));
   }
   if (orphaned > 0) {
     footer.append(
       note(
-        orphaned === 1
-          ? '1 highlight no longer matches the text'
-          : `${orphaned} highlights no longer match the text`
+        trans._n(
+          '%1 highlight no longer matches the text',
+          '%1 highlights no longer match the text',
+          orphaned
+        )
       )
     );
   }

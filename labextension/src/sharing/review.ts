@@ -5,6 +5,7 @@
  * accepted.
  */
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { errorMessage } from '../panel/client';
@@ -17,18 +18,19 @@ import { reviewBody } from './reviewBody';
  */
 export async function reviewEmbedded(
   model: NotebookContextModel,
-  notebookName: string
+  notebookName: string,
+  trans: TranslationBundle
 ): Promise<boolean> {
   const pending = model.opened?.pending;
   if (!model.opened?.needs_review || !pending) {
     return false;
   }
   const result = await showDialog({
-    title: 'Review the notebook’s AI context',
-    body: new Widget({ node: reviewBody(pending, notebookName) }),
+    title: trans.__('Review the notebook’s AI context'),
+    body: new Widget({ node: reviewBody(pending, notebookName, trans) }),
     buttons: [
-      Dialog.cancelButton({ label: 'Not now' }),
-      Dialog.okButton({ label: 'Apply context' })
+      Dialog.cancelButton({ label: trans.__('Not now') }),
+      Dialog.okButton({ label: trans.__('Apply context') })
     ]
   });
   if (!result.button.accept) {
@@ -37,13 +39,16 @@ export async function reviewEmbedded(
   try {
     const written = await model.acceptPending();
     if (written === 'written') {
-      Notification.success(`Applied the context of ${notebookName}.`, {
-        autoClose: 3000
-      });
+      Notification.success(
+        trans.__('Applied the context of %1.', notebookName),
+        { autoClose: 3000 }
+      );
       return true;
     }
   } catch (error) {
-    Notification.error(`The context was not applied: ${errorMessage(error)}`);
+    Notification.error(
+      trans.__('The context was not applied: %1', errorMessage(error))
+    );
   }
   return false;
 }
