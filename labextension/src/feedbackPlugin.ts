@@ -1,3 +1,4 @@
+/* eslint-disable jupyter/prefer-lazy-imports -- the plugins construct the panel, the controller and the watchers as they activate */
 /**
  * The feedback loop's plugins: highlight → correct → amend → preview →
  * finalize (`jupyter-collab:feedback`), the context panel
@@ -33,6 +34,11 @@ export namespace CommandIDs {
   export const reloadContext = 'jupyter-collab:reload-context';
   export const reviewContext = 'jupyter-collab:review-context';
 }
+
+/**
+ * None of these commands takes arguments.
+ */
+const NO_ARGS = { args: { type: 'object' as const, properties: {} } };
 
 /**
  * The keyboard shortcut of the feedback popover.
@@ -85,6 +91,7 @@ const feedback: JupyterFrontEndPlugin<ICollabLoop> = {
       caption: trans.__(
         'Open the feedback popover on the selection in a collaborator answer'
       ),
+      describedBy: NO_ARGS,
       execute: () => controller.open()
     });
     app.commands.addKeyBinding({
@@ -166,6 +173,7 @@ const panel: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(CommandIDs.openContextPanel, {
       label: trans.__('Show the Notebook Context'),
+      describedBy: NO_ARGS,
       execute: () => {
         if (labShell) {
           labShell.activateById(widget.id);
@@ -176,6 +184,7 @@ const panel: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.undoContextChange, {
       label: trans.__('Undo the Last Context Change'),
+      describedBy: NO_ARGS,
       isEnabled: () => {
         const notebook = widget.notebook;
         return !!notebook && registry.modelFor(notebook).undo.size > 0;
@@ -184,6 +193,7 @@ const panel: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.reloadContext, {
       label: trans.__('Reload the Notebook Context'),
+      describedBy: NO_ARGS,
       execute: async () => {
         const notebook = tracker.currentWidget;
         if (notebook) {
@@ -241,6 +251,7 @@ const sharing: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.reviewContext, {
       label: trans.__('Review the Notebook’s Embedded Context'),
+      describedBy: NO_ARGS,
       isEnabled: () => {
         const notebook = tracker.currentWidget;
         return !!notebook && !!registry.modelFor(notebook).opened?.needs_review;
