@@ -8,7 +8,6 @@ import { Widget } from '@lumino/widgets';
 
 import { IModelsInfo } from './api';
 import { cellOptions } from './cellSource';
-import { collabIcon } from './icons';
 
 export const TOOLBAR_CLASS = 'jp-collab-cell-toolbar';
 
@@ -34,10 +33,9 @@ export class CollabCellToolbar extends Widget {
 
     const label = document.createElement('span');
     label.className = 'jp-collab-cell-label';
-    const icon = collabIcon.element({
-      tag: 'span',
-      className: 'jp-collab-cell-icon'
-    });
+    // Drawn by CSS like the label row of inactive cells (style/cell.css).
+    const icon = document.createElement('span');
+    icon.className = 'jp-collab-cell-icon';
     const text = document.createElement('span');
     text.textContent = trans.__('Collaborator');
     label.append(icon, text);
@@ -52,11 +50,17 @@ export class CollabCellToolbar extends Widget {
       this._onChange({ model: this._model.value || null });
 
     this.node.append(label, this._mode, this._model);
-    this._fillModels(null, null);
-    void options.models.then(info => {
-      this._info = info;
-      this.update();
-    });
+    if (options.models instanceof Promise) {
+      this._fillModels(null, null);
+      void options.models.then(info => {
+        this._info = info;
+        this.update();
+      });
+    } else {
+      this._info = options.models;
+      this._fillModes(this._info?.default_mode ?? null);
+      this._fillModels(this._info, null);
+    }
   }
 
   /**
@@ -116,8 +120,11 @@ export class CollabCellToolbar extends Widget {
 
 export namespace CollabCellToolbar {
   export interface IOptions {
-    /** The server's model setup (null when it is not reachable). */
-    models: Promise<IModelsInfo | null>;
+    /**
+     * The server's model setup (null when it is not reachable), or the
+     * promise of it while the server has not answered yet.
+     */
+    models: IModelsInfo | null | Promise<IModelsInfo | null>;
     /** Write a change into the cell's options line. */
     onChange: (change: OptionChange) => void;
     /** The extension's translation bundle. */

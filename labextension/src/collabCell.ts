@@ -9,8 +9,15 @@
  * - a placeholder when the prompt below `%%collab` is empty
  *   (`jp-collab-mod-empty`);
  * - markdown editing (the prompt is prose, not Python);
- * - the cell toolbar (mode and model, written into the options line).
+ * - a label row drawn by CSS (`--jp-collab-cell-label`), and on the active
+ *   collaborator cell the toolbar: the same label with the mode and model,
+ *   written into the options line.
  * All of it goes away when `%%collab` is removed.
+ *
+ * One toolbar per notebook moves to the active cell, the way JupyterLab's own
+ * cell toolbar does: a notebook of hundreds of collaborator cells opens
+ * without creating hundreds of widgets (see `browser_open_ratio` in
+ * benchmarks/). It covers the label row exactly, so moving it shifts nothing.
  */
 import type { Cell, ICodeCellModel } from '@jupyterlab/cells';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -20,9 +27,11 @@ import { PanelLayout } from '@lumino/widgets';
 import { IModelsInfo } from './api';
 import { isCollabSource, splitCell, withOptions } from './cellSource';
 import { CollabCellToolbar, OptionChange } from './cellToolbar';
+import { collabIcon } from './icons';
 
 export const COLLAB_CELL_CLASS = 'jp-collab-cell';
 export const EMPTY_PROMPT_CLASS = 'jp-collab-mod-empty';
+export const HAS_TOOLBAR_CLASS = 'jp-collab-mod-toolbar';
 
 /**
  * The editor language of the prompt.
@@ -59,30 +68,49 @@ export class CollabCellDecorator {
     private readonly _models: Promise<IModelsInfo | null>,
     private readonly _trans: TranslationBundle
   ) {
+    // What CSS draws on every collaborator cell: the icon, and texts in the
+    // user's language.
+    const root = document.documentElement.style;
+    root.setProperty(
+      '--jp-collab-cell-icon',
+      `url("data:image/svg+xml,${encodeURIComponent(collabIcon.svgstr)}")`
+    );
+    root.setProperty(
+      '--jp-collab-cell-label',
+      JSON.stringify(_trans.__('Collaborator'))
+    );
+    root.setProperty(
+      '--jp-collab-prompt-placeholder',
+      JSON.stringify(
+        _trans.__('Ask the collaborator… ({name} inserts a kernel variable)')
+      )
+    );
+    void _models.then(info => {
+      this._modelsInfo = info;
+    });
     tracker.forEach(panel => this._watchNotebook(panel));
     tracker.widgetAdded.connect((_, panel) => this._watchNotebook(panel));
   }
 
   private _watchNotebook(panel: NotebookPanel): void {
     const notebook = panel.content;
-    let scheduled = false;
-    const refresh = () => {
-      scheduled = false;
+    // Synchronous: the notebook connects its own handler first, so the
+    // widgets of new cells exist here, still placeholders (no editor yet);
+    // each editor is then created with the prompt language.
+    const refresh = () =>
       notebook.widgets.forEach(cell => this._watchCell(cell, panel));
-    };
-    const schedule = () => {
-      if (!scheduled) {
-        scheduled = true;
-        // The notebook creates the widgets of new cells in its own handler.
-        setTimeout(refresh, 0);
-      }
-    };
     const watchModel = () => {
-      notebook.model?.cells.changed.connect(schedule);
-      schedule();
+      notebook.model?.cells.changed.connect(refresh);
+      refresh();
     };
     notebook.modelChanged.connect(watchModel);
     watchModel();
+    const place = () => this._placeToolbar(panel);
+    notebook.activeCellChanged.connect(place);
+    panel.disposed.connect(() => {
+      notebook.activeCellChanged.disconnect(place);
+      this._toolbars.get(panel)?.dispose();
+    });
   }
 
   private _watchCell(cell: Cell, panel: NotebookPanel): void {
@@ -112,30 +140,53 @@ export class CollabCellDecorator {
     cell.toggleClass(COLLAB_CELL_CLASS, collab);
     cell.toggleClass(EMPTY_PROMPT_CLASS, collab && !splitCell(source).prompt);
     this._setMimeType(model, collab, panel.content.codeMimetype);
-    let toolbar = this._toolbars.get(cell);
-    if (!collab) {
-      toolbar?.dispose();
-      this._toolbars.delete(cell);
-      return;
+    if (cell === panel.content.activeCell) {
+      this._placeToolbar(panel);
     }
-    if (!toolbar && !cell.isPlaceholder()) {
-      toolbar = this._addToolbar(cell, model);
-    }
-    toolbar?.setSource(source);
   }
 
   /**
-   * Put a toolbar on the cell (after its header, before the input); the cell
-   * owns it from then on.
+   * Show the notebook's toolbar on its active cell when that is a
+   * collaborator cell (in the label row, after the cell's header).
    */
-  private _addToolbar(cell: Cell, model: ICodeCellModel): CollabCellToolbar {
+  private _placeToolbar(panel: NotebookPanel): void {
+    const cell = panel.content.activeCell;
+    const source = cell?.model.sharedModel.getSource() ?? '';
+    const target =
+      cell && cell.model.type === 'code' && isCollabSource(source)
+        ? cell
+        : null;
+    let toolbar = this._toolbars.get(panel);
+    if (toolbar?.parent && toolbar.parent !== target) {
+      toolbar.parent.removeClass(HAS_TOOLBAR_CLASS);
+      toolbar.parent = null;
+    }
+    if (!target || target.isPlaceholder()) {
+      return;
+    }
+    if (!toolbar || toolbar.isDisposed) {
+      toolbar = this._createToolbar(panel);
+    }
+    if (toolbar.parent !== target) {
+      (target.layout as PanelLayout).insertWidget(1, toolbar);
+      target.addClass(HAS_TOOLBAR_CLASS);
+    }
+    toolbar.setSource(source);
+  }
+
+  private _createToolbar(panel: NotebookPanel): CollabCellToolbar {
     const toolbar = new CollabCellToolbar({
-      models: this._models,
-      onChange: change => setCellOptions(model, change),
+      // Known once the server answered (usually before a notebook opens).
+      models: this._modelsInfo === undefined ? this._models : this._modelsInfo,
+      onChange: change => {
+        const cell = toolbar.parent as Cell | null;
+        if (cell) {
+          setCellOptions(cell.model as ICodeCellModel, change);
+        }
+      },
       trans: this._trans
     });
-    (cell.layout as PanelLayout).insertWidget(1, toolbar);
-    this._toolbars.set(cell, toolbar);
+    this._toolbars.set(panel, toolbar);
     return toolbar;
   }
 
@@ -159,6 +210,7 @@ export class CollabCellDecorator {
   }
 
   private _prose = new WeakSet<ICodeCellModel>();
-  private _toolbars = new WeakMap<Cell, CollabCellToolbar>();
+  private _modelsInfo: IModelsInfo | null | undefined = undefined;
+  private _toolbars = new WeakMap<NotebookPanel, CollabCellToolbar>();
   private _watched = new WeakSet<Cell>();
 }
