@@ -5,37 +5,15 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { AmendmentKind } from '../api/types';
 import { arrowNavigation } from './correctionsView';
 import { button, h, loading, replaceChildren } from './dom';
+import { kindSelect } from './kindSelect';
 import { FeedbackSession } from './session';
 import { describeWarning } from './warnings';
 
 export interface IAmendmentActions {
   preview(): void;
   finalize(): void;
-}
-
-function kindSelect(
-  value: AmendmentKind,
-  onChange: (kind: AmendmentKind) => void,
-  trans: TranslationBundle
-): HTMLSelectElement {
-  const select = h(
-    'select',
-    {
-      className: `jp-collab-kind jp-mod-${value}`,
-      aria: { label: trans.__('Kind of amendment') },
-      onChange: () => {
-        select.className = `jp-collab-kind jp-mod-${select.value}`;
-        onChange(select.value as AmendmentKind);
-      }
-    },
-    h('option', { value: 'fact', text: trans.__('Fact') }),
-    h('option', { value: 'process', text: trans.__('Process') })
-  );
-  select.value = value;
-  return select;
 }
 
 export class AmendmentsView {

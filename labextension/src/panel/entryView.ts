@@ -7,6 +7,7 @@ import { deleteIcon, editIcon } from '@jupyterlab/ui-components';
 
 import { AmendmentKind, IProvenance } from '../api/types';
 import { button, h } from '../feedback/dom';
+import { kindSelect } from '../feedback/kindSelect';
 import { verdictBadge, verdictSummary } from '../preview/verdict';
 import { IEntryView } from './grouping';
 
@@ -182,19 +183,13 @@ function editor(
       }
     }
   });
-  const kind = h(
-    'select',
-    {
-      className: 'jp-collab-kind',
-      aria: { label: trans.__('Kind') },
-      onChange: () => {
-        editing.kind = kind.value as AmendmentKind;
-      }
+  const kind = kindSelect(
+    editing.kind,
+    value => {
+      editing.kind = value;
     },
-    h('option', { value: 'fact', text: trans.__('Fact') }),
-    h('option', { value: 'process', text: trans.__('Process') })
+    trans
   );
-  kind.value = editing.kind;
   return h(
     'div',
     { className: 'jp-collab-entry-editor' },

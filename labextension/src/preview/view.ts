@@ -7,8 +7,8 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { AmendmentKind } from '../api/types';
 import { button, h, replaceChildren } from '../feedback/dom';
+import { kindSelect } from '../feedback/kindSelect';
 import { PreviewModel } from './model';
 import { probeRow } from './probeRow';
 import { verdictSummary } from './verdict';
@@ -70,20 +70,14 @@ export class PreviewView extends Widget {
     this.addClass('jp-collab-preview');
     this.node.tabIndex = -1;
     const { model, trans } = options;
-    this._kind = h(
-      'select',
-      {
-        className: 'jp-collab-kind',
-        aria: { label: trans.__('Kind of amendment') },
-        onChange: () => {
-          model.amendment.kind = this._kind.value as AmendmentKind;
-          this._renderControls();
-        }
+    this._kind = kindSelect(
+      model.amendment.kind,
+      kind => {
+        model.amendment.kind = kind;
+        this._renderControls();
       },
-      h('option', { value: 'fact', text: trans.__('Fact') }),
-      h('option', { value: 'process', text: trans.__('Process') })
+      trans
     );
-    this._kind.value = model.amendment.kind;
     this._text = h('textarea', {
       className: 'jp-collab-amendment-text',
       value: model.amendment.text,
