@@ -8,54 +8,21 @@ import logging
 from http.cookies import SimpleCookie
 
 import pytest
-import tornado.routing
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.web import RequestHandler
 from tornado.websocket import websocket_connect
 
 from jupyter_collab.core.models import SCHEMA_VERSION
+from tests.reliability.helpers import collab_routes, implemented_verbs
 from tests.wire.anthropic_server import FAKE_API_KEY, Reply
-
-VERBS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-
-
-def registered_routes(web_app) -> list[tuple[str, type[RequestHandler]]]:
-    """Every (path, handler) the running server routes, found by walking its routers."""
-    found: list[tuple[str, type[RequestHandler]]] = []
-
-    def walk(router) -> None:
-        for rule in getattr(router, "rules", []):
-            target = rule.target
-            if isinstance(target, tornado.routing.Router):
-                walk(target)
-            elif isinstance(target, type) and issubclass(target, RequestHandler):
-                path = getattr(rule.matcher, "_path", None)
-                found.append((path, target))
-
-    walk(web_app.wildcard_router)
-    walk(web_app.default_router)
-    return found
-
-
-def implemented_verbs(handler: type[RequestHandler]) -> list[str]:
-    """The verbs a handler class answers itself (not tornado's default 405)."""
-    return [
-        verb
-        for verb in VERBS
-        if getattr(handler, verb.lower()) is not getattr(RequestHandler, verb.lower())
-    ]
 
 
 async def test_every_route_refuses_requests_without_credentials(
     jp_serverapp, http_server, jp_http_port, jp_base_url
 ):
-    routes = registered_routes(jp_serverapp.web_app)
-    ours = [(p, h) for p, h in routes if h.__module__.startswith("jupyter_collab.")]
-    prefix = f"{jp_base_url}jupyter-collab/"
     # Every handler of the extension lives under its namespace, and vice versa.
-    assert ours and all(path and path.startswith(prefix) for path, _ in ours)
-    assert {p for p, _ in routes if p and p.startswith(prefix)} == {p for p, _ in ours}
+    ours = collab_routes(jp_serverapp.web_app, jp_base_url)
     assert len(ours) >= 11
+    prefix = f"{jp_base_url}jupyter-collab/"
 
     client = AsyncHTTPClient(force_instance=True)  # no Authorization header, no cookie
     checked = []
