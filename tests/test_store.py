@@ -26,6 +26,7 @@ from jupyter_collab.core.store import (
     sidecar_path_for,
     signature_settled,
 )
+from tests.hostile_contexts import HOSTILE, plant, state
 
 
 @pytest.fixture
@@ -81,42 +82,11 @@ def test_update_applies_a_change_under_the_lock(store):
     assert result.revision == 2
 
 
-HOSTILE = {
-    "not json": (b"{not json", "invalid JSON at line 1 column 2"),
-    "truncated": (b'{"schema_version": 1, "amendments": [', "invalid JSON at line 1"),
-    "not an object": (b"[1, 2, 3]", "expected a JSON object, found list"),
-    "future schema": (b'{"schema_version": 99}', "schema_version 99 is not supported"),
-    "wrong kind": (
-        b'{"schema_version": 1, "amendments": [{"kind": "opinion", "text": "x"}]}',
-        "amendments.0.kind",
-    ),
-    "unknown field": (b'{"schema_version": 1, "surprise": true}', "surprise"),
-    "blank text": (
-        b'{"schema_version": 1, "amendments": [{"kind": "fact", "text": "   "}]}',
-        "amendments.0.text",
-    ),
-    "duplicate ids": (
-        b'{"schema_version": 1, "amendments": ['
-        b'{"id": "a-1234", "kind": "fact", "text": "x"},'
-        b'{"id": "a-1234", "kind": "fact", "text": "y"}]}',
-        "duplicate id",
-    ),
-    "not utf-8": (b'{"schema_version": 1, "x": "\xff\xfe"}', "not UTF-8"),
-    "deep nesting": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    "negative revision": (b'{"schema_version": 1, "revision": -3}', "revision"),
-    "oversized entry": (
-        json.dumps(
-            {"schema_version": 1, "amendments": [{"kind": "fact", "text": "x" * 9000}]}
-        ).encode(),
-        "amendments.0.text",
-    ),
-}
-
-
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_bad_files_raise_naming_the_file_and_are_never_overwritten(store, name):
     content, expected = HOSTILE[name]
-    store.path.write_bytes(content)
+    plant(store.path, content)
+    before = state(store.path)
     with pytest.raises(ContextFileError) as info:
         store.load()
     message = str(info.value)
@@ -126,7 +96,7 @@ def test_bad_files_raise_naming_the_file_and_are_never_overwritten(store, name):
         store.save(CollabContext())
     with pytest.raises(ContextFileError):
         store.update(lambda c: None)
-    assert store.path.read_bytes() == content
+    assert state(store.path) == before
 
 
 def test_parse_names_the_source_for_dicts():
