@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from jupyter_collab.core.assembly import (
     CONSTITUTION_HEADING,
     CONSTITUTION_INTRO,
@@ -12,6 +14,8 @@ from jupyter_collab.core.assembly import (
     FACTS_HEADING,
     PROCESS_HEADING,
     Turn,
+    _entry_cost,
+    _line,
     assemble,
     estimate_tokens,
     history_window,
@@ -297,3 +301,10 @@ def test_shared_contexts_are_forgotten_with_them():
     del context
     gc.collect()
     assert key not in assembly._READ_ONLY
+
+
+@pytest.mark.parametrize("text", ["", "a", "abcd", "two\nlines", "x" * 37, "a\nb\nc\n d"])
+def test_an_entry_costs_its_rendered_line_and_newline(text):
+    # The budget rule prices entries without building their lines; it must price
+    # exactly what the constitution will contain.
+    assert _entry_cost(text) == estimate_tokens(_line(text)) + 1

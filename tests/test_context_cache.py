@@ -159,7 +159,8 @@ async def test_completions_see_an_edit_of_the_sidecar_on_disk(
 @pytest.fixture
 def fresh_states(monkeypatch):
     notebook_state.forget_states()
-    monkeypatch.setattr(notebook_state, "_clock", later)
+    monkeypatch.setattr(notebook_state._STATES, "clock", later)
+    monkeypatch.setattr(notebook_state._NOTEBOOKS, "clock", later)
     yield
     notebook_state.forget_states()
 

@@ -47,7 +47,17 @@ DEFAULT_HISTORY_STEP = 3
 
 def estimate_tokens(text: str) -> int:
     """A provider-independent estimate (about four characters a token)."""
-    return (len(text) + 3) // 4
+    return _tokens_for_length(len(text))
+
+
+def _tokens_for_length(length: int) -> int:
+    return (length + 3) // 4
+
+
+def _entry_cost(text: str) -> int:
+    """``estimate_tokens(_line(text)) + 1`` (the line and its newline), without
+    building the line: ``_line`` adds 2 characters, and 2 per inner newline."""
+    return _tokens_for_length(len(text) + 2 + 2 * text.count("\n")) + 1
 
 
 @dataclass(frozen=True)
@@ -107,15 +117,15 @@ def _fitting(
     default = estimate is estimate_tokens
     # No entry costs less than the shortest text as one line: once less budget
     # than that is left, nothing else can fit.
-    smallest = (min(map(len, texts), default=0) + 5) // 4 + 1 if default else 0
+    smallest = _tokens_for_length(min(map(len, texts), default=0) + 2) + 1 if default else 0
     keep = [False] * count
     left = budget
     for index in order:
         if left < smallest:
             break
         text = texts[index]
-        if default:  # estimate_tokens of the entry's line, without building the line
-            cost = (len(text) + 2 * text.count("\n") + 5) // 4 + 1
+        if default:
+            cost = _entry_cost(text)
         else:
             cost = estimate(_line(text)) + 1
         if cost <= left:

@@ -14,18 +14,16 @@ never writes the sidecar on its own: accepting an embedded context on disk is
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.assembly import share_read_only
 from ..core.errors import CollabError
+from ..core.filecache import FileCache
 from ..core.models import CollabContext
 from ..core.notebook import ReconcileKind, extract_context, reconcile
-from ..core.store import LocalContextStore, file_signature, signature_settled
+from ..core.store import LocalContextStore
 from .errors import CollabContextError, for_kernel
 
 TRUST_ENV = "JUPYTER_COLLAB_TRUST_EMBEDDED"
@@ -135,42 +133,33 @@ def read_notebook(path: Path) -> dict[str, Any]:
     return node
 
 
-_clock = time.time  # when a read starts (tests move it)
-_STATES_LOCK = threading.Lock()
-_MAX_STATES = 8
-_READS: OrderedDict[Path, tuple[Any, dict[str, Any]]] = OrderedDict()
+# Notebooks as read, and the last state per notebook, reused while neither the
+# notebook nor its sidecar changed on disk: a headless run reads and validates
+# them once, not once per cell.
+_NOTEBOOKS: FileCache[dict[str, Any]] = FileCache(max_entries=8)
+_STATES: FileCache[tuple[NotebookState, bool]] = FileCache(max_entries=8)
 
 
 def read_notebook_shared(path: Path) -> dict[str, Any]:
     """:func:`read_notebook`, reused while the file is unchanged; never change the result."""
-    started = _clock()
-    signature = file_signature(path)
-    with _STATES_LOCK:
-        cached = _READS.get(path)
-        if cached is not None and signature is not None and cached[0] == signature:
-            _READS.move_to_end(path)
-            return cached[1]
-        _READS.pop(path, None)
-    node = read_notebook(path)
-    if file_signature(path) == signature and signature_settled(signature, started):
-        with _STATES_LOCK:
-            _READS[path] = (signature, node)
-            while len(_READS) > _MAX_STATES:
-                _READS.popitem(last=False)
-    return node
-
-
-# The last state read per notebook, reused while neither the notebook nor its
-# sidecar changed on disk: a headless run reads and validates them once, not once
-# per cell. Keyed on both files' stat signatures (see core.store.file_signature).
-_STATES: OrderedDict[Path, tuple[tuple, NotebookState]] = OrderedDict()
+    return _NOTEBOOKS.read(path, [path], lambda: read_notebook(path))
 
 
 def forget_states() -> None:
     """Drop every remembered notebook state (the next cell reads the files again)."""
-    with _STATES_LOCK:
-        _STATES.clear()
-        _READS.clear()
+    _STATES.clear()
+    _NOTEBOOKS.clear()
+
+
+def _keep_state(loaded: tuple[NotebookState, bool]) -> bool:
+    state, checked_trust = loaded
+    # A state that needed the notary's verdict is not kept: trust can change
+    # without either file changing.
+    if checked_trust:
+        return False
+    if state.context is not None:
+        share_read_only(state.context)
+    return True
 
 
 def load_state(path: Path, *, trust_embedded: bool = False) -> NotebookState:
@@ -181,28 +170,12 @@ def load_state(path: Path, *, trust_embedded: bool = False) -> NotebookState:
     prompt assembly, see ``core.assembly.share_read_only``).
     """
     sidecar = LocalContextStore(path).path
-    started = _clock()
-    key = (file_signature(path), file_signature(sidecar), trust_embedded)
-    with _STATES_LOCK:
-        cached = _STATES.get(path)
-        if cached is not None and cached[0] == key and key[0] is not None:
-            _STATES.move_to_end(path)
-            return cached[1]
-        _STATES.pop(path, None)
-    state, checked_trust = _load_state(path, trust_embedded=trust_embedded)
-    unchanged = key == (file_signature(path), file_signature(sidecar), trust_embedded)
-    settled = signature_settled(key[0], started) and (
-        key[1] is None or signature_settled(key[1], started)
+    state, _ = _STATES.read(
+        (path, trust_embedded),
+        [path, sidecar],
+        lambda: _load_state(path, trust_embedded=trust_embedded),
+        keep=_keep_state,
     )
-    # A state that needed the notary's verdict is not kept: trust can change
-    # without either file changing.
-    if unchanged and settled and not checked_trust:
-        if state.context is not None:
-            share_read_only(state.context)
-        with _STATES_LOCK:
-            _STATES[path] = (key, state)
-            while len(_STATES) > _MAX_STATES:
-                _STATES.popitem(last=False)
     return state
 
 

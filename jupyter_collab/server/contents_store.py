@@ -49,10 +49,7 @@ import asyncio
 import base64
 import binascii
 import os
-import threading
-import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -70,19 +67,17 @@ from ..core.errors import (
     NotFoundError,
     StaleRevisionError,
 )
+from ..core.filecache import FileCache
 from ..core.models import CollabContext
 from ..core.store import (
     MAX_CONTEXT_BYTES,
-    FileSignature,
     acquire_folder_lock,
-    file_signature,
     next_revision,
     parse_context,
     read_context_file,
     release_folder_lock,
     serialize_context,
     sidecar_path_for,
-    signature_settled,
     try_folder_lock,
     write_context_file,
 )
@@ -192,58 +187,30 @@ def _release_when_acquired(future: asyncio.Future) -> None:
         release_folder_lock(future.result())
 
 
-class SharedContexts:
-    """Parsed sidecars by real path, reused while the file's signature is unchanged.
+def _shared(context: CollabContext | None) -> bool:
+    """Keep a parsed context, shared read-only with prompt assembly."""
+    if context is None:
+        return False
+    share_read_only(context)
+    return True
+
+
+class SharedContexts(FileCache[CollabContext | None]):
+    """Parsed sidecars by real path, reused while the file is unchanged on disk.
 
     Bounded by entries and by the size of the files they came from (a parsed
-    context takes about 3.5 times its file's size in memory). A file read while it
-    was still changing (see ``core.store.signature_settled``) is not kept. The
-    contexts are shared read-only: never change one (copy it first).
+    context takes about 3.5 times its file's size in memory). The contexts are
+    shared read-only: never change one (copy it first).
     """
 
     def __init__(self, max_entries: int = 16, max_bytes: int = MAX_CONTEXT_BYTES):
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.clock = time.time  # when a read starts (tests move it)
-        self._entries: OrderedDict[str, tuple[FileSignature, CollabContext]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(max_entries, max_bytes)
 
     def load(self, local: str, source: str) -> CollabContext | None:
         """The context in the file ``local`` (``None`` without one); blocking."""
-        started = self.clock()
-        before = file_signature(local)
-        with self._lock:
-            hit = self._entries.get(local)
-            if hit is not None and before is not None and hit[0] == before:
-                self._entries.move_to_end(local)
-                return hit[1]
-            self._entries.pop(local, None)
-        context = read_context_file(Path(local), source)
-        if (
-            context is not None
-            and before is not None
-            and before[2] <= self.max_bytes
-            and file_signature(local) == before
-            and signature_settled(before, started)
-        ):
-            share_read_only(context)
-            with self._lock:
-                self._entries[local] = (before, context)
-                self._evict()
-        return context
-
-    def _evict(self) -> None:
-        total = sum(signature[2] for signature, _ in self._entries.values())
-        while self._entries and (len(self._entries) > self.max_entries or total > self.max_bytes):
-            (signature, _) = self._entries.popitem(last=False)[1]
-            total -= signature[2]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        return self.read(
+            local, [local], lambda: read_context_file(Path(local), source), keep=_shared
+        )
 
 
 class ContentsContextStore:
