@@ -25,7 +25,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .common import HERE, OUT, Result, Settings, jupyter_server, log, median, ratio, rounded
+from .common import (
+    HERE,
+    OUT,
+    Result,
+    Settings,
+    jupyter_server,
+    log,
+    median,
+    notebook_json,
+    ratio,
+    rounded,
+)
 from .wire import small_context
 
 CELLS = 200
@@ -97,18 +108,6 @@ def _collab_output(i: int) -> dict:
     return build_output(CollabOutput(result=result, highlights=highlights))
 
 
-def _notebook(cells: list[dict]) -> dict:
-    return {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 def make_notebooks(folder: Path) -> None:
     from jupyter_collab.core.store import serialize_context
 
@@ -129,9 +128,9 @@ def make_notebooks(folder: Path) -> None:
         {"cell_type": "markdown", "id": f"cell-{i:03d}", "metadata": {}, "source": _answer(i)}
         for i in range(CELLS)
     ]
-    (folder / "collab200.ipynb").write_text(json.dumps(_notebook(collab), indent=1))
+    (folder / "collab200.ipynb").write_text(notebook_json(collab))
     (folder / "collab200.collab.json").write_text(serialize_context(small_context(30)))
-    (folder / "md200.ipynb").write_text(json.dumps(_notebook(markdown), indent=1))
+    (folder / "md200.ipynb").write_text(notebook_json(markdown))
     code = [
         {
             "cell_type": "code",
@@ -149,7 +148,7 @@ def make_notebooks(folder: Path) -> None:
         }
         for i in range(CELLS)
     ]
-    (folder / "code200.ipynb").write_text(json.dumps(_notebook(code), indent=1))
+    (folder / "code200.ipynb").write_text(notebook_json(code))
 
 
 def ensure_playwright() -> None:

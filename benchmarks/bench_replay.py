@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import OUT, Result, Settings, clean_env, log, median, ratio, rounded
+from .common import OUT, Result, Settings, clean_env, log, median, notebook_json, ratio, rounded
 from .wire import AnthropicWireServer, Reply, anthropic_env, small_context
 
 CELLS = 50
@@ -46,18 +46,6 @@ def _cell(source: str, i: int) -> dict:
     }
 
 
-def _notebook(cells: list[dict]) -> dict:
-    return {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 def make_notebooks(folder: Path) -> tuple[Path, Path]:
     from jupyter_collab.core.store import serialize_context
 
@@ -71,8 +59,8 @@ def make_notebooks(folder: Path) -> tuple[Path, Path]:
     ]
     collab_path = folder / "collab.ipynb"
     plain_path = folder / "plain.ipynb"
-    collab_path.write_text(json.dumps(_notebook(collab), indent=1))
-    plain_path.write_text(json.dumps(_notebook(plain), indent=1))
+    collab_path.write_text(notebook_json(collab))
+    plain_path.write_text(notebook_json(plain))
     (folder / "collab.collab.json").write_text(serialize_context(small_context(30)))
     return collab_path, plain_path
 

@@ -302,6 +302,20 @@ def write_results(results: dict[str, Any]) -> None:
     RESULTS_JSON.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
+def notebook_json(cells: list[dict]) -> str:
+    """A Python 3 notebook (nbformat 4.5) of ``cells``, as its file's text."""
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(notebook, indent=1)
+
+
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
