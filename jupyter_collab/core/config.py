@@ -53,6 +53,9 @@ class CollabConfig(BaseModel):
     local_model_path: str | None = None
     local_n_ctx: int = Field(default=4096, ge=256)
     local_n_threads: int | None = None
+    # The embedded model runs in a process of its own; one that has work but sends
+    # nothing for this long is taken as hung, stopped, and started afresh on the next call.
+    local_stall_timeout: float = Field(default=120.0, gt=0)
 
     def anthropic_key(self) -> str | None:
         return self.anthropic_api_key or os.environ.get("ANTHROPIC_API_KEY") or None

