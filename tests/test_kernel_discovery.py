@@ -254,9 +254,11 @@ def test_jupyter_server_session_and_lab_cell_id(jupyter_server, with_name):
             client, "%%collab\nedited prompt", {"cellId": "ask", "recordTiming": False}
         )
         assert not [o for o in outputs if o["type"] == "error"], outputs
-        # The answer streamed in as one display and several updates of it.
+        # The answer streamed in as one display, updated in place. How many updates
+        # depends on how the deltas' arrival meets the display throttle (timing, so
+        # not asserted here; tests/test_kernel_display.py checks it with a fake clock).
         kinds = [o["type"] for o in outputs]
-        assert kinds[0] == "display_data" and kinds.count("update_display_data") >= 3
+        assert kinds[0] == "display_data" and set(kinds[1:]) == {"update_display_data"}
         assert MIME_TYPE in outputs[-1]["data"]
         assert {o["transient"]["display_id"] for o in outputs} == {
             outputs[0]["transient"]["display_id"]
@@ -288,7 +290,7 @@ def _connect(runtime: Path, kernel_id: str):
 
 
 @pytest.mark.slow
-def test_kernel_interrupt_closes_the_stream_within_a_second(jupyter_server):
+def test_kernel_interrupt_closes_the_upstream_stream(jupyter_server):
     root, runtime, api, wire = jupyter_server
     notebook(root / "sub" / "slow.ipynb", [("ask", "%%collab\nslow")])
     body = {"path": "sub/slow.ipynb", "name": "slow.ipynb", "type": "notebook",
@@ -298,6 +300,7 @@ def test_kernel_interrupt_closes_the_stream_within_a_second(jupyter_server):
     client = _connect(runtime, kernel_id)
     try:
         _execute(client, "%load_ext jupyter_collab")
+        # 40 words half a second apart: the response lasts 20 s unless closed early.
         wire.script(Reply.text(" ".join(["word"] * 40), delta_delay=0.5))
         message = client.session.msg(
             "execute_request",
@@ -309,15 +312,16 @@ def test_kernel_interrupt_closes_the_stream_within_a_second(jupyter_server):
         while not wire.message_requests() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(1.2)  # a few words have streamed
-        interrupted = time.monotonic()
         api("POST", f"/api/kernels/{kernel_id}/interrupt")
-        assert wire.wait_for_disconnect(timeout=1.5), "the upstream request was not closed"
+        # The wire server registers a disconnect only while it is still sending, so
+        # this holds exactly when the interrupt closed the request before its end
+        # (however slow the machine: the timeout only bounds a failing run).
+        assert wire.wait_for_disconnect(timeout=15), "the upstream request was not closed"
         reply = client.get_shell_msg(timeout=10)
         while reply["parent_header"].get("msg_id") != message["header"]["msg_id"]:
             reply = client.get_shell_msg(timeout=10)
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "KeyboardInterrupt"
-        assert time.monotonic() - interrupted < 2.0
         # The kernel still answers afterwards. ipykernel aborts requests that arrive
         # right after an error (stop_on_error), so ask again until one is executed.
         for _ in range(10):

@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import context, preview
+    from . import context, install_local, preview
 
     parser = _Parser(
         prog="jupyter collab",
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     context.add_parsers(commands)
     preview.add_parser(commands)
+    install_local.add_parser(commands)
     return parser
 
 

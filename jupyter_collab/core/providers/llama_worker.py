@@ -77,6 +77,35 @@ class Channel:
             self._out.flush()
 
 
+def avoid_amx_repacking(llama_cpp: Any) -> bool:
+    """Load weights without llama.cpp's AMX buffer type when the library has it.
+
+    A llama-cpp-python compiled with -march=native on an AMX CPU (what a plain
+    ``pip install llama-cpp-python`` does there) crashes with SIGSEGV in its first
+    decode inside that buffer type (seen with 0.3.36 on a Sapphire Rapids Xeon).
+    The project's own build (``llama_build``) never compiles it in; for other
+    builds, loading with ``use_extra_bufts = False`` avoids it, at the cost of
+    llama.cpp's weight repacking, which a 135M model hardly needs. ``Llama`` takes
+    its model parameters from ``llama_model_default_params`` at load time and
+    has no argument for this one, hence the wrapper.
+    """
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    if "AMX_INT8 = 1" not in info:
+        return False
+    low_level = llama_cpp.llama_cpp
+    defaults = low_level.llama_model_default_params
+    if not hasattr(defaults(), "use_extra_bufts"):
+        return False
+
+    def without_extra_buffer_types() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    low_level.llama_model_default_params = without_extra_buffer_types
+    return True
+
+
 class Model:
     """One loaded GGUF with its chat formatter; used from one thread only."""
 
@@ -84,6 +113,7 @@ class Model:
         import llama_cpp
         from llama_cpp import llama_chat_format
 
+        self.amx_avoided = avoid_amx_repacking(llama_cpp)
         kwargs: dict[str, Any] = {"model_path": path, "n_ctx": n_ctx, "verbose": False}
         if n_threads:
             kwargs["n_threads"] = n_threads
@@ -269,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         pid=os.getpid(),
         n_ctx=model.n_ctx,
         system_info=model.system_info,
+        amx_avoided=model.amx_avoided,
         load_s=round(time.perf_counter() - started, 3),
     )
     server = Server(model, channel)

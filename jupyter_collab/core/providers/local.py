@@ -124,7 +124,8 @@ def crash_message(died: WorkerDied, during: str, stall_timeout: float) -> str:
     if died.signal_name in ("SIGSEGV", "SIGILL", "SIGBUS"):
         return (
             f"{message} If it crashes on every answer, llama-cpp-python was probably "
-            "compiled for another CPU: reinstall it portably (README, Troubleshooting)."
+            "compiled for another CPU: reinstall it portably with "
+            "`jupyter collab install-local` and restart."
         )
     return message
 
