@@ -9,6 +9,9 @@ export default defineConfig([
   {
     ignores: [
       'node_modules',
+      '.venv',
+      '.ci/venv',
+      '.ci/work',
       'coverage',
       'jupyter_collab/labextension',
       'labextension/lib',
