@@ -103,3 +103,22 @@ def test_configured_gguf_needs_no_smollm2_package(monkeypatch, tmp_path):
 def test_openai_without_base_url_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="openai_base_url"):
         create_provider(CollabConfig(provider="openai"))
+
+
+def test_both_doors_pass_the_embedded_model_settings():
+    """local_n_ctx and local_stall_timeout reach the core from either door's config."""
+    from traitlets.config import Config
+
+    from jupyter_collab.kernel.magic import CollabMagics
+    from jupyter_collab.server.app import CollabExtension
+
+    server = CollabExtension(
+        config=Config({"CollabExtension": {"local_n_ctx": 1024, "local_stall_timeout": 30.0}})
+    ).collab_config()
+    assert (server.local_n_ctx, server.local_stall_timeout) == (1024, 30.0)
+    kernel = CollabMagics(
+        config=Config({"CollabMagics": {"local_n_ctx": 2048, "local_stall_timeout": 45.0}})
+    ).settings().config
+    assert (kernel.local_n_ctx, kernel.local_stall_timeout) == (2048, 45.0)
+    with pytest.raises(ValueError):
+        CollabConfig(local_n_ctx=10)  # too small to hold any prompt

