@@ -116,9 +116,13 @@ def test_both_doors_pass_the_embedded_model_settings():
         config=Config({"CollabExtension": {"local_n_ctx": 1024, "local_stall_timeout": 30.0}})
     ).collab_config()
     assert (server.local_n_ctx, server.local_stall_timeout) == (1024, 30.0)
-    kernel = CollabMagics(
-        config=Config({"CollabMagics": {"local_n_ctx": 2048, "local_stall_timeout": 45.0}})
-    ).settings().config
+    kernel = (
+        CollabMagics(
+            config=Config({"CollabMagics": {"local_n_ctx": 2048, "local_stall_timeout": 45.0}})
+        )
+        .settings()
+        .config
+    )
     assert (kernel.local_n_ctx, kernel.local_stall_timeout) == (2048, 45.0)
     with pytest.raises(ValueError):
         CollabConfig(local_n_ctx=10)  # too small to hold any prompt
