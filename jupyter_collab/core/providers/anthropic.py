@@ -90,7 +90,7 @@ _LACKS_JSON_OUTPUTS = re.compile(r"^claude-(?:3-.*|(?:opus|sonnet)-4(?:-[01])?(?
 
 @functools.cache
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    """HTTP transport failures raised while reading a streamed body (not wrapped by the SDK)."""
+    """HTTP transport failures raised while reading a streamed body."""
     found: list[type[BaseException]] = []
     for module_name in ("httpx2", "httpx"):
         try:
@@ -349,6 +349,18 @@ class AnthropicProvider(Provider):
             return err
         anthropic = _sdk_module()
         transport_errors = _transport_errors()
+        cause = err.__cause__ or err.__context__
+        if (
+            streaming
+            and isinstance(err, anthropic.APIConnectionError)
+            and transport_errors
+            and isinstance(cause, transport_errors)
+        ):
+            # Newer SDKs (2.x) wrap a transport error raised while reading the
+            # stream (a drop or a read timeout after the request was answered) in
+            # APIConnectionError / APITimeoutError; older ones let it through.
+            # Either way it happened mid-stream, not while connecting.
+            err = cause
         if isinstance(err, anthropic.APIStatusError):
             mapped = _status_error(err)
         elif isinstance(err, anthropic.APITimeoutError):
