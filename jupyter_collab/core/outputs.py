@@ -14,15 +14,14 @@ headless and vice versa:
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .loop_models import CompletionResult
 from .models import Correction, Highlight
 
 MIME_TYPE = "application/vnd.jupyter.collab+json"
-OUTPUT_METADATA_KEY = "jupyter_collab"
 
 
 class AnnotatedHighlight(BaseModel):
@@ -39,16 +38,52 @@ class CollabOutput(BaseModel):
     version: int = 1
 
 
-def provenance(result: CompletionResult) -> dict[str, Any]:
-    return {
-        "input_hash": result.input_hash,
-        "answer_hash": result.answer_hash,
-        "context_revision": result.context_revision,
-        "context_hash": result.context_hash,
-        "provider": result.provider,
-        "model": result.model,
-        "response_id": result.response_id,
-    }
+class OutputProvenance(BaseModel):
+    """The provenance stored in the output's ``metadata.jupyter_collab``."""
+
+    input_hash: str
+    answer_hash: str
+    context_revision: int
+    context_hash: str
+    provider: str
+    model: str
+    response_id: str
+
+
+class CollabOutputData(BaseModel):
+    """The output's MIME bundle (other MIME types may sit beside these)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+
+    payload: CollabOutput = Field(alias=MIME_TYPE)
+    markdown: str = Field(alias="text/markdown")
+    html: str = Field(alias="text/html")
+
+
+class CollabOutputMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    jupyter_collab: OutputProvenance
+
+
+class CollabDisplayData(BaseModel):
+    """The nbformat ``display_data`` output both doors write for an answer."""
+
+    output_type: Literal["display_data"] = "display_data"
+    data: CollabOutputData
+    metadata: CollabOutputMetadata
+
+
+def provenance(result: CompletionResult) -> OutputProvenance:
+    return OutputProvenance(
+        input_hash=result.input_hash,
+        answer_hash=result.answer_hash,
+        context_revision=result.context_revision,
+        context_hash=result.context_hash,
+        provider=result.provider,
+        model=result.model,
+        response_id=result.response_id,
+    )
 
 
 def _usage_line(result: CompletionResult) -> str:
@@ -113,21 +148,23 @@ def _html(output: CollabOutput) -> str:
     )
 
 
-def build_bundle(output: CollabOutput) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return ``(data, metadata)`` of the display output."""
-    data = {
-        MIME_TYPE: output.model_dump(mode="json"),
-        "text/markdown": _markdown(output),
-        "text/html": _html(output),
-    }
-    metadata = {OUTPUT_METADATA_KEY: provenance(output.result)}
-    return data, metadata
+def build_display(output: CollabOutput) -> CollabDisplayData:
+    """The display output of an answer, as a model."""
+    return CollabDisplayData(
+        data=CollabOutputData(payload=output, markdown=_markdown(output), html=_html(output)),
+        metadata=CollabOutputMetadata(jupyter_collab=provenance(output.result)),
+    )
 
 
 def build_output(output: CollabOutput) -> dict[str, Any]:
     """An nbformat ``display_data`` output dict."""
-    data, metadata = build_bundle(output)
-    return {"output_type": "display_data", "data": data, "metadata": metadata}
+    return build_display(output).model_dump(mode="json")
+
+
+def build_bundle(output: CollabOutput) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(data, metadata)`` of the display output."""
+    built = build_output(output)
+    return built["data"], built["metadata"]
 
 
 def read_output(nb_output: dict[str, Any]) -> CollabOutput | None:

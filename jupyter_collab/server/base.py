@@ -22,6 +22,7 @@ from tornado import web
 from ..core.errors import InvalidRequestError
 from .app import BROKER_SETTING, CONTEXTS_SETTING
 from .errors import ErrorInfo, describe_error, scrub
+from .wire import ErrorReply
 
 if TYPE_CHECKING:
     from ..core.broker import Broker
@@ -172,4 +173,4 @@ class CollabAPIHandler(CollabMixin, ExtensionHandlerMixin, APIHandler):
             phrase = responses.get(status_code, "Unknown HTTP Error")
             info = ErrorInfo(status_code, phrase.lower().replace(" ", "_"), phrase)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(info.body()))
+        self.finish(ErrorReply(message=info.message, reason=info.reason).model_dump_json())

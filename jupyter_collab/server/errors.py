@@ -58,9 +58,6 @@ class ErrorInfo:
     # side only) and answered with a generic sentence.
     unexpected: bool = False
 
-    def body(self) -> dict[str, str]:
-        return {"message": self.message, "reason": self.reason}
-
 
 def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     """Name the offending field(s): ``field 'context.amendments.0.text': ...``."""

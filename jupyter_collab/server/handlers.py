@@ -23,9 +23,13 @@ from .wire import (
     AmendRequest,
     ContextPatch,
     ContextPut,
+    FinalizeReply,
     FinalizeRequest,
     ModelsInfo,
+    ProbesReply,
     ProbesRequest,
+    ProposeReply,
+    SuggestReply,
     SuggestRequest,
     VersionInfo,
 )
@@ -132,7 +136,7 @@ class SuggestHandler(OpsHandler):
         suggestions = await self.broker.suggest_corrections(
             body.highlight, n=body.n, context=context
         )
-        self.reply({"suggestions": [s.model_dump(mode="json") for s in suggestions]})
+        self.reply(SuggestReply(suggestions=suggestions))
 
 
 class ProposeHandler(OpsHandler):
@@ -146,7 +150,7 @@ class ProposeHandler(OpsHandler):
         proposals = await self.broker.propose_amendments(
             body.highlight, body.correction, context, n=body.n
         )
-        self.reply({"amendments": [p.model_dump(mode="json") for p in proposals]})
+        self.reply(ProposeReply(amendments=proposals))
 
 
 class ProbesHandler(OpsHandler):
@@ -159,7 +163,7 @@ class ProbesHandler(OpsHandler):
         probes = await self.broker.generate_probes(
             body.amendment, body.notebook_prompts, body.original_prompt, n=body.n
         )
-        self.reply({"probes": [p.model_dump(mode="json") for p in probes]})
+        self.reply(ProbesReply(probes=probes))
 
 
 class FinalizeHandler(OpsHandler):
@@ -188,12 +192,7 @@ class FinalizeHandler(OpsHandler):
             return updated
 
         written = await self.store.update(path, change, base_revision=body.revision)
-        self.reply(
-            {
-                "amendment": created["amendment"].model_dump(mode="json"),
-                "context": view(path, written).model_dump(mode="json"),
-            }
-        )
+        self.reply(FinalizeReply(amendment=created["amendment"], context=view(path, written)))
 
 
 def route_table(namespace: str) -> list[tuple[str, type]]:

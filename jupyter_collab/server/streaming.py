@@ -25,7 +25,6 @@ errors, later ones an ``error`` event; a client that disconnects cancels.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, Literal
@@ -41,13 +40,22 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..core.errors import InvalidRequestError
 from ..core.loop_models import CompletionResult
-from ..core.outputs import CollabOutput, build_output
+from ..core.outputs import CollabOutput, build_display
 from ..core.providers.base import TextDelta
 from .base import AUTH_RESOURCE, CollabAPIHandler, CollabMixin
 from .errors import CollabHTTPError
-from .wire import CompletionRequest, PreviewRequest
+from .wire import (
+    CancelledMessage,
+    CompletionRequest,
+    DeltaEvent,
+    ErrorEvent,
+    PreviewRequest,
+    ProgressEvent,
+    ResultEvent,
+    StreamEvent,
+    stream_message,
+)
 
-Message = dict[str, Any]
 MAX_REQUESTS_PER_SOCKET = 16
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -67,32 +75,28 @@ async def _context_for(handler: CollabMixin, path: str | None, use_context: bool
 
 async def completion_events(
     handler: CollabMixin, request: CompletionRequest
-) -> AsyncIterator[Message]:
+) -> AsyncIterator[StreamEvent]:
     completion = request.to_input()
     context = await _context_for(handler, request.path, completion.use_context)
     async with aclosing(handler.broker.complete(completion, context)) as events:
         async for event in events:
             if isinstance(event, TextDelta):
-                yield {"type": "delta", "text": event.text}
+                yield DeltaEvent(text=event.text)
             elif isinstance(event, CompletionResult):
-                output = build_output(CollabOutput(result=event, highlights=[]))
-                yield {
-                    "type": "result",
-                    "result": event.model_dump(mode="json"),
-                    "output": output,
-                }
+                output = build_display(CollabOutput(result=event, highlights=[]))
+                yield ResultEvent(result=event, output=output)
 
 
 async def preview_events(
     handler: CollabMixin, request: PreviewRequest, cancel_event: asyncio.Event | None = None
-) -> AsyncIterator[Message]:
+) -> AsyncIterator[StreamEvent]:
     context = await _context_for(handler, request.path)
     run = handler.broker.preview(
         request.amendment, request.probes, context, cancel_event=cancel_event
     )
     async with aclosing(run) as events:
         async for progress in events:
-            yield {"type": "progress", **progress.model_dump(mode="json")}
+            yield ProgressEvent(**dict(progress))
 
 
 # -- server-sent events ------------------------------------------------------------
@@ -109,7 +113,7 @@ class SSEHandler(CollabAPIHandler):
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
 
-    async def stream(self, events: AsyncIterator[Message]) -> None:
+    async def stream(self, events: AsyncIterator[StreamEvent]) -> None:
         self._pump = asyncio.ensure_future(self._send_all(events))
         try:
             await self._pump
@@ -117,7 +121,7 @@ class SSEHandler(CollabAPIHandler):
             if not self._client_gone:
                 raise
 
-    async def _send_all(self, events: AsyncIterator[Message]) -> None:
+    async def _send_all(self, events: AsyncIterator[StreamEvent]) -> None:
         started = False
         async with aclosing(events) as stream:
             try:
@@ -136,12 +140,14 @@ class SSEHandler(CollabAPIHandler):
                     raise  # nothing sent yet: an ordinary HTTP error with its status
                 info = self.error_info(error)
                 self.log_exception(type(error), error, error.__traceback__)
-                self.write(_sse({"type": "error", "status": info.status, **info.body()}))
+                self.write(
+                    _sse(ErrorEvent(status=info.status, reason=info.reason, message=info.message))
+                )
         self.finish(set_content_type="text/event-stream")
 
 
-def _sse(message: Message) -> str:
-    return f"event: {message['type']}\ndata: {json.dumps(message)}\n\n"
+def _sse(event: StreamEvent) -> str:
+    return f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
 
 
 class CompleteHandler(SSEHandler):
@@ -241,18 +247,18 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
                 lambda: preview_events(self, self.validate(PreviewRequest, body), cancel_event),
             )
 
-    def _start(self, request_id: str, events: Callable[[], AsyncIterator[Message]]) -> None:
+    def _start(self, request_id: str, events: Callable[[], AsyncIterator[StreamEvent]]) -> None:
         task = asyncio.ensure_future(self._run(request_id, events))
         self._tasks[request_id] = task
 
-    async def _run(self, request_id: str, events: Callable[[], AsyncIterator[Message]]) -> None:
+    async def _run(self, request_id: str, events: Callable[[], AsyncIterator[StreamEvent]]) -> None:
         try:
             async with aclosing(events()) as stream:
-                async for message in stream:
-                    await self._write({**message, "id": request_id})
+                async for event in stream:
+                    await self._write(stream_message(event, request_id))
         except asyncio.CancelledError:
             if request_id in self._cancelled:
-                self._send({"type": "cancelled", "id": request_id})
+                self._send(CancelledMessage(id=request_id))
                 return
             raise
         except WebSocketClosedError:
@@ -278,12 +284,12 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
         for task in list(self._tasks.values()):
             task.cancel()
 
-    async def _write(self, message: Message) -> None:
-        await self.write_message(json.dumps(message))
+    async def _write(self, message: BaseModel) -> None:
+        await self.write_message(message.model_dump_json())
 
-    def _send(self, message: Message) -> None:
+    def _send(self, message: BaseModel) -> None:
         try:
-            self.write_message(json.dumps(message))
+            self.write_message(message.model_dump_json())
         except WebSocketClosedError:
             pass
 
@@ -295,4 +301,5 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
             self.log.warning(
                 "jupyter-collab: stream request failed (%d): %s", info.status, info.message
             )
-        self._send({"type": "error", "id": request_id, "status": info.status, **info.body()})
+        event = ErrorEvent(status=info.status, reason=info.reason, message=info.message)
+        self._send(stream_message(event, request_id))

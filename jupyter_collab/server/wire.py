@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from ..core.cellsource import fill_variables, parse_cell
 from ..core.loop_models import (
     MAX_PROMPT,
     AmendmentDraft,
     CompletionInput,
+    CompletionResult,
     CorrectionInput,
     HighlightInput,
+    PreviewProgress,
     PreviewReport,
     Probe,
+    ProposedAmendment,
+    SuggestedCorrection,
     TurnModel,
 )
 from ..core.models import (
@@ -34,6 +38,7 @@ from ..core.models import (
     Mode,
 )
 from ..core.operations.preview import MAX_PROBES
+from ..core.outputs import CollabDisplayData
 
 MAX_VARIABLES = 200
 MAX_VARIABLE_REPR = 100_000
@@ -300,6 +305,126 @@ class FinalizeRequest(WireModel):
     correction: CorrectionInput | None = None
     report: PreviewReport | None = None
     cell_id: str | None = Field(default=None, max_length=200)
+
+
+class SuggestReply(WireModel):
+    """``POST suggest``'s answer."""
+
+    suggestions: list[SuggestedCorrection]
+
+
+class ProposeReply(WireModel):
+    """``POST propose``'s answer."""
+
+    amendments: list[ProposedAmendment]
+
+
+class ProbesReply(WireModel):
+    """``POST probes``'s answer."""
+
+    probes: list[Probe]
+
+
+class FinalizeReply(WireModel):
+    """``POST finalize``'s answer: the new amendment and the context it is now in."""
+
+    amendment: Amendment
+    context: ContextView
+
+
+class ErrorReply(WireModel):
+    """The body of every error answer of the REST routes."""
+
+    message: str
+    reason: str
+
+
+# -- the stream protocol -----------------------------------------------------------
+#
+# The events of a streamed request, as server-sent events carry them; on the
+# WebSocket each one also carries the ``id`` of the request it belongs to.
+
+
+class DeltaEvent(WireModel):
+    """A piece of the answer."""
+
+    type: Literal["delta"] = "delta"
+    text: str
+
+
+class ResultEvent(WireModel):
+    """The finished answer and the nbformat output both doors write for it."""
+
+    type: Literal["result"] = "result"
+    result: CompletionResult
+    output: CollabDisplayData
+
+
+class ProgressEvent(PreviewProgress):
+    """One progress event of a running preview."""
+
+    type: Literal["progress"] = "progress"
+
+
+class ErrorEvent(WireModel):
+    """The request failed after it started (or, on the WebSocket, at any point)."""
+
+    type: Literal["error"] = "error"
+    status: int
+    reason: str
+    message: str
+
+
+StreamEvent = DeltaEvent | ResultEvent | ProgressEvent | ErrorEvent
+
+
+class DeltaMessage(DeltaEvent):
+    id: str
+
+
+class ResultMessage(ResultEvent):
+    id: str
+
+
+class ProgressMessage(ProgressEvent):
+    id: str
+
+
+class CancelledMessage(WireModel):
+    """The request was cancelled by the client."""
+
+    type: Literal["cancelled"] = "cancelled"
+    id: str
+
+
+class ErrorMessage(ErrorEvent):
+    # ``None`` when the message that failed had no readable id.
+    id: str | None
+
+
+class StreamMessage(
+    RootModel[
+        Annotated[
+            DeltaMessage | ResultMessage | ProgressMessage | CancelledMessage | ErrorMessage,
+            Field(discriminator="type"),
+        ]
+    ]
+):
+    """A message the server sends on the ``stream`` WebSocket."""
+
+
+_MESSAGE_OF_EVENT: dict[type[BaseModel], type[BaseModel]] = {
+    DeltaEvent: DeltaMessage,
+    ResultEvent: ResultMessage,
+    ProgressEvent: ProgressMessage,
+    ErrorEvent: ErrorMessage,
+}
+
+
+def stream_message(event: StreamEvent, request_id: str | None) -> BaseModel:
+    """The WebSocket message of ``event``: the event and its request's id."""
+    message_type = _MESSAGE_OF_EVENT[type(event)]
+    return message_type.model_validate({**dict(event), "id": request_id})
 
 
 def _first(*values):

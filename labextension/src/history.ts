@@ -10,7 +10,7 @@
  */
 import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
 
-import { ICollabOutput, ITurn } from './api';
+import { ICollabOutput, ITurnModel } from './api';
 import { isCollabSource } from './cellSource';
 import { COLLAB_MIME } from './mimetypes';
 
@@ -49,8 +49,8 @@ export function collabPayload(
 export function turnsAbove(
   cells: ReadonlyArray<IHistoryCell>,
   before: number
-): ITurn[] {
-  const turns: ITurn[] = [];
+): ITurnModel[] {
+  const turns: ITurnModel[] = [];
   for (const cell of cells.slice(0, Math.max(0, before))) {
     if (cell.type !== 'code' || !isCollabSource(cell.source)) {
       continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 
-import { IHighlightInput, IProposedAmendment } from '../api/types';
+import { IHighlightInput, IProposedAmendment } from '../api/wire';
 import {
   annotationFor,
   htmlFallback,

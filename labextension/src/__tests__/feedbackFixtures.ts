@@ -1,7 +1,7 @@
 /**
  * Shared fixtures of the feedback, preview, panel and sharing tests.
  */
-import { IAmendment, ICollabContext, IOpenedContext } from '../api/types';
+import { IAmendment, ICollabContext, IOpenedContext } from '../api/wire';
 
 export function amendment(overrides: Partial<IAmendment> = {}): IAmendment {
   return {
@@ -74,6 +74,7 @@ export function context(
         rev: 1
       }
     ],
+    removed: [],
     ...overrides
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 
-import { IContextView, PatchOperation } from '../api/types';
+import { IAmendment, IContextView } from '../api/wire';
+import { PatchOperation } from '../api/types';
 import { IContextClient, isStaleError } from '../panel/client';
 import {
   anchorState,
@@ -63,7 +64,8 @@ class FakeServer implements IContextClient {
       } else if (op.op === 'remove_amendment') {
         list.splice(at, 1);
       } else if (op.op === 'restore_amendment') {
-        list.splice(op.index ?? list.length, 0, op.amendment);
+        // The panel restores the whole amendment it removed.
+        list.splice(op.index ?? list.length, 0, op.amendment as IAmendment);
       } else if (op.op === 'update_amendment') {
         list[at].history.push({
           at: '',

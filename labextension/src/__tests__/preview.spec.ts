@@ -2,11 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 
 import { IPreviewOptions } from '../api/loop';
 import {
+  IAmendmentDraft,
   IPreviewReport,
   IPreviewRequest,
   IProbe,
-  IProbeOutcome
-} from '../api/types';
+  IProbeOutcome,
+  IProbeSent
+} from '../api/wire';
 import { renderColumn, sideBySide } from '../preview/diff';
 import { IPreviewClient, PreviewModel } from '../preview/model';
 import { probeRow } from '../preview/probeRow';
@@ -14,10 +16,11 @@ import { verdictBadge, verdictLabel, verdictSummary } from '../preview/verdict';
 import { frenchTranslator, trans } from './translationFixtures';
 
 function outcome(
-  probe: IProbe,
+  sent: IProbeSent,
   amendedText: string,
   cached = false
 ): IProbeOutcome {
+  const probe: IProbe = { expectation: '', ...sent };
   return {
     probe,
     baseline: `baseline of ${probe.prompt}`,
@@ -54,6 +57,10 @@ class FakeClient implements IPreviewClient {
   ): Promise<IPreviewReport> {
     this.runs.push(request);
     const cached = this.runs.length > 1;
+    const amendment: IAmendmentDraft = {
+      rationale: '',
+      ...request.amendment
+    };
     const outcomes = request.probes.map(p =>
       outcome(
         p,
@@ -76,7 +83,7 @@ class FakeClient implements IPreviewClient {
       return new Promise(resolve => {
         options.signal?.addEventListener('abort', () =>
           resolve({
-            amendment: request.amendment,
+            amendment,
             outcomes: outcomes.slice(0, 1),
             cancelled: true,
             model: 'm',
@@ -96,7 +103,7 @@ class FakeClient implements IPreviewClient {
       })
     );
     return Promise.resolve({
-      amendment: request.amendment,
+      amendment,
       outcomes,
       cancelled: false,
       model: 'm',

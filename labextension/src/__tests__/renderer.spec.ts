@@ -52,8 +52,13 @@ function payload(): ICollabOutput {
           cell_id: 'c',
           response_id: 'r',
           answer_hash: null,
-          position: { start: 4, end: 10 },
-          quote: { exact: 'answer', prefix: 'The ', suffix: ' is' },
+          position: { type: 'TextPositionSelector', start: 4, end: 10 },
+          quote: {
+            type: 'TextQuoteSelector',
+            exact: 'answer',
+            prefix: 'The ',
+            suffix: ' is'
+          },
           created: '2026-01-01T00:00:00Z',
           rev: 1
         },
@@ -78,8 +83,13 @@ function payload(): ICollabOutput {
           cell_id: 'c',
           response_id: 'r',
           answer_hash: null,
-          position: { start: 0, end: 5 },
-          quote: { exact: 'gone!', prefix: '', suffix: '' },
+          position: { type: 'TextPositionSelector', start: 0, end: 5 },
+          quote: {
+            type: 'TextQuoteSelector',
+            exact: 'gone!',
+            prefix: '',
+            suffix: ''
+          },
           created: '2026-01-01T00:00:00Z',
           rev: 1
         },

@@ -14,7 +14,7 @@ import {
   IContextPut,
   IContextView,
   IOpenedContext
-} from './types';
+} from './wire';
 
 /**
  * The endpoint of a notebook's context (`path` is the notebook's API path).

@@ -7,4 +7,5 @@ export * from './info';
 export * from './loop';
 export * from './request';
 export * from './stream';
-export * from './types';
+export * from './wire';
+export * from './wire';

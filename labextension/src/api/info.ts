@@ -4,7 +4,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI } from './request';
-import { IModelsInfo, IVersionInfo } from './types';
+import { IModelsInfo, IVersionInfo } from './wire';
 
 /**
  * `GET jupyter-collab/version`: version, context schema version and provider.

@@ -1,17 +1,17 @@
 /**
  * Typed wrappers of the feedback loop's routes: `suggest`, `propose`,
  * `probes`, `finalize` (REST) and a preview over the `stream` socket.
- * The shapes are the wire types of `./types`.
+ * The shapes are the generated wire types of `./wire`.
  */
 import { ServerConnection } from '@jupyterlab/services';
 
 import { jsonInit, requestAPI } from './request';
 import { CollabStream } from './stream';
 import {
-  IAmendment,
+  IAmendRequest,
   IAmendmentDraft,
-  IContextView,
   ICorrectionInput,
+  IFinalizeReply,
   IFinalizeRequest,
   IHighlightInput,
   IPreviewProgress,
@@ -19,17 +19,14 @@ import {
   IPreviewRequest,
   IProbe,
   IProbeOutcome,
+  IProbesReply,
+  IProbesRequest,
+  IProposeReply,
   IProposedAmendment,
+  ISuggestReply,
+  ISuggestRequest,
   ISuggestedCorrection
-} from './types';
-
-/**
- * `POST finalize`'s answer: the new amendment and the context it is now in.
- */
-export interface IFinalizeResponse {
-  amendment: IAmendment;
-  context: IContextView;
-}
+} from './wire';
 
 /**
  * How a running preview is observed and cancelled.
@@ -59,9 +56,10 @@ export async function suggestCorrections(
   n = 3,
   settings?: ServerConnection.ISettings
 ): Promise<ISuggestedCorrection[]> {
-  const reply = await requestAPI<{ suggestions: ISuggestedCorrection[] }>(
+  const body: ISuggestRequest = { path: path ?? null, highlight, n };
+  const reply = await requestAPI<ISuggestReply>(
     'suggest',
-    jsonInit('POST', { path: path ?? null, highlight, n }),
+    jsonInit('POST', body),
     settings
   );
   return reply.suggestions;
@@ -77,9 +75,10 @@ export async function proposeAmendments(
   n = 3,
   settings?: ServerConnection.ISettings
 ): Promise<IProposedAmendment[]> {
-  const reply = await requestAPI<{ amendments: IProposedAmendment[] }>(
+  const body: IAmendRequest = { path: path ?? null, highlight, correction, n };
+  const reply = await requestAPI<IProposeReply>(
     'propose',
-    jsonInit('POST', { path: path ?? null, highlight, correction, n }),
+    jsonInit('POST', body),
     settings
   );
   return reply.amendments;
@@ -96,14 +95,15 @@ export async function generateProbes(
   n = 4,
   settings?: ServerConnection.ISettings
 ): Promise<IProbe[]> {
-  const reply = await requestAPI<{ probes: IProbe[] }>(
+  const body: IProbesRequest = {
+    amendment,
+    notebook_prompts: notebookPrompts,
+    original_prompt: originalPrompt,
+    n
+  };
+  const reply = await requestAPI<IProbesReply>(
     'probes',
-    jsonInit('POST', {
-      amendment,
-      notebook_prompts: notebookPrompts,
-      original_prompt: originalPrompt,
-      n
-    }),
+    jsonInit('POST', body),
     settings
   );
   return reply.probes;
@@ -116,8 +116,8 @@ export async function generateProbes(
 export function finalizeAmendment(
   request: IFinalizeRequest,
   settings?: ServerConnection.ISettings
-): Promise<IFinalizeResponse> {
-  return requestAPI<IFinalizeResponse>(
+): Promise<IFinalizeReply> {
+  return requestAPI<IFinalizeReply>(
     'finalize',
     jsonInit('POST', request),
     settings
@@ -142,7 +142,10 @@ export function partialReport(
 ): IPreviewReport {
   const order = new Map(request.probes.map((probe, i) => [probe.prompt, i]));
   return {
-    amendment: request.amendment,
+    amendment: {
+      ...request.amendment,
+      rationale: request.amendment.rationale ?? ''
+    },
     outcomes: [...outcomes].sort(
       (a, b) =>
         (order.get(a.probe.prompt) ?? 0) - (order.get(b.probe.prompt) ?? 0)

@@ -31,7 +31,7 @@ import {
   IPreviewReport,
   IPreviewRequest,
   StreamMessage
-} from './types';
+} from './wire';
 
 /**
  * The server refused or failed a streamed request.

@@ -15,7 +15,7 @@ import {
   IAmendmentDraft,
   ICorrectionInput,
   IHighlightInput
-} from '../api/types';
+} from '../api/wire';
 import { ContextRegistry } from '../panel/registry';
 import { PreviewModel } from '../preview/model';
 import { PreviewView } from '../preview/view';

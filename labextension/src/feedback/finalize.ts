@@ -13,7 +13,7 @@ import {
   ICorrectionInput,
   IHighlightInput,
   IPreviewReport
-} from '../api/types';
+} from '../api/wire';
 import { errorMessage, isStaleError } from '../panel/client';
 import { NotebookContextModel } from '../panel/model';
 import { annotateAnswer } from './notebook';

@@ -4,7 +4,7 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { AmendmentKind } from '../api/types';
+import { AmendmentKind } from '../api/wire';
 import { h } from './dom';
 
 export function kindSelect(

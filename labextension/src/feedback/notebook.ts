@@ -5,7 +5,7 @@
 import { Cell, CodeCell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { IAnnotatedHighlight } from '../api/types';
+import { IAnnotatedHighlight } from '../api/wire';
 import {
   COLLAB_MIME,
   ICollabPayload,

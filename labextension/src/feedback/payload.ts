@@ -12,7 +12,7 @@ import {
   ICollabContext,
   ICollabOutput,
   ICompletionResult
-} from '../api/types';
+} from '../api/wire';
 
 export { COLLAB_MIME };
 

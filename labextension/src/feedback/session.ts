@@ -14,7 +14,7 @@ import {
   IHighlightInput,
   IProposedAmendment,
   ISuggestedCorrection
-} from '../api/types';
+} from '../api/wire';
 import { IAmendmentWarning, amendmentWarnings } from './warnings';
 
 /**

@@ -7,7 +7,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { diffChars } from 'diff';
 
-import { IAmendment, ICollabContext } from '../api/types';
+import { IAmendment, ICollabContext } from '../api/wire';
 
 export const DUPLICATE_RATIO = 0.9;
 

@@ -4,12 +4,8 @@
  */
 import { acceptContext, getContext, patchContext } from '../api/context';
 import { getModels } from '../api/info';
-import {
-  IContextView,
-  IModelsInfo,
-  IOpenedContext,
-  PatchOperation
-} from '../api/types';
+import { IContextView, IModelsInfo, IOpenedContext } from '../api/wire';
+import { PatchOperation } from '../api/types';
 
 export interface IContextClient {
   /**

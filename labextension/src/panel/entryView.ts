@@ -5,7 +5,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { deleteIcon, editIcon } from '@jupyterlab/ui-components';
 
-import { AmendmentKind, IProvenance } from '../api/types';
+import { AmendmentKind, IProvenance } from '../api/wire';
 import { button, h } from '../feedback/dom';
 import { kindSelect } from '../feedback/kindSelect';
 import { verdictBadge, verdictSummary } from '../preview/verdict';

@@ -9,7 +9,7 @@ import {
   IPreviewResult,
   ICorrection,
   IHighlight
-} from '../api/types';
+} from '../api/wire';
 
 export interface IVerdictCounts {
   intended: number;

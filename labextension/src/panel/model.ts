@@ -5,12 +5,8 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import {
-  PatchOperation,
-  IAmendment,
-  IContextView,
-  IOpenedContext
-} from '../api/types';
+import { IAmendment, IContextView, IOpenedContext } from '../api/wire';
+import { PatchOperation } from '../api/types';
 import { IContextClient, isStaleError } from './client';
 import { IUndoStep, UndoStack, undoFinalize, undoStepFor } from './undo';
 

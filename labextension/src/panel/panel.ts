@@ -10,7 +10,8 @@ import { NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { AmendmentKind, IModelsInfo, Mode, PatchOperation } from '../api/types';
+import { AmendmentKind, IModelsInfo, Mode } from '../api/wire';
+import { PatchOperation } from '../api/types';
 import { button, h, replaceChildren } from '../feedback/dom';
 import { answerTextOf, lastResult } from '../feedback/notebook';
 import { errorMessage } from './client';

@@ -3,7 +3,7 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { IModelsInfo, ISettings, Mode } from '../api/types';
+import { IModelsInfo, ISettings, Mode } from '../api/wire';
 import { h } from '../feedback/dom';
 
 export interface ISettingsActions {

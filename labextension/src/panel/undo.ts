@@ -4,12 +4,8 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import {
-  PatchOperation,
-  IAmendment,
-  ICollabContext,
-  ISettings
-} from '../api/types';
+import { IAmendment, ICollabContext, ISettings } from '../api/wire';
+import { PatchOperation } from '../api/types';
 
 /**
  * What the user did, as the undo button describes it.

@@ -16,7 +16,7 @@ import {
   IPreviewRequest,
   IProbe,
   IProbeOutcome
-} from '../api/types';
+} from '../api/wire';
 
 /**
  * The routes a preview calls (replaced in tests).

@@ -4,7 +4,7 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { IProbe, IProbeOutcome } from '../api/types';
+import { IProbe, IProbeOutcome } from '../api/wire';
 import { h, loading } from '../feedback/dom';
 import { renderColumn, sideBySide } from './diff';
 import { verdictBadge } from './verdict';

@@ -3,7 +3,7 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { Verdict } from '../api/types';
+import type { Verdict } from '../api/wire';
 
 const SYMBOLS: Record<Verdict, string> = {
   intended: '✓',

@@ -3,7 +3,7 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { AmendmentKind, AmendmentStatus, ICollabContext } from '../api/types';
+import { AmendmentKind, AmendmentStatus, ICollabContext } from '../api/wire';
 import { h } from '../feedback/dom';
 
 function kindName(kind: AmendmentKind, trans: TranslationBundle): string {
