@@ -20,7 +20,15 @@ export type AmendmentKind = 'fact' | 'process';
 export type AmendmentStatus =
   'proposed' | 'previewed' | 'accepted' | 'disabled' | 'superseded';
 export type CorrectionOperation = 'replace' | 'delete' | 'insert' | 'comment';
-export type Verdict = 'intended' | 'unintended' | 'unchanged';
+export type Verdict = 'intended' | 'unintended' | 'unchanged' | 'within_noise';
+
+/** Every verdict, in the order summaries list them. */
+export const VERDICTS: readonly Verdict[] = [
+  'intended',
+  'unintended',
+  'unchanged',
+  'within_noise'
+];
 export type ProbeKind =
   'original' | 'notebook' | 'should_change' | 'should_not_change' | 'user';
 export type Origin = 'ai' | 'user';
@@ -412,6 +420,19 @@ export interface IProbe {
   expectation?: string;
 }
 
+/**
+ * How far the amended answer moved (word-change share, 0-1) against how far
+ * the baseline moves between two samples of itself.
+ */
+export interface INoiseMeasure {
+  measure: 'word_change_share';
+  baseline_samples: number;
+  baseline_spread: number;
+  amended_change: number;
+  margin: number;
+  within_noise: boolean;
+}
+
 export interface IProbeOutcome {
   probe: IProbe;
   baseline: string;
@@ -421,6 +442,8 @@ export interface IProbeOutcome {
   baseline_cached: boolean;
   verdict: Verdict;
   reason: string;
+  /** Null when the answers were identical (nothing was measured). */
+  noise?: INoiseMeasure | null;
 }
 
 export interface IPreviewReport {
@@ -429,6 +452,7 @@ export interface IPreviewReport {
   cancelled: boolean;
   model: string;
   duration_s: number;
+  noise_samples?: number;
 }
 
 /** One progress event of a running preview. */
