@@ -5,6 +5,7 @@ and its unaffected probe is unchanged, with no extra sampling."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -90,6 +91,49 @@ async def test_revising_the_amendment_reuses_the_baseline_samples():
     assert all(REVISED.text in c.request.system_text() for c in provider.calls)
 
 
+async def test_when_answers_are_known_to_vary_the_extra_samples_start_with_the_first():
+    """At a temperature above 0 the baseline is resampled alongside the first answers,
+    not after them, so the noise floor costs calls but no wall time."""
+    provider = ScriptedProvider(
+        answer=sampling_answers(5),
+        structured={"judge_probe": JUDGE},
+        delay=0.02,
+        delta_delay=0.005,
+    )
+    spans: list[tuple[str, bool, float, float]] = []
+    loop = asyncio.get_running_loop()
+    original = provider.stream
+
+    async def timed(request):
+        started = loop.time()
+        async for event in original(request):
+            yield event
+        amended = DRAFT.text in request.system_text()
+        spans.append((request.messages[-1].content, amended, started, loop.time()))
+
+    provider.stream = timed
+    broker = Broker(CollabConfig(preview_temperature=0.7), provider=provider)
+    report = await broker.preview_report(DRAFT, probes(3), None)
+    assert [o.verdict for o in report.outcomes] == [Verdict.within_noise] * 3
+    for outcome in report.outcomes:
+        mine = [s for s in spans if s[0] == outcome.probe.prompt]
+        [amended_end] = [end for _, amended, _, end in mine if amended]
+        baseline_starts = sorted(start for _, amended, start, _ in mine if not amended)
+        assert len(baseline_starts) == 2
+        assert baseline_starts[1] < amended_end  # the extra sample did not wait
+
+
+async def test_identical_answers_need_no_noise_floor_even_when_answers_vary():
+    provider = ScriptedProvider(answer=lambda request: "Same answer.", delay=0.05)
+    broker = Broker(CollabConfig(preview_temperature=0.7), provider=provider)
+    report = await broker.preview_report(DRAFT, probes(2), None)
+    assert [o.verdict for o in report.outcomes] == [Verdict.unchanged] * 2
+    assert all(o.noise is None for o in report.outcomes)
+    assert "judge_probe" not in provider.kinds()
+    await asyncio.sleep(0.1)
+    assert provider.in_flight == 0  # the early extra samples were cancelled
+
+
 def cites_when_told(request) -> str:
     """Deterministic: the amendment changes the answer to the citation question only."""
     question = request.messages[-1].content
@@ -154,3 +198,22 @@ def test_noise_samples_are_bounded():
         PreviewSettings(noise_samples=0)
     with pytest.raises(ValueError, match="preview_noise_samples"):
         CollabConfig(preview_noise_samples=5)
+
+
+def test_which_requests_are_known_to_vary():
+    from jupyter_collab.core.providers.anthropic import AnthropicProvider
+    from jupyter_collab.core.providers.base import ChatRequest, Message
+
+    def request(model: str, temperature: float | None) -> ChatRequest:
+        return ChatRequest(
+            model=model, messages=[Message(role="user", content="Hi")], temperature=temperature
+        )
+
+    anthropic = AnthropicProvider(CollabConfig(provider="anthropic"))
+    # Current models take no temperature: they sample whatever the preview asks for.
+    assert anthropic.answers_vary(request("claude-sonnet-5-5", 0.0))
+    assert not anthropic.answers_vary(request("claude-sonnet-4-6", 0.0))
+    assert anthropic.answers_vary(request("claude-sonnet-4-6", 0.7))
+    scripted = ScriptedProvider()
+    assert not scripted.answers_vary(request("m", 0.0))
+    assert scripted.answers_vary(request("m", None))

@@ -7,6 +7,9 @@
   ``within_noise`` and never reaches the judge; a larger one is judged, and the
   judge sees the measure. Identical answers are ``unchanged`` with no extra call,
   so a deterministic provider pays extra only on probes the amendment changed.
+  When the provider says its answers vary anyway (``Provider.answers_vary``: a
+  model that takes no temperature), the extra samples start with the first two
+  answers, so the noise floor adds calls but not wall time.
 
 * Bounded concurrency: every model call holds a slot of one semaphore.
 * Cache warming: the first request of each distinct system prompt (the
@@ -325,15 +328,16 @@ class PreviewRun:
         self.cache.put(key, text)
         return text
 
-    async def _baseline_samples(self, requests: ProbeRequests, baseline: str) -> list[str]:
-        """The baseline and its extra samples, drawn concurrently (and cached)."""
-        extra = await asyncio.gather(
-            *(
-                self._resample(requests, sample)
-                for sample in range(1, self.settings.noise_samples + 1)
+    async def _resamples(self, requests: ProbeRequests) -> list[str]:
+        """The baseline's extra samples, drawn concurrently (and cached)."""
+        return list(
+            await asyncio.gather(
+                *(
+                    self._resample(requests, sample)
+                    for sample in range(1, self.settings.noise_samples + 1)
+                )
             )
         )
-        return [baseline, *extra]
 
     async def _judge(
         self, probe: Probe, baseline: str, amended: str, noise: NoiseMeasure
@@ -354,15 +358,28 @@ class PreviewRun:
     async def run_probe(self, probe: Probe) -> ProbeOutcome:
         requests = build_requests(self.provider, probe, self.draft, self.context, self.settings)
         self.model = requests.model
-        (baseline, cached), amended = await asyncio.gather(
-            self._baseline(requests), self._answer(requests.amended)
+        early = (
+            asyncio.ensure_future(self._resamples(requests))
+            if self.provider.answers_vary(requests.baseline)
+            else None
         )
-        noise: NoiseMeasure | None = None
-        if baseline == amended:
+        try:
+            (baseline, cached), amended = await asyncio.gather(
+                self._baseline(requests), self._answer(requests.amended)
+            )
+            noise: NoiseMeasure | None = None
+            if baseline != amended:
+                resamples = await early if early is not None else await self._resamples(requests)
+                noise = measure_noise([baseline, *resamples], amended, self.settings.noise_margin)
+        finally:
+            if early is not None:
+                # Identical answers need no noise floor, a failure nothing more; a
+                # finished task is left as it is (its outcome is collected here).
+                early.cancel()
+                await asyncio.gather(early, return_exceptions=True)
+        if noise is None:
             verdict, reason = Verdict.unchanged, IDENTICAL_REASON
         else:
-            samples = await self._baseline_samples(requests, baseline)
-            noise = measure_noise(samples, amended, self.settings.noise_margin)
             if noise.within_noise:
                 verdict, reason = Verdict.within_noise, noise_reason(noise)
             else:
