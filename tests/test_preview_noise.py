@@ -217,3 +217,12 @@ def test_which_requests_are_known_to_vary():
     scripted = ScriptedProvider()
     assert not scripted.answers_vary(request("m", 0.0))
     assert scripted.answers_vary(request("m", None))
+
+
+def test_server_setting_is_checked_and_reaches_the_broker_config():
+    from jupyter_collab.server.app import CollabExtension
+
+    extension = CollabExtension(preview_noise_samples=3)
+    assert extension.collab_config().preview_noise_samples == 3
+    with pytest.raises(ValueError, match="preview_noise_samples must be between 1 and 4"):
+        CollabExtension(preview_noise_samples=0)

@@ -72,7 +72,8 @@ class CollabExtension(ExtensionApp):
         config=True,
         help=(
             "How many model calls a preview runs at the same time (1-64). Each probe "
-            "makes a baseline and an amended call (and a judge call when they differ), "
+            "makes a baseline and an amended call (and, when they differ, "
+            "preview_noise_samples more baseline calls and maybe a judge call), "
             "so 16 runs an 8-probe preview in about one call's time; lower this to "
             "stay under a provider's rate limit. The embedded model answers one call "
             "at a time whatever this says."
