@@ -108,6 +108,10 @@ def test_toggle_edit_undo_remove(capsys, nb):
         (["preview", "{nb}", "--amendment", "x", "--probes", "99"], "--probes"),
         (["preview", "{nb}", "--amendment", " "], "empty"),
         (["preview", "{nb}", "--amendment", "x", "--concurrency", "0"], "concurrency"),
+        (
+            ["preview", "{nb}", "--amendment", "x", "--noise-samples", "9"],
+            "invalid preview_noise_samples",
+        ),
         (["preview", "{dir}/missing.ipynb", "--amendment", "x"], "no such notebook"),
         (["frobnicate"], "invalid choice"),
         ([], "required"),

@@ -67,7 +67,9 @@ async def test_preview_events_outcomes_and_requests():
         assert outcome.amended_hash == sha256_text(outcome.amended)
         assert not outcome.baseline_cached
     baseline, amended = stream_calls(provider, DRAFT.text)
-    assert len(baseline) == len(amended) == 3
+    # The answers differ, so each baseline was sampled a second time (the noise floor).
+    assert len(baseline) == 6 and len(amended) == 3
+    assert all(o.noise is not None and o.noise.baseline_spread == 0 for o in report.outcomes)
     for request in baseline + amended:
         assert request.temperature == 0.3 and request.max_tokens == 99
         assert "The lab uses R 4.3." in request.system_text()  # the current context

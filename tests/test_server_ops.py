@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import threading
 
 import pytest
 
@@ -145,6 +147,49 @@ async def test_preview_over_sse(collab_api, notebook, anthropic_env):
     # The amended calls carried the draft in the system prompt, after the context.
     systems = [json.dumps(r.body.get("system")) for r in anthropic_env.message_requests()]
     assert any("Smith 2020" in s and "Be terse." in s for s in systems)
+
+
+class SamplingAnswers:
+    """Answers drawn afresh on every call from a seeded generator, blind to the system
+    prompt (so no amendment can have any effect): a model that takes no temperature.
+    Structured requests (the judge) get the server's default, schema-valid reply."""
+
+    WORDS = (
+        "the a model answer data result method paper sample value test effect size cohort "
+        "baseline study claim source figure table trial mean error rate group analysis"
+    ).split()
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()  # the wire server answers on its own threads
+
+    def __call__(self, body: dict):
+        if not body.get("stream"):
+            return None
+        with self.lock:
+            words = [self.rng.choice(self.WORDS) for _ in range(40)]
+        return Reply.text(" ".join(words) + ".")
+
+
+async def test_preview_of_sampling_noise_reports_no_change(collab_api, notebook, anthropic_env):
+    anthropic_env.responder = SamplingAnswers(seed=11)
+    probes = [*PROBES, {"prompt": "Summarize the cohort.", "kind": "notebook"}]
+    code, events = await collab_api(
+        "preview", method="POST", body={"path": "nb.ipynb", "amendment": DRAFT, "probes": probes}
+    )
+    assert code == 200, events
+    report = events[-1]["report"]
+    assert [o["verdict"] for o in report["outcomes"]] == ["within_noise"] * 3
+    for outcome in report["outcomes"]:
+        noise = outcome["noise"]
+        assert noise["within_noise"] and noise["baseline_samples"] == 2
+        assert noise["measure"] == "word_change_share" and noise["baseline_spread"] > 0.5
+    assert report["noise_samples"] == 1
+    requests = [r.body for r in anthropic_env.message_requests()]
+    # Baseline, its second sample and the amended answer per probe, and no judge call.
+    assert len(requests) == 3 * 3 and all(body.get("stream") for body in requests)
+    # The default model takes no temperature, which is why its answers vary.
+    assert all("temperature" not in body for body in requests)
 
 
 async def test_preview_errors(collab_api, notebook, anthropic_env):

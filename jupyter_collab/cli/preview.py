@@ -64,6 +64,13 @@ def add_parser(subparsers) -> None:
     model.add_argument("--max-tokens", type=int, help="answer length limit per probe")
     model.add_argument("--temperature", type=float, help="preview temperature (default 0)")
     model.add_argument("--concurrency", type=int, help="parallel requests (default 4)")
+    model.add_argument(
+        "--noise-samples",
+        type=int,
+        metavar="N",
+        help="extra baseline samples per probe whose answers differ, to measure how much "
+        "answers vary by sampling alone (1-4, default 1)",
+    )
     model.add_argument("--local-model", metavar="GGUF", help="a GGUF file for the local model")
     model.add_argument("--openai-base-url", metavar="URL", help="an OpenAI-compatible endpoint")
     preview.set_defaults(handler=cmd_preview)
@@ -77,6 +84,7 @@ def build_config(args: argparse.Namespace) -> CollabConfig:
         "max_tokens": args.max_tokens,
         "preview_temperature": args.temperature,
         "preview_concurrency": args.concurrency,
+        "preview_noise_samples": args.noise_samples,
         "local_model_path": args.local_model,
         "openai_base_url": args.openai_base_url,
     }
@@ -116,7 +124,7 @@ async def run(args: argparse.Namespace, broker: Broker) -> PreviewReport:
                 outcome = event.outcome
                 progress(
                     args,
-                    f"  [{event.done}/{event.total}] {outcome.verdict.value:<10} "
+                    f"  [{event.done}/{event.total}] {outcome.verdict.value:<12} "
                     f"{one_line(outcome.probe.prompt, 60)}",
                 )
             elif event.report is not None:

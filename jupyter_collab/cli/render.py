@@ -7,9 +7,10 @@ from collections import Counter
 
 from ..core.assembly import estimate_tokens, render_constitution
 from ..core.loop_models import PreviewReport
-from ..core.models import Amendment, AmendmentKind, CollabContext
+from ..core.models import Amendment, AmendmentKind, CollabContext, Verdict
 from ..core.operations.common import one_line
 from ..core.operations.diffing import short_diff
+from ..core.operations.noise import change_against_noise
 
 
 def context_tokens(context: CollabContext) -> int:
@@ -87,20 +88,25 @@ def _fit(text: str, width: int) -> str:
 
 
 def preview_table(report: PreviewReport, width: int | None = None) -> str:
-    """One row per probe: verdict, kind, probe, reason and a short diff."""
+    """One row per probe: verdict, kind, the noise measure, probe, reason and a short diff.
+
+    The ``change/noise`` column is the share of words the amendment changed against
+    the share that changes between two baseline samples alone (``-`` when identical).
+    """
     width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
-    fixed = 3 + 2 + 10 + 2 + 17 + 2
+    fixed = 3 + 2 + 12 + 2 + 17 + 2 + 12 + 2
     rest = max(45, width - fixed - 4)
     probe_w = reason_w = rest * 7 // 20
     diff_w = rest - probe_w - reason_w
     header = (
-        f"{'#':>3}  {'verdict':<10}  {'kind':<17}  {'probe':<{probe_w}}  "
-        f"{'reason':<{reason_w}}  diff"
+        f"{'#':>3}  {'verdict':<12}  {'kind':<17}  {'change/noise':<12}  "
+        f"{'probe':<{probe_w}}  {'reason':<{reason_w}}  diff"
     )
     lines = [header, "-" * min(width, len(header) + diff_w - 4)]
     for i, outcome in enumerate(report.outcomes, 1):
         lines.append(
-            f"{i:>3}  {outcome.verdict.value:<10}  {outcome.probe.kind.value:<17}  "
+            f"{i:>3}  {outcome.verdict.value:<12}  {outcome.probe.kind.value:<17}  "
+            f"{change_against_noise(outcome.noise):<12}  "
             f"{_fit(outcome.probe.prompt, probe_w)}  {_fit(outcome.reason, reason_w)}  "
             f"{short_diff(outcome.baseline, outcome.amended, diff_w)}"
         )
@@ -112,7 +118,7 @@ def preview_summary(report: PreviewReport, provider: str) -> str:
     reused = sum(1 for o in report.outcomes if o.baseline_cached)
     parts = [
         f"{len(report.outcomes)} probe(s): "
-        + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("intended", "unintended", "unchanged")),
+        + ", ".join(f"{verdicts.get(v.value, 0)} {v.value}" for v in Verdict),
         f"{reused} baseline(s) reused",
         f"{provider} · {report.model}",
         f"{report.duration_s:.1f} s",

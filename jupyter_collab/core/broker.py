@@ -251,6 +251,7 @@ class Broker:
             temperature=self.config.preview_temperature,
             token_budget=budget if budget is not None else self.config.token_budget,
             concurrency=concurrency or self.config.preview_concurrency,
+            noise_samples=self.config.preview_noise_samples,
         )
 
     async def preview(

@@ -39,6 +39,13 @@ class CollabConfig(BaseModel):
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     preview_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     preview_concurrency: int = Field(default=16, ge=1, le=64)
+    preview_noise_samples: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="Extra baseline samples per preview probe whose answers differ, to "
+        "measure how much answers vary by sampling alone.",
+    )
     token_budget: int = Field(default=50_000, ge=0)
     # Anthropic: the key and base URL are read by the SDK from the environment
     # (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) unless given here.

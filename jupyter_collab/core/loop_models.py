@@ -120,6 +120,26 @@ class Probe(WireModel):
     expectation: str = Field(default="", max_length=MAX_ENTRY_TEXT)
 
 
+class NoiseMeasure(WireModel):
+    """How far the amended answer moved, set against how far the baseline moves by
+    sampling alone. Shares are word-level: 0 for identical texts, 1 for nothing in common."""
+
+    measure: Literal["word_change_share"] = "word_change_share"
+    baseline_samples: int = Field(ge=2, description="baseline answers compared with each other")
+    baseline_spread: float = Field(
+        ge=0.0, le=1.0, description="the largest change share between two baseline samples"
+    )
+    amended_change: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="the change share between the amended answer and the nearest baseline sample",
+    )
+    margin: float = Field(
+        ge=0.0, le=1.0, description="how far beyond the spread a change must go to count"
+    )
+    within_noise: bool
+
+
 class ProbeOutcome(WireModel):
     probe: Probe
     baseline: str
@@ -129,6 +149,9 @@ class ProbeOutcome(WireModel):
     baseline_cached: bool = False
     verdict: Verdict
     reason: str = ""
+    # Set whenever the answers differ (the baseline was sampled again to measure
+    # the noise floor); None when amended and baseline answers are identical.
+    noise: NoiseMeasure | None = None
 
 
 class PreviewReport(WireModel):
@@ -137,6 +160,9 @@ class PreviewReport(WireModel):
     cancelled: bool = False
     model: str
     duration_s: float = 0.0
+    noise_samples: int = Field(
+        default=1, ge=1, description="extra baseline samples drawn per probe whose answers differ"
+    )
 
 
 class PreviewProgress(WireModel):
@@ -148,3 +174,8 @@ class PreviewProgress(WireModel):
     outcome: ProbeOutcome | None = None
     report: PreviewReport | None = None
     message: str | None = None
+    noise_samples: int | None = Field(
+        default=None,
+        description="on 'started': the extra baseline samples this preview draws per "
+        "changed probe, so a client can report a preview it cancels",
+    )

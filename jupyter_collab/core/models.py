@@ -70,6 +70,9 @@ class Verdict(str, Enum):
     intended = "intended"
     unintended = "unintended"
     unchanged = "unchanged"
+    # The amended answer differs from the baseline no more than the baseline differs
+    # from a second sample of itself: no effect beyond sampling noise (not judged).
+    within_noise = "within_noise"
 
 
 class ProbeKind(str, Enum):

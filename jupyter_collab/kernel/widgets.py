@@ -47,6 +47,7 @@ from ..core.models import (
     TextPositionSelector,
 )
 from ..core.operations.anchoring import make_quote
+from ..core.operations.noise import change_against_noise
 from ..core.store import LocalContextStore
 
 T = TypeVar("T")
@@ -302,13 +303,16 @@ def report_table(report: PreviewReport) -> str:
             f"<td>{html.escape(outcome.probe.prompt)}</td>"
             f'<td class="jp-collab-verdict-{outcome.verdict.value}">'
             f"<b>{html.escape(outcome.verdict.value)}</b></td>"
+            f"<td>{html.escape(change_against_noise(outcome.noise))}</td>"
             f"<td>{html.escape(outcome.reason)}</td>"
             f"<td>{html.escape(_clip(outcome.baseline))}</td>"
             f"<td>{html.escape(_clip(outcome.amended))}</td>"
             "</tr>"
         )
     head = (
-        "<tr><th>probe</th><th>prompt</th><th>verdict</th><th>why</th>"
+        "<tr><th>probe</th><th>prompt</th><th>verdict</th>"
+        '<th title="share of words the amendment changed / share that changes between '
+        'two baseline samples alone">change/noise</th><th>why</th>'
         "<th>without the amendment</th><th>with it</th></tr>"
     )
     note = " (cancelled)" if report.cancelled else ""

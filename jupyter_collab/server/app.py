@@ -72,10 +72,23 @@ class CollabExtension(ExtensionApp):
         config=True,
         help=(
             "How many model calls a preview runs at the same time (1-64). Each probe "
-            "makes a baseline and an amended call (and a judge call when they differ), "
+            "makes a baseline and an amended call (and, when they differ, "
+            "preview_noise_samples more baseline calls and maybe a judge call), "
             "so 16 runs an 8-probe preview in about one call's time; lower this to "
             "stay under a provider's rate limit. The embedded model answers one call "
             "at a time whatever this says."
+        ),
+    )
+    preview_noise_samples = Int(
+        1,
+        config=True,
+        help=(
+            "How many extra times a preview samples a probe's baseline answer when the "
+            "amended answer differs from it (1-4). Models that take no temperature "
+            "(current Claude models) answer differently on every call; a change no "
+            "larger than the baseline's own variation is reported as 'within noise' "
+            "and not judged. Identical answers cost nothing extra, and the samples are "
+            "cached with the baseline, so revising an amendment repeats none of them."
         ),
     )
     token_budget = Int(
@@ -174,6 +187,13 @@ class CollabExtension(ExtensionApp):
             raise ValueError(f"preview_concurrency must be between 1 and 64, not {value}")
         return value
 
+    @validate("preview_noise_samples")
+    def _check_noise_samples(self, proposal: dict[str, Any]) -> int:
+        value = proposal["value"]
+        if not 1 <= value <= 4:
+            raise ValueError(f"preview_noise_samples must be between 1 and 4, not {value}")
+        return value
+
     @validate("token_budget", "max_tokens")
     def _check_positive(self, proposal: dict[str, Any]) -> int:
         value = proposal["value"]
@@ -192,6 +212,7 @@ class CollabExtension(ExtensionApp):
             default_mode=Mode(self.default_mode),
             max_tokens=self.max_tokens,
             preview_concurrency=self.preview_concurrency,
+            preview_noise_samples=self.preview_noise_samples,
             token_budget=self.token_budget,
             anthropic_base_url=self.anthropic_base_url or None,
             openai_base_url=self.openai_base_url or None,

@@ -33,12 +33,14 @@ def word_diff(baseline: str, amended: str) -> list[DiffPart]:
     return parts
 
 
-def change_ratio(baseline: str, amended: str) -> float:
-    """0 for identical texts, 1 for nothing in common (by words)."""
-    if baseline == amended:
+def word_change_share(baseline: str, amended: str) -> float:
+    """The share of words that differ: 0 for the same words in the same order, 1 for
+    nothing in common. Whitespace is ignored (a shared space between two different
+    words is no similarity)."""
+    a = baseline.split()
+    b = amended.split()
+    if a == b:
         return 0.0
-    a = _TOKEN.findall(baseline)
-    b = _TOKEN.findall(amended)
     return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 

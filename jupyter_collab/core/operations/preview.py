@@ -1,5 +1,15 @@
 """Preview an amendment: every probe answered without it (baseline) and with it
-(amended), and a verdict per probe from a judge call.
+(amended), and a verdict per probe.
+
+* The noise floor: when the two answers differ, the baseline is sampled again
+  (``noise_samples`` times, cached like the baseline) and the change is set
+  against the baseline's own spread (``noise.py``). A change within that spread is
+  ``within_noise`` and never reaches the judge; a larger one is judged, and the
+  judge sees the measure. Identical answers are ``unchanged`` with no extra call,
+  so a deterministic provider pays extra only on probes the amendment changed.
+  When the provider says its answers vary anyway (``Provider.answers_vary``: a
+  model that takes no temperature), the extra samples start with the first two
+  answers, so the noise floor adds calls but not wall time.
 
 * Bounded concurrency: every model call holds a slot of one semaphore.
 * Cache warming: the first request of each distinct system prompt (the
@@ -31,11 +41,25 @@ from pydantic import Field
 from ..assembly import assemble, input_hash
 from ..errors import InvalidRequestError, ProviderError
 from ..hashing import sha256_text
-from ..loop_models import AmendmentDraft, PreviewProgress, PreviewReport, Probe, ProbeOutcome
+from ..loop_models import (
+    AmendmentDraft,
+    NoiseMeasure,
+    PreviewProgress,
+    PreviewReport,
+    Probe,
+    ProbeOutcome,
+)
 from ..models import Amendment, CollabContext, Mode, Verdict
 from ..providers.base import ChatRequest, Provider, StreamEnd, TextDelta
 from ..store import atomic_write_text
 from .common import OpsClient, OpsResponse, clip
+from .noise import (
+    DEFAULT_NOISE_SAMPLES,
+    MAX_NOISE_SAMPLES,
+    NOISE_MARGIN,
+    measure_noise,
+    noise_reason,
+)
 from .probes import dedupe_probes
 
 T = TypeVar("T")
@@ -57,7 +81,11 @@ is meant to cause for this prompt;
 - "unintended": the answers differ in substance in a way the amendment should not cause \
 here (it applied too broadly, or changed something unrelated);
 - "unchanged": the answers say the same thing (wording aside).
-reason: one short line naming the difference that decided it."""
+reason: one short line naming the difference that decided it.
+
+MEASURE gives the share of words that changed between AMENDED and BASELINE, and \
+between two samples of BASELINE alone: the model varies by that much with no amendment, \
+so a difference of that kind is not caused by the amendment."""
 
 
 class JudgeResponse(OpsResponse):
@@ -125,6 +153,15 @@ class PreviewSettings:
     temperature: float = 0.0
     token_budget: int | None = None
     concurrency: int = 4
+    #: Extra baseline samples per probe whose answers differ (the noise floor).
+    noise_samples: int = DEFAULT_NOISE_SAMPLES
+    noise_margin: float = NOISE_MARGIN
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.noise_samples <= MAX_NOISE_SAMPLES:
+            raise InvalidRequestError(
+                f"noise_samples must be between 1 and {MAX_NOISE_SAMPLES}, not {self.noise_samples}"
+            )
 
 
 @dataclass
@@ -225,17 +262,26 @@ def _nothing() -> None:
     return None
 
 
-def judge_prompt(probe: Probe, draft: AmendmentDraft, baseline: str, amended: str) -> str:
+def judge_prompt(
+    probe: Probe, draft: AmendmentDraft, baseline: str, amended: str, noise: NoiseMeasure
+) -> str:
     expectation = probe.expectation or "No expectation given: judge from the amendment."
     return "\n\n".join(
         [
             f"Amendment ({draft.kind.value}): {clip(draft.text.strip(), 2000)}",
             f"Prompt: {clip(probe.prompt, 2000)}",
             f"Expectation: {expectation}",
+            f"MEASURE: {noise.amended_change:.0%} of words changed between BASELINE and "
+            f"AMENDED; {noise.baseline_spread:.0%} between samples of BASELINE alone.",
             f"BASELINE:\n{clip(baseline, JUDGE_ANSWER_CHARS)}",
             f"AMENDED:\n{clip(amended, JUDGE_ANSWER_CHARS)}",
         ]
     )
+
+
+def resample_key(baseline_key: str, sample: int) -> str:
+    """The cache key of the ``sample``-th extra answer to a baseline request."""
+    return f"{baseline_key}:sample-{sample}"
 
 
 class PreviewRun:
@@ -273,12 +319,34 @@ class PreviewRun:
         self.cache.put(requests.baseline_key, text)
         return text, False
 
-    async def _judge(self, probe: Probe, baseline: str, amended: str) -> tuple[Verdict, str]:
+    async def _resample(self, requests: ProbeRequests, sample: int) -> str:
+        key = resample_key(requests.baseline_key, sample)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        text = await self._answer(requests.baseline)
+        self.cache.put(key, text)
+        return text
+
+    async def _resamples(self, requests: ProbeRequests) -> list[str]:
+        """The baseline's extra samples, drawn concurrently (and cached)."""
+        return list(
+            await asyncio.gather(
+                *(
+                    self._resample(requests, sample)
+                    for sample in range(1, self.settings.noise_samples + 1)
+                )
+            )
+        )
+
+    async def _judge(
+        self, probe: Probe, baseline: str, amended: str, noise: NoiseMeasure
+    ) -> tuple[Verdict, str]:
         result = await self.limiter.run(
             "judge",
             lambda _warmed: self.ops.structured(
                 JUDGE_SYSTEM,
-                judge_prompt(probe, self.draft, baseline, amended),
+                judge_prompt(probe, self.draft, baseline, amended, noise),
                 JudgeResponse,
                 name="judge_probe",
                 description="The verdict on one probe of the preview.",
@@ -290,13 +358,32 @@ class PreviewRun:
     async def run_probe(self, probe: Probe) -> ProbeOutcome:
         requests = build_requests(self.provider, probe, self.draft, self.context, self.settings)
         self.model = requests.model
-        (baseline, cached), amended = await asyncio.gather(
-            self._baseline(requests), self._answer(requests.amended)
+        early = (
+            asyncio.ensure_future(self._resamples(requests))
+            if self.provider.answers_vary(requests.baseline)
+            else None
         )
-        if baseline == amended:
+        try:
+            (baseline, cached), amended = await asyncio.gather(
+                self._baseline(requests), self._answer(requests.amended)
+            )
+            noise: NoiseMeasure | None = None
+            if baseline != amended:
+                resamples = await early if early is not None else await self._resamples(requests)
+                noise = measure_noise([baseline, *resamples], amended, self.settings.noise_margin)
+        finally:
+            if early is not None:
+                # Identical answers need no noise floor, a failure nothing more; a
+                # finished task is left as it is (its outcome is collected here).
+                early.cancel()
+                await asyncio.gather(early, return_exceptions=True)
+        if noise is None:
             verdict, reason = Verdict.unchanged, IDENTICAL_REASON
         else:
-            verdict, reason = await self._judge(probe, baseline, amended)
+            if noise.within_noise:
+                verdict, reason = Verdict.within_noise, noise_reason(noise)
+            else:
+                verdict, reason = await self._judge(probe, baseline, amended, noise)
         return ProbeOutcome(
             probe=probe,
             baseline=baseline,
@@ -306,6 +393,7 @@ class PreviewRun:
             baseline_cached=cached,
             verdict=verdict,
             reason=reason,
+            noise=noise,
         )
 
 
@@ -337,7 +425,7 @@ async def run_preview(
         build_requests(provider, probe, draft, context, settings)
     started = time.monotonic()
     total = len(probes)
-    yield PreviewProgress(event="started", total=total)
+    yield PreviewProgress(event="started", total=total, noise_samples=settings.noise_samples)
 
     tasks = {asyncio.ensure_future(run.run_probe(probe)): i for i, probe in enumerate(probes)}
     waiter = asyncio.ensure_future(cancel_event.wait()) if cancel_event is not None else None
@@ -370,5 +458,6 @@ async def run_preview(
         cancelled=cancelled,
         model=run.model,
         duration_s=round(time.monotonic() - started, 3),
+        noise_samples=settings.noise_samples,
     )
     yield PreviewProgress(event="finished", total=total, done=len(outcomes), report=report)

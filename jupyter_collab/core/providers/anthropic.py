@@ -221,6 +221,11 @@ class AnthropicProvider(Provider):
 
     # -- the Provider interface ----------------------------------------------
 
+    def answers_vary(self, request: ChatRequest) -> bool:
+        # Models that reject ``temperature`` are never sent one: they always sample.
+        model = self.resolve_model(request)
+        return not accepts_sampling_params(model) or super().answers_vary(request)
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream an answer. A failure before the first text delta (the connection
         dropped, no data for ``request_timeout``, an ``error`` event such as

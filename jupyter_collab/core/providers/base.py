@@ -108,6 +108,13 @@ class Provider(abc.ABC):
     async def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens the request would use."""
 
+    def answers_vary(self, request: ChatRequest) -> bool:
+        """Whether two calls of ``request`` are expected to answer differently: sampling
+        is on (no temperature, or above 0). A preview then draws a probe's extra baseline
+        samples alongside its first answers instead of after them. Only timing depends on
+        it: the noise floor is measured whenever the answers differ, whatever this says."""
+        return request.temperature is None or request.temperature > 0
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients and models."""
 

@@ -143,7 +143,8 @@ describe('groupEntries', () => {
     expect(grouped.facts[0].verdicts).toEqual({
       intended: 1,
       unintended: 1,
-      unchanged: 0
+      unchanged: 0,
+      within_noise: 0
     });
   });
 

@@ -12,7 +12,12 @@ import {
 import { renderColumn, sideBySide } from '../preview/diff';
 import { IPreviewClient, PreviewModel } from '../preview/model';
 import { probeRow } from '../preview/probeRow';
-import { verdictBadge, verdictLabel, verdictSummary } from '../preview/verdict';
+import {
+  emptyVerdictCounts,
+  verdictBadge,
+  verdictLabel,
+  verdictSummary
+} from '../preview/verdict';
 import { frenchTranslator, trans } from './translationFixtures';
 
 function outcome(
@@ -29,7 +34,8 @@ function outcome(
     amended_hash: 'a',
     baseline_cached: cached,
     verdict: amendedText.includes('same') ? 'unchanged' : 'intended',
-    reason: 'because'
+    reason: 'because',
+    noise: null
   };
 }
 
@@ -78,7 +84,8 @@ class FakeClient implements IPreviewClient {
         done: 1,
         outcome: outcomes[0],
         report: null,
-        message: null
+        message: null,
+        noise_samples: null
       });
       return new Promise(resolve => {
         options.signal?.addEventListener('abort', () =>
@@ -87,7 +94,8 @@ class FakeClient implements IPreviewClient {
             outcomes: outcomes.slice(0, 1),
             cancelled: true,
             model: 'm',
-            duration_s: 0
+            duration_s: 0,
+            noise_samples: 2
           })
         );
       });
@@ -99,7 +107,8 @@ class FakeClient implements IPreviewClient {
         done: i + 1,
         outcome: o,
         report: null,
-        message: null
+        message: null,
+        noise_samples: null
       })
     );
     return Promise.resolve({
@@ -107,7 +116,8 @@ class FakeClient implements IPreviewClient {
       outcomes,
       cancelled: false,
       model: 'm',
-      duration_s: 0
+      duration_s: 0,
+      noise_samples: 2
     });
   }
 }
@@ -176,11 +186,12 @@ describe('verdicts', () => {
     );
     expect(verdictLabel('intended', trans)).toBe('Changed as intended');
     expect(
-      verdictSummary({ intended: 2, unintended: 0, unchanged: 1 }, trans)
-    ).toBe('2 intended · 1 unchanged');
-    expect(
-      verdictSummary({ intended: 0, unintended: 0, unchanged: 0 }, trans)
-    ).toBe('not previewed');
+      verdictSummary(
+        { intended: 2, unintended: 0, unchanged: 1, within_noise: 3 },
+        trans
+      )
+    ).toBe('2 intended · 1 unchanged · 3 within noise');
+    expect(verdictSummary(emptyVerdictCounts(), trans)).toBe('not previewed');
   });
 
   it('badges and summaries speak the language of the bundle', () => {
@@ -192,8 +203,38 @@ describe('verdicts', () => {
       '⚠ Changement non voulu'
     );
     expect(
-      verdictSummary({ intended: 2, unintended: 0, unchanged: 0 }, french)
+      verdictSummary({ ...emptyVerdictCounts(), intended: 2 }, french)
     ).toBe('2 voulu(s)');
+  });
+
+  it('a within-noise probe shows its badge and the measure', () => {
+    const probe: IProbe = { prompt: 'q?', kind: 'user', expectation: '' };
+    const noisy: IProbeOutcome = {
+      ...outcome(probe, 'other words'),
+      verdict: 'within_noise',
+      reason: 'No effect beyond sampling noise.',
+      noise: {
+        measure: 'word_change_share',
+        baseline_samples: 2,
+        baseline_spread: 0.583,
+        amended_change: 0.617,
+        margin: 0.15,
+        within_noise: true
+      }
+    };
+    const row = probeRow(
+      { probe, outcome: noisy, previous: null, running: false },
+      trans
+    );
+    const badge = row.querySelector('.jp-collab-verdict')!;
+    expect(badge.classList.contains('jp-mod-within_noise')).toBe(true);
+    expect(badge.textContent).toBe('≈ Within noise');
+    const measure = row.querySelector('.jp-collab-noise')!;
+    expect(measure.textContent).toBe(
+      '62% of words changed; 58% between baseline samples'
+    );
+    expect(measure.getAttribute('title')).toContain('sampled 2 times');
+    expect(measure.getAttribute('title')).toContain('15%');
   });
 
   it('a probe row shows both sides and "baseline cached"', () => {
@@ -214,6 +255,8 @@ describe('verdicts', () => {
     expect(
       row.querySelector('.jp-collab-verdict')!.getAttribute('data-verdict')
     ).toBe('intended');
+    // Identical answers carry no measure, so none is shown.
+    expect(row.querySelector('.jp-collab-noise')).toBeNull();
   });
 });
 
@@ -229,6 +272,8 @@ describe('PreviewModel', () => {
       'intended',
       'unchanged'
     ]);
+    // The report it finalizes with says what the server's report said.
+    expect(preview.report()!.noise_samples).toBe(2);
   });
 
   it('re-runs after an edit, keeping the previous baselines meanwhile', async () => {

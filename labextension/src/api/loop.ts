@@ -138,7 +138,8 @@ function defaultStream(): CollabStream {
  */
 export function partialReport(
   request: IPreviewRequest,
-  outcomes: IProbeOutcome[]
+  outcomes: IProbeOutcome[],
+  noiseSamples: number
 ): IPreviewReport {
   const order = new Map(request.probes.map((probe, i) => [probe.prompt, i]));
   return {
@@ -152,7 +153,8 @@ export function partialReport(
     ),
     cancelled: true,
     model: '',
-    duration_s: 0
+    duration_s: 0,
+    noise_samples: noiseSamples
   };
 }
 
@@ -164,11 +166,17 @@ export async function runPreview(
   options: IPreviewOptions = {}
 ): Promise<IPreviewReport> {
   const outcomes: IProbeOutcome[] = [];
+  // The server says on 'started' how many extra samples it draws; a preview
+  // cancelled before then drew none beyond the default.
+  let noiseSamples = 1;
   if (options.signal?.aborted) {
-    return partialReport(request, outcomes);
+    return partialReport(request, outcomes, noiseSamples);
   }
   const running = (options.stream ?? defaultStream()).preview(request, {
     onProgress: progress => {
+      if (progress.noise_samples) {
+        noiseSamples = progress.noise_samples;
+      }
       if (progress.outcome) {
         outcomes.push(progress.outcome);
       }
@@ -181,7 +189,7 @@ export async function runPreview(
     return await running.done;
   } catch (error) {
     if (options.signal?.aborted) {
-      return partialReport(request, outcomes);
+      return partialReport(request, outcomes, noiseSamples);
     }
     throw error;
   } finally {

@@ -43,7 +43,7 @@ export type AmendmentStatus =
   'proposed' | 'previewed' | 'accepted' | 'disabled' | 'superseded';
 export type ProbeKind =
   'original' | 'notebook' | 'should_change' | 'should_not_change' | 'user';
-export type Verdict = 'intended' | 'unintended' | 'unchanged';
+export type Verdict = 'intended' | 'unintended' | 'unchanged' | 'within_noise';
 /**
  * A message the server sends on the ``stream`` WebSocket.
  */
@@ -550,6 +550,10 @@ export interface IPreviewReportSent {
   cancelled?: boolean;
   model: string;
   duration_s?: number;
+  /**
+   * extra baseline samples drawn per probe whose answers differ
+   */
+  noise_samples?: number;
 }
 export interface IProbeOutcomeSent {
   probe: IProbeSent;
@@ -560,11 +564,36 @@ export interface IProbeOutcomeSent {
   baseline_cached?: boolean;
   verdict: Verdict;
   reason?: string;
+  noise?: INoiseMeasureSent | null;
 }
 export interface IProbeSent {
   prompt: string;
   kind: ProbeKind;
   expectation?: string;
+}
+/**
+ * How far the amended answer moved, set against how far the baseline moves by
+ * sampling alone. Shares are word-level: 0 for identical texts, 1 for nothing in common.
+ */
+export interface INoiseMeasureSent {
+  measure?: 'word_change_share';
+  /**
+   * baseline answers compared with each other
+   */
+  baseline_samples: number;
+  /**
+   * the largest change share between two baseline samples
+   */
+  baseline_spread: number;
+  /**
+   * the change share between the amended answer and the nearest baseline sample
+   */
+  amended_change: number;
+  /**
+   * how far beyond the spread a change must go to count
+   */
+  margin: number;
+  within_noise: boolean;
 }
 /**
  * What the UI may know about the model setup: never a key, only whether one is set.
@@ -610,6 +639,10 @@ export interface IPreviewProgress {
   outcome: IProbeOutcome | null;
   report: IPreviewReport | null;
   message: string | null;
+  /**
+   * on 'started': the extra baseline samples this preview draws per changed probe, so a client can report a preview it cancels
+   */
+  noise_samples: number | null;
 }
 export interface IProbeOutcome {
   probe: IProbe;
@@ -620,11 +653,36 @@ export interface IProbeOutcome {
   baseline_cached: boolean;
   verdict: Verdict;
   reason: string;
+  noise: INoiseMeasure | null;
 }
 export interface IProbe {
   prompt: string;
   kind: ProbeKind;
   expectation: string;
+}
+/**
+ * How far the amended answer moved, set against how far the baseline moves by
+ * sampling alone. Shares are word-level: 0 for identical texts, 1 for nothing in common.
+ */
+export interface INoiseMeasure {
+  measure: 'word_change_share';
+  /**
+   * baseline answers compared with each other
+   */
+  baseline_samples: number;
+  /**
+   * the largest change share between two baseline samples
+   */
+  baseline_spread: number;
+  /**
+   * the change share between the amended answer and the nearest baseline sample
+   */
+  amended_change: number;
+  /**
+   * how far beyond the spread a change must go to count
+   */
+  margin: number;
+  within_noise: boolean;
 }
 export interface IPreviewReport {
   amendment: IAmendmentDraft;
@@ -632,6 +690,10 @@ export interface IPreviewReport {
   cancelled: boolean;
   model: string;
   duration_s: number;
+  /**
+   * extra baseline samples drawn per probe whose answers differ
+   */
+  noise_samples: number;
 }
 /**
  * The amendment under preview: not yet part of the context.
@@ -702,6 +764,10 @@ export interface IProgressMessage {
   outcome: IProbeOutcome | null;
   report: IPreviewReport | null;
   message: string | null;
+  /**
+   * on 'started': the extra baseline samples this preview draws per changed probe, so a client can report a preview it cancels
+   */
+  noise_samples: number | null;
   type: 'progress';
   id: string;
 }

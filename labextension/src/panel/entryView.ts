@@ -232,7 +232,7 @@ export function entryView(
   });
   toggle.checked = entry.enabled;
   const counts = entry.verdicts;
-  const previewed = counts.intended + counts.unintended + counts.unchanged > 0;
+  const previewed = Object.values(counts).some(count => count > 0);
   const node = h(
     'li',
     {

@@ -8,14 +8,12 @@ import {
   ICollabContext,
   IPreviewResult,
   ICorrection,
-  IHighlight
+  IHighlight,
+  Verdict
 } from '../api/wire';
+import { emptyVerdictCounts } from '../preview/verdict';
 
-export interface IVerdictCounts {
-  intended: number;
-  unintended: number;
-  unchanged: number;
-}
+export type IVerdictCounts = Record<Verdict, number>;
 
 /**
  * One amendment with what it came from.
@@ -41,7 +39,7 @@ export interface IGroupedEntries {
  * How many preview probes got each verdict.
  */
 export function countVerdicts(results: IPreviewResult[]): IVerdictCounts {
-  const counts: IVerdictCounts = { intended: 0, unintended: 0, unchanged: 0 };
+  const counts: IVerdictCounts = emptyVerdictCounts();
   for (const result of results) {
     if (result.verdict in counts) {
       counts[result.verdict] += 1;

@@ -79,6 +79,8 @@ export class PreviewModel {
   total = 0;
   error = '';
   model = '';
+  /** Extra baseline samples per changed probe, as the server said it draws. */
+  noiseSamples = 1;
 
   /**
    * Whether the amendment was edited since the outcomes were computed.
@@ -180,7 +182,8 @@ export class PreviewModel {
       outcomes,
       cancelled: this.status === 'cancelled',
       model: this.model,
-      duration_s: 0
+      duration_s: 0,
+      noise_samples: this.noiseSamples
     };
   }
 
@@ -199,6 +202,9 @@ export class PreviewModel {
         {
           signal: controller.signal,
           onProgress: progress => {
+            if (progress.noise_samples) {
+              this.noiseSamples = progress.noise_samples;
+            }
             if (progress.outcome) {
               this.outcomes.set(
                 progress.outcome.probe.prompt,
@@ -215,6 +221,7 @@ export class PreviewModel {
         this.outcomes.set(outcome.probe.prompt, outcome);
       }
       this.model = report.model || this.model;
+      this.noiseSamples = report.noise_samples;
       this._set(report.cancelled ? 'cancelled' : 'done');
     } catch (error) {
       this._fail(error);

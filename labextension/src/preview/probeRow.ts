@@ -7,7 +7,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { IProbe, IProbeOutcome } from '../api/wire';
 import { h, loading } from '../feedback/dom';
 import { renderColumn, sideBySide } from './diff';
-import { verdictBadge } from './verdict';
+import { noiseText, verdictBadge } from './verdict';
 
 /**
  * What a probe is (the server's word when unknown).
@@ -90,6 +90,19 @@ export function probeRow(
     row.appendChild(
       h('div', { className: 'jp-collab-reason', text: outcome.reason })
     );
+    if (outcome.noise) {
+      row.appendChild(
+        h('div', {
+          className: 'jp-collab-noise',
+          text: noiseText(outcome.noise, trans),
+          title: trans.__(
+            'The baseline was sampled %1 times: a change no larger than its own variation (plus %2 of words) is sampling noise',
+            outcome.noise.baseline_samples,
+            `${Math.round(outcome.noise.margin * 100)}%`
+          )
+        })
+      );
+    }
     const diff = sideBySide(outcome.baseline, outcome.amended);
     const cached = outcome.baseline_cached
       ? h('span', {

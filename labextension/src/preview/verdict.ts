@@ -1,15 +1,49 @@
 /**
- * Verdict badges: intended / unintended / unchanged, with the judge's reason.
+ * Verdict badges: intended / unintended / unchanged / within noise, with the
+ * reason. "Within noise" is the server's rule (the amended answer differs from
+ * the baseline no more than the baseline differs from itself), never the judge's.
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { Verdict } from '../api/wire';
+import type { INoiseMeasure, Verdict } from '../api/wire';
+
+/** Every verdict, in the order summaries list them (SYMBOLS below keeps it complete). */
+export const VERDICTS: readonly Verdict[] = [
+  'intended',
+  'unintended',
+  'unchanged',
+  'within_noise'
+];
 
 const SYMBOLS: Record<Verdict, string> = {
   intended: '✓',
   unintended: '⚠',
-  unchanged: '='
+  unchanged: '=',
+  within_noise: '≈'
 };
+
+/**
+ * A count of zero for every verdict.
+ */
+export function emptyVerdictCounts(): Record<Verdict, number> {
+  return { intended: 0, unintended: 0, unchanged: 0, within_noise: 0 };
+}
+
+/**
+ * The noise measure in words, e.g. "12% of words changed; 40% between
+ * baseline samples".
+ */
+export function noiseText(
+  noise: INoiseMeasure,
+  trans: TranslationBundle
+): string {
+  const percent = (share: number) => `${Math.round(share * 100)}%`;
+  return trans.__(
+    '%1 of words changed; %2 between baseline samples',
+    percent(noise.amended_change),
+    percent(noise.baseline_spread)
+  );
+}
 
 /**
  * The words a badge shows for a verdict.
@@ -25,6 +59,8 @@ export function verdictLabel(
       return trans.__('Unintended change');
     case 'unchanged':
       return trans.__('Unchanged');
+    case 'within_noise':
+      return trans.__('Within noise');
     default:
       return verdict;
   }
@@ -66,6 +102,8 @@ function verdictCount(
       return trans.__('%1 unintended', count);
     case 'unchanged':
       return trans.__('%1 unchanged', count);
+    case 'within_noise':
+      return trans.__('%1 within noise', count);
     default:
       return `${count} ${verdict}`;
   }
@@ -79,7 +117,7 @@ export function verdictSummary(
   trans: TranslationBundle
 ): string {
   const parts: string[] = [];
-  for (const verdict of ['intended', 'unintended', 'unchanged'] as Verdict[]) {
+  for (const verdict of VERDICTS) {
     if (counts[verdict]) {
       parts.push(verdictCount(verdict, counts[verdict], trans));
     }

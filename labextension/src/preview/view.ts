@@ -11,7 +11,7 @@ import { button, h, replaceChildren } from '../feedback/dom';
 import { kindSelect } from '../feedback/kindSelect';
 import { PreviewModel } from './model';
 import { probeRow } from './probeRow';
-import { verdictSummary } from './verdict';
+import { emptyVerdictCounts, verdictSummary } from './verdict';
 
 export interface IPreviewViewOptions {
   model: PreviewModel;
@@ -276,7 +276,7 @@ export class PreviewView extends Widget {
       ? trans.__('The amendment was edited: re-run the preview.')
       : previewStatus(model, trans);
     this._status.classList.toggle('jp-collab-error', model.status === 'error');
-    const counts = { intended: 0, unintended: 0, unchanged: 0 };
+    const counts = emptyVerdictCounts();
     for (const outcome of model.outcomes.values()) {
       counts[outcome.verdict] += 1;
     }
