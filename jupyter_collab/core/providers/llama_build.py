@@ -42,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -177,6 +178,7 @@ def build_wheel(version: str | None, root: Path) -> Path:
         )
         env = dict(os.environ, CMAKE_ARGS=" ".join(PORTABLE_CMAKE_ARGS), FORCE_CMAKE="1")
         built = scratch / "wheel"
+        started = time.monotonic()
         _pip(
             "wheel",
             "--no-deps",
@@ -192,6 +194,7 @@ def build_wheel(version: str | None, root: Path) -> Path:
         wheel = find_wheel(built)
         if wheel is None:
             raise BuildError(f"pip wheel made no {DISTRIBUTION} wheel")
+        print(f"Built {wheel.name} in {time.monotonic() - started:.0f} s", flush=True)
         (built / "build.json").write_text(
             json.dumps(
                 {"key": key, "version": version, "cmake_args": list(PORTABLE_CMAKE_ARGS)},
