@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from jupyter_collab.cli import main
-from jupyter_collab.core.notebook import extract_context
+from jupyter_collab.core.notebook import embed_context, extract_context
 from jupyter_collab.core.store import LocalContextStore
 
 
@@ -194,6 +194,22 @@ def test_export_then_import_restores_the_sidecar(capsys, nb):
     assert f"+ {fact} [fact, accepted]" in out
     restored = stored(nb)
     assert [a.id for a in restored.amendments] == [fact, rule] and restored.revision == 1
+
+
+def test_import_restores_an_executed_copys_sidecar_from_its_outputs(capsys, nb):
+    """The context a copy written by `nbconvert --output NAME` carries in its outputs."""
+    fact = add(capsys, nb, "fact", "Yields are in g/L.")
+    output = nbformat.v4.new_output("display_data", data={"text/plain": "answer"})
+    embed_context(output, stored(nb))
+    notebook = nbformat.read(str(nb), as_version=4)
+    notebook.cells = [nbformat.v4.new_code_cell("%%collab\nq", outputs=[output])]
+    copy = nb.with_name("run-1.ipynb")
+    nbformat.write(notebook, str(copy))
+    code, out, _ = run(capsys, "context", "show", copy)
+    assert code == 0 and "embedded in the notebook" in out and fact in out
+    code, out, _ = run(capsys, "context", "import", copy)
+    assert code == 0 and out.startswith("restored run-1.collab.json")
+    assert [a.id for a in stored(copy).amendments] == [fact]
 
 
 def test_changes_keep_the_embedded_copy_in_sync(capsys, nb):

@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from jupyter_collab.core.notebook import embed_context
+from jupyter_collab.core.notebook import carried_context, embed_context
 from jupyter_collab.core.outputs import MIME_TYPE
 from jupyter_collab.core.store import LocalContextStore
 from tests.wire.anthropic_server import FAKE_API_KEY, AnthropicWireServer, Reply
@@ -201,10 +201,10 @@ def test_provider_failure_mid_stream_keeps_partial_output(kernel_env, notebook):
     assert len(error.traceback) == 1  # a short message, not a stack of frames
 
 
-def _nbconvert(path: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+def _nbconvert(path: Path, cwd: Path, *options: str, **env: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute"]
     return subprocess.run(
-        [*command, str(path.relative_to(cwd))],  # the literal command; no --inplace
+        [*command, str(path.relative_to(cwd)), *options],  # the literal command; no --inplace
         cwd=cwd,
         env={**os.environ, **env},
         capture_output=True,
@@ -276,3 +276,89 @@ def test_feedback_on_an_answer_does_not_make_it_stale(kernel_env, notebook, monk
     store.update(lambda c: c.amendments.append(Amendment(kind="process", text="Use SI units.")))
     with pytest.raises(CellExecutionError, match="different inputs"):
         run_nbclient(notebook)
+
+
+def _papermill(source: Path, target: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "papermill", "-k", "python3", str(source), str(target)],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def _assert_carries_sidecar_context(executed: Path, original: Path) -> None:
+    """Every collaborator output of ``executed`` carries the original's sidecar context."""
+    sidecar = LocalContextStore(original).load()
+    nb = json.loads(executed.read_text())
+    outputs = collab_outputs(nb)
+    assert set(outputs) == {"ask-outlier", "ask-definition"}
+    for ours in outputs.values():
+        assert ours[0]["metadata"]["jupyter_collab"]["context"]["amendments"]
+    assert carried_context(nb, str(executed)) == sidecar
+
+
+def test_nbconvert_output_under_a_new_name_replays_with_its_own_context(kernel_env, notebook):
+    root = notebook.parent
+    done = _nbconvert(notebook, root, "--output", "other.ipynb")
+    assert done.returncode == 0, done.stderr
+    assert len(kernel_env.message_requests()) == 2
+    _assert_carries_sidecar_context(root / "other.ipynb", notebook)
+
+    # The copy alone, in a folder with no sidecar and not trusted (nbconvert does
+    # not sign what it writes), replays under its new name with zero model calls.
+    elsewhere = notebook.parent.parent / "elsewhere"
+    elsewhere.mkdir()
+    copy = elsewhere / "other.ipynb"
+    shutil.move(root / "other.ipynb", copy)
+    replayed = _nbconvert(copy, elsewhere, JUPYTER_COLLAB_MODE="replay")
+    assert replayed.returncode == 0, replayed.stderr
+    assert len(kernel_env.message_requests()) == 2
+    assert not (elsewhere / "other.collab.json").exists()
+    again = json.loads((elsewhere / "other.nbconvert.ipynb").read_text())
+    assert collab_outputs(again) == collab_outputs(json.loads(copy.read_text()))
+
+    # auto mode with nothing changed reuses too, still without trust.
+    assert _nbconvert(copy, elsewhere).returncode == 0
+    assert len(kernel_env.message_requests()) == 2
+
+    # A changed cell needs a call, and the carried context is someone's embedded
+    # text: refused without trust, with no request sent.
+    nb = nbformat.read(str(copy), as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace("7.8", "9.9")
+    nbformat.write(nb, str(copy))
+    refused = _nbconvert(copy, elsewhere)
+    assert refused.returncode != 0
+    assert "CollabContextError" in refused.stderr and "jupyter trust other.ipynb" in refused.stderr
+    assert len(kernel_env.message_requests()) == 2
+    trusted = _nbconvert(copy, elsewhere, JUPYTER_COLLAB_TRUST_EMBEDDED="1")
+    assert trusted.returncode == 0, trusted.stderr
+    requests = kernel_env.message_requests()
+    assert len(requests) == 4  # the changed cell, and the next one whose history it is
+    assert FACT in system_text(requests[2]) and RULE in system_text(requests[2])
+    assert "9.9" in requests[2].body["messages"][-1]["content"]
+
+
+def test_papermill_output_replays_under_its_own_name(kernel_env, notebook, tmp_path):
+    first = tmp_path / "papermill-out.ipynb"
+    done = _papermill(notebook, first, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(kernel_env.message_requests()) == 2
+    _assert_carries_sidecar_context(first, notebook)
+
+    # Papermill runs the copy (it names papermill-out.ipynb as its input), and so
+    # does nbconvert; neither calls the model, though the original and its
+    # sidecar are gone.
+    shutil.rmtree(notebook.parent)
+    kernel_env.stop()
+    second = tmp_path / "papermill-again.ipynb"
+    replayed = _papermill(first, second, tmp_path, JUPYTER_COLLAB_MODE="replay")
+    assert replayed.returncode == 0, replayed.stderr
+    assert collab_outputs(nbformat.read(str(second), as_version=4)) == collab_outputs(
+        nbformat.read(str(first), as_version=4)
+    )
+    converted = _nbconvert(first, tmp_path, JUPYTER_COLLAB_MODE="replay")
+    assert converted.returncode == 0, converted.stderr
+    assert len(kernel_env.message_requests()) == 2

@@ -438,3 +438,50 @@ def test_stored_answers_replay_without_any_provider(tmp_path):
     fresh.settings.run_mode = RunMode.replay
     with pytest.raises(CollabReplayError, match="different inputs"):
         fresh.run_cell("", "Summarize {n}.", namespace={"n": 4}, cell=CellInfo(code=source))
+
+
+def test_an_executed_copy_carries_its_context_and_needs_trust_only_to_call(tmp_path, monkeypatch):
+    """What `jupyter nbconvert --execute nb.ipynb --output copy.ipynb` leaves behind: a
+    notebook with no sidecar under its name, whose collaborator output carries the context."""
+    from jupyter_collab.kernel.widgets import controller_for_last
+
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))  # an empty trust database
+    source = "%%collab\nSummarize {n}."
+    make_notebook(tmp_path, [("ask", source)])
+    sidecar = CollabContext(amendments=[Amendment(kind="fact", text="The sky is green here.")])
+    LocalContextStore(tmp_path / "nb.ipynb").save(sidecar)
+    door, recorder = make_door(tmp_path, ScriptedProvider())
+    door.run_cell("", "Summarize {n}.", namespace={"n": 3}, cell=CellInfo(code=source))
+    data, metadata = recorder.final
+    assert (
+        metadata["jupyter_collab"]["context"]["amendments"][0]["text"] == sidecar.amendments[0].text
+    )
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy = make_notebook(elsewhere, [("ask", source)], name="copy.ipynb")
+    nb = nbformat.read(str(copy), as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data=data, metadata=metadata)]
+    nbformat.write(nb, str(copy))
+
+    for mode in (RunMode.replay, RunMode.auto):
+        provider = ScriptedProvider()
+        replayer, replayed = make_door(elsewhere, provider, run_mode=mode)
+        run = replayer.run_cell(
+            "", "Summarize {n}.", namespace={"n": 3}, cell=CellInfo(code=source)
+        )
+        assert run.action == "reuse" and provider.count == 0
+        assert replayed.final == (data, metadata)  # byte-identical, context included
+        # Reviewing asks a model with that context: refused like a call.
+        with pytest.raises(CollabContextError, match=r"jupyter trust copy\.ipynb"):
+            controller_for_last(replayer)
+
+    # A changed input needs a call: the untrusted context is not sent anywhere.
+    with pytest.raises(CollabContextError, match="JUPYTER_COLLAB_TRUST_EMBEDDED=1"):
+        replayer.run_cell("", "Summarize {n}.", namespace={"n": 4}, cell=CellInfo(code=source))
+    assert provider.count == 0
+    trusting, _ = make_door(elsewhere, provider, trust_embedded=True)
+    trusting.run_cell("", "Summarize {n}.", namespace={"n": 4}, cell=CellInfo(code=source))
+    assert provider.count == 1
+    assert "The sky is green here." in provider.requests[-1].system_text()
+    assert not (elsewhere / "copy.collab.json").exists()

@@ -8,9 +8,11 @@ from jupyter_collab.core.errors import ContextFileError
 from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.notebook import (
     ReconcileKind,
+    carried_context,
     embed_context,
     extract_context,
     reconcile,
+    shared_context,
 )
 
 
@@ -23,6 +25,54 @@ def test_embed_and_extract_round_trip():
     nb = embed_context(_nb(), context)
     assert extract_context(nb, "nb.ipynb") == context
     assert extract_context(_nb(), "nb.ipynb") is None
+
+
+def _collab_cell(cell_id: str, context: CollabContext | None) -> dict:
+    output = {"output_type": "display_data", "data": {}, "metadata": {}}
+    if context is not None:
+        embed_context(output, context)
+    return {
+        "id": cell_id,
+        "cell_type": "code",
+        "source": "%%collab\nq",
+        "metadata": {},
+        "outputs": [output],
+    }
+
+
+def test_the_last_collaborator_output_carrying_a_context_is_the_carried_one():
+    older = CollabContext(amendments=[Amendment(kind="fact", text="old")], revision=1)
+    newer = CollabContext(amendments=[Amendment(kind="fact", text="new")], revision=2)
+    nb = _nb()
+    nb["cells"] = [_collab_cell("a", older), _collab_cell("b", newer), _collab_cell("c", None)]
+    assert carried_context(nb, "copy.ipynb") == newer
+    # An ordinary code cell with the same metadata is not a collaborator output.
+    stray = _collab_cell("d", older)
+    stray["source"] = "print(1)"
+    nb["cells"].append(stray)
+    assert carried_context(nb, "copy.ipynb") == newer
+    assert carried_context(_nb(), "copy.ipynb") is None
+
+
+def test_outputs_stand_in_only_when_neither_metadata_nor_sidecar_has_a_context():
+    in_outputs = CollabContext(amendments=[Amendment(kind="fact", text="outputs")])
+    in_metadata = CollabContext(amendments=[Amendment(kind="fact", text="metadata")])
+    nb = _nb()
+    nb["cells"] = [_collab_cell("a", in_outputs)]
+    assert shared_context(nb, "copy.ipynb", has_sidecar=False) == in_outputs
+    # Beside a sidecar, old outputs must not bring back entries it dropped since.
+    assert shared_context(nb, "copy.ipynb", has_sidecar=True) is None
+    embed_context(nb, in_metadata)
+    assert shared_context(nb, "copy.ipynb", has_sidecar=False) == in_metadata
+
+
+def test_a_damaged_carried_context_names_the_cell_and_output():
+    nb = _nb()
+    cell = _collab_cell("ask", None)
+    cell["outputs"][0]["metadata"]["jupyter_collab"] = {"context": {"amendments": 3}}
+    nb["cells"] = [cell]
+    with pytest.raises(ContextFileError, match=r"copy\.ipynb \(cell ask, output 0\)"):
+        carried_context(nb, "copy.ipynb")
 
 
 def test_invalid_embedded_context_names_the_notebook():

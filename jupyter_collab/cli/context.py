@@ -8,7 +8,13 @@ import sys
 
 from ..core.errors import CollabError, NotFoundError
 from ..core.models import CollabContext
-from ..core.notebook import ReconcileKind, embed_context, extract_context, reconcile
+from ..core.notebook import (
+    ReconcileKind,
+    embed_context,
+    extract_context,
+    reconcile,
+    shared_context,
+)
 from ..core.operations import entries
 from ..core.store import LocalContextStore, serialize_context
 from .files import (
@@ -92,7 +98,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     context = store.load()
     source = f"{store.path.name}, revision {context.revision}" if context else ""
     if context is None:
-        context = extract_context(read_notebook(path), str(path))
+        context = shared_context(read_notebook(path), str(path), has_sidecar=False)
         if context is None:
             if args.json:
                 out(serialize_context(CollabContext()).rstrip("\n"))
@@ -241,10 +247,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
-    embedded = extract_context(read_notebook(path), str(path))
+    sidecar = store.load()
+    embedded = shared_context(read_notebook(path), str(path), has_sidecar=sidecar is not None)
     if embedded is None:
         raise NotFoundError(f"{path.name} carries no embedded context to import")
-    sidecar = store.load()
     result = reconcile(sidecar, embedded)
     if result.kind == ReconcileKind.identical:
         out(f"{store.path.name} is already in sync with {path.name}")

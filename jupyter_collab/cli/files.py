@@ -8,7 +8,12 @@ from typing import Any
 
 from ..core.cellsource import parse_cell
 from ..core.errors import CollabError, InvalidRequestError, NotFoundError
-from ..core.notebook import METADATA_KEY, embed_context, extract_context, is_collab_cell
+from ..core.notebook import (
+    METADATA_KEY,
+    embed_context,
+    is_collab_cell,
+    shared_context,
+)
 from ..core.store import LocalContextStore, atomic_write_text, remove_leftover_temp_files
 
 #: Notebooks larger than this are not read (a collaborator notebook is small).
@@ -95,4 +100,5 @@ def load_effective_context(path: Path, notebook: dict[str, Any]):
     from ..core.notebook import reconcile
 
     store = LocalContextStore(path)
-    return reconcile(store.load(), extract_context(notebook, str(path)))
+    sidecar = store.load()
+    return reconcile(sidecar, shared_context(notebook, str(path), has_sidecar=sidecar is not None))

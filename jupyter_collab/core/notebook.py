@@ -23,21 +23,66 @@ CELL_MAGIC = "%%collab"
 ENTRY_LISTS = ("amendments", "highlights", "corrections")
 
 
-def embed_context(notebook: dict[str, Any], context: CollabContext) -> dict[str, Any]:
-    """Store ``context`` in the notebook JSON (nbformat dict), in place; return it."""
-    metadata = notebook.setdefault("metadata", {})
+def embed_context(node: dict[str, Any], context: CollabContext) -> dict[str, Any]:
+    """Store ``context`` in ``node["metadata"]``, in place; return ``node``.
+
+    ``node`` is a notebook (nbformat dict) or one of its collaborator outputs:
+    the kernel door has no way to write the metadata of the notebook that
+    ``jupyter nbconvert --execute --output NAME`` or papermill writes, but the
+    display metadata of its outputs ends up in that file (see
+    :func:`carried_context`).
+    """
+    metadata = node.setdefault("metadata", {})
     section = metadata.setdefault(METADATA_KEY, {})
     section["context"] = context_to_jsonable(context)
-    return notebook
+    return node
 
 
-def extract_context(notebook: dict[str, Any], source: str) -> CollabContext | None:
-    """The context embedded in a notebook, or ``None`` when it carries none."""
-    section = (notebook.get("metadata") or {}).get(METADATA_KEY) or {}
+def extract_context(node: dict[str, Any], source: str) -> CollabContext | None:
+    """The context embedded in a notebook (or an output), or ``None`` when it carries none."""
+    section = (node.get("metadata") or {}).get(METADATA_KEY) or {}
     data = section.get("context")
     if data is None:
         return None
     return parse_context(data, f"{source} (metadata.{METADATA_KEY}.context)")
+
+
+def carried_context(notebook: dict[str, Any], source: str) -> CollabContext | None:
+    """The context that the last collaborator output carrying one holds, or ``None``.
+
+    Headless runs embed the context in effect in every collaborator output they
+    write, because the output notebook of ``jupyter nbconvert --execute --output
+    NAME`` or papermill gets no sidecar under its new name and no notebook
+    metadata from the kernel. In a top-to-bottom run every output carries the
+    same context; the last one is the latest.
+    """
+    for index in range(len(notebook.get("cells") or []) - 1, -1, -1):
+        cell = notebook["cells"][index]
+        if not isinstance(cell, dict) or not is_collab_cell(cell):
+            continue
+        for number, output in enumerate(cell.get("outputs") or []):
+            if isinstance(output, dict) and (output.get("metadata") or {}).get(METADATA_KEY):
+                where = f"{source} (cell {cell.get('id') or index}, output {number})"
+                found = extract_context(output, where)
+                if found is not None:
+                    return found
+    return None
+
+
+def shared_context(
+    notebook: dict[str, Any], source: str, *, has_sidecar: bool
+) -> CollabContext | None:
+    """The copy of its context a notebook carries, to reconcile with its sidecar.
+
+    That is the notebook metadata's copy; for a notebook with neither that nor a
+    sidecar (an executed copy written under a new name), the copy its
+    collaborator outputs carry. Outputs are not consulted otherwise: they may be
+    older than a sidecar edited since, and would bring back entries it dropped.
+    """
+    embedded = extract_context(notebook, source)
+    if embedded is None and not has_sidecar:
+        embedded = carried_context(notebook, source)
+    return embedded
 
 
 def is_collab_cell(cell: dict[str, Any]) -> bool:

@@ -18,7 +18,12 @@ namespace, the running cell's id and source) and hands them to
    ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote);
 5. reuses (re-displays the stored bundle byte for byte) or streams a new answer
    (``runner.py`` + ``display.py``) and shows the final bundle from
-   ``core.outputs.build_bundle``: the very bundle the server door writes.
+   ``core.outputs.build_bundle``: the very bundle the server door writes. A
+   call with embedded context nobody accepted is refused first
+   (``NotebookState.require_reviewed``); reuse needs no trust.
+6. embeds the context in effect in the output's metadata
+   (:func:`carrying_context`), so an executed copy written under another name
+   carries it.
 
 Every failure raises a kernel error (``errors.py``).
 """
@@ -37,6 +42,8 @@ from ..core.config import CollabConfig
 from ..core.errors import CollabError, ConfigurationError
 from ..core.history import cell_key, turns_for_cell
 from ..core.loop_models import CompletionInput, CompletionResult
+from ..core.models import CollabContext
+from ..core.notebook import METADATA_KEY, embed_context
 from ..core.outputs import CollabOutput, build_bundle
 from ..core.providers.base import Provider, TextDelta
 from ..core.replay import (
@@ -120,6 +127,22 @@ def nbconvert_answer(notebook: Path, cell_id: str | None) -> StoredAnswer | None
         if isinstance(cell, dict) and cell.get("id") == cell_id:
             return stored_answer_of_cell(cell, "nbconvert output")
     return None
+
+
+def carrying_context(metadata: dict[str, Any], context: CollabContext | None) -> dict[str, Any]:
+    """The output metadata with ``context`` embedded (``core.notebook.embed_context``).
+
+    The kernel cannot write the metadata of the notebook that ``jupyter nbconvert
+    --execute --output NAME`` or papermill writes, and that notebook has no
+    sidecar under its new name; the display metadata of this output does end up
+    in it, so the copy carries the context its answers were checked against and
+    replays under any name. A copy, never the stored metadata itself: stored
+    answers are shared with the notebook cache.
+    """
+    if context is None:
+        return metadata
+    output = {"metadata": {**metadata, METADATA_KEY: dict(metadata.get(METADATA_KEY) or {})}}
+    return embed_context(output, context)["metadata"]
 
 
 def _warn(message: str) -> None:
@@ -250,8 +273,10 @@ class KernelDoor:
         decision = self._decide(
             request, context, [self.answers.get(key), on_disk, earlier], where, cell_id
         )
+        carried = state.carried if state is not None else None
         if decision.action == Action.reuse and decision.stored is not None:
             data, metadata = redisplay_bundle(decision.stored, context, cell_id)
+            metadata = carrying_context(metadata, carried)
             StreamingDisplay(self.settings.update_interval, self.publish).finish(data, metadata)
             stored = decision.stored
             self._keep(key, StoredAnswer(stored.output, data, metadata, "session"))
@@ -268,7 +293,9 @@ class KernelDoor:
                 filled,
             )
         else:
-            result, data, metadata, updates = self._stream(request, context, cell_id)
+            if state is not None:
+                state.require_reviewed()
+            result, data, metadata, updates = self._stream(request, context, cell_id, carried)
             output = CollabOutput(
                 result=result, highlights=cell_highlights(context, cell_id, result.answer)
             )
@@ -368,7 +395,11 @@ class KernelDoor:
         return None
 
     def _stream(
-        self, request: CompletionInput, context: Any, cell_id: str | None
+        self,
+        request: CompletionInput,
+        context: Any,
+        cell_id: str | None,
+        carried: CollabContext | None,
     ) -> tuple[CompletionResult, dict[str, Any], dict[str, Any], int]:
         display = StreamingDisplay(self.settings.update_interval, self.publish)
         results: list[CompletionResult] = []
@@ -394,6 +425,7 @@ class KernelDoor:
         result = results[0]
         highlights = cell_highlights(context, cell_id, result.answer)
         data, metadata = build_bundle(CollabOutput(result=result, highlights=highlights))
+        metadata = carrying_context(metadata, carried)
         display.finish(data, metadata)
         return result, data, metadata, display.updates
 

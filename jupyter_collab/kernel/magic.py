@@ -139,8 +139,9 @@ class CollabMagics(Magics):
     trust_embedded = Bool(
         False,
         config=True,
-        help="Apply context embedded in a notebook that is not trusted and has no sidecar "
-        "(headless runs of notebooks you trust). Env: JUPYTER_COLLAB_TRUST_EMBEDDED=1.",
+        help="Send context embedded in a notebook that is not trusted and has no sidecar "
+        "to the model (headless runs of notebooks you trust); checking stored answers "
+        "against it needs no trust. Env: JUPYTER_COLLAB_TRUST_EMBEDDED=1.",
     )
     notebook_path = Unicode(
         None,

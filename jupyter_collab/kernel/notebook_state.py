@@ -1,13 +1,18 @@
 """The kernel's view of its notebook on disk: the context to apply and the stored cells.
 
 The context is the sidecar (``X.collab.json``) reconciled with the copy embedded
-in ``X.ipynb`` (``core.notebook.reconcile``). Entries that exist only in the
-embedded copy become part of the system prompt, so they are applied only when
-the notebook is trusted (``jupyter trust X.ipynb``, checked with nbformat's
-``NotebookNotary``) or trust was given explicitly for headless runs
-(``JUPYTER_COLLAB_TRUST_EMBEDDED=1`` or ``c.CollabMagics.trust_embedded = True``).
-Otherwise the cell fails with an error that says how to accept them. The kernel
-never writes the sidecar on its own: accepting an embedded context on disk is
+in ``X.ipynb`` (``core.notebook.shared_context``: the notebook metadata's copy,
+or for an executed copy with neither, the one its collaborator outputs carry).
+Entries that exist only in the embedded copy would become part of the system
+prompt, so they are sent to a model only when the notebook is trusted
+(``jupyter trust X.ipynb``, checked with nbformat's ``NotebookNotary``) or trust
+was given explicitly for headless runs (``JUPYTER_COLLAB_TRUST_EMBEDDED=1`` or
+``c.CollabMagics.trust_embedded = True``). Without trust they still serve to
+check stored answers against their input hashes (replay, or auto mode when
+nothing changed): nothing is sent anywhere then, so nothing can be injected.
+A cell that would call the model with them fails with an error that says how
+to accept them (``NotebookState.unreviewed``). The kernel never writes the
+sidecar on its own: accepting an embedded context on disk is
 ``jupyter collab context import X.ipynb``.
 """
 
@@ -22,7 +27,7 @@ from ..core.assembly import share_read_only
 from ..core.errors import CollabError
 from ..core.filecache import FileCache
 from ..core.models import CollabContext
-from ..core.notebook import ReconcileKind, extract_context, reconcile
+from ..core.notebook import ReconcileKind, reconcile, shared_context
 from ..core.store import LocalContextStore
 from .errors import CollabContextError, for_kernel
 
@@ -36,6 +41,18 @@ class NotebookState:
     context: CollabContext | None
     kind: ReconcileKind
     conflicts: list[str] = field(default_factory=list)
+    # The copy of the context this notebook's outputs carry onwards: the
+    # embedded copy as found when it is all there is (its revision kept, so a
+    # replayed output is byte-identical to the stored one), else ``context``.
+    carried: CollabContext | None = None
+    # Why ``context`` must not reach a model: it holds embedded entries nobody
+    # accepted (see the module docstring); ``None`` when it may.
+    unreviewed: str | None = None
+
+    def require_reviewed(self) -> None:
+        """Raise the untrusted-context error when ``context`` must not reach a model."""
+        if self.unreviewed is not None:
+            raise CollabContextError(self.unreviewed)
 
     @property
     def sidecar(self) -> Path:
@@ -61,8 +78,9 @@ def untrusted_message(path: Path, count: int) -> str:
         f"{path.name} carries an embedded jupyter-collab context with {count} "
         f"entr{'y' if count == 1 else 'ies'} that {'is' if count == 1 else 'are'} not in "
         f"{sidecar}, and the notebook is not trusted, so {'it is' if count == 1 else 'they are'} "
-        "not applied (embedded context becomes part of the model's system prompt). "
-        "Review it, then accept it with one of: `jupyter trust "
+        "not sent to a model (embedded context becomes part of the model's system prompt); "
+        "replaying the answers stored in the notebook needs no trust, but this cell needs a "
+        "call. Review the context, then accept it with one of: `jupyter trust "
         f"{path.name}`; `jupyter collab context import {path.name}` (writes {sidecar}); "
         f"or, for headless runs of notebooks you trust, {TRUST_ENV}=1 "
         "(c.CollabMagics.trust_embedded = True)."
@@ -186,15 +204,22 @@ def _load_state(path: Path, *, trust_embedded: bool) -> tuple[NotebookState, boo
         raise CollabContextError(f"cannot read the notebook {path}: {err}") from None
     try:
         sidecar = LocalContextStore(path).load()
-        embedded = extract_context(node, str(path))
+        embedded = shared_context(node, str(path), has_sidecar=sidecar is not None)
     except CollabError as err:
         raise for_kernel(err) from None
     result = reconcile(sidecar, embedded)
     checked_trust = bool(result.embedded_only_ids) and not trust_embedded
+    unreviewed = None
     if checked_trust and not is_trusted(node):
-        raise CollabContextError(untrusted_message(path, len(result.embedded_only_ids)))
+        unreviewed = untrusted_message(path, len(result.embedded_only_ids))
     context = None if result.kind == ReconcileKind.none else result.context
     state = NotebookState(
-        path=path, notebook=node, context=context, kind=result.kind, conflicts=result.conflicts
+        path=path,
+        notebook=node,
+        context=context,
+        kind=result.kind,
+        conflicts=result.conflicts,
+        carried=embedded if result.kind == ReconcileKind.embedded_only else context,
+        unreviewed=unreviewed,
     )
     return state, checked_trust

@@ -520,6 +520,9 @@ def controller_for_last(door: Any) -> ReviewController:
     if last is None:
         raise InvalidRequestError("there is no answer to review yet: run a %%collab cell first")
     state = last.state
+    if state is not None:
+        # The review asks a model for corrections and amendments with this context.
+        state.require_reviewed()
     store = LocalContextStore(Path(state.path)) if state is not None else None
     prompts = collab_cell_prompts(state.notebook) if state is not None else []
     if last.result.prompt not in prompts:

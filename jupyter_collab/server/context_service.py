@@ -30,7 +30,7 @@ from ..core.errors import (
 )
 from ..core.hashing import hash_json
 from ..core.models import CollabContext, Settings
-from ..core.notebook import ENTRY_LISTS, ReconcileKind, extract_context, reconcile
+from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_context
 from ..core.operations import entries
 from ..core.store import context_to_jsonable
 from .contents_store import ContentsContextStore
@@ -86,7 +86,7 @@ class ContextService:
         sidecar = await self.store.load(path)
         embedded_error = None
         try:
-            embedded = extract_context(notebook, path)
+            embedded = shared_context(notebook, path, has_sidecar=sidecar is not None)
         except ContextFileError as err:
             # A damaged embedded copy must not block the notebook: it is ignored
             # and reported; the sidecar stays the source of truth.
