@@ -7,12 +7,17 @@ Every call has the latency of a typical streamed answer: 0.5 s to the first
 token, then 100 deltas 20 ms apart (about 2.5 s: a ~250-word answer at a hosted
 model's streaming speed); structured (judge) calls answer after the same 2.5 s.
 
-The measure uses probes whose answer the amendment does not change, so a
-preview is exactly 16 model calls (the judge is skipped for identical answers);
-the run checks the wire server saw 16 requests. Variants in the details (one
-run each): ``preview_concurrency = 16``; a preview where every answer changes, so 8
-judge calls follow (24 calls); and short calls (0.5 s + 40 deltas 12.5 ms apart,
-about 1 s), where waiting for a warm-up call weighs most.
+The measure uses probes whose answer the amendment does not change: 16 answers
+(the judge is skipped for identical answers). The noise floor's extra baseline
+sample per probe (``preview_noise_samples``, default 1) is speculative for a
+Claude model (it takes no temperature): it waits for a slot no answer needs (the
+16 answers fill the default 16 slots) and is cancelled once the answers turn out
+identical, unsent or just sent: 16 to 24 requests, which the run checks and
+reports. Variants in the
+details (one run each): ``preview_concurrency = 16``; a preview where every
+answer changes, so the extra samples are drawn and 8 judge calls follow (32
+calls); and short calls (0.5 s + 40 deltas 12.5 ms apart, about 1 s), where
+waiting for a warm-up call weighs most.
 
 Baseline: one ``Broker.complete_text`` call of the first probe's prompt, same
 latency. Each preview starts with an empty baseline cache (else a repeated
@@ -114,21 +119,27 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         await broker.complete_text(single, context)
         return time.perf_counter() - start
 
-    async def preview(broker: Broker, expect_calls: int) -> float:
+    request_counts: list[int] = []
+
+    async def preview(broker: Broker, expect_calls: range) -> float:
         broker.baseline_cache.clear()
         before = len(wire.message_requests())
         start = time.perf_counter()
         report = await broker.preview_report(draft, probes, context)
         elapsed = time.perf_counter() - start
         calls = len(wire.message_requests()) - before
-        if calls != expect_calls or len(report.outcomes) != len(probes):
-            raise RuntimeError(f"expected {expect_calls} model calls, the preview made {calls}")
+        if calls not in expect_calls or len(report.outcomes) != len(probes):
+            raise RuntimeError(
+                f"expected {expect_calls.start}-{expect_calls.stop - 1} model calls, "
+                f"the preview made {calls}"
+            )
+        request_counts.append(calls)
         return elapsed
 
     async def series(
         broker: Broker,
         changing: bool,
-        expect: int,
+        expect: range,
         n: int,
         latency: Latency = TYPICAL,
         warm_preview: bool = False,
@@ -150,7 +161,16 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
 
     default_broker = broker_for()
     concurrency = default_broker.config.preview_concurrency
-    previews, singles = await series(default_broker, False, 16, runs, warm_preview=True)
+    noise = default_broker.config.preview_noise_samples
+    # A speculative sample may still start in the moment between one of its
+    # probe's answers ending (freeing a slot) and the other: then it is sent and
+    # cancelled at once. So 16 to 24 requests, the wall time unaffected.
+    unchanged_calls = range(len(PROBES) * 2, len(PROBES) * (2 + noise) + 1)
+    judged_calls = range(len(PROBES) * (3 + noise), len(PROBES) * (3 + noise) + 1)
+    previews, singles = await series(
+        default_broker, False, unchanged_calls, runs, warm_preview=True
+    )
+    measured_requests = list(request_counts)
     log(
         f"preview (concurrency {concurrency}): {median(previews):.2f} s, "
         f"one call {median(singles):.2f} s"
@@ -158,17 +178,17 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
     extra_runs = 1
     if concurrency != 16:
         wide_previews, wide_singles = await series(
-            broker_for(16), False, 16, extra_runs, warm_preview=True
+            broker_for(16), False, unchanged_calls, extra_runs, warm_preview=True
         )
         log(f"preview (concurrency 16): {median(wide_previews):.2f} s")
     else:
         wide_previews, wide_singles = previews, singles
     judged_previews, judged_singles = await series(
-        broker_for(), True, 24, extra_runs, warm_preview=True
+        broker_for(), True, judged_calls, extra_runs, warm_preview=True
     )
     log(f"preview with judge (concurrency {concurrency}): {median(judged_previews):.2f} s")
     short_previews, short_singles = await series(
-        broker_for(), False, 16, extra_runs, SHORT, warm_preview=True
+        broker_for(), False, unchanged_calls, extra_runs, SHORT, warm_preview=True
     )
     log(f"preview of short calls (concurrency {concurrency}): {median(short_previews):.2f} s")
     wire.responder = None
@@ -189,12 +209,16 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         },
         runs=runs,
         note=(
-            f"16 model calls (8 probes x baseline/amended), each ~{TYPICAL.seconds:.1f} s "
+            "16 answers (8 probes x baseline/amended) plus the speculative noise-floor "
+            f"sample per probe, cancelled as the answers were identical: "
+            f"{min(measured_requests)}-{max(measured_requests)} requests per preview "
+            f"(median {median(measured_requests):g}); each call ~{TYPICAL.seconds:.1f} s "
             f"({TYPICAL.first_token * 1000:.0f} ms to first token + {TYPICAL.deltas} "
             f"deltas). Default preview_concurrency={concurrency}: {median(previews):.2f} s vs "
             f"one call {median(singles):.2f} s. "
             + (f"With preview_concurrency=16: {wide:.2f}x. " if concurrency != 16 else "")
-            + f"With a judge call per probe (answers changed, 24 calls): {judged:.2f}x. "
+            + "With noise samples and a judge call per probe (answers changed, "
+            f"{judged_calls.start} calls): {judged:.2f}x. "
             f"Short ~{SHORT.seconds:.0f} s calls: {short:.2f}x."
         ),
         samples=[rounded(p / s, 3) for p, s in zip(previews, singles, strict=True)],
@@ -209,6 +233,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
             "with_judge_preview_s": [rounded(x, 3) for x in judged_previews],
             "short_call_ratio": rounded(short, 3),
             "short_call_seconds": SHORT.seconds,
+            "requests_per_preview": measured_requests,
         },
     )
 

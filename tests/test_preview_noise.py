@@ -226,3 +226,30 @@ def test_server_setting_is_checked_and_reaches_the_broker_config():
     assert extension.collab_config().preview_noise_samples == 3
     with pytest.raises(ValueError, match="preview_noise_samples must be between 1 and 4"):
         CollabExtension(preview_noise_samples=0)
+
+
+async def test_required_calls_take_free_slots_before_speculative_ones():
+    """A speculative sample never holds a slot a waiting answer needs."""
+    from jupyter_collab.core.operations.preview import _Slots
+
+    slots = _Slots(1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def use(name: str, speculative: bool, hold: asyncio.Event | None = None):
+        if not speculative:
+            slots.announce_required()
+        async with slots.hold(speculative):
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    first = asyncio.ensure_future(use("answer 1", False, release))
+    await asyncio.sleep(0)
+    sample = asyncio.ensure_future(use("sample", True))  # queued first...
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(use("answer 2", False))  # ...served after this one
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, sample, second)
+    assert order == ["answer 1", "answer 2", "sample"]

@@ -9,9 +9,12 @@
   so a deterministic provider pays extra only on probes the amendment changed.
   When the provider says its answers vary anyway (``Provider.answers_vary``: a
   model that takes no temperature), the extra samples start with the first two
-  answers, so the noise floor adds calls but not wall time.
+  answers, as speculative calls: they use only slots no required call is
+  waiting for, so they add calls but not wall time (and none at all when the
+  answers turn out identical before a slot frees up).
 
-* Bounded concurrency: every model call holds a slot of one semaphore.
+* Bounded concurrency: every model call holds one of ``concurrency`` slots;
+  required calls are served before speculative ones.
 * Cache warming: the first request of each distinct system prompt (the
   baseline context, the amended context, the judge's instructions) starts
   before any other request with that prompt; the rest fan out as soon as its
@@ -27,6 +30,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import OrderedDict
@@ -235,27 +239,83 @@ async def answer_text(
     return "".join(parts)
 
 
-class _Limiter:
-    """The semaphore plus the warm-up rule: one request per prompt prefix first."""
+class _Slots:
+    """The concurrency bound, with required calls served before speculative ones.
+
+    Speculative calls (the noise floor's extra samples, started with a probe's
+    first answers in case they are needed) take a slot only when more slots are
+    free than required calls (answers, needed samples, judge calls) are announced
+    and still waiting, so they fill idle slots and never push an answer the
+    preview must have into a second wave."""
 
     def __init__(self, concurrency: int):
-        self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        self._free = max(1, concurrency)
+        self._required_waiting = 0
+        self._changed = asyncio.Condition()
+
+    def announce_required(self) -> None:
+        """A required call is on its way (it may first wait for its prefix's warm-up)."""
+        self._required_waiting += 1
+
+    async def withdraw_required(self) -> None:
+        """An announced required call ended before it took a slot (cancelled, failed)."""
+        async with self._changed:
+            self._required_waiting -= 1
+            self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, speculative: bool) -> AsyncIterator[None]:
+        """A slot; a required caller must have announced itself first."""
+        async with self._changed:
+            if speculative:
+                await self._changed.wait_for(lambda: self._free > self._required_waiting)
+            else:
+                await self._changed.wait_for(lambda: self._free > 0)
+                self._required_waiting -= 1
+            self._free -= 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+
+class _Limiter:
+    """The slots plus the warm-up rule: one request per prompt prefix first."""
+
+    def __init__(self, concurrency: int):
+        self._slots = _Slots(concurrency)
         self._warmed: dict[str, asyncio.Event] = {}
 
-    async def run(self, prefix: str, call: Callable[[Callable[[], None]], Awaitable[T]]) -> T:
+    async def run(
+        self,
+        prefix: str,
+        call: Callable[[Callable[[], None]], Awaitable[T]],
+        speculative: bool = False,
+    ) -> T:
         """Run ``call(warmed)``; the first call of a prefix signals ``warmed()`` when the
         provider has read its prompt (or when it ends), releasing the others."""
-        event = self._warmed.get(prefix)
-        if event is None:
-            event = self._warmed[prefix] = asyncio.Event()
-            try:
-                async with self._semaphore:
-                    return await call(event.set)
-            finally:
-                event.set()  # on failure too: the others then try for themselves
-        await event.wait()
-        async with self._semaphore:
-            return await call(_nothing)
+        waiting = not speculative
+        if waiting:
+            self._slots.announce_required()
+        try:
+            event = self._warmed.get(prefix)
+            if event is None:
+                event = self._warmed[prefix] = asyncio.Event()
+                try:
+                    async with self._slots.hold(speculative):
+                        waiting = False
+                        return await call(event.set)
+                finally:
+                    event.set()  # on failure too: the others then try for themselves
+            await event.wait()
+            async with self._slots.hold(speculative):
+                waiting = False
+                return await call(_nothing)
+        finally:
+            if waiting:
+                await self._slots.withdraw_required()
 
 
 def _nothing() -> None:
@@ -305,10 +365,10 @@ class PreviewRun:
         self.limiter = _Limiter(settings.concurrency)
         self.model = provider.default_model
 
-    async def _answer(self, request: ChatRequest) -> str:
+    async def _answer(self, request: ChatRequest, speculative: bool = False) -> str:
         prefix = sha256_text(f"{request.model}\n{request.system_text()}")
         return await self.limiter.run(
-            prefix, lambda warmed: answer_text(self.provider, request, warmed)
+            prefix, lambda warmed: answer_text(self.provider, request, warmed), speculative
         )
 
     async def _baseline(self, requests: ProbeRequests) -> tuple[str, bool]:
@@ -319,21 +379,21 @@ class PreviewRun:
         self.cache.put(requests.baseline_key, text)
         return text, False
 
-    async def _resample(self, requests: ProbeRequests, sample: int) -> str:
+    async def _resample(self, requests: ProbeRequests, sample: int, speculative: bool) -> str:
         key = resample_key(requests.baseline_key, sample)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        text = await self._answer(requests.baseline)
+        text = await self._answer(requests.baseline, speculative)
         self.cache.put(key, text)
         return text
 
-    async def _resamples(self, requests: ProbeRequests) -> list[str]:
+    async def _resamples(self, requests: ProbeRequests, speculative: bool = False) -> list[str]:
         """The baseline's extra samples, drawn concurrently (and cached)."""
         return list(
             await asyncio.gather(
                 *(
-                    self._resample(requests, sample)
+                    self._resample(requests, sample, speculative)
                     for sample in range(1, self.settings.noise_samples + 1)
                 )
             )
@@ -358,15 +418,16 @@ class PreviewRun:
     async def run_probe(self, probe: Probe) -> ProbeOutcome:
         requests = build_requests(self.provider, probe, self.draft, self.context, self.settings)
         self.model = requests.model
+        # The answers are scheduled before the speculative samples, so a required
+        # call (not a sample) is the warm-up request of the baseline's prefix.
+        answers = asyncio.gather(self._baseline(requests), self._answer(requests.amended))
         early = (
-            asyncio.ensure_future(self._resamples(requests))
+            asyncio.ensure_future(self._resamples(requests, speculative=True))
             if self.provider.answers_vary(requests.baseline)
             else None
         )
         try:
-            (baseline, cached), amended = await asyncio.gather(
-                self._baseline(requests), self._answer(requests.amended)
-            )
+            (baseline, cached), amended = await answers
             noise: NoiseMeasure | None = None
             if baseline != amended:
                 resamples = await early if early is not None else await self._resamples(requests)
