@@ -85,11 +85,17 @@ export interface IHighlightInput {
   response_id?: string | null;
 }
 /**
- * W3C Web Annotation text position selector (character offsets in the answer).
+ * W3C Web Annotation text position selector: ``answer[start:end]`` in code points.
  */
 export interface ITextPositionSelectorSent {
   type?: 'TextPositionSelector';
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   start: number;
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   end: number;
 }
 /**
@@ -177,11 +183,17 @@ export interface IHighlight {
   rev: number;
 }
 /**
- * W3C Web Annotation text position selector (character offsets in the answer).
+ * W3C Web Annotation text position selector: ``answer[start:end]`` in code points.
  */
 export interface ITextPositionSelector {
   type: 'TextPositionSelector';
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   start: number;
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   end: number;
 }
 /**

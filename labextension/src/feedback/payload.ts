@@ -6,6 +6,7 @@
  * annotation too.
  */
 import { COLLAB_MIME } from '../mimetypes';
+import { spanFromWire } from '../offsets';
 import {
   IAmendment,
   IAnnotatedHighlight,
@@ -146,21 +147,16 @@ export function markdownFallback(payload: ICollabPayload): string {
 export function htmlFallback(payload: ICollabPayload): string {
   const answer = payload.result.answer;
   const spans = (payload.highlights ?? [])
-    .filter(item => {
-      const { start, end } = item.highlight.position;
-      return (
-        start >= 0 &&
-        start < end &&
-        end <= answer.length &&
-        answer.slice(start, end) === item.highlight.quote.exact
-      );
-    })
-    .sort((a, b) => a.highlight.position.start - b.highlight.position.start);
+    .map(item => ({ item, ...spanFromWire(answer, item.highlight.position) }))
+    .filter(
+      ({ item, start, end }) =>
+        start < end && answer.slice(start, end) === item.highlight.quote.exact
+    )
+    .sort((a, b) => a.start - b.start);
   const pieces: string[] = [];
   const notes: string[] = [];
   let cursor = 0;
-  for (const item of spans) {
-    const { start, end } = item.highlight.position;
+  for (const { item, start, end } of spans) {
     if (start < cursor) {
       continue;
     }
