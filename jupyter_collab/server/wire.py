@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from ..core.cellsource import fill_variables, parse_cell
+from ..core.history import turns_above
 from ..core.loop_models import (
     MAX_PROMPT,
     AmendmentDraft,
@@ -41,6 +42,7 @@ from ..core.operations.preview import MAX_PROBES
 from ..core.outputs import CollabDisplayData
 
 MAX_VARIABLES = 200
+MAX_CELLS_ABOVE = 10_000
 MAX_VARIABLE_REPR = 100_000
 NotebookPath = Annotated[str, Field(min_length=1, max_length=4096)]
 
@@ -207,10 +209,28 @@ class AcceptReview(WireModel):
 # -- completion ------------------------------------------------------------------
 
 
+class CellOutputBundle(WireModel):
+    """The ``data`` of one output of a cell (a MIME bundle)."""
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CellAbove(WireModel):
+    """A cell above the one that runs, as the notebook model holds it."""
+
+    cell_type: str = Field(max_length=50)
+    source: str = Field(default="", max_length=MAX_PROMPT)
+    outputs: list[CellOutputBundle] = Field(default_factory=list, max_length=1000)
+
+
 class CompletionRequest(WireModel):
     """Ask: either the whole cell ``source`` (``%%collab [options]`` + prompt) or a
     ``prompt`` with explicit options. ``variables`` are ``{name: repr}`` the front
-    end already read from the kernel; ``{name}`` references are filled with them."""
+    end already read from the kernel; ``{name}`` references are filled with them.
+
+    The conversation the cell continues is either ``cells_above`` (the notebook's
+    cells above this one, unsaved edits included; the turns are taken from them
+    by the core's rule, as in the kernel door) or explicit ``history`` turns."""
 
     path: NotebookPath | None = None
     source: str | None = Field(default=None, max_length=MAX_PROMPT)
@@ -220,6 +240,7 @@ class CompletionRequest(WireModel):
     )
     cell_id: str | None = Field(default=None, max_length=200)
     history: list[TurnModel] = Field(default_factory=list, max_length=200)
+    cells_above: list[CellAbove] | None = Field(default=None, max_length=MAX_CELLS_ABOVE)
     mode: Mode | None = None
     model: str | None = Field(default=None, max_length=200)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
@@ -231,7 +252,16 @@ class CompletionRequest(WireModel):
     def _one_of_source_or_prompt(self) -> CompletionRequest:
         if (self.source is None) == (self.prompt is None):
             raise ValueError("give exactly one of 'source' (the whole cell) or 'prompt'")
+        if self.cells_above is not None and self.history:
+            raise ValueError("give either 'cells_above' or 'history', not both")
         return self
+
+    def conversation(self) -> list[TurnModel]:
+        """The turns this cell continues: from ``cells_above`` when given."""
+        if self.cells_above is None:
+            return self.history
+        cells = [cell.model_dump() for cell in self.cells_above]
+        return turns_above({"cells": cells}, len(cells))
 
     def to_input(self) -> CompletionInput:
         """The core's input: cell options first, then the request's own fields."""
@@ -258,7 +288,7 @@ class CompletionRequest(WireModel):
             model=model,
             temperature=temperature,
             max_tokens=max_tokens,
-            history=self.history,
+            history=self.conversation(),
             use_context=use_context,
             use_history=use_history,
         )

@@ -166,7 +166,7 @@ describe('CollabCellExecutor routing', () => {
       source: '  %%collab --mode learning\nHello?',
       variables: {},
       cell_id: notebook.cells.get(0).id,
-      history: []
+      cells_above: []
     });
   });
 });
@@ -204,32 +204,40 @@ describe('a collaborator cell run', () => {
     expect(executed).toEqual([{ cell: expect.anything(), success: true }]);
   });
 
-  it('sends the answered collaborator turns above as history', async () => {
+  it('sends the cells above for the server to take the turns from', async () => {
     const { run, stream } = setup();
     const notebook = notebookWith(
       '%%collab\nfirst',
       'x = 1',
       '%%collab\nsecond',
-      '%%collab --no-history\nthird',
-      '%%collab\nfourth'
+      '%%collab\nthird'
     );
-    (notebook.cells.get(0) as ICodeCellModel).outputs.add(
-      answerOutput('first (filled)', 'one') as any
-    );
-    (notebook.cells.get(2) as ICodeCellModel).outputs.add(
-      answerOutput('second', 'two') as any
-    );
+    const first = answerOutput('first (filled)', 'one');
+    (notebook.cells.get(0) as ICodeCellModel).outputs.add(first as any);
+    (notebook.cells.get(1) as ICodeCellModel).outputs.add({
+      output_type: 'display_data',
+      data: { 'image/png': 'iVBORw0KGgo=' },
+      metadata: {}
+    } as any);
+    notebook.sharedModel.insertCell(2, {
+      cell_type: 'markdown',
+      source: '# Notes'
+    });
 
     void run(notebook, 4);
     await settle();
-    expect(stream.last.request.history).toEqual([
-      { prompt: 'first (filled)', answer: 'one' },
-      { prompt: 'second', answer: 'two' }
+    expect(stream.last.request.history).toBeUndefined();
+    expect(stream.last.request.cells_above).toEqual([
+      {
+        cell_type: 'code',
+        source: '%%collab\nfirst',
+        outputs: [{ data: { [COLLAB_MIME]: first.data[COLLAB_MIME] } }]
+      },
+      // Only the collab entry of an output travels: not the image.
+      { cell_type: 'code', source: 'x = 1', outputs: [] },
+      { cell_type: 'markdown', source: '# Notes', outputs: [] },
+      { cell_type: 'code', source: '%%collab\nsecond', outputs: [] }
     ]);
-
-    void run(notebook, 3);
-    await settle();
-    expect(stream.last.request.history).toEqual([]);
   });
 
   it('reads {name} references from the kernel first', async () => {
@@ -348,8 +356,12 @@ describe('a collaborator cell run', () => {
     await settle();
 
     expect(stream.calls).toHaveLength(2);
-    expect(stream.last.request.history).toEqual([
-      { prompt: 'first', answer: 'one' }
+    expect(stream.last.request.cells_above).toEqual([
+      {
+        cell_type: 'code',
+        source: '%%collab\nfirst',
+        outputs: [{ data: { [COLLAB_MIME]: first.data[COLLAB_MIME] } }]
+      }
     ]);
   });
 });

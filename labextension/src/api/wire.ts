@@ -236,6 +236,10 @@ export interface IOutputProvenance {
  * Ask: either the whole cell ``source`` (``%%collab [options]`` + prompt) or a
  * ``prompt`` with explicit options. ``variables`` are ``{name: repr}`` the front
  * end already read from the kernel; ``{name}`` references are filled with them.
+ *
+ * The conversation the cell continues is either ``cells_above`` (the notebook's
+ * cells above this one, unsaved edits included; the turns are taken from them
+ * by the core's rule, as in the kernel door) or explicit ``history`` turns.
  */
 export interface ICompletionRequest {
   path?: string | null;
@@ -249,6 +253,7 @@ export interface ICompletionRequest {
    * @maxItems 200
    */
   history?: ITurnModel[];
+  cells_above?: ICellAbove[] | null;
   mode?: Mode | null;
   model?: string | null;
   temperature?: number | null;
@@ -259,6 +264,25 @@ export interface ICompletionRequest {
 export interface ITurnModel {
   prompt: string;
   answer: string;
+}
+/**
+ * A cell above the one that runs, as the notebook model holds it.
+ */
+export interface ICellAbove {
+  cell_type: string;
+  source?: string;
+  /**
+   * @maxItems 1000
+   */
+  outputs?: ICellOutputBundle[];
+}
+/**
+ * The ``data`` of one output of a cell (a MIME bundle).
+ */
+export interface ICellOutputBundle {
+  data?: {
+    [k: string]: unknown;
+  };
 }
 export interface IContextPatch {
   revision: number;
