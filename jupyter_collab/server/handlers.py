@@ -21,11 +21,13 @@ from .context_service import view
 from .wire import (
     AcceptReview,
     AmendRequest,
+    CellSourceRequest,
     ContextPatch,
     ContextPut,
     FinalizeReply,
     FinalizeRequest,
     ModelsInfo,
+    ParsedCell,
     ProbesReply,
     ProbesRequest,
     ProposeReply,
@@ -109,6 +111,16 @@ class AcceptHandler(CollabAPIHandler):
     async def post(self) -> None:
         path = self.notebook_path()
         self.reply(await self.contexts.accept(path, self.body(AcceptReview)))
+
+
+class CellHandler(CollabAPIHandler):
+    """``POST cell``: a collaborator cell's source parsed by the core (options,
+    prompt and the ``{name}`` references the front end reads from the kernel)."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        self.reply(ParsedCell.of(self.body(CellSourceRequest).source))
 
 
 # -- loop operations ---------------------------------------------------------------
@@ -204,6 +216,7 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("models", ModelsHandler),
         ("context", ContextHandler),
         ("context/accept", AcceptHandler),
+        ("cell", CellHandler),
         ("complete", CompleteHandler),
         ("suggest", SuggestHandler),
         ("propose", ProposeHandler),

@@ -9,6 +9,7 @@ server loads the context itself), base revisions, and the PATCH operations.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
@@ -207,6 +208,41 @@ class AcceptReview(WireModel):
 
 
 # -- completion ------------------------------------------------------------------
+
+
+class CellSourceRequest(WireModel):
+    """``POST cell``: the whole source of a collaborator cell."""
+
+    source: str = Field(max_length=MAX_PROMPT)
+
+
+class ParsedCellOptions(WireModel):
+    """The options of the ``%%collab`` line (``None``/``False``: not given)."""
+
+    mode: Mode | None = None
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    no_history: bool = False
+    no_context: bool = False
+
+
+class ParsedCell(WireModel):
+    """``POST cell``'s answer: the cell as the core reads it, with the names its
+    prompt references (``{name}``), which the front end reads from the kernel."""
+
+    prompt: str
+    variables: list[str]
+    options: ParsedCellOptions
+
+    @classmethod
+    def of(cls, source: str) -> ParsedCell:
+        cell = parse_cell(source)
+        return cls(
+            prompt=cell.prompt,
+            variables=cell.variables,
+            options=ParsedCellOptions(**dataclasses.asdict(cell.options)),
+        )
 
 
 class CellOutputBundle(WireModel):

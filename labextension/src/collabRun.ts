@@ -3,7 +3,8 @@
  *
  * 1. wait for collaborator cells above this one that are still running (their
  *    answers are this cell's history, as in a top-to-bottom headless run);
- * 2. read `{name}` references from the kernel (only if there are any);
+ * 2. have the server parse the cell and read the `{name}` references it
+ *    finds from the kernel (only if there are any);
  * 3. send the cell source, the values, the cells above (the server takes the
  *    conversation from them) and the cell id on the stream socket, showing
  *    the answer as it arrives;
@@ -24,10 +25,11 @@ import {
   ICellAbove,
   ICompletionRequest,
   StreamCancelledError,
-  isCancelled
+  isCancelled,
+  parseCell
 } from './api';
 import { AnswerWriter } from './answerWriter';
-import { METADATA_KEY, referencedNames, splitCell } from './cellSource';
+import { METADATA_KEY } from './cellSource';
 import { COLLAB_MIME } from './mimetypes';
 import { describeFailure, finalOutput } from './outputs';
 import { ActiveRun, ActiveRuns } from './runs';
@@ -42,6 +44,7 @@ export interface ICollabRunDeps {
   /** The extension's translation bundle (the notes and errors shown). */
   trans: TranslationBundle;
   readVariables?: typeof readVariables;
+  parseCell?: typeof parseCell;
   throttleMs?: number;
   /**
    * The path of the document that holds a notebook model. The session's path
@@ -93,7 +96,8 @@ export async function runCollabCell(
     await waitForCellsAbove(run, deps.runs, notebook, writer, trans);
 
     const source = model.sharedModel.getSource();
-    const names = referencedNames(splitCell(source).prompt);
+    const parse = deps.parseCell ?? parseCell;
+    const names = (await abortable(run, parse(source))).variables;
     let variables: Record<string, string> = {};
     if (names.length > 0) {
       writer.status(

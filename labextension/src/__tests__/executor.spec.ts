@@ -10,8 +10,10 @@ import type { ICodeCellModel } from '@jupyterlab/cells';
 import { NotebookModel } from '@jupyterlab/notebook';
 
 import {
+  CollabAPIError,
   ICompletionHandlers,
   ICompletionRequest,
+  IParsedCell,
   StreamCancelledError,
   StreamError
 } from '../api';
@@ -70,6 +72,24 @@ function answerOutput(prompt: string, answer: string) {
   };
 }
 
+/**
+ * The server's parse of any cell, referencing `variables`.
+ */
+function parsedWith(variables: string[]) {
+  return jest.fn(async (_source: string): Promise<IParsedCell> => ({
+    prompt: 'the prompt',
+    variables,
+    options: {
+      mode: null,
+      model: null,
+      temperature: null,
+      max_tokens: null,
+      no_history: false,
+      no_context: false
+    }
+  }));
+}
+
 function notebookWith(...sources: string[]): NotebookModel {
   const model = new NotebookModel();
   sources.forEach((source, index) =>
@@ -85,6 +105,7 @@ function cellAt(notebook: NotebookModel, index: number) {
 function setup(
   options: {
     readVariables?: (kernel: any, names: string[]) => Promise<any>;
+    parseCell?: (source: string) => Promise<IParsedCell>;
     fallback?: jest.Mock<(options: any) => Promise<boolean>>;
   } = {}
 ) {
@@ -97,7 +118,8 @@ function setup(
     fallback,
     trans,
     throttleMs: 0,
-    readVariables: options.readVariables as any
+    readVariables: options.readVariables as any,
+    parseCell: options.parseCell ?? parsedWith([])
   });
   const executed: any[] = [];
   const run = (notebook: NotebookModel, index: number, session: any = {}) =>
@@ -244,18 +266,20 @@ describe('a collaborator cell run', () => {
     const read = jest.fn(async (_kernel: any, names: string[]) => ({
       [names[0]]: '42'
     }));
-    const { run, stream } = setup({ readVariables: read });
+    const parseCell = parsedWith(['x']);
+    const { run, stream } = setup({ readVariables: read, parseCell });
     const notebook = notebookWith('%%collab\nIs {x} right? {{not}}');
 
     void run(notebook, 0);
     await settle();
 
+    expect(parseCell).toHaveBeenCalledWith('%%collab\nIs {x} right? {{not}}');
     expect(read).toHaveBeenCalledWith({ id: 'k' }, ['x']);
     expect(stream.last.request.variables).toEqual({ x: '42' });
   });
 
   it('says clearly when there is no kernel to read names from', async () => {
-    const { run, stream } = setup();
+    const { run, stream } = setup({ parseCell: parsedWith(['df']) });
     const notebook = notebookWith('%%collab\nDescribe {df}.');
 
     await expect(run(notebook, 0, { session: null })).resolves.toBe(false);
@@ -266,6 +290,27 @@ describe('a collaborator cell run', () => {
     expect(error.ename).toBe('NoKernelError');
     expect(error.evalue).toContain('{df}');
     expect(error.evalue).toContain('no running kernel');
+  });
+
+  it('shows the reason when the server cannot read the cell', async () => {
+    const read = jest.fn(async () => ({}));
+    const parseCell = jest.fn(async (): Promise<IParsedCell> => {
+      throw new CollabAPIError(
+        new Response(null, { status: 400 }),
+        "%%collab: argument --mode: invalid choice: 'chatty'",
+        'invalid_request'
+      );
+    });
+    const { run, stream } = setup({ readVariables: read, parseCell });
+    const notebook = notebookWith('%%collab --mode chatty\nDescribe {df}.');
+
+    await expect(run(notebook, 0)).resolves.toBe(false);
+
+    expect(read).not.toHaveBeenCalled();
+    expect(stream.calls).toHaveLength(0);
+    const [error] = outputs(notebook, 0);
+    expect(error.ename).toBe('InvalidRequestError');
+    expect(error.evalue).toContain("invalid choice: 'chatty'");
   });
 
   it('runs without a kernel when nothing is referenced', async () => {

@@ -16,6 +16,7 @@
 export type WireBody =
   | IAcceptReview
   | IAmendRequest
+  | ICellSourceRequest
   | ICollabDisplayData
   | ICollabOutput
   | ICompletionRequest
@@ -27,6 +28,7 @@ export type WireBody =
   | IFinalizeRequest
   | IModelsInfo
   | IOpenedContext
+  | IParsedCell
   | IPreviewProgress
   | IPreviewRequest
   | IProbesReply
@@ -113,6 +115,12 @@ export interface ICorrectionInput {
   why?: string;
   origin?: 'ai' | 'user';
   rank?: number | null;
+}
+/**
+ * ``POST cell``: the whole source of a collaborator cell.
+ */
+export interface ICellSourceRequest {
+  source: string;
 }
 /**
  * The nbformat ``display_data`` output both doors write for an answer.
@@ -664,6 +672,26 @@ export interface IOpenedContext {
   embedded_only_ids: string[];
   restored: boolean;
   embedded_error: string | null;
+}
+/**
+ * ``POST cell``'s answer: the cell as the core reads it, with the names its
+ * prompt references (``{name}``), which the front end reads from the kernel.
+ */
+export interface IParsedCell {
+  prompt: string;
+  variables: string[];
+  options: IParsedCellOptions;
+}
+/**
+ * The options of the ``%%collab`` line (``None``/``False``: not given).
+ */
+export interface IParsedCellOptions {
+  mode: Mode | null;
+  model: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+  no_history: boolean;
+  no_context: boolean;
 }
 /**
  * One progress event of a running preview.
