@@ -10,6 +10,7 @@ the answer, identically.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
 from jupyter_collab.core.loop_models import CompletionResult
 from jupyter_collab.core.models import CollabContext, Mode, utcnow
+from jupyter_collab.core.outputs import CollabOutput
 from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.replay import cell_highlights
 from jupyter_collab.core.store import LocalContextStore, parse_context
@@ -104,7 +106,9 @@ def _highlight_body(span: dict) -> dict:
 
 
 async def _server_door_context(collab_api, make_notebook, jp_root_dir) -> CollabContext:
-    """Each span finalized through ``POST finalize`` with the fixture's offsets."""
+    """Each span finalized through ``POST finalize`` with the fixture's offsets; the
+    answer's output the server returns marks the span in its HTML fallback."""
+    payload = CollabOutput(result=_result()).model_dump(mode="json")
     make_notebook("nb.ipynb")
     for number, span in enumerate(SPANS):
         code, body = await collab_api(
@@ -116,9 +120,12 @@ async def _server_door_context(collab_api, make_notebook, jp_root_dir) -> Collab
                 "amendment": {"kind": "fact", "text": f"Amendment number {number}."},
                 "highlight": _highlight_body(span),
                 "correction": {"operation": "replace", "text": f"correction {number}"},
+                "output": payload,
             },
         )
         assert code == 200, body
+        marked = f'title="correction {number}">{html.escape(span["quote"])}</mark>'
+        assert marked in body["output"]["data"]["text/html"]
     return parse_context((jp_root_dir / "nb.collab.json").read_text("utf-8"), "nb.collab.json")
 
 

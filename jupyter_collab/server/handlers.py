@@ -16,6 +16,7 @@ from tornado import web
 from .. import __version__
 from ..core.errors import ConfigurationError
 from ..core.models import SCHEMA_VERSION, CollabContext
+from ..core.outputs import annotated_display
 from .base import CollabAPIHandler
 from .context_service import view
 from .wire import (
@@ -204,7 +205,11 @@ class FinalizeHandler(OpsHandler):
             return updated
 
         written = await self.store.update(path, change, base_revision=body.revision)
-        self.reply(FinalizeReply(amendment=created["amendment"], context=view(path, written)))
+        amendment = created["amendment"]
+        output = (
+            annotated_display(body.output, written, amendment) if body.output is not None else None
+        )
+        self.reply(FinalizeReply(amendment=amendment, context=view(path, written), output=output))
 
 
 def route_table(namespace: str) -> list[tuple[str, type]]:

@@ -371,6 +371,12 @@ class FinalizeRequest(WireModel):
     correction: CorrectionInput | None = None
     report: PreviewReport | None = None
     cell_id: str | None = Field(default=None, max_length=200)
+    output: dict[str, Any] | None = Field(
+        default=None,
+        description="the collab MIME payload of the answer the highlight is on, as the "
+        "notebook holds it; the reply then carries that answer's display output "
+        "with the finalized highlight added",
+    )
 
 
 class SuggestReply(WireModel):
@@ -396,6 +402,11 @@ class FinalizeReply(WireModel):
 
     amendment: Amendment
     context: ContextView
+    output: CollabDisplayData | None = Field(
+        default=None,
+        description="the answer's display output with the finalized highlight, when the "
+        "request carried the answer's payload and it could be read",
+    )
 
 
 class ErrorReply(WireModel):

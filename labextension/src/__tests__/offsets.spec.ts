@@ -3,7 +3,6 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 
 import { IHighlight } from '../api/wire';
-import { htmlFallback } from '../feedback/payload';
 import { selectorsFor } from '../feedback/selectors';
 import {
   codePointOffset,
@@ -126,16 +125,5 @@ describe('offsets', () => {
         end: start + span.quote.length
       });
     }
-  });
-
-  it('marks the span in the HTML fallback', () => {
-    const span = fixture.spans[2];
-    const highlight = storedHighlight(span.start, span.end, span.quote);
-    const html = htmlFallback({
-      result: { answer, model: 'm', context_revision: 1 },
-      highlights: [{ highlight, corrections: [], amendment_ids: [] }],
-      version: 1
-    } as any);
-    expect(html).toContain(`title="highlighted">${span.quote}</mark>`);
   });
 });

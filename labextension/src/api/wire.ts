@@ -567,6 +567,10 @@ export interface IErrorReply {
 export interface IFinalizeReply {
   amendment: IAmendment;
   context: IContextView;
+  /**
+   * the answer's display output with the finalized highlight, when the request carried the answer's payload and it could be read
+   */
+  output: ICollabDisplayData | null;
 }
 export interface IFinalizeRequest {
   path: string;
@@ -579,6 +583,12 @@ export interface IFinalizeRequest {
   correction?: ICorrectionInput | null;
   report?: IPreviewReportSent | null;
   cell_id?: string | null;
+  /**
+   * the collab MIME payload of the answer the highlight is on, as the notebook holds it; the reply then carries that answer's display output with the finalized highlight added
+   */
+  output?: {
+    [k: string]: unknown;
+  } | null;
 }
 /**
  * The amendment under preview: not yet part of the context.
