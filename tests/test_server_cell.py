@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_collab.core.values import format_value
+
 SHARED = json.loads(
     (Path(__file__).parent / "shared_fixtures" / "cell_sources.json").read_text("utf-8")
 )
@@ -20,6 +22,7 @@ async def test_the_server_parses_the_cell(collab_api, case):
     assert code == 200, body
     assert body["prompt"] == case["prompt"]
     assert body["variables"] == case["variables"]
+    assert list(body["expressions"]) == case["variables"]
     assert {k: body["options"][k] for k in ("mode", "model")} == case["options"]
 
 
@@ -48,3 +51,17 @@ async def test_every_option_is_in_the_reply(collab_api):
 async def test_a_bad_cell_is_a_400_that_names_the_problem(collab_api, source, problem):
     code, body = await collab_api("cell", method="POST", body={"source": source})
     assert code == 400 and problem in body["message"], body
+
+
+async def test_the_expressions_read_values_as_the_kernel_door_formats_them(collab_api):
+    source = "%%collab\nCompare {table.shape} with {note}."
+    code, body = await collab_api("cell", method="POST", body={"source": source})
+    assert code == 200, body
+
+    class Table:
+        shape = (12, 3)
+
+    namespace = {"table": Table(), "note": "ü" * 2500}
+    read = {name: json.loads(eval(e, dict(namespace))) for name, e in body["expressions"].items()}
+    assert read == {"table.shape": "(12, 3)", "note": format_value("ü" * 2500)}
+    assert read["note"].endswith("… [truncated: 500 more characters]")

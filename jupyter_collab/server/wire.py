@@ -41,6 +41,7 @@ from ..core.models import (
 )
 from ..core.operations.preview import MAX_PROBES
 from ..core.outputs import CollabDisplayData
+from ..core.values import value_expression
 
 MAX_VARIABLES = 200
 MAX_CELLS_ABOVE = 10_000
@@ -233,6 +234,11 @@ class ParsedCell(WireModel):
 
     prompt: str
     variables: list[str]
+    expressions: dict[str, str] = Field(
+        description="for each referenced name, the Python expression the front end "
+        "evaluates in the kernel (a user_expressions entry): the value formatted by "
+        "the core's rule, JSON-encoded in a str"
+    )
     options: ParsedCellOptions
 
     @classmethod
@@ -241,6 +247,7 @@ class ParsedCell(WireModel):
         return cls(
             prompt=cell.prompt,
             variables=cell.variables,
+            expressions={name: value_expression(name) for name in cell.variables},
             options=ParsedCellOptions(**dataclasses.asdict(cell.options)),
         )
 

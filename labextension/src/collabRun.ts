@@ -97,7 +97,8 @@ export async function runCollabCell(
 
     const source = model.sharedModel.getSource();
     const parse = deps.parseCell ?? parseCell;
-    const names = (await abortable(run, parse(source))).variables;
+    const parsed = await abortable(run, parse(source));
+    const names = parsed.variables;
     let variables: Record<string, string> = {};
     if (names.length > 0) {
       writer.status(
@@ -110,7 +111,7 @@ export async function runCollabCell(
       const read = deps.readVariables ?? readVariables;
       variables = await abortable(
         run,
-        read(sessionContext?.session?.kernel, names)
+        read(sessionContext?.session?.kernel, parsed.expressions)
       );
     }
 

@@ -79,6 +79,9 @@ function parsedWith(variables: string[]) {
   return jest.fn(async (_source: string): Promise<IParsedCell> => ({
     prompt: 'the prompt',
     variables,
+    expressions: Object.fromEntries(
+      variables.map(name => [name, `expression of ${name}`])
+    ),
     options: {
       mode: null,
       model: null,
@@ -104,7 +107,10 @@ function cellAt(notebook: NotebookModel, index: number) {
 
 function setup(
   options: {
-    readVariables?: (kernel: any, names: string[]) => Promise<any>;
+    readVariables?: (
+      kernel: any,
+      expressions: Record<string, string>
+    ) => Promise<any>;
     parseCell?: (source: string) => Promise<IParsedCell>;
     fallback?: jest.Mock<(options: any) => Promise<boolean>>;
   } = {}
@@ -263,9 +269,11 @@ describe('a collaborator cell run', () => {
   });
 
   it('reads {name} references from the kernel first', async () => {
-    const read = jest.fn(async (_kernel: any, names: string[]) => ({
-      [names[0]]: '42'
-    }));
+    const read = jest.fn(
+      async (_kernel: any, expressions: Record<string, string>) => ({
+        [Object.keys(expressions)[0]]: '42'
+      })
+    );
     const parseCell = parsedWith(['x']);
     const { run, stream } = setup({ readVariables: read, parseCell });
     const notebook = notebookWith('%%collab\nIs {x} right? {{not}}');
@@ -274,7 +282,7 @@ describe('a collaborator cell run', () => {
     await settle();
 
     expect(parseCell).toHaveBeenCalledWith('%%collab\nIs {x} right? {{not}}');
-    expect(read).toHaveBeenCalledWith({ id: 'k' }, ['x']);
+    expect(read).toHaveBeenCalledWith({ id: 'k' }, { x: 'expression of x' });
     expect(stream.last.request.variables).toEqual({ x: '42' });
   });
 

@@ -690,6 +690,12 @@ export interface IOpenedContext {
 export interface IParsedCell {
   prompt: string;
   variables: string[];
+  /**
+   * for each referenced name, the Python expression the front end evaluates in the kernel (a user_expressions entry): the value formatted by the core's rule, JSON-encoded in a str
+   */
+  expressions: {
+    [k: string]: string;
+  };
   options: IParsedCellOptions;
 }
 /**
