@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from jupyter_collab.core.cellsource import fill_variables, parse_cell, parse_options
+from jupyter_collab.core.cellsource import CELL_MAGIC, fill_variables, parse_cell, parse_options
 from jupyter_collab.core.errors import InvalidRequestError
 from jupyter_collab.core.models import Mode
+from jupyter_collab.core.notebook import is_collab_cell
 
 
 def test_options_and_prompt_are_split():
@@ -55,3 +59,46 @@ def test_variables_fill_known_names_and_keep_literal_braces():
     )
     assert text == "Plot sales by month, not {missing}; {literal}"
     assert filled == ["df", "col"]
+
+
+# -- the cases the lab extension's toolbar code is tested against too ------------------
+
+SHARED = json.loads(
+    (Path(__file__).parent / "shared_fixtures" / "cell_sources.json").read_text("utf-8")
+)
+
+
+def _options_line(source: str) -> str:
+    return source.lstrip().partition("\n")[0][len(CELL_MAGIC) :]
+
+
+@pytest.mark.parametrize("case", SHARED["cases"], ids=lambda c: repr(c["source"]))
+def test_shared_cell_source_cases(case):
+    source = case["source"]
+    assert is_collab_cell({"cell_type": "code", "source": source}) is case["collab"]
+    if not case["collab"]:
+        return
+    options = parse_options(_options_line(source))
+    assert (options.mode.value if options.mode else None) == case["options"]["mode"]
+    assert options.model == case["options"]["model"]
+    if not case["prompt"]:
+        with pytest.raises(InvalidRequestError, match="no prompt"):
+            parse_cell(source)
+        return
+    cell = parse_cell(source)
+    assert cell.prompt == case["prompt"]
+    assert cell.variables == case["variables"]
+
+
+@pytest.mark.parametrize("case", SHARED["rewrites"], ids=lambda c: repr(c["expected"]))
+def test_shared_option_rewrites_change_only_mode_and_model(case):
+    before = parse_options(_options_line(case["source"]))
+    after = parse_options(_options_line(case["expected"]))
+    change = case["change"]
+    expected_mode = change["mode"] if "mode" in change else (before.mode and before.mode.value)
+    expected_model = change["model"] if "model" in change else before.model
+    assert (after.mode.value if after.mode else None) == expected_mode
+    assert after.model == expected_model
+    for kept in ("temperature", "max_tokens", "no_history", "no_context"):
+        assert getattr(after, kept) == getattr(before, kept), kept
+    assert case["expected"].partition("\n")[2] == case["source"].partition("\n")[2]

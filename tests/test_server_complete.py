@@ -10,12 +10,16 @@ import asyncio
 import json
 from typing import Any
 
+import nbformat
 import pytest
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
-from jupyter_collab.core.models import Amendment, CollabContext
-from jupyter_collab.core.outputs import MIME_TYPE
+from jupyter_collab.core.history import turns_above
+from jupyter_collab.core.loop_models import CompletionResult
+from jupyter_collab.core.models import Amendment, CollabContext, Mode, utcnow
+from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput, build_output
+from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.store import serialize_context
 from tests.wire.anthropic_server import Reply
 
@@ -319,3 +323,134 @@ async def test_jp_fetch_raises_for_errors_by_default(jp_fetch):
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("jupyter-collab", "complete", method="POST", body="{}")
     assert info.value.code == 400
+
+
+# -- the conversation a cell continues ----------------------------------------------
+
+
+def _answer_output(prompt: str, answer: str) -> dict[str, Any]:
+    result = CompletionResult(
+        answer=answer,
+        prompt=prompt,
+        response_id="msg_0",
+        provider="anthropic",
+        model="claude-sonnet-5-5",
+        mode=Mode.research,
+        usage=Usage(),
+        context_revision=0,
+        context_hash="sha256:x",
+        input_hash="sha256:y",
+        answer_hash="sha256:z",
+        created=utcnow(),
+    )
+    return build_output(CollabOutput(result=result))
+
+
+# The cells above a collaborator cell, as a notebook holds them: only answered
+# collaborator code cells with a valid payload and a non-empty answer are turns.
+CELLS_ABOVE = [
+    nbformat.v4.new_code_cell(
+        "%%collab\nWhere is the data?",
+        outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="loading\n"),
+            _answer_output("Where is the data?", "In data/raw."),
+        ],
+    ),
+    nbformat.v4.new_code_cell("x = 1", outputs=[_answer_output("not a collaborator", "no")]),
+    nbformat.v4.new_markdown_cell("%%collab\nnot a code cell"),
+    nbformat.v4.new_code_cell(
+        "%%collab\ndamaged",
+        outputs=[
+            nbformat.v4.new_output(
+                "display_data", data={MIME_TYPE: {"result": {"prompt": "p", "answer": "a"}}}
+            )
+        ],
+    ),
+    nbformat.v4.new_code_cell("%%collab\nempty", outputs=[_answer_output("empty", "")]),
+    nbformat.v4.new_code_cell(
+        "  %%collab --mode learning\nWhich test for {df}?",
+        outputs=[_answer_output("Which test for admissions?", "A t-test.")],
+    ),
+]
+EXPECTED_TURNS = [
+    ("Where is the data?", "In data/raw."),
+    ("Which test for admissions?", "A t-test."),
+]
+
+
+def _as_sent_by_the_browser(cell: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cell_type": cell["cell_type"],
+        "source": cell["source"],
+        "outputs": [{"data": o["data"]} for o in cell.get("outputs", []) if "data" in o],
+    }
+
+
+def _text(content: Any) -> str:
+    return content if isinstance(content, str) else "".join(b["text"] for b in content)
+
+
+async def test_the_server_takes_the_turns_from_the_cells_above(
+    collab_api, notebook_with_context, anthropic_env
+):
+    cells = [_as_sent_by_the_browser(cell) for cell in CELLS_ABOVE]
+    code, events = await collab_api(
+        "complete",
+        method="POST",
+        body={"path": "nb.ipynb", "source": "%%collab\nAnd now?", "cells_above": cells},
+    )
+    assert code == 200, events
+    from_cells = events[-1]["result"]["input_hash"]
+    messages = anthropic_env.message_requests()[-1].body["messages"]
+    sent = [(_text(m["content"]), m["role"]) for m in messages]
+    expected = [
+        x for prompt, answer in EXPECTED_TURNS for x in ((prompt, "user"), (answer, "assistant"))
+    ]
+    assert sent[:-1] == expected
+    assert sent[-1] == ("And now?", "user")
+
+    # The kernel door's rule over the same cells saved in a notebook: the same input hash.
+    notebook = nbformat.v4.new_notebook(cells=[*CELLS_ABOVE, nbformat.v4.new_code_cell("")])
+    turns = turns_above(notebook, len(CELLS_ABOVE))
+    assert [(t.prompt, t.answer) for t in turns] == EXPECTED_TURNS
+    code, events = await collab_api(
+        "complete",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "source": "%%collab\nAnd now?",
+            "history": [t.model_dump() for t in turns],
+        },
+    )
+    assert code == 200, events
+    assert events[-1]["result"]["input_hash"] == from_cells
+
+
+async def test_no_history_ignores_the_cells_above(collab_api, notebook_with_context, anthropic_env):
+    cells = [_as_sent_by_the_browser(cell) for cell in CELLS_ABOVE]
+    code, events = await collab_api(
+        "complete",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "source": "%%collab --no-history\nAnd now?",
+            "cells_above": cells,
+        },
+    )
+    assert code == 200, events
+    messages = anthropic_env.message_requests()[-1].body["messages"]
+    assert [_text(m["content"]) for m in messages] == ["And now?"]
+
+
+async def test_cells_above_and_history_together_are_refused(collab_api, notebook_with_context):
+    code, body = await collab_api(
+        "complete",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "source": "%%collab\nAnd now?",
+            "cells_above": [],
+            "history": [{"prompt": "a", "answer": "b"}],
+        },
+    )
+    assert code == 400 and "not both" in body["message"]

@@ -11,7 +11,10 @@ import threading
 
 import pytest
 
-from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.loop_models import CompletionResult
+from jupyter_collab.core.models import Amendment, CollabContext, Mode, utcnow
+from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput
+from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.store import serialize_context
 from tests.wire.anthropic_server import Reply
 
@@ -269,3 +272,72 @@ async def test_finalize_errors(collab_api, notebook, jp_root_dir):
     code, body = await collab_api("finalize", method="POST", body={"amendment": DRAFT})
     assert code == 400 and "field 'path'" in body["message"]
     assert (jp_root_dir / "nb.collab.json").read_bytes() == before
+
+
+def answer_payload() -> dict:
+    result = CompletionResult(
+        answer=ANSWER,
+        prompt="Where does the baseline come from?",
+        response_id="msg_1",
+        provider="anthropic",
+        model="claude-sonnet-5-5",
+        mode=Mode.research,
+        usage=Usage(input_tokens=5, output_tokens=2),
+        context_revision=1,
+        context_hash="sha256:x",
+        input_hash="sha256:y",
+        answer_hash="sha256:z",
+        cell_id="cell-1",
+        created=utcnow(),
+    )
+    return CollabOutput(result=result).model_dump(mode="json")
+
+
+async def test_finalize_returns_the_answer_output_with_the_highlight(
+    collab_api, notebook, jp_root_dir
+):
+    code, body = await collab_api(
+        "finalize",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "amendment": DRAFT,
+            "highlight": highlight(),
+            "correction": {"operation": "replace", "text": "Smith 2020"},
+            "output": answer_payload(),
+        },
+    )
+    assert code == 200, body
+    output = body["output"]
+    assert output["output_type"] == "display_data"
+    shown = output["data"][MIME_TYPE]["highlights"]
+    stored = sidecar(jp_root_dir)
+    assert [h["highlight"]["id"] for h in shown] == [stored["highlights"][0]["id"]]
+    assert shown[0]["amendment_ids"] == [body["amendment"]["id"]]
+    assert [c["text"] for c in shown[0]["corrections"]] == ["Smith 2020"]
+    assert (
+        '<mark class="jp-collab-highlight" title="Smith 2020">Jones 2018</mark><sup>1</sup>'
+        in output["data"]["text/html"]
+    )
+    assert (
+        "> **Correction** on “Jones 2018” (replace): Smith 2020" in output["data"]["text/markdown"]
+    )
+    assert output["metadata"]["jupyter_collab"]["input_hash"] == "sha256:y"
+
+
+async def test_finalize_on_a_damaged_answer_payload_saves_without_an_output(
+    collab_api, notebook, jp_root_dir
+):
+    code, body = await collab_api(
+        "finalize",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "amendment": DRAFT,
+            "highlight": highlight(),
+            "output": {"result": {"answer": ANSWER}},
+        },
+    )
+    assert code == 200, body
+    assert body["output"] is None
+    assert [a["text"] for a in sidecar(jp_root_dir)["amendments"]][-1] == DRAFT["text"]

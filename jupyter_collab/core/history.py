@@ -4,9 +4,10 @@ A collaborator cell's history is the list of (prompt, answer) turns of the
 collaborator cells *above it* in the notebook that have an answer, in notebook
 order. The prompt of a turn is the stored ``result.prompt``, i.e. the prompt
 after ``{name}`` filling, exactly as it was sent; the answer is the stored
-answer text. Both doors build it the same way (the lab front end from its
-notebook model, the kernel door from the notebook on disk plus the answers of
-its own session), so a cell's input hash does not depend on the door.
+answer text. This is the only implementation: the server door applies it to
+the cells the lab front end sends from its notebook model (unsaved edits
+included), the kernel door to the notebook on disk plus the answers of its own
+session, so a cell's input hash does not depend on the door.
 
 Plain Python, no IPython: works on nbformat dicts (or ``NotebookNode``).
 """

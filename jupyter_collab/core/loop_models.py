@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .models import (
     MAX_ENTRY_TEXT,
@@ -77,6 +77,18 @@ class HighlightInput(WireModel):
     quote: TextQuoteSelector
     cell_id: str | None = Field(default=None, max_length=200)
     response_id: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _position_selects_the_quote(self) -> HighlightInput:
+        # A position counted in another unit (UTF-16) lands elsewhere after any
+        # astral-plane character; storing it would misplace the highlight.
+        start, end = self.position.start, self.position.end
+        if self.answer[start:end] != self.quote.exact:
+            raise ValueError(
+                f"position {start}..{end} does not select the quoted text in the answer "
+                "(offsets count Unicode code points)"
+            )
+        return self
 
 
 class SuggestedCorrection(WireModel):

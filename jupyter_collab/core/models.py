@@ -94,12 +94,20 @@ class Settings(StrictModel):
     include_history: bool = True
 
 
+POSITION_OFFSETS = (
+    "Offset in the raw answer text, counted in Unicode code points (the index of a "
+    "Python str), not in UTF-16 code units: a character outside the Basic "
+    "Multilingual Plane (most emoji) counts once, a combining mark counts on its own. "
+    "The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts."
+)
+
+
 class TextPositionSelector(StrictModel):
-    """W3C Web Annotation text position selector (character offsets in the answer)."""
+    """W3C Web Annotation text position selector: ``answer[start:end]`` in code points."""
 
     type: Literal["TextPositionSelector"] = "TextPositionSelector"
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
+    start: int = Field(ge=0, description=POSITION_OFFSETS)
+    end: int = Field(ge=0, description=POSITION_OFFSETS)
 
     @model_validator(mode="after")
     def _ordered(self) -> TextPositionSelector:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .loop_models import CompletionResult
-from .models import Correction, Highlight
+from .models import Amendment, CollabContext, Correction, Highlight
 
 MIME_TYPE = "application/vnd.jupyter.collab+json"
 
@@ -165,6 +165,45 @@ def build_bundle(output: CollabOutput) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return ``(data, metadata)`` of the display output."""
     built = build_output(output)
     return built["data"], built["metadata"]
+
+
+def annotation_for(context: CollabContext, amendment: Amendment) -> AnnotatedHighlight | None:
+    """The highlight a finalized ``amendment`` came from, with its corrections."""
+    highlight_id = amendment.provenance.highlight_id
+    highlight = next((h for h in context.highlights if h.id == highlight_id), None)
+    if highlight is None:
+        return None
+    return AnnotatedHighlight(
+        highlight=highlight,
+        corrections=[c for c in context.corrections if c.highlight_id == highlight.id],
+        amendment_ids=[amendment.id],
+    )
+
+
+def with_annotation(output: CollabOutput, annotation: AnnotatedHighlight) -> CollabOutput:
+    """``output`` with ``annotation`` added, or merged into the entry of the same highlight."""
+    highlights = list(output.highlights)
+    for index, item in enumerate(highlights):
+        if item.highlight.id == annotation.highlight.id:
+            ids = list(dict.fromkeys([*item.amendment_ids, *annotation.amendment_ids]))
+            highlights[index] = annotation.model_copy(update={"amendment_ids": ids})
+            break
+    else:
+        highlights.append(annotation)
+    return output.model_copy(update={"highlights": highlights})
+
+
+def annotated_display(
+    payload: dict[str, Any], context: CollabContext, amendment: Amendment
+) -> CollabDisplayData | None:
+    """The display output of an answer (its raw MIME payload) once ``amendment`` is
+    finalized on it: the amendment's highlight shown on the answer and in the
+    fallbacks. ``None`` when the payload is damaged or the amendment has no highlight."""
+    annotation = annotation_for(context, amendment)
+    output = read_output({"data": {MIME_TYPE: payload}})
+    if annotation is None or output is None:
+        return None
+    return build_display(with_annotation(output, annotation))
 
 
 def read_output(nb_output: dict[str, Any]) -> CollabOutput | None:

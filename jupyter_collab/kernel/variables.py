@@ -1,11 +1,8 @@
 """Filling ``{name}`` in a prompt from the kernel's namespace.
 
 A name is looked up in the user namespace (``{df}``, or an attribute path such
-as ``{df.shape}``; nothing is evaluated beyond attribute access). Its value is
-``str(obj)``, except for table-like objects (pandas and polars frames and
-series), whose ``repr`` is already a short, truncated view. Every value is cut
-to ``max_chars`` characters (2,000 by default, ``c.CollabMagics.value_max_chars``)
-and the cut is said in the prompt, so a large object cannot flood the model.
+as ``{df.shape}``; nothing is evaluated beyond attribute access) and formatted
+by the core's rule (``core/values.py``), cut to ``c.CollabMagics.value_max_chars``.
 Unknown names stay as written; ``{{`` and ``}}`` are literal braces.
 """
 
@@ -15,22 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.cellsource import fill_variables
+from ..core.values import DEFAULT_MAX_CHARS, format_value
 
-DEFAULT_MAX_CHARS = 2000
-_TABLE_MODULES = ("pandas", "polars", "pyarrow", "xarray")
 _MISSING = object()
-
-
-def format_value(value: Any, max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    module = type(value).__module__.split(".")[0]
-    try:
-        text = repr(value) if module in _TABLE_MODULES else str(value)
-    except Exception as err:  # a broken __str__ must not break the cell
-        text = f"<{type(value).__name__}: str() failed: {err}>"
-    if max_chars > 0 and len(text) > max_chars:
-        more = len(text) - max_chars
-        text = text[:max_chars] + f"… [truncated: {more} more characters]"
-    return text
 
 
 def namespace_lookup(

@@ -16,16 +16,19 @@ from tornado import web
 from .. import __version__
 from ..core.errors import ConfigurationError
 from ..core.models import SCHEMA_VERSION, CollabContext
+from ..core.outputs import annotated_display
 from .base import CollabAPIHandler
 from .context_service import view
 from .wire import (
     AcceptReview,
     AmendRequest,
+    CellSourceRequest,
     ContextPatch,
     ContextPut,
     FinalizeReply,
     FinalizeRequest,
     ModelsInfo,
+    ParsedCell,
     ProbesReply,
     ProbesRequest,
     ProposeReply,
@@ -111,6 +114,16 @@ class AcceptHandler(CollabAPIHandler):
         self.reply(await self.contexts.accept(path, self.body(AcceptReview)))
 
 
+class CellHandler(CollabAPIHandler):
+    """``POST cell``: a collaborator cell's source parsed by the core (options,
+    prompt and the ``{name}`` references the front end reads from the kernel)."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        self.reply(ParsedCell.of(self.body(CellSourceRequest).source))
+
+
 # -- loop operations ---------------------------------------------------------------
 
 
@@ -192,7 +205,11 @@ class FinalizeHandler(OpsHandler):
             return updated
 
         written = await self.store.update(path, change, base_revision=body.revision)
-        self.reply(FinalizeReply(amendment=created["amendment"], context=view(path, written)))
+        amendment = created["amendment"]
+        output = (
+            annotated_display(body.output, written, amendment) if body.output is not None else None
+        )
+        self.reply(FinalizeReply(amendment=amendment, context=view(path, written), output=output))
 
 
 def route_table(namespace: str) -> list[tuple[str, type]]:
@@ -204,6 +221,7 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("models", ModelsHandler),
         ("context", ContextHandler),
         ("context/accept", AcceptHandler),
+        ("cell", CellHandler),
         ("complete", CompleteHandler),
         ("suggest", SuggestHandler),
         ("propose", ProposeHandler),

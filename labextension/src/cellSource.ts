@@ -1,11 +1,13 @@
 /**
- * The source of a collaborator cell: `%%collab [options]`, then the prompt.
+ * The source of a collaborator cell, as far as the page's own display needs
+ * it: whether a cell is a collaborator cell (to route it and decorate it),
+ * whether its prompt is empty, and the `--mode`/`--model` the cell toolbar
+ * shows and rewrites.
  *
- * The server parses the same text (jupyter_collab/core/cellsource.py) and the
- * kernel magic too, so what the cell toolbar writes here (`--mode`, `--model`)
- * means the same thing in every door. The front end only reads the options it
- * shows and `{name}` references; it never decides what an option means for
- * the model.
+ * The `%%collab` format itself is parsed by the core
+ * (jupyter_collab/core/cellsource.py); a run asks the server (`POST cell`)
+ * for the prompt and its `{name}` references. What is read here is checked
+ * against the same cases as the core, in tests/shared_fixtures/cell_sources.json.
  */
 
 export const CELL_MAGIC = '%%collab';
@@ -16,13 +18,11 @@ export const CELL_MAGIC = '%%collab';
 export const METADATA_KEY = 'jupyter_collab';
 
 /**
- * The options the front end reads from the `%%collab` line.
+ * The options the cell toolbar shows from the `%%collab` line.
  */
 export interface ICellOptions {
   mode: string | null;
   model: string | null;
-  noHistory: boolean;
-  noContext: boolean;
 }
 
 /**
@@ -104,24 +104,15 @@ const VALUE_OPTIONS: Record<string, 'mode' | 'model' | null> = {
 };
 
 /**
- * Read the options the front end cares about; unknown ones are ignored here
- * (the server reports them).
+ * Read the options the toolbar shows; others are skipped here (the server
+ * reads them, and reports the ones it does not know).
  */
 export function parseOptions(line: string): ICellOptions {
-  const options: ICellOptions = {
-    mode: null,
-    model: null,
-    noHistory: false,
-    noContext: false
-  };
+  const options: ICellOptions = { mode: null, model: null };
   const tokens = shellSplit(line);
   for (let i = 0; i < tokens.length; i++) {
     const [name, inline] = splitToken(tokens[i]);
-    if (name === '--no-history') {
-      options.noHistory = true;
-    } else if (name === '--no-context') {
-      options.noContext = true;
-    } else if (name in VALUE_OPTIONS) {
+    if (name in VALUE_OPTIONS) {
       const value = inline ?? tokens[++i] ?? null;
       const field = VALUE_OPTIONS[name];
       if (field) {
@@ -193,23 +184,6 @@ export function newCellSource(
   options: { mode?: string | null; model?: string | null } = {}
 ): string {
   return withOptions(`${CELL_MAGIC}\n`, options);
-}
-
-const VARIABLE =
-  /(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}(?!\})/;
-
-/**
- * Names referenced as `{name}` or `{name.attr}`, first-seen order, no
- * duplicates; `{{` and `}}` are literal braces (core/cellsource.py).
- */
-export function referencedNames(prompt: string): string[] {
-  const seen = new Set<string>();
-  const pattern = new RegExp(VARIABLE.source, 'g');
-  let match: RegExpExecArray | null;
-  while ((match = pattern.exec(prompt)) !== null) {
-    seen.add(match[1]);
-  }
-  return Array.from(seen);
 }
 
 function splitToken(token: string): [string, string | null] {

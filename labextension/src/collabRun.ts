@@ -3,15 +3,17 @@
  *
  * 1. wait for collaborator cells above this one that are still running (their
  *    answers are this cell's history, as in a top-to-bottom headless run);
- * 2. read `{name}` references from the kernel (only if there are any);
- * 3. send the cell source, the values, the earlier turns and the cell id on
- *    the stream socket, showing the answer as it arrives;
+ * 2. have the server parse the cell and read the `{name}` references it
+ *    finds from the kernel (only if there are any);
+ * 3. send the cell source, the values, the cells above (the server takes the
+ *    conversation from them) and the cell id on the stream socket, showing
+ *    the answer as it arrives;
  * 4. replace the streaming view by the server's ready-made output.
  *
  * The kernel is not involved otherwise, so the cell runs while the kernel is
  * busy or when there is none.
  */
-import type { ICodeCellModel } from '@jupyterlab/cells';
+import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
 import type {
   INotebookCellExecutor,
   INotebookModel
@@ -20,18 +22,15 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import {
   CollabStream,
+  ICellAbove,
   ICompletionRequest,
   StreamCancelledError,
-  isCancelled
+  isCancelled,
+  parseCell
 } from './api';
 import { AnswerWriter } from './answerWriter';
-import {
-  METADATA_KEY,
-  cellOptions,
-  referencedNames,
-  splitCell
-} from './cellSource';
-import { historyCell, turnsAbove } from './history';
+import { METADATA_KEY } from './cellSource';
+import { COLLAB_MIME } from './mimetypes';
 import { describeFailure, finalOutput } from './outputs';
 import { ActiveRun, ActiveRuns } from './runs';
 import { readVariables } from './variables';
@@ -45,6 +44,7 @@ export interface ICollabRunDeps {
   /** The extension's translation bundle (the notes and errors shown). */
   trans: TranslationBundle;
   readVariables?: typeof readVariables;
+  parseCell?: typeof parseCell;
   throttleMs?: number;
   /**
    * The path of the document that holds a notebook model. The session's path
@@ -96,7 +96,9 @@ export async function runCollabCell(
     await waitForCellsAbove(run, deps.runs, notebook, writer, trans);
 
     const source = model.sharedModel.getSource();
-    const names = referencedNames(splitCell(source).prompt);
+    const parse = deps.parseCell ?? parseCell;
+    const parsed = await abortable(run, parse(source));
+    const names = parsed.variables;
     let variables: Record<string, string> = {};
     if (names.length > 0) {
       writer.status(
@@ -109,7 +111,7 @@ export async function runCollabCell(
       const read = deps.readVariables ?? readVariables;
       variables = await abortable(
         run,
-        read(sessionContext?.session?.kernel, names)
+        read(sessionContext?.session?.kernel, parsed.expressions)
       );
     }
 
@@ -118,9 +120,7 @@ export async function runCollabCell(
       source,
       variables,
       cell_id: model.id,
-      history: cellOptions(source).noHistory
-        ? []
-        : turnsAbove(cellsAbove(notebook, model), Infinity)
+      cells_above: cellsAbove(notebook, model)
     };
     writer.status('streaming');
     const call = deps.stream.complete(request, {
@@ -189,11 +189,34 @@ function abortable<T>(run: ActiveRun, promise: Promise<T>): Promise<T> {
 function cellsAbove(
   notebook: INotebookCellExecutor.IRunCellOptions['notebook'],
   cell: object
-) {
+): ICellAbove[] {
   const cells = Array.from(notebook.cells);
   return cells
     .slice(0, Math.max(0, cells.indexOf(cell as never)))
-    .map(historyCell);
+    .map(cellAbove);
+}
+
+/**
+ * A cell as the server's history rule reads it: type, source and outputs.
+ * Of each output only the collab MIME entry is sent (the only one the rule
+ * looks at), so plots and tables above do not travel with every request.
+ */
+function cellAbove(model: ICellModel): ICellAbove {
+  const outputs: ICellAbove['outputs'] = [];
+  if (model.type === 'code') {
+    const list = (model as ICodeCellModel).outputs;
+    for (let i = 0; i < list.length; i++) {
+      const data = list.get(i).data;
+      if (COLLAB_MIME in data) {
+        outputs.push({ data: { [COLLAB_MIME]: data[COLLAB_MIME] } });
+      }
+    }
+  }
+  return {
+    cell_type: model.type,
+    source: model.sharedModel.getSource(),
+    outputs
+  };
 }
 
 function indexOf(

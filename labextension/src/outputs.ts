@@ -13,7 +13,7 @@ import type * as nbformat from '@jupyterlab/nbformat';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { PartialJSONObject } from '@lumino/coreutils';
 
-import { ICollabDisplayData, StreamError } from './api';
+import { CollabAPIError, ICollabDisplayData, StreamError } from './api';
 import { CELL_MAGIC } from './cellSource';
 import { COLLAB_MIME, STREAM_MIME } from './mimetypes';
 import { NoKernelError } from './variables';
@@ -241,19 +241,27 @@ export function describeFailure(
       )
     };
   }
-  if (error instanceof StreamError) {
-    if (error.reason === 'provider_error') {
+  // The server's errors read the same whether they came over the stream or
+  // from a REST route (the cell's parse).
+  const server =
+    error instanceof StreamError ||
+    (error instanceof CollabAPIError && error.reason !== null)
+      ? error
+      : null;
+  if (server) {
+    const reason = server.reason ?? '';
+    if (reason === 'provider_error') {
       return {
         ename: 'ProviderError',
-        message: error.message,
-        advice: providerAdvice(error.message, trans)
+        message: server.message,
+        advice: providerAdvice(server.message, trans)
       };
     }
-    const [ename, advice] = reasonFailure(error.reason, trans) ?? [
+    const [ename, advice] = reasonFailure(reason, trans) ?? [
       'CollabError',
       trans.__("Run the cell again; the Jupyter server's log may have details.")
     ];
-    return { ename, message: error.message, advice };
+    return { ename, message: server.message, advice };
   }
   const message = error instanceof Error ? error.message : String(error);
   return {

@@ -4,25 +4,17 @@
  * One silent `execute_request` with empty code and one `user_expressions`
  * entry per name: nothing runs in the user's namespace beyond attribute
  * access, nothing enters the history, and the kernel's execution count does
- * not move. Each expression formats the value as the kernel door does
- * (jupyter_collab/kernel/variables.py `format_value`: `str(obj)`, `repr` for
- * pandas/polars/pyarrow/xarray objects, cut at 2,000 characters with a note),
- * so a prompt filled here has the same input hash as in a headless run. The
- * value travels JSON-encoded inside the `text/plain` repr of a Python str,
- * which only escapes backslashes and the quote character.
+ * not move. The expressions come from the server (`POST cell`), which builds
+ * them from the core's formatting rule (jupyter_collab/core/values.py), so a
+ * prompt filled here has the same input hash as in a headless run. The value
+ * travels JSON-encoded inside the `text/plain` repr of a Python str, which
+ * only escapes backslashes and the quote character.
  *
  * The request waits in the kernel's queue like any other: while a cell is
  * busy, names are read when it finishes. Prompts without references never
  * touch the kernel.
  */
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
-
-/**
- * The kernel door's default cut (`c.CollabMagics.value_max_chars`).
- */
-export const DEFAULT_MAX_CHARS = 2000;
-
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 /**
  * The notebook has no kernel to read referenced names from.
@@ -37,26 +29,6 @@ export class NoKernelError extends Error {
     );
     this.name = 'NoKernelError';
   }
-}
-
-/**
- * The Python expression that formats `name` for the prompt.
- */
-export function valueExpression(
-  name: string,
-  maxChars: number = DEFAULT_MAX_CHARS
-): string {
-  if (!NAME.test(name)) {
-    throw new Error(`not a variable reference: ${name}`);
-  }
-  const tables = "('pandas', 'polars', 'pyarrow', 'xarray')";
-  const cut =
-    "t if m <= 0 or len(t) <= m else t[:m] + '\\u2026 [truncated: %d more characters]' % (len(t) - m)";
-  return (
-    `(lambda v, m: (lambda t: __import__('json').dumps(${cut}))` +
-    `(repr(v) if type(v).__module__.split('.')[0] in ${tables} else str(v)))` +
-    `(${name}, ${Math.trunc(maxChars)})`
-  );
 }
 
 /**
@@ -105,24 +77,21 @@ export function valuesFromReply(
 }
 
 /**
- * Read `names` from `kernel`.
+ * Read referenced names from `kernel`.
  *
+ * @param expressions - for each name, the expression the server gave for it
  * @throws NoKernelError when there is no kernel
  */
 export async function readVariables(
   kernel: Kernel.IKernelConnection | null | undefined,
-  names: string[],
-  maxChars: number = DEFAULT_MAX_CHARS
+  expressions: Record<string, string>
 ): Promise<Record<string, string>> {
+  const names = Object.keys(expressions);
   if (names.length === 0) {
     return {};
   }
   if (!kernel) {
     throw new NoKernelError(names);
-  }
-  const userExpressions: Record<string, string> = {};
-  for (const name of names) {
-    userExpressions[name] = valueExpression(name, maxChars);
   }
   const future = kernel.requestExecute(
     {
@@ -131,7 +100,7 @@ export async function readVariables(
       store_history: false,
       allow_stdin: false,
       stop_on_error: false,
-      user_expressions: userExpressions
+      user_expressions: expressions
     },
     true
   );

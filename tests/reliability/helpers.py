@@ -153,6 +153,7 @@ def sample_bodies(path: str = "nb.ipynb") -> dict[tuple[str, str], dict[str, Any
             "operations": [{"op": "add_amendment", "kind": "fact", "text": "A fact."}],
         },
         ("context/accept", "POST"): {"revision": 0},
+        ("cell", "POST"): {"source": "%%collab --mode learning\nDescribe {df}."},
         ("complete", "POST"): {"path": path, "prompt": "hi"},
         ("suggest", "POST"): {"path": path, "highlight": HIGHLIGHT, "n": 1},
         ("propose", "POST"): {

@@ -187,6 +187,7 @@ TARGETS = {
     ("context", "PUT"): "body",
     ("context", "PATCH"): "body",
     ("context/accept", "POST"): "body",
+    ("cell", "POST"): "body",
     ("complete", "POST"): "body",
     ("suggest", "POST"): "body",
     ("propose", "POST"): "body",

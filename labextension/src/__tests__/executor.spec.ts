@@ -10,8 +10,10 @@ import type { ICodeCellModel } from '@jupyterlab/cells';
 import { NotebookModel } from '@jupyterlab/notebook';
 
 import {
+  CollabAPIError,
   ICompletionHandlers,
   ICompletionRequest,
+  IParsedCell,
   StreamCancelledError,
   StreamError
 } from '../api';
@@ -70,6 +72,27 @@ function answerOutput(prompt: string, answer: string) {
   };
 }
 
+/**
+ * The server's parse of any cell, referencing `variables`.
+ */
+function parsedWith(variables: string[]) {
+  return jest.fn(async (_source: string): Promise<IParsedCell> => ({
+    prompt: 'the prompt',
+    variables,
+    expressions: Object.fromEntries(
+      variables.map(name => [name, `expression of ${name}`])
+    ),
+    options: {
+      mode: null,
+      model: null,
+      temperature: null,
+      max_tokens: null,
+      no_history: false,
+      no_context: false
+    }
+  }));
+}
+
 function notebookWith(...sources: string[]): NotebookModel {
   const model = new NotebookModel();
   sources.forEach((source, index) =>
@@ -84,7 +107,11 @@ function cellAt(notebook: NotebookModel, index: number) {
 
 function setup(
   options: {
-    readVariables?: (kernel: any, names: string[]) => Promise<any>;
+    readVariables?: (
+      kernel: any,
+      expressions: Record<string, string>
+    ) => Promise<any>;
+    parseCell?: (source: string) => Promise<IParsedCell>;
     fallback?: jest.Mock<(options: any) => Promise<boolean>>;
   } = {}
 ) {
@@ -97,7 +124,8 @@ function setup(
     fallback,
     trans,
     throttleMs: 0,
-    readVariables: options.readVariables as any
+    readVariables: options.readVariables as any,
+    parseCell: options.parseCell ?? parsedWith([])
   });
   const executed: any[] = [];
   const run = (notebook: NotebookModel, index: number, session: any = {}) =>
@@ -166,7 +194,7 @@ describe('CollabCellExecutor routing', () => {
       source: '  %%collab --mode learning\nHello?',
       variables: {},
       cell_id: notebook.cells.get(0).id,
-      history: []
+      cells_above: []
     });
   });
 });
@@ -204,50 +232,62 @@ describe('a collaborator cell run', () => {
     expect(executed).toEqual([{ cell: expect.anything(), success: true }]);
   });
 
-  it('sends the answered collaborator turns above as history', async () => {
+  it('sends the cells above for the server to take the turns from', async () => {
     const { run, stream } = setup();
     const notebook = notebookWith(
       '%%collab\nfirst',
       'x = 1',
       '%%collab\nsecond',
-      '%%collab --no-history\nthird',
-      '%%collab\nfourth'
+      '%%collab\nthird'
     );
-    (notebook.cells.get(0) as ICodeCellModel).outputs.add(
-      answerOutput('first (filled)', 'one') as any
-    );
-    (notebook.cells.get(2) as ICodeCellModel).outputs.add(
-      answerOutput('second', 'two') as any
-    );
+    const first = answerOutput('first (filled)', 'one');
+    (notebook.cells.get(0) as ICodeCellModel).outputs.add(first as any);
+    (notebook.cells.get(1) as ICodeCellModel).outputs.add({
+      output_type: 'display_data',
+      data: { 'image/png': 'iVBORw0KGgo=' },
+      metadata: {}
+    } as any);
+    notebook.sharedModel.insertCell(2, {
+      cell_type: 'markdown',
+      source: '# Notes'
+    });
 
     void run(notebook, 4);
     await settle();
-    expect(stream.last.request.history).toEqual([
-      { prompt: 'first (filled)', answer: 'one' },
-      { prompt: 'second', answer: 'two' }
+    expect(stream.last.request.history).toBeUndefined();
+    expect(stream.last.request.cells_above).toEqual([
+      {
+        cell_type: 'code',
+        source: '%%collab\nfirst',
+        outputs: [{ data: { [COLLAB_MIME]: first.data[COLLAB_MIME] } }]
+      },
+      // Only the collab entry of an output travels: not the image.
+      { cell_type: 'code', source: 'x = 1', outputs: [] },
+      { cell_type: 'markdown', source: '# Notes', outputs: [] },
+      { cell_type: 'code', source: '%%collab\nsecond', outputs: [] }
     ]);
-
-    void run(notebook, 3);
-    await settle();
-    expect(stream.last.request.history).toEqual([]);
   });
 
   it('reads {name} references from the kernel first', async () => {
-    const read = jest.fn(async (_kernel: any, names: string[]) => ({
-      [names[0]]: '42'
-    }));
-    const { run, stream } = setup({ readVariables: read });
+    const read = jest.fn(
+      async (_kernel: any, expressions: Record<string, string>) => ({
+        [Object.keys(expressions)[0]]: '42'
+      })
+    );
+    const parseCell = parsedWith(['x']);
+    const { run, stream } = setup({ readVariables: read, parseCell });
     const notebook = notebookWith('%%collab\nIs {x} right? {{not}}');
 
     void run(notebook, 0);
     await settle();
 
-    expect(read).toHaveBeenCalledWith({ id: 'k' }, ['x']);
+    expect(parseCell).toHaveBeenCalledWith('%%collab\nIs {x} right? {{not}}');
+    expect(read).toHaveBeenCalledWith({ id: 'k' }, { x: 'expression of x' });
     expect(stream.last.request.variables).toEqual({ x: '42' });
   });
 
   it('says clearly when there is no kernel to read names from', async () => {
-    const { run, stream } = setup();
+    const { run, stream } = setup({ parseCell: parsedWith(['df']) });
     const notebook = notebookWith('%%collab\nDescribe {df}.');
 
     await expect(run(notebook, 0, { session: null })).resolves.toBe(false);
@@ -258,6 +298,27 @@ describe('a collaborator cell run', () => {
     expect(error.ename).toBe('NoKernelError');
     expect(error.evalue).toContain('{df}');
     expect(error.evalue).toContain('no running kernel');
+  });
+
+  it('shows the reason when the server cannot read the cell', async () => {
+    const read = jest.fn(async () => ({}));
+    const parseCell = jest.fn(async (): Promise<IParsedCell> => {
+      throw new CollabAPIError(
+        new Response(null, { status: 400 }),
+        "%%collab: argument --mode: invalid choice: 'chatty'",
+        'invalid_request'
+      );
+    });
+    const { run, stream } = setup({ readVariables: read, parseCell });
+    const notebook = notebookWith('%%collab --mode chatty\nDescribe {df}.');
+
+    await expect(run(notebook, 0)).resolves.toBe(false);
+
+    expect(read).not.toHaveBeenCalled();
+    expect(stream.calls).toHaveLength(0);
+    const [error] = outputs(notebook, 0);
+    expect(error.ename).toBe('InvalidRequestError');
+    expect(error.evalue).toContain("invalid choice: 'chatty'");
   });
 
   it('runs without a kernel when nothing is referenced', async () => {
@@ -348,8 +409,12 @@ describe('a collaborator cell run', () => {
     await settle();
 
     expect(stream.calls).toHaveLength(2);
-    expect(stream.last.request.history).toEqual([
-      { prompt: 'first', answer: 'one' }
+    expect(stream.last.request.cells_above).toEqual([
+      {
+        cell_type: 'code',
+        source: '%%collab\nfirst',
+        outputs: [{ data: { [COLLAB_MIME]: first.data[COLLAB_MIME] } }]
+      }
     ]);
   });
 });

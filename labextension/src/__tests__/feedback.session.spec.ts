@@ -1,12 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 
 import { IHighlightInput, IProposedAmendment } from '../api/wire';
-import {
-  annotationFor,
-  htmlFallback,
-  markdownFallback,
-  withAnnotation
-} from '../feedback/payload';
+import { isCollabPayload } from '../feedback/payload';
 import { placeBox } from '../feedback/popover';
 import { FeedbackSession, ILoopClient } from '../feedback/session';
 import { amendmentWarnings, normalize, similarity } from '../feedback/warnings';
@@ -191,54 +186,13 @@ describe('warnings', () => {
   });
 });
 
-describe('payload', () => {
-  const payload = {
-    result: {
-      answer: 'See Smith et al., 2019 <now>.',
-      prompt: 'p',
-      model: 'm',
-      usage: {
-        input_tokens: 5,
-        output_tokens: 2,
-        cache_read_input_tokens: 3,
-        cache_creation_input_tokens: 0
-      },
-      context_revision: 2
-    },
-    highlights: [],
-    version: 1
-  } as any;
-
-  it('adds the finalized highlight with its corrections', () => {
-    const ctx = context();
-    const annotation = annotationFor(ctx, ctx.amendments[0])!;
-    expect(annotation.highlight.id).toBe('h-1');
-    expect(annotation.corrections.map(c => c.id)).toEqual(['c-1']);
-    const once = withAnnotation(payload, annotation);
-    const twice = withAnnotation(once, {
-      ...annotation,
-      amendment_ids: ['a-2']
-    });
-    expect(twice.highlights).toHaveLength(1);
-    expect(twice.highlights[0].amendment_ids).toEqual(['a-1', 'a-2']);
-    expect(payload.highlights).toHaveLength(0);
-  });
-
-  it('rebuilds the fallbacks like the server', () => {
-    const ctx = context();
-    const annotated = withAnnotation(
-      payload,
-      annotationFor(ctx, ctx.amendments[0])!
-    );
-    const html = htmlFallback(annotated);
-    expect(html).toContain(
-      '<mark class="jp-collab-highlight" title="Amodei et al. (2016)">Smith et al., 2019</mark><sup>1</sup>'
-    );
-    expect(html).toContain('&lt;now&gt;');
-    expect(html).toContain('m · 8 in / 2 out · 3 from cache · context r2');
-    expect(markdownFallback(annotated)).toContain(
-      '> **Correction** on “Smith et al., 2019” (replace): Amodei et al. (2016)'
-    );
+describe('isCollabPayload', () => {
+  it('takes a payload with an answer text, nothing else', () => {
+    expect(isCollabPayload({ result: { answer: 'See Smith.' } })).toBe(true);
+    expect(isCollabPayload(null)).toBe(false);
+    expect(isCollabPayload('text')).toBe(false);
+    expect(isCollabPayload({ result: null })).toBe(false);
+    expect(isCollabPayload({ result: { answer: 3 } })).toBe(false);
   });
 });
 

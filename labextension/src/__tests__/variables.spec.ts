@@ -4,20 +4,8 @@ import {
   NoKernelError,
   decodeValue,
   readVariables,
-  valueExpression,
   valuesFromReply
 } from '../variables';
-
-describe('valueExpression', () => {
-  it('formats like the kernel door and only accepts names', () => {
-    const expression = valueExpression('df.shape', 100);
-    expect(expression).toContain('(df.shape, 100)');
-    expect(expression).toContain("__import__('json').dumps");
-    expect(() => valueExpression('os.system("rm")')).toThrow(
-      'not a variable reference'
-    );
-  });
-});
 
 describe('decodeValue', () => {
   it('decodes the repr of a str holding JSON', () => {
@@ -63,24 +51,24 @@ describe('readVariables', () => {
       }
     };
 
-    await expect(readVariables(kernel as any, ['x'])).resolves.toEqual({
-      x: '42'
-    });
+    await expect(
+      readVariables(kernel as any, { x: 'the expression of x' })
+    ).resolves.toEqual({ x: '42' });
     expect(sent[0]).toMatchObject({
       code: '',
       silent: true,
       store_history: false
     });
-    expect(Object.keys(sent[0].user_expressions)).toEqual(['x']);
+    expect(sent[0].user_expressions).toEqual({ x: 'the expression of x' });
     expect(disposed).toBe(true);
   });
 
   it('does not need a kernel without names, and says so without one', async () => {
-    await expect(readVariables(null, [])).resolves.toEqual({});
-    await expect(readVariables(null, ['x', 'y'])).rejects.toBeInstanceOf(
-      NoKernelError
-    );
-    await expect(readVariables(undefined, ['x'])).rejects.toThrow(
+    await expect(readVariables(null, {})).resolves.toEqual({});
+    await expect(
+      readVariables(null, { x: 'x expression', y: 'y expression' })
+    ).rejects.toBeInstanceOf(NoKernelError);
+    await expect(readVariables(undefined, { x: 'x' })).rejects.toThrow(
       "This prompt references {x}, which is read from the notebook's kernel"
     );
   });

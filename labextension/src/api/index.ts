@@ -2,10 +2,10 @@
  * Typed access to the jupyter-collab server extension: REST requests, the
  * wire types, the streaming socket and the notebook context.
  */
+export * from './cell';
 export * from './context';
 export * from './info';
 export * from './loop';
 export * from './request';
 export * from './stream';
-export * from './wire';
 export * from './wire';

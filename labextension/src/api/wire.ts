@@ -16,6 +16,7 @@
 export type WireBody =
   | IAcceptReview
   | IAmendRequest
+  | ICellSourceRequest
   | ICollabDisplayData
   | ICollabOutput
   | ICompletionRequest
@@ -27,6 +28,7 @@ export type WireBody =
   | IFinalizeRequest
   | IModelsInfo
   | IOpenedContext
+  | IParsedCell
   | IPreviewProgress
   | IPreviewRequest
   | IProbesReply
@@ -85,11 +87,17 @@ export interface IHighlightInput {
   response_id?: string | null;
 }
 /**
- * W3C Web Annotation text position selector (character offsets in the answer).
+ * W3C Web Annotation text position selector: ``answer[start:end]`` in code points.
  */
 export interface ITextPositionSelectorSent {
   type?: 'TextPositionSelector';
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   start: number;
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   end: number;
 }
 /**
@@ -107,6 +115,12 @@ export interface ICorrectionInput {
   why?: string;
   origin?: 'ai' | 'user';
   rank?: number | null;
+}
+/**
+ * ``POST cell``: the whole source of a collaborator cell.
+ */
+export interface ICellSourceRequest {
+  source: string;
 }
 /**
  * The nbformat ``display_data`` output both doors write for an answer.
@@ -177,11 +191,17 @@ export interface IHighlight {
   rev: number;
 }
 /**
- * W3C Web Annotation text position selector (character offsets in the answer).
+ * W3C Web Annotation text position selector: ``answer[start:end]`` in code points.
  */
 export interface ITextPositionSelector {
   type: 'TextPositionSelector';
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   start: number;
+  /**
+   * Offset in the raw answer text, counted in Unicode code points (the index of a Python str), not in UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji) counts once, a combining mark counts on its own. The lab extension converts from and to its UTF-16 strings in labextension/src/offsets.ts.
+   */
   end: number;
 }
 /**
@@ -224,6 +244,10 @@ export interface IOutputProvenance {
  * Ask: either the whole cell ``source`` (``%%collab [options]`` + prompt) or a
  * ``prompt`` with explicit options. ``variables`` are ``{name: repr}`` the front
  * end already read from the kernel; ``{name}`` references are filled with them.
+ *
+ * The conversation the cell continues is either ``cells_above`` (the notebook's
+ * cells above this one, unsaved edits included; the turns are taken from them
+ * by the core's rule, as in the kernel door) or explicit ``history`` turns.
  */
 export interface ICompletionRequest {
   path?: string | null;
@@ -237,6 +261,7 @@ export interface ICompletionRequest {
    * @maxItems 200
    */
   history?: ITurnModel[];
+  cells_above?: ICellAbove[] | null;
   mode?: Mode | null;
   model?: string | null;
   temperature?: number | null;
@@ -247,6 +272,25 @@ export interface ICompletionRequest {
 export interface ITurnModel {
   prompt: string;
   answer: string;
+}
+/**
+ * A cell above the one that runs, as the notebook model holds it.
+ */
+export interface ICellAbove {
+  cell_type: string;
+  source?: string;
+  /**
+   * @maxItems 1000
+   */
+  outputs?: ICellOutputBundle[];
+}
+/**
+ * The ``data`` of one output of a cell (a MIME bundle).
+ */
+export interface ICellOutputBundle {
+  data?: {
+    [k: string]: unknown;
+  };
 }
 export interface IContextPatch {
   revision: number;
@@ -523,6 +567,10 @@ export interface IErrorReply {
 export interface IFinalizeReply {
   amendment: IAmendment;
   context: IContextView;
+  /**
+   * the answer's display output with the finalized highlight, when the request carried the answer's payload and it could be read
+   */
+  output: ICollabDisplayData | null;
 }
 export interface IFinalizeRequest {
   path: string;
@@ -535,6 +583,12 @@ export interface IFinalizeRequest {
   correction?: ICorrectionInput | null;
   report?: IPreviewReportSent | null;
   cell_id?: string | null;
+  /**
+   * the collab MIME payload of the answer the highlight is on, as the notebook holds it; the reply then carries that answer's display output with the finalized highlight added
+   */
+  output?: {
+    [k: string]: unknown;
+  } | null;
 }
 /**
  * The amendment under preview: not yet part of the context.
@@ -628,6 +682,32 @@ export interface IOpenedContext {
   embedded_only_ids: string[];
   restored: boolean;
   embedded_error: string | null;
+}
+/**
+ * ``POST cell``'s answer: the cell as the core reads it, with the names its
+ * prompt references (``{name}``), which the front end reads from the kernel.
+ */
+export interface IParsedCell {
+  prompt: string;
+  variables: string[];
+  /**
+   * for each referenced name, the Python expression the front end evaluates in the kernel (a user_expressions entry): the value formatted by the core's rule, JSON-encoded in a str
+   */
+  expressions: {
+    [k: string]: string;
+  };
+  options: IParsedCellOptions;
+}
+/**
+ * The options of the ``%%collab`` line (``None``/``False``: not given).
+ */
+export interface IParsedCellOptions {
+  mode: Mode | null;
+  model: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+  no_history: boolean;
+  no_context: boolean;
 }
 /**
  * One progress event of a running preview.

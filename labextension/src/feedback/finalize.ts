@@ -16,8 +16,7 @@ import {
 } from '../api/wire';
 import { errorMessage, isStaleError } from '../panel/client';
 import { NotebookContextModel } from '../panel/model';
-import { annotateAnswer } from './notebook';
-import { annotationFor } from './payload';
+import { answerOfCellId, showAnnotatedAnswer } from './notebook';
 
 export interface IFinalizeInput {
   panel: NotebookPanel;
@@ -40,6 +39,8 @@ export async function finalize(
   if (!model.view) {
     await model.load();
   }
+  const cellId = input.highlight?.cell_id ?? null;
+  const answer = cellId ? answerOfCellId(panel, cellId) : null;
   try {
     const reply = await finalizeAmendment({
       path: model.path,
@@ -48,13 +49,14 @@ export async function finalize(
       highlight: input.highlight,
       correction: input.correction,
       report: input.report,
-      cell_id: input.highlight?.cell_id ?? null
+      cell_id: cellId,
+      // The server adds the highlight to the answer's output and rebuilds
+      // its fallbacks.
+      output: answer ? { ...answer.payload } : null
     });
     model.finalized(reply.context, reply.amendment);
-    const annotation = annotationFor(reply.context.context, reply.amendment);
-    const cellId = input.highlight?.cell_id;
-    if (annotation && cellId) {
-      annotateAnswer(panel, cellId, annotation);
+    if (reply.output && answer && cellId) {
+      showAnnotatedAnswer(panel, cellId, answer.payload, reply.output);
     }
     Notification.success(
       reply.amendment.kind === 'fact'

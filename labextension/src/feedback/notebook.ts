@@ -5,14 +5,8 @@
 import { Cell, CodeCell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { IAnnotatedHighlight } from '../api/wire';
-import {
-  COLLAB_MIME,
-  ICollabPayload,
-  bundleData,
-  isCollabPayload,
-  withAnnotation
-} from './payload';
+import { ICollabDisplayData } from '../api/wire';
+import { COLLAB_MIME, ICollabPayload, isCollabPayload } from './payload';
 
 /**
  * A collaborator answer: its cell and where its payload sits in the outputs.
@@ -133,26 +127,42 @@ export function lastResult(
 }
 
 /**
- * Add a finalized highlight to the answer of `cellId`; the renderer then
- * shows it. Returns whether the answer was found.
+ * The answer of the cell with model id `cellId`, if it has one.
  */
-export function annotateAnswer(
+export function answerOfCellId(
+  panel: NotebookPanel,
+  cellId: string
+): IAnswerRef | null {
+  const found = findCell(panel, cellId);
+  return found ? answerOfCell(found.cell) : null;
+}
+
+/**
+ * Show `output` (the server's display output of `answered` with a finalized
+ * highlight) in place of the answer of `cellId`; the renderer then shows the
+ * highlight. Nothing changes when the cell no longer holds that answer (it ran
+ * again meanwhile). Returns whether the output was replaced.
+ */
+export function showAnnotatedAnswer(
   panel: NotebookPanel,
   cellId: string,
-  annotation: IAnnotatedHighlight
+  answered: ICollabPayload,
+  output: ICollabDisplayData
 ): boolean {
-  const found = findCell(panel, cellId);
-  const answer = found ? answerOfCell(found.cell) : null;
-  if (!answer) {
+  const answer = answerOfCellId(panel, cellId);
+  if (
+    !answer ||
+    answer.payload.result.answer_hash !== answered.result.answer_hash ||
+    answer.payload.result.response_id !== answered.result.response_id
+  ) {
     return false;
   }
   const outputs = answer.cell.model.outputs;
   const current = outputs.get(answer.outputIndex).toJSON();
-  const payload = withAnnotation(answer.payload, annotation);
   outputs.set(answer.outputIndex, {
     ...current,
     output_type: 'display_data',
-    data: bundleData(payload) as any,
+    data: output.data as any,
     metadata: (current as { metadata?: any }).metadata ?? {}
   });
   return true;

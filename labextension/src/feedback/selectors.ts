@@ -12,31 +12,14 @@
  * the selection's offsets are mapped through that alignment.
  */
 import { diffChars } from 'diff';
+import { ITextPositionSelector, ITextQuoteSelector } from '../api/wire';
+import { codePointOffset, spanToWire, utf16Offset } from '../offsets';
 import { commonPrefix, commonSuffix } from '../textMatch';
 
 /**
  * How many characters of context a quote selector keeps on each side.
  */
 export const QUOTE_CONTEXT = 32;
-
-/**
- * W3C Web Annotation TextPositionSelector (offsets in the raw answer).
- */
-export interface ITextPositionSelector {
-  type: 'TextPositionSelector';
-  start: number;
-  end: number;
-}
-
-/**
- * W3C Web Annotation TextQuoteSelector (the raw span and its surroundings).
- */
-export interface ITextQuoteSelector {
-  type: 'TextQuoteSelector';
-  exact: string;
-  prefix: string;
-  suffix: string;
-}
 
 /**
  * A selection in the rendered answer: its text and the DOM text around it.
@@ -65,7 +48,8 @@ export interface IDomSelection {
 }
 
 /**
- * Both selectors of a span of the raw answer.
+ * Both selectors of a span of the raw answer, as the wire has them (the
+ * position in code points).
  */
 export interface IAnswerSelectors {
   position: ITextPositionSelector;
@@ -73,7 +57,9 @@ export interface IAnswerSelectors {
 }
 
 /**
- * The quote selector of `text[start:end]` (the server's `make_quote`).
+ * The quote selector of `text[start:end]` (UTF-16 offsets) with `context`
+ * code points on each side, as the server's `make_quote` counts them (so the
+ * context never ends inside a surrogate pair).
  */
 export function makeQuote(
   text: string,
@@ -81,16 +67,18 @@ export function makeQuote(
   end: number,
   context: number = QUOTE_CONTEXT
 ): ITextQuoteSelector {
+  const before = Math.max(0, codePointOffset(text, start) - context);
+  const after = codePointOffset(text, end) + context;
   return {
     type: 'TextQuoteSelector',
     exact: text.slice(start, end),
-    prefix: text.slice(Math.max(0, start - context), start),
-    suffix: text.slice(end, end + context)
+    prefix: text.slice(utf16Offset(text, before), start),
+    suffix: text.slice(end, utf16Offset(text, after))
   };
 }
 
 /**
- * Both selectors of `text[start:end]`.
+ * Both selectors of `text[start:end]` (UTF-16 offsets), ready for the wire.
  */
 export function selectorsFor(
   text: string,
@@ -98,7 +86,10 @@ export function selectorsFor(
   end: number
 ): IAnswerSelectors {
   return {
-    position: { type: 'TextPositionSelector', start, end },
+    position: {
+      type: 'TextPositionSelector',
+      ...spanToWire(text, { start, end })
+    },
     quote: makeQuote(text, start, end)
   };
 }

@@ -11,6 +11,7 @@ import {
   IHighlight,
   Verdict
 } from '../api/wire';
+import { spanFromWire } from '../offsets';
 import { emptyVerdictCounts } from '../preview/verdict';
 
 export type IVerdictCounts = Record<Verdict, number>;
@@ -95,7 +96,7 @@ export function anchorState(
   if (answer === undefined || answer === null) {
     return 'orphaned';
   }
-  const { start, end } = highlight.position;
+  const { start, end } = spanFromWire(answer, highlight.position);
   const exact = highlight.quote.exact;
   if (answer.slice(start, end) === exact) {
     return 'exact';

@@ -19,6 +19,7 @@ import {
   ICorrection
 } from '../api';
 import { STREAM_MIME } from '../mimetypes';
+import { spanFromWire } from '../offsets';
 import { IStreamingAnswer } from '../outputs';
 import { activeRuns } from '../runs';
 import { TRANSLATION_DOMAIN } from '../translation';
@@ -142,7 +143,7 @@ export function markSpecs(
   return highlights.map(({ highlight, corrections }) => ({
     id: highlight.id,
     quote: highlight.quote,
-    position: highlight.position,
+    position: spanFromWire(answer, highlight.position),
     sourceLength: answer.length,
     className: corrections.length
       ? 'jp-collab-mark jp-collab-mod-corrected'
