@@ -7,7 +7,6 @@ from __future__ import annotations
 import _thread
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -167,11 +166,15 @@ def test_magic_streams_through_display_updates_and_fills_variables(tmp_path, she
 
 
 def test_display_updates_are_throttled(tmp_path):
+    # An interval far longer than the stream: the first delta is shown, the other
+    # 99 are held back and shown once when the stream ends, then the final bundle
+    # replaces them (however slow the machine; the throttle's timing is tested on
+    # a fake clock in test_kernel_display).
     provider = ScriptedProvider(answer="x" * 200, chunks=100, delay=0.002)
-    door, recorder = make_door(tmp_path, provider, interval=0.05)
+    door, recorder = make_door(tmp_path, provider, interval=600)
     door.run_cell("", "go", namespace={}, cell=CellInfo(code="%%collab\ngo"))
-    # ~0.2 s of streaming at >= 50 ms apart: a handful of updates, not 100.
-    assert 2 <= len(recorder.calls) <= 12
+    streamed = [data["text/markdown"] for data, *_ in recorder.calls[:-1]]
+    assert streamed == ["xx", "x" * 200]
     assert recorder.final[0][MIME_TYPE]["result"]["answer"] == "x" * 200
 
 
@@ -332,17 +335,17 @@ def test_provider_error_mid_stream_keeps_partial_output_and_raises(tmp_path, she
     assert len(lines) == 1 and "CollabProviderError" in lines[0]
 
 
-def test_keyboard_interrupt_cancels_the_stream_within_a_second(tmp_path):
+def test_keyboard_interrupt_cancels_the_stream(tmp_path):
+    # 50 deltas 0.2 s apart: the answer would take 10 s; the interrupt comes at 0.5 s.
     provider = ScriptedProvider(answer="slow " * 50, chunks=50, delay=0.2)
     door, recorder = make_door(tmp_path, provider)
     timer = threading.Timer(0.5, _thread.interrupt_main)
     timer.start()
-    started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         door.run_cell("", "q", namespace={}, cell=CellInfo(code="%%collab\nq"))
-    interrupted_at = started + 0.5
-    assert time.monotonic() - interrupted_at < 1.0
-    assert provider.cancelled.wait(1.0) and provider.closed.is_set()
+    assert provider.cancelled.wait(10) and provider.closed.is_set()
+    shown = recorder.calls[-1][0]["text/markdown"]
+    assert len(shown) < len(provider.answer), "the stream ran to its end"
     assert recorder.calls  # the partial answer stays
     # The kernel keeps working after an interrupt.
     provider.delay = 0
