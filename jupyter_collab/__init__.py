@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-try:
-    from ._version import __version__
-except ImportError:  # running from a source tree that was never built
-    import warnings
+from .version import __version__
 
-    warnings.warn(
-        "Importing 'jupyter_collab' outside a proper installation; run `pip install -e .`.",
-        stacklevel=2,
-    )
-    __version__ = "dev"
+__all__ = ["__version__"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

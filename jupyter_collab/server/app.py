@@ -20,11 +20,10 @@ from traitlets import Enum, Float, Int, List, Unicode, validate
 from ..core.broker import Broker
 from ..core.config import CollabConfig
 from ..core.models import Mode
+from .base import BROKER_SETTING, CONTEXTS_SETTING
 from .contents_store import ContentsContextStore
 from .context_service import ContextService
 
-BROKER_SETTING = "jupyter_collab_broker"
-CONTEXTS_SETTING = "jupyter_collab_contexts"
 API_NAMESPACE = "jupyter-collab"
 
 

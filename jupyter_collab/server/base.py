@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from tornado import web
 
 from ..core.errors import InvalidRequestError
-from .app import BROKER_SETTING, CONTEXTS_SETTING
 from .errors import ErrorInfo, describe_error, scrub
 from .wire import ErrorReply
 
@@ -31,6 +30,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound=BaseModel)
 AUTH_RESOURCE = "jupyter_collab"
+# Keys of the tornado settings where CollabExtension puts what the handlers read.
+BROKER_SETTING = "jupyter_collab_broker"
+CONTEXTS_SETTING = "jupyter_collab_contexts"
 
 
 class CollabMixin:

@@ -13,10 +13,10 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .. import __version__
 from ..core.errors import ConfigurationError
 from ..core.models import SCHEMA_VERSION, CollabContext
 from ..core.outputs import annotated_display
+from ..version import __version__
 from .base import CollabAPIHandler
 from .context_service import view
 from .wire import (
