@@ -12,12 +12,10 @@ from ..core.notebook import (
     METADATA_KEY,
     embed_context,
     is_collab_cell,
+    read_notebook_file,
     shared_context,
 )
 from ..core.store import LocalContextStore, atomic_write_text, remove_leftover_temp_files
-
-#: Notebooks larger than this are not read (a collaborator notebook is small).
-MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
 
 
 def notebook_path(path: str) -> Path:
@@ -31,26 +29,8 @@ def notebook_path(path: str) -> Path:
 
 
 def read_notebook(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise CollabError(f"{path}: cannot be read ({err.strerror})") from None
-    if len(raw) > MAX_NOTEBOOK_BYTES:
-        raise CollabError(f"{path}: the notebook is too large ({len(raw)} bytes)")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise CollabError(f"{path}: not UTF-8 text (byte {err.start})") from None
-    except json.JSONDecodeError as err:
-        raise CollabError(
-            f"{path}: not a valid notebook: invalid JSON at line {err.lineno} "
-            f"column {err.colno}: {err.msg}"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise CollabError(f"{path}: not a valid notebook: no list of cells")
-    if not isinstance(data.get("metadata", {}), dict):
-        raise CollabError(f"{path}: not a valid notebook: metadata is not an object")
-    return data
+    """The notebook at ``path``; a user error naming the problem otherwise."""
+    return read_notebook_file(path)
 
 
 def write_notebook(path: Path, notebook: dict[str, Any]) -> None:

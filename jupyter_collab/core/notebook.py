@@ -11,16 +11,81 @@ back by an older embedded copy that still holds them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
+from .errors import CollabError
 from .models import CollabContext
 from .store import context_to_jsonable, parse_context
 
 METADATA_KEY = "jupyter_collab"
 CELL_MAGIC = "%%collab"
 ENTRY_LISTS = ("amendments", "highlights", "corrections")
+
+#: Notebooks larger than this are not read (a collaborator notebook is small).
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
+
+
+class NotebookFileError(CollabError):
+    """A notebook file on disk that cannot be read as a notebook."""
+
+    def __init__(self, source: str, problem: str):
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")
+
+
+def read_notebook_text(path: Path) -> str:
+    """The text of the notebook file at ``path``: readable, not too large, UTF-8."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:  # checked before reading it all
+            raise NotebookFileError(str(path), f"the notebook is too large ({size} bytes)")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise NotebookFileError(str(path), f"cannot be read ({err.strerror})") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise NotebookFileError(str(path), f"the notebook is too large ({len(raw)} bytes)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise NotebookFileError(str(path), f"not UTF-8 text (byte {err.start})") from None
+
+
+def parse_notebook_json(path: Path, text: str) -> Any:
+    """The JSON value of a notebook's text (not yet checked to be a notebook)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise NotebookFileError(
+            str(path),
+            f"not a valid notebook: invalid JSON at line {err.lineno} column {err.colno}: "
+            f"{err.msg}",
+        ) from None
+    except RecursionError:
+        raise NotebookFileError(str(path), "not a valid notebook: nested too deeply") from None
+
+
+def check_notebook(path: Path, data: Any) -> dict[str, Any]:
+    """``data`` if it has the shape of a notebook (a list of cells, metadata an object)."""
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotebookFileError(str(path), "not a valid notebook: no list of cells")
+    if not isinstance(data.get("metadata", {}), dict):
+        raise NotebookFileError(str(path), "not a valid notebook: metadata is not an object")
+    return data
+
+
+def read_notebook_file(path: Path) -> dict[str, Any]:
+    """The notebook JSON at ``path`` as plain dicts and lists.
+
+    The one reader of notebook files on local disk: raises
+    :class:`NotebookFileError` naming the problem (unreadable, too large, not
+    UTF-8, invalid JSON with its line and column, not shaped like a notebook).
+    """
+    return check_notebook(path, parse_notebook_json(path, read_notebook_text(path)))
 
 
 def embed_context(node: dict[str, Any], context: CollabContext) -> dict[str, Any]:

@@ -43,7 +43,6 @@ once on stderr).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.history import cell_source
-from ..core.notebook import is_collab_cell
+from ..core.notebook import NotebookFileError, is_collab_cell, read_notebook_file
 from ..core.store import sidecar_path_for
 from .errors import CollabNotebookError
 
@@ -59,7 +58,6 @@ NOTEBOOK_ENV = "JUPYTER_COLLAB_NOTEBOOK"
 SESSION_ENV = "JPY_SESSION_NAME"
 PARENT_PID_ENV = "JPY_PARENT_PID"
 VSCODE_VARIABLE = "__vsc_ipynb_file__"
-MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
 
 
 @dataclass
@@ -79,13 +77,9 @@ class CellInfo:
 def read_notebook_json(path: Path) -> dict[str, Any] | None:
     """The raw notebook JSON, or ``None`` when it cannot be read as a notebook."""
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return None
-        with path.open(encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError, RecursionError):
+        return read_notebook_file(path)
+    except NotebookFileError:
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("cells"), list) else None
 
 
 def locate_cell(

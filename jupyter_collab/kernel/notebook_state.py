@@ -18,7 +18,6 @@ sidecar on its own: accepting an embedded context on disk is
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,14 @@ from ..core.assembly import share_read_only
 from ..core.errors import CollabError
 from ..core.filecache import FileCache
 from ..core.models import CollabContext
-from ..core.notebook import ReconcileKind, reconcile, shared_context
+from ..core.notebook import (
+    NotebookFileError,
+    ReconcileKind,
+    parse_notebook_json,
+    read_notebook_text,
+    reconcile,
+    shared_context,
+)
 from ..core.store import LocalContextStore
 from .errors import CollabContextError, for_kernel
 
@@ -111,10 +117,12 @@ def read_notebook(path: Path) -> dict[str, Any]:
     in the kernel costs more than a second (jsonschema and its format checkers),
     and it would validate the whole notebook again at every cell. Anything else
     (an older format, a damaged structure) goes through nbformat itself, for its
-    conversion and its messages.
+    conversion and its messages. The file itself is read by the core's notebook
+    reader (``core.notebook.read_notebook_text``: size limit, UTF-8, JSON errors
+    with their line and column), which raises ``NotebookFileError``.
     """
-    with open(path, encoding="utf-8") as handle:
-        node = json.load(handle)
+    text = read_notebook_text(path)
+    node = parse_notebook_json(path, text)
     cells = node.get("cells") if isinstance(node, dict) else None
     metadata = node.get("metadata") if isinstance(node, dict) else None
     well_formed = (
@@ -128,7 +136,7 @@ def read_notebook(path: Path) -> dict[str, Any]:
     if not well_formed:
         import nbformat
 
-        return nbformat.read(str(path), as_version=4)
+        return nbformat.reads(text, as_version=4)
     for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
         metadata.pop(key, None)
     for cell in cells:
@@ -200,6 +208,8 @@ def load_state(path: Path, *, trust_embedded: bool = False) -> NotebookState:
 def _load_state(path: Path, *, trust_embedded: bool) -> tuple[NotebookState, bool]:
     try:
         node = read_notebook(path)
+    except NotebookFileError as err:
+        raise CollabContextError(f"cannot read the notebook {path}: {err.problem}") from None
     except Exception as err:
         raise CollabContextError(f"cannot read the notebook {path}: {err}") from None
     try:
