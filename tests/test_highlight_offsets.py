@@ -25,8 +25,8 @@ from jupyter_collab.core.outputs import CollabOutput
 from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.replay import cell_highlights
 from jupyter_collab.core.store import LocalContextStore, parse_context
+from jupyter_collab.kernel.review import ReviewController
 from jupyter_collab.kernel.runner import LoopThread
-from jupyter_collab.kernel.widgets import ReviewController
 
 FIXTURE = json.loads(
     (Path(__file__).parent / "shared_fixtures" / "highlight_offsets.json").read_text("utf-8")

@@ -19,7 +19,7 @@ from jupyter_collab.core.models import ProbeKind, Verdict
 from jupyter_collab.core.operations.diffing import word_change_share
 from jupyter_collab.core.operations.noise import NOISE_MARGIN, measure_noise
 from jupyter_collab.core.operations.preview import PreviewSettings
-from jupyter_collab.kernel.widgets import report_table
+from jupyter_collab.kernel.review_view import report_table
 
 from .scripted_provider import ScriptedProvider
 

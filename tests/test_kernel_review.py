@@ -13,8 +13,9 @@ from jupyter_collab.core.loop_models import CompletionResult
 from jupyter_collab.core.models import CollabContext, Mode, utcnow
 from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.store import LocalContextStore
+from jupyter_collab.kernel.review import ReviewController
+from jupyter_collab.kernel.review_view import ReviewView, report_table
 from jupyter_collab.kernel.runner import LoopThread
-from jupyter_collab.kernel.widgets import ReviewController, ReviewView, report_table
 
 ANSWER = "The outlier is sample_c at 7.8 mg/L. Check the column pressure log first."
 
