@@ -22,7 +22,7 @@ from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.store import SETTLED_SECONDS, serialize_context
 from jupyter_collab.kernel import notebook_state
 from jupyter_collab.kernel.notebook_state import load_state, read_notebook
-from jupyter_collab.server.contents_store import SharedContexts
+from jupyter_collab.server.shared_contexts import SharedContexts
 from tests.wire.anthropic_server import Reply
 
 
