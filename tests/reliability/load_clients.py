@@ -123,6 +123,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "max_open": max_open(clean),
         # every stream had its first delta before any stream finished: truly all at once
         "all_streaming_at_once": bool(firsts) and max(firsts) < min(ends),
+        # that window on time.monotonic(), the system-wide clock another process can compare
+        "all_streaming_from": max(firsts) if firsts else None,
+        "all_streaming_until": min(ends) if ends else None,
         "deltas": sum(r.get("deltas", 0) for r in clean),
         "duration_s": round(max(ends) - min(r["started"] for r in clean), 3) if clean else 0,
     }
