@@ -135,9 +135,10 @@ async def test_r11_server_door_cancels_close_upstream(
     anthropic_env.responder = None
     ws.close()
 
-    # 5. Cancel during a retry's back-off (429, retry-after 5 s): no new request.
+    # 5. Cancel during a retry's back-off (429, retry-after 60 s, longer than the wait
+    # for the acknowledgement): acknowledged at once, and no new request.
     anthropic_env.clear()
-    anthropic_env.script(Reply.error(429, retry_after="5"), Reply.text("too late"))
+    anthropic_env.script(Reply.error(429, retry_after="60"), Reply.text("too late"))
     ws = await jp_ws_fetch("jupyter-collab", "stream")
     await ws_send(ws, {"type": "complete", "id": "r", "path": "nb.ipynb", "prompt": "go"})
     await upstream_streaming(anthropic_env, 1)
@@ -149,9 +150,6 @@ async def test_r11_server_door_cancels_close_upstream(
     await asyncio.sleep(0.5)
     assert len(anthropic_env.message_requests()) == 1  # the retry was never sent
     ws.close()
-
-    # Acknowledged before the retry's 5 s back-off ended (and no retry was sent).
-    assert delays["cancel during retry back-off"] < 5.0, delays
     figures.add(
         "R11",
         "server door: "
