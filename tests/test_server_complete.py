@@ -17,11 +17,10 @@ from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
 from jupyter_collab.core.history import turns_above
-from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import Amendment, CollabContext, Mode, utcnow
+from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput, build_output
-from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.store import serialize_context
+from tests.factories import completion_result
 from tests.wire.anthropic_server import Reply
 
 FACT = "The study cohort is patients admitted between 2019 and 2021."
@@ -333,20 +332,7 @@ async def test_jp_fetch_raises_for_errors_by_default(jp_fetch):
 
 
 def _answer_output(prompt: str, answer: str) -> dict[str, Any]:
-    result = CompletionResult(
-        answer=answer,
-        prompt=prompt,
-        response_id="msg_0",
-        provider="anthropic",
-        model="claude-sonnet-5-5",
-        mode=Mode.research,
-        usage=Usage(),
-        context_revision=0,
-        context_hash="sha256:x",
-        input_hash="sha256:y",
-        answer_hash="sha256:z",
-        created=utcnow(),
-    )
+    result = completion_result(answer=answer, prompt=prompt, response_id="msg_0")
     return build_output(CollabOutput(result=result))
 
 
