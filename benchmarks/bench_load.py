@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.reliability import load_clients
+
 from .common import OUT, REPO, Result, Settings, clean_env, jupyter_server, log, median, rounded
 from .wire import FAKE_API_KEY
 
@@ -89,25 +91,17 @@ def probe_idle(url: str, token: str) -> list[float]:
 
 
 def probe_under_load(url: str, token: str, words: int) -> tuple[list[float], dict]:
-    command = [
-        *NICE,
-        sys.executable,
-        "-m",
-        "tests.reliability.load_clients",
-        url,
-        token,
-        "--ws",
-        str(WS_STREAMS),
-        "--sse",
-        str(SSE_STREAMS),
-        "--words",
-        str(words),
-        "--stagger",
-        "0.005",
-    ]
+    clients = load_clients.command(
+        url, token, ws=WS_STREAMS, sse=SSE_STREAMS, words=words, stagger=0.005
+    )
     with Prober(url, token) as prober:
         done = subprocess.run(
-            command, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=180
+            [*NICE, *clients],
+            cwd=REPO,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
     if done.returncode != 0:
         raise RuntimeError(f"the load clients failed: {done.stderr[-2000:]}")

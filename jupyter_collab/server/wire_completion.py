@@ -123,7 +123,9 @@ class CompletionRequest(WireModel):
             prompt = cell.prompt
             mode = options.mode or self.mode
             model = options.model or self.model
-            temperature = _first(options.temperature, self.temperature)
+            temperature = (
+                options.temperature if options.temperature is not None else self.temperature
+            )
             max_tokens = options.max_tokens or self.max_tokens
             use_context = self.use_context and not options.no_context
             use_history = self.use_history and not options.no_history
@@ -144,10 +146,3 @@ class CompletionRequest(WireModel):
             use_context=use_context,
             use_history=use_history,
         )
-
-
-def _first(*values):
-    for value in values:
-        if value is not None:
-            return value
-    return None

@@ -94,6 +94,25 @@ async def sse_stream(base: str, token: str, index: int, prompt: str) -> dict[str
     return result
 
 
+def command(url: str, token: str, *, ws: int, sse: int, words: int, stagger: float) -> list[str]:
+    """The command line that runs these clients (stdout: the JSON report)."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.reliability.load_clients",
+        url,
+        token,
+        "--ws",
+        str(ws),
+        "--sse",
+        str(sse),
+        "--words",
+        str(words),
+        "--stagger",
+        str(stagger),
+    ]
+
+
 def max_open(results: list[dict[str, Any]]) -> int:
     points = [(r["started"], 1) for r in results] + [(r["ended"], -1) for r in results]
     open_now = best = 0

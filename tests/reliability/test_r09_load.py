@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability import load_clients
 from tests.reliability.helpers import raw_fetch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,20 +64,12 @@ def collab_extension_config(wire_process):
 
 async def run_clients(token: str, base: str) -> bytes:
     """The load: a separate process streaming all completions at once; its report."""
+    # 70 words: about 1.5 s of streaming each
+    args = load_clients.command(
+        base, token, ws=WS_STREAMS, sse=SSE_STREAMS, words=70, stagger=0.005
+    )
     clients = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.reliability.load_clients",
-        base,
-        token,
-        "--ws",
-        str(WS_STREAMS),
-        "--sse",
-        str(SSE_STREAMS),
-        "--words",
-        "70",  # about 1.5 s of streaming each
-        "--stagger",
-        "0.005",
+        *args,
         stdout=asyncio.subprocess.PIPE,
         cwd=REPO,
         env=_env(),

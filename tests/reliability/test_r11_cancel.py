@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import _thread
 import asyncio
-import json
 import os
 import threading
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import ws_send, ws_until
+from tests.reliability.helpers import post_raw_complete, ws_send, ws_until
 from tests.wire.anthropic_server import FAKE_API_KEY, Reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -169,19 +168,9 @@ async def test_r11_sse_disconnect_closes_upstream(
 ):
     make_notebook("nb.ipynb")
     anthropic_env.script(SLOW)
-    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
-    body = json.dumps({"path": "nb.ipynb", "prompt": "go"}).encode()
-    writer.write(
-        (
-            f"POST {jp_base_url}jupyter-collab/complete HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{jp_http_port}\r\n"
-            f"Authorization: {jp_auth_header['Authorization']}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        + body
+    reader, writer = await post_raw_complete(
+        jp_http_port, jp_base_url, jp_auth_header, {"path": "nb.ipynb", "prompt": "go"}
     )
-    await writer.drain()
     received = b""
     while b"event: delta" not in received:
         received += await asyncio.wait_for(reader.read(1024), timeout=20)
