@@ -225,10 +225,6 @@ class ReviewController:
         self.probes.append(probe)
         return probe
 
-    def remove_probe(self, index: int) -> None:
-        self._need("preview")
-        del self.probes[index]
-
     def preview(self) -> PreviewReport:
         self._need("preview")
         assert self.draft is not None
