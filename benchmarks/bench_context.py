@@ -403,27 +403,3 @@ def run(settings: Settings) -> list[Result]:
             )
         )
     return out
-
-
-def profile_target(n: int = 10_000) -> None:
-    """Entry point for ``py-spy``/``pyinstrument``: load, save and assemble once each."""
-    from jupyter_collab.core.broker import Broker
-    from jupyter_collab.core.config import CollabConfig
-    from jupyter_collab.core.loop_models import CompletionInput
-    from jupyter_collab.core.providers.anthropic import AnthropicProvider
-    from jupyter_collab.core.store import LocalContextStore
-
-    folder = OUT / "context"
-    folder.mkdir(parents=True, exist_ok=True)
-    notebook = folder / f"profile{n}.ipynb"
-    notebook.write_text("{}")
-    store = LocalContextStore(notebook)
-    store.path.write_text(json.dumps(make_context_dict(n), sort_keys=True, indent=2))
-    config = CollabConfig(provider="anthropic", anthropic_api_key="unused")
-    broker = Broker(config, provider=AnthropicProvider(config))
-    for _ in range(3):
-        context = store.load()
-        assert context is not None
-        context = store.save(context)
-        broker.prepare(CompletionInput(prompt="Which run is an outlier?"), context)
-    Path(store.path).unlink(missing_ok=True)

@@ -33,10 +33,11 @@ PROBE = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import llama_cpp
-from jupyter_collab.core.providers.llama_worker import avoid_amx_repacking
+from jupyter_collab.core.providers.llama_worker import avoid_amx_repacking, system_info
 from jupyter_collab.core.providers.local import find_model_path
 from jupyter_collab.core.config import CollabConfig
-avoided = avoid_amx_repacking(llama_cpp)
+info = system_info(llama_cpp)
+avoided = avoid_amx_repacking(llama_cpp, info)
 model_path = str(find_model_path(CollabConfig()))
 llm = llama_cpp.Llama(model_path=model_path, n_ctx=2048, verbose=False)
 question = "Explain how to calibrate a spectrophotometer, step by step."
@@ -53,7 +54,6 @@ for chunk in chunks:
         count += 1
         first = first or time.perf_counter()
 end = time.perf_counter()
-info = llama_cpp.llama_print_system_info().decode()
 print(json.dumps({"tokens": count, "tps": count / (end - start),
                   "decode_tps": (count - 1) / (end - first), "amx_avoided": avoided,
                   "avx512": "AVX512 = 1" in info, "version": llama_cpp.__version__}))

@@ -143,18 +143,6 @@ def machine() -> dict[str, Any]:
     }
 
 
-def package_versions(*names: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
 # -- ports and processes ------------------------------------------------------------
 
 
@@ -200,10 +188,6 @@ class JupyterServer:
     root: Path
     process: subprocess.Popen
     log_path: Path
-
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url[len("http") :]
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -314,8 +298,3 @@ def notebook_json(cells: list[dict]) -> str:
         "nbformat_minor": 5,
     }
     return json.dumps(notebook, indent=1)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -14,6 +14,10 @@ KEYS: dict[str, tuple[str, str]] = {
         "deltas per second forwarded provider → WebSocket client, unbuffered",
         ">= 5000",
     ),
+    "load_probe_p99_ms": (
+        "p99 latency of a small request while 50 answers stream through the server",
+        "<= 50",
+    ),
     "preview_wall_ratio": ("preview of 8 probes x 2 variants ÷ one call", "<= 1.5"),
     "context_10k_load_ms": ("load + validate a 10,000-amendment context", "<= 100"),
     "context_10k_save_ms": ("save the same context", "<= 100"),

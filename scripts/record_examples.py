@@ -30,7 +30,7 @@ from jupyter_collab.core.models import AmendmentKind, CorrectionOperation
 from jupyter_collab.core.notebook import embed_context
 from jupyter_collab.core.outputs import find_cell_output
 from jupyter_collab.core.store import LocalContextStore, atomic_write_text
-from jupyter_collab.kernel.widgets import ReviewController
+from jupyter_collab.kernel.review import ReviewController
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

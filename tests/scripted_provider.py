@@ -3,14 +3,17 @@
 Answers are a deterministic function of the request (so baseline and amended
 answers differ exactly when the system prompt differs); structured answers come
 from per-tool scripts. Every call is logged with its kind, and the number of
-concurrent calls is tracked.
+concurrent calls is tracked. A streamed call also records when it started, gave
+its first text and ended, as positions on one counter shared by all calls, so a
+test can check the order of events without reading a clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,11 @@ class Call:
     kind: str  # "stream" or the tool name
     request: ChatRequest
     tool: ToolSpec | None = None
+    # For streamed calls: the order in which it started, gave its first text and
+    # ended (positions on the provider's one counter; None: not reached).
+    started: int | None = None
+    first_text: int | None = None
+    ended: int | None = None
 
 
 def default_answer(request: ChatRequest) -> str:
@@ -52,6 +60,7 @@ class ScriptedProvider(Provider):
     max_in_flight: int = 0
     fail_on: Callable[[ChatRequest], bool] | None = None
     name: str = "scripted"
+    _order: Iterator[int] = field(default_factory=itertools.count, repr=False)
 
     @property
     def default_model(self) -> str:
@@ -62,7 +71,8 @@ class ScriptedProvider(Provider):
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        self.calls.append(Call("stream", request))
+        call = Call("stream", request, started=next(self._order))
+        self.calls.append(call)
         self._enter()
         try:
             if self.delay:
@@ -73,6 +83,8 @@ class ScriptedProvider(Provider):
                 raise ProviderError("scripted failure")
             text = self.answer(request)
             for word in text.split(" "):
+                if call.first_text is None:
+                    call.first_text = next(self._order)
                 yield TextDelta(word + " ")
                 if self.delta_delay:
                     await asyncio.sleep(self.delta_delay)
@@ -82,6 +94,7 @@ class ScriptedProvider(Provider):
                 response_id=f"scripted-{len(self.calls)}",
                 stop_reason="end_turn",
             )
+            call.ended = next(self._order)
         finally:
             self.in_flight -= 1
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from jupyter_collab.core.config import DEFAULT_ANTHROPIC_MODEL, CollabConfig
 from jupyter_collab.core.errors import ConfigurationError, ProviderError
-from jupyter_collab.core.providers.anthropic import (
-    AnthropicProvider,
+from jupyter_collab.core.providers.anthropic import AnthropicProvider
+from jupyter_collab.core.providers.anthropic_request import (
     accepts_sampling_params,
     structured_mode_for,
 )

@@ -22,7 +22,7 @@ from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.store import SETTLED_SECONDS, serialize_context
 from jupyter_collab.kernel import notebook_state
 from jupyter_collab.kernel.notebook_state import load_state, read_notebook
-from jupyter_collab.server.contents_store import SharedContexts
+from jupyter_collab.server.shared_contexts import SharedContexts
 from tests.wire.anthropic_server import Reply
 
 
@@ -121,7 +121,7 @@ def test_the_cache_is_bounded_by_entries_and_file_sizes(tmp_path):
 async def test_completions_see_an_edit_of_the_sidecar_on_disk(
     jp_ws_fetch, make_notebook, jp_root_dir, anthropic_env, collab_app
 ):
-    from tests.test_server_complete import receive_until, ws_request
+    from tests.reliability.helpers import ws_send, ws_until
 
     make_notebook("nb.ipynb")
     sidecar = jp_root_dir / "nb.collab.json"
@@ -132,10 +132,10 @@ async def test_completions_see_an_edit_of_the_sidecar_on_disk(
 
     async def ask(request_id: str) -> str:
         anthropic_env.script(Reply.text("ok"))
-        await ws_request(
+        await ws_send(
             ws, {"type": "complete", "id": request_id, "path": "nb.ipynb", "source": "%%collab\nq"}
         )
-        messages = await receive_until(ws, request_id, "result", "error")
+        messages = await ws_until(ws, request_id, "result", "error")
         assert messages[-1]["type"] == "result", messages[-1]
         body = anthropic_env.message_requests()[-1].body
         return "\n\n".join(block["text"] for block in body["system"])

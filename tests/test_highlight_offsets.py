@@ -20,13 +20,13 @@ import pytest
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
 from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import CollabContext, Mode, utcnow
+from jupyter_collab.core.models import CollabContext
 from jupyter_collab.core.outputs import CollabOutput
-from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.replay import cell_highlights
 from jupyter_collab.core.store import LocalContextStore, parse_context
+from jupyter_collab.kernel.review import ReviewController
 from jupyter_collab.kernel.runner import LoopThread
-from jupyter_collab.kernel.widgets import ReviewController
+from tests.factories import completion_result
 
 FIXTURE = json.loads(
     (Path(__file__).parent / "shared_fixtures" / "highlight_offsets.json").read_text("utf-8")
@@ -52,21 +52,7 @@ def test_the_fixture_spans_are_code_point_offsets():
 
 
 def _result() -> CompletionResult:
-    return CompletionResult(
-        answer=ANSWER,
-        prompt="How did the results change?",
-        response_id="msg_1",
-        provider="anthropic",
-        model="claude-sonnet-5-5",
-        mode=Mode.research,
-        usage=Usage(),
-        context_revision=0,
-        context_hash="sha256:x",
-        input_hash="sha256:y",
-        answer_hash="sha256:z",
-        cell_id=CELL,
-        created=utcnow(),
-    )
+    return completion_result(answer=ANSWER, prompt="How did the results change?", cell_id=CELL)
 
 
 def _kernel_door_context(tmp_path: Path) -> CollabContext:

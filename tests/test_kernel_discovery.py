@@ -221,8 +221,6 @@ def _execute(client, code: str, metadata: dict | None = None) -> tuple[str, list
 @pytest.mark.slow
 @pytest.mark.parametrize("with_name", [True, False])
 def test_jupyter_server_session_and_lab_cell_id(jupyter_server, with_name):
-    from jupyter_client import BlockingKernelClient
-
     root, runtime, api, wire = jupyter_server
     nb = notebook(
         root / "sub" / "analysis.ipynb",
@@ -232,15 +230,8 @@ def test_jupyter_server_session_and_lab_cell_id(jupyter_server, with_name):
     if with_name:  # JupyterLab sends the file name; other clients may not
         body["name"] = "analysis.ipynb"
     session = api("POST", "/api/sessions", body)
-    connection = runtime / f"kernel-{session['kernel']['id']}.json"
-    deadline = time.monotonic() + 30
-    while not connection.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    client = BlockingKernelClient(connection_file=str(connection))
-    client.load_connection_file()
-    client.start_channels()
+    client = _connect(runtime, session["kernel"]["id"])
     try:
-        client.wait_for_ready(timeout=60)
         text, _ = _execute(client, "import os; print(os.environ['JPY_SESSION_NAME'], os.getcwd())")
         session_name, cwd = text.split()
         expected = str(nb) if with_name else "sub/analysis.ipynb"

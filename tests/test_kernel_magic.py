@@ -395,7 +395,8 @@ def test_line_magic_context_mode_status(tmp_path, shell, capsys):
 
 
 def test_review_starts_from_the_last_answer(tmp_path, shell):
-    from jupyter_collab.kernel.widgets import ReviewView, controller_for_last
+    from jupyter_collab.kernel.review import controller_for_last
+    from jupyter_collab.kernel.review_view import ReviewView
 
     source = "%%collab\nhello"
     nb_path = make_notebook(tmp_path, [("ask", source)])
@@ -446,7 +447,7 @@ def test_stored_answers_replay_without_any_provider(tmp_path):
 def test_an_executed_copy_carries_its_context_and_needs_trust_only_to_call(tmp_path, monkeypatch):
     """What `jupyter nbconvert --execute nb.ipynb --output copy.ipynb` leaves behind: a
     notebook with no sidecar under its name, whose collaborator output carries the context."""
-    from jupyter_collab.kernel.widgets import controller_for_last
+    from jupyter_collab.kernel.review import controller_for_last
 
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))  # an empty trust database
     source = "%%collab\nSummarize {n}."

@@ -7,18 +7,14 @@ import pytest
 
 from jupyter_collab.core.errors import InvalidRequestError, ReplayMissError
 from jupyter_collab.core.history import turns_above, turns_for_cell
-from jupyter_collab.core.loop_models import CompletionResult
 from jupyter_collab.core.models import (
     CollabContext,
     Correction,
     Highlight,
-    Mode,
     TextPositionSelector,
     TextQuoteSelector,
-    utcnow,
 )
 from jupyter_collab.core.outputs import CollabOutput, build_output
-from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.replay import (
     Action,
     RunMode,
@@ -29,23 +25,12 @@ from jupyter_collab.core.replay import (
     redisplay_bundle,
     stored_answer_of_cell,
 )
+from tests.factories import completion_result
 
 
 def result(answer="Use a log scale for the yields.", prompt="p", input_hash="sha256:h", cell="c"):
-    return CompletionResult(
-        answer=answer,
-        prompt=prompt,
-        response_id="r1",
-        provider="anthropic",
-        model="m",
-        mode=Mode.research,
-        usage=Usage(),
-        context_revision=1,
-        context_hash="sha256:c",
-        input_hash=input_hash,
-        answer_hash="sha256:a",
-        cell_id=cell,
-        created=utcnow(),
+    return completion_result(
+        answer=answer, prompt=prompt, context_revision=1, input_hash=input_hash, cell_id=cell
     )
 
 

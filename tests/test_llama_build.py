@@ -117,23 +117,19 @@ class _FakeParams:
 
 
 class _FakeLlamaCpp:
-    """The two names avoid_amx_repacking touches, as llama_cpp exposes them."""
+    """The name avoid_amx_repacking touches, as llama_cpp exposes it."""
 
-    def __init__(self, system_info: str) -> None:
-        self._info = system_info
+    def __init__(self) -> None:
         self.llama_cpp = self  # the low-level module, where Llama looks the defaults up
         self.llama_model_default_params = _FakeParams
-
-    def llama_print_system_info(self) -> bytes:
-        return self._info.encode()
 
 
 def test_amx_buffer_type_is_turned_off_only_where_it_is_compiled_in():
     from jupyter_collab.core.providers.llama_worker import avoid_amx_repacking
 
-    native = _FakeLlamaCpp("CPU : AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | REPACK = 1 |")
-    assert avoid_amx_repacking(native)
+    native = _FakeLlamaCpp()
+    assert avoid_amx_repacking(native, "CPU : AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | REPACK = 1 |")
     assert native.llama_model_default_params().use_extra_bufts is False
-    portable = _FakeLlamaCpp("CPU : AVX = 1 | AVX2 = 1 | FMA = 1 | REPACK = 1 |")
-    assert not avoid_amx_repacking(portable)
+    portable = _FakeLlamaCpp()
+    assert not avoid_amx_repacking(portable, "CPU : AVX = 1 | AVX2 = 1 | FMA = 1 | REPACK = 1 |")
     assert portable.llama_model_default_params().use_extra_bufts is True

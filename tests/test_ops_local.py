@@ -9,7 +9,6 @@ that is a failure.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import nbformat
 import pytest
@@ -57,9 +56,7 @@ def broker():
 
     cfg = config()
     provider = LocalProvider(cfg)
-    started = time.perf_counter()
-    asyncio.run(provider.load())
-    print(f"\nSmolLM2 loaded in {time.perf_counter() - started:.2f}s")
+    asyncio.run(provider.load())  # its cold start: local_cold_start_ratio, benchmarks/
     yield Broker(cfg, provider=provider)
     asyncio.run(provider.aclose())
 

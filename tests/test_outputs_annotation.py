@@ -3,17 +3,14 @@ server returns from ``finalize`` so the page shows it without rebuilding the bun
 
 from __future__ import annotations
 
-from jupyter_collab.core.loop_models import CompletionResult
 from jupyter_collab.core.models import (
     Amendment,
     CollabContext,
     Correction,
     Highlight,
-    Mode,
     Provenance,
     TextPositionSelector,
     TextQuoteSelector,
-    utcnow,
 )
 from jupyter_collab.core.outputs import (
     MIME_TYPE,
@@ -24,6 +21,7 @@ from jupyter_collab.core.outputs import (
     with_annotation,
 )
 from jupyter_collab.core.providers.base import Usage
+from tests.factories import completion_result
 
 ANSWER = "See Smith et al., 2019 <now>."
 
@@ -38,19 +36,11 @@ def _highlight(highlight_id: str) -> Highlight:
 
 
 def _output(*highlights: AnnotatedHighlight) -> CollabOutput:
-    result = CompletionResult(
+    result = completion_result(
         answer=ANSWER,
-        prompt="p",
-        response_id="msg_1",
-        provider="anthropic",
         model="m",
-        mode=Mode.research,
         usage=Usage(input_tokens=5, output_tokens=2, cache_read_input_tokens=3),
         context_revision=2,
-        context_hash="sha256:x",
-        input_hash="sha256:y",
-        answer_hash="sha256:z",
-        created=utcnow(),
     )
     return CollabOutput(result=result, highlights=list(highlights))
 

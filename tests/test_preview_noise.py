@@ -19,7 +19,7 @@ from jupyter_collab.core.models import ProbeKind, Verdict
 from jupyter_collab.core.operations.diffing import word_change_share
 from jupyter_collab.core.operations.noise import NOISE_MARGIN, measure_noise
 from jupyter_collab.core.operations.preview import PreviewSettings
-from jupyter_collab.kernel.widgets import report_table
+from jupyter_collab.kernel.review_view import report_table
 
 from .scripted_provider import ScriptedProvider
 
@@ -100,27 +100,16 @@ async def test_when_answers_are_known_to_vary_the_extra_samples_start_with_the_f
         delay=0.02,
         delta_delay=0.005,
     )
-    spans: list[tuple[str, bool, float, float]] = []
-    loop = asyncio.get_running_loop()
-    original = provider.stream
-
-    async def timed(request):
-        started = loop.time()
-        async for event in original(request):
-            yield event
-        amended = DRAFT.text in request.system_text()
-        spans.append((request.messages[-1].content, amended, started, loop.time()))
-
-    provider.stream = timed
     broker = Broker(CollabConfig(preview_temperature=0.7), provider=provider)
     report = await broker.preview_report(DRAFT, probes(3), None)
     assert [o.verdict for o in report.outcomes] == [Verdict.within_noise] * 3
+    streamed = [c for c in provider.calls if c.kind == "stream"]
     for outcome in report.outcomes:
-        mine = [s for s in spans if s[0] == outcome.probe.prompt]
-        [amended_end] = [end for _, amended, _, end in mine if amended]
-        baseline_starts = sorted(start for _, amended, start, _ in mine if not amended)
-        assert len(baseline_starts) == 2
-        assert baseline_starts[1] < amended_end  # the extra sample did not wait
+        mine = [c for c in streamed if c.request.messages[-1].content == outcome.probe.prompt]
+        [amended] = [c for c in mine if DRAFT.text in c.request.system_text()]
+        baselines = sorted(c.started for c in mine if DRAFT.text not in c.request.system_text())
+        assert len(baselines) == 2
+        assert baselines[1] < amended.ended  # the extra sample did not wait
 
 
 async def test_identical_answers_need_no_noise_floor_even_when_answers_vary():

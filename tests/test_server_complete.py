@@ -14,14 +14,13 @@ from typing import Any
 import nbformat
 import pytest
 from tornado.httpclient import HTTPClientError
-from tornado.websocket import WebSocketClientConnection
 
 from jupyter_collab.core.history import turns_above
-from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import Amendment, CollabContext, Mode, utcnow
+from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput, build_output
-from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.store import serialize_context
+from tests.factories import completion_result
+from tests.reliability.helpers import post_raw_complete, ws_send, ws_until
 from tests.wire.anthropic_server import Reply
 
 FACT = "The study cohort is patients admitted between 2019 and 2021."
@@ -39,24 +38,6 @@ def notebook_with_context(make_notebook, jp_root_dir):
     return context
 
 
-async def receive_until(ws: WebSocketClientConnection, request_id: str, *final: str):
-    """Messages for ``request_id`` up to the first whose type is in ``final``."""
-    messages = []
-    while True:
-        raw = await asyncio.wait_for(ws.read_message(), timeout=20)
-        assert raw is not None, "the socket closed"
-        message = json.loads(raw)
-        if message.get("id") != request_id:
-            continue
-        messages.append(message)
-        if message["type"] in final:
-            return messages
-
-
-async def ws_request(ws: WebSocketClientConnection, message: dict[str, Any]) -> None:
-    await ws.write_message(json.dumps(message))
-
-
 def system_blocks(server) -> list[dict[str, Any]]:
     return server.message_requests()[-1].body["system"]
 
@@ -69,7 +50,7 @@ async def test_completion_streams_with_the_notebook_context(
 ):
     anthropic_env.script(Reply.text("The cohort is small; what outcome do you study?", chunks=4))
     ws = await jp_ws_fetch("jupyter-collab", "stream")
-    await ws_request(
+    await ws_send(
         ws,
         {
             "type": "complete",
@@ -80,7 +61,7 @@ async def test_completion_streams_with_the_notebook_context(
             "cell_id": "cell-7",
         },
     )
-    messages = await receive_until(ws, "c1", "result", "error")
+    messages = await ws_until(ws, "c1", "result", "error")
     ws.close()
 
     deltas = [m["text"] for m in messages if m["type"] == "delta"]
@@ -119,7 +100,7 @@ async def test_several_requests_share_one_socket(jp_ws_fetch, make_notebook, ant
     make_notebook("nb.ipynb")
     ws = await jp_ws_fetch("jupyter-collab", "stream")
     for request_id in ("a", "b"):
-        await ws_request(
+        await ws_send(
             ws, {"type": "complete", "id": request_id, "path": "nb.ipynb", "prompt": request_id}
         )
     results = {}
@@ -137,11 +118,11 @@ async def test_cancel_closes_the_upstream_request(jp_ws_fetch, make_notebook, an
     make_notebook("nb.ipynb")
     anthropic_env.script(Reply.text(" ".join(["word"] * 200), delta_delay=0.05))
     ws = await jp_ws_fetch("jupyter-collab", "stream")
-    await ws_request(ws, {"type": "complete", "id": "x", "path": "nb.ipynb", "prompt": "go"})
-    first = await receive_until(ws, "x", "delta")
+    await ws_send(ws, {"type": "complete", "id": "x", "path": "nb.ipynb", "prompt": "go"})
+    first = await ws_until(ws, "x", "delta")
     assert first[-1]["type"] == "delta"
-    await ws_request(ws, {"type": "cancel", "id": "x"})
-    messages = await receive_until(ws, "x", "cancelled", "result", "error")
+    await ws_send(ws, {"type": "cancel", "id": "x"})
+    messages = await ws_until(ws, "x", "cancelled", "result", "error")
     assert messages[-1]["type"] == "cancelled"
     assert await asyncio.to_thread(anthropic_env.wait_for_disconnect, 10)
     ws.close()
@@ -153,8 +134,8 @@ async def test_closing_the_socket_closes_the_upstream_request(
     make_notebook("nb.ipynb")
     anthropic_env.script(Reply.text(" ".join(["word"] * 200), delta_delay=0.05))
     ws = await jp_ws_fetch("jupyter-collab", "stream")
-    await ws_request(ws, {"type": "complete", "id": "x", "path": "nb.ipynb", "prompt": "go"})
-    await receive_until(ws, "x", "delta")
+    await ws_send(ws, {"type": "complete", "id": "x", "path": "nb.ipynb", "prompt": "go"})
+    await ws_until(ws, "x", "delta")
     ws.close()
     assert await asyncio.to_thread(anthropic_env.wait_for_disconnect, 10)
 
@@ -166,12 +147,12 @@ async def test_the_server_answers_while_a_completion_streams(
     # 200 words 0.05 s apart: the stream lasts about 10 s.
     anthropic_env.script(Reply.text(" ".join(["word"] * 200), delta_delay=0.05))
     ws = await jp_ws_fetch("jupyter-collab", "stream")
-    await ws_request(ws, {"type": "complete", "id": "slow", "path": "nb.ipynb", "prompt": "go"})
-    await receive_until(ws, "slow", "delta")
+    await ws_send(ws, {"type": "complete", "id": "slow", "path": "nb.ipynb", "prompt": "go"})
+    await ws_until(ws, "slow", "delta")
     code, _ = await collab_api("context", params={"path": "nb.ipynb"})
     replied_at = datetime.now(timezone.utc)
     assert code == 200
-    messages = await receive_until(ws, "slow", "result", "error")
+    messages = await ws_until(ws, "slow", "result", "error")
     assert messages[-1]["type"] == "result"
     # The REST reply came before the answer was complete (its result is stamped
     # when it is): the stream did not hold the server's event loop.
@@ -188,34 +169,34 @@ async def test_stream_errors_are_messages_with_a_status(jp_ws_fetch, make_notebo
     error = json.loads(await ws.read_message())
     assert error["type"] == "error" and error["status"] == 400 and error["id"] is None
 
-    await ws_request(ws, {"type": "dance", "id": "1"})
+    await ws_send(ws, {"type": "dance", "id": "1"})
     error = json.loads(await ws.read_message())
     assert error["status"] == 400 and "field 'type'" in error["message"]
 
-    await ws_request(ws, {"type": "complete", "id": "2", "path": "nb.ipynb"})
-    error = (await receive_until(ws, "2", "error"))[-1]
+    await ws_send(ws, {"type": "complete", "id": "2", "path": "nb.ipynb"})
+    error = (await ws_until(ws, "2", "error"))[-1]
     assert error["status"] == 400 and "'source'" in error["message"]
 
-    await ws_request(ws, {"type": "complete", "id": "3", "path": "nope.ipynb", "prompt": "x"})
-    error = (await receive_until(ws, "3", "error"))[-1]
+    await ws_send(ws, {"type": "complete", "id": "3", "path": "nope.ipynb", "prompt": "x"})
+    error = (await ws_until(ws, "3", "error"))[-1]
     assert error["status"] == 404 and error["reason"] == "not_found"
 
-    await ws_request(
+    await ws_send(
         ws, {"type": "complete", "id": "4", "source": "%%collab --bogus\nhello", "path": "nb.ipynb"}
     )
-    error = (await receive_until(ws, "4", "error"))[-1]
+    error = (await ws_until(ws, "4", "error"))[-1]
     assert error["status"] == 400 and "--bogus" in error["message"]
 
     anthropic_env.script(Reply.error(400, "max_tokens: 999999 > 64000, the maximum allowed"))
-    await ws_request(ws, {"type": "complete", "id": "5", "path": "nb.ipynb", "prompt": "x"})
-    error = (await receive_until(ws, "5", "error"))[-1]
+    await ws_send(ws, {"type": "complete", "id": "5", "path": "nb.ipynb", "prompt": "x"})
+    error = (await ws_until(ws, "5", "error"))[-1]
     assert error["status"] == 502 and error["reason"] == "provider_error"
     assert "max_tokens: 999999 > 64000" in error["message"]
     assert "Traceback" not in error["message"]
 
     anthropic_env.script(Reply.stream_error("one two three four five", after=2))
-    await ws_request(ws, {"type": "complete", "id": "6", "path": "nb.ipynb", "prompt": "x"})
-    messages = await receive_until(ws, "6", "error", "result")
+    await ws_send(ws, {"type": "complete", "id": "6", "path": "nb.ipynb", "prompt": "x"})
+    messages = await ws_until(ws, "6", "error", "result")
     assert [m["type"] for m in messages] == ["delta", "delta", "error"]
     assert messages[-1]["status"] == 502 and "Overloaded" in messages[-1]["message"]
     ws.close()
@@ -279,17 +260,9 @@ async def test_sse_client_disconnect_closes_the_upstream_request(
 ):
     make_notebook("nb.ipynb")
     anthropic_env.script(Reply.text(" ".join(["word"] * 200), delta_delay=0.05))
-    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
-    body = json.dumps({"path": "nb.ipynb", "prompt": "go"}).encode()
-    head = (
-        f"POST {jp_base_url}jupyter-collab/complete HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{jp_http_port}\r\n"
-        f"Authorization: {jp_auth_header['Authorization']}\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    writer.write(head + body)
-    await writer.drain()
+    reader, writer = await post_raw_complete(
+        jp_http_port, jp_base_url, jp_auth_header, {"path": "nb.ipynb", "prompt": "go"}
+    )
     received = b""
     while b"event: delta" not in received:
         received += await asyncio.wait_for(reader.read(1024), timeout=20)
@@ -333,20 +306,7 @@ async def test_jp_fetch_raises_for_errors_by_default(jp_fetch):
 
 
 def _answer_output(prompt: str, answer: str) -> dict[str, Any]:
-    result = CompletionResult(
-        answer=answer,
-        prompt=prompt,
-        response_id="msg_0",
-        provider="anthropic",
-        model="claude-sonnet-5-5",
-        mode=Mode.research,
-        usage=Usage(),
-        context_revision=0,
-        context_hash="sha256:x",
-        input_hash="sha256:y",
-        answer_hash="sha256:z",
-        created=utcnow(),
-    )
+    result = completion_result(answer=answer, prompt=prompt, response_id="msg_0")
     return build_output(CollabOutput(result=result))
 
 

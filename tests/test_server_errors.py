@@ -16,9 +16,10 @@ from jupyter_collab.core.errors import (
     StaleRevisionError,
     StructuredOutputError,
 )
-from jupyter_collab.server.contents_store import validate_notebook_path
 from jupyter_collab.server.errors import CollabHTTPError, describe_error, scrub
-from jupyter_collab.server.wire import CompletionRequest, ContextPatch, ErrorReply
+from jupyter_collab.server.notebook_paths import validate_notebook_path
+from jupyter_collab.server.wire import ContextPatch, ErrorReply
+from jupyter_collab.server.wire_completion import CompletionRequest
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ import threading
 
 import pytest
 
-from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import Amendment, CollabContext, Mode, utcnow
+from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput
 from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.store import serialize_context
+from tests.factories import completion_result
 from tests.wire.anthropic_server import Reply
 
 ANSWER = "The baseline comes from Jones 2018, and the effect size is 0.4."
@@ -275,20 +275,12 @@ async def test_finalize_errors(collab_api, notebook, jp_root_dir):
 
 
 def answer_payload() -> dict:
-    result = CompletionResult(
+    result = completion_result(
         answer=ANSWER,
         prompt="Where does the baseline come from?",
-        response_id="msg_1",
-        provider="anthropic",
-        model="claude-sonnet-5-5",
-        mode=Mode.research,
         usage=Usage(input_tokens=5, output_tokens=2),
         context_revision=1,
-        context_hash="sha256:x",
-        input_hash="sha256:y",
-        answer_hash="sha256:z",
         cell_id="cell-1",
-        created=utcnow(),
     )
     return CollabOutput(result=result).model_dump(mode="json")
 

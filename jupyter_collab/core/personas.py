@@ -33,7 +33,3 @@ well-known introductory sources only when you are sure they exist.""",
 def persona_text(mode: Mode | str) -> str:
     mode = Mode(mode)
     return f"{_COLLABORATOR}\n\n{_MODES[mode]}"
-
-
-def available_modes() -> list[str]:
-    return [mode.value for mode in Mode]

@@ -255,7 +255,7 @@ class CollabMagics(Magics):
             print(self.door.status(None, self.shell.user_ns))
             return None
         if command == "review":
-            from .widgets import review_last
+            from .review_view import review_last
 
             return review_last(self.door)
         raise CollabUsageError(

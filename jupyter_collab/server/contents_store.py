@@ -32,15 +32,7 @@ the CLI and the kernel write it too, so the server
 Other contents managers (databases, S3, JupyterHub setups) go through the
 ContentsManager API as before.
 
-Completions and previews only read the context, once per request: for a local
-sidecar they get it from a per-path cache of parsed contexts
-(:meth:`ContentsContextStore.load_shared`), keyed on the file's stat signature,
-so an unchanged file is not read and validated again for every completion (a
-context of thousands of entries takes a large part of a second to validate), and
-its rendered constitution is kept with it (``core.assembly.share_read_only``).
-Any change of the file on disk (a save by this server, the CLI, a kernel or an
-editor) changes its signature and is seen by the next request. Writers never
-use the cache: they read the file under the lock, as before.
+Read-only requests get a parsed context from :class:`~.shared_contexts.SharedContexts`.
 """
 
 from __future__ import annotations
@@ -49,105 +41,37 @@ import asyncio
 import base64
 import binascii
 import os
-import unicodedata
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from jupyter_core.utils import ensure_async
 from tornado import web
 
-from ..core.assembly import share_read_only
 from ..core.errors import (
     ContextFileError,
-    InvalidRequestError,
     NotFoundError,
     StaleRevisionError,
 )
-from ..core.filecache import FileCache
 from ..core.models import CollabContext
 from ..core.store import (
     MAX_CONTEXT_BYTES,
-    acquire_folder_lock,
     next_revision,
     parse_context,
     read_context_file,
     release_folder_lock,
     serialize_context,
     sidecar_path_for,
-    try_folder_lock,
     write_context_file,
 )
 from .errors import CollabHTTPError
+from .folder_locks import wait_for_folder_lock
+from .notebook_paths import validate_notebook_path
+from .shared_contexts import SharedContexts
 
-NOTEBOOK_SUFFIX = ".ipynb"
-MAX_PATH_LENGTH = 4096
 #: How long a writer waits for another process (CLI, kernel) holding the folder lock.
 LOCK_TIMEOUT = 30.0
-
-
-def validate_notebook_path(path: Any, *, allow_hidden: bool = False, field: str = "path") -> str:
-    """A notebook path relative to the server root, or :class:`InvalidRequestError`.
-
-    Refuses what the ContentsManager would refuse or what could escape the
-    root: absolute paths, ``..`` and ``.`` segments, empty segments, NUL and
-    other control characters, backslashes, hidden segments (unless the server
-    allows hidden files), percent-encoded or Unicode look-alikes of any of these
-    (``%2e%2e``, ``%252f``, fullwidth dots) and anything that is not a ``.ipynb``
-    file. Symbolic links out of the root are refused later, with 403, by
-    :meth:`ContentsContextStore.os_path`.
-    """
-    if not isinstance(path, str) or not path:
-        raise InvalidRequestError(f"field '{field}': a notebook path is required")
-    if len(path) > MAX_PATH_LENGTH:
-        raise InvalidRequestError(f"field '{field}': the path is too long")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in path):
-        raise InvalidRequestError(f"field '{field}': the path contains control characters")
-    if "\\" in path:
-        raise InvalidRequestError(f"field '{field}': use '/' to separate folders")
-    if path.startswith("/"):
-        raise InvalidRequestError(
-            f"field '{field}': the path must be relative to the server root, not absolute"
-        )
-    segments = path.split("/")
-    for segment in segments:
-        if segment in ("", ".", ".."):
-            raise InvalidRequestError(
-                f"field '{field}': the path must not contain empty, '.' or '..' segments"
-            )
-        forms = _forms(segment)
-        if _disguised(forms):
-            raise InvalidRequestError(
-                f"field '{field}': the path contains an encoded '.', '..' or folder separator"
-            )
-        if not allow_hidden and any(form.startswith(".") for form in forms):
-            raise InvalidRequestError(f"field '{field}': hidden files and folders are not served")
-    if not path.endswith(NOTEBOOK_SUFFIX) or segments[-1] == NOTEBOOK_SUFFIX:
-        raise InvalidRequestError(f"field '{field}': not a notebook path (expected a .ipynb file)")
-    return path
-
-
-def _forms(segment: str) -> set[str]:
-    """What a decoding or Unicode-normalizing layer could turn ``segment`` into:
-    ``%2e%2e``, ``%252e``, ``%2f``, fullwidth full stops (U+FF0E) or solidus
-    (U+FF0F) become ``..`` and ``/``."""
-    forms = {segment, unicodedata.normalize("NFKC", segment)}
-    for form in list(forms):
-        decoded = form
-        for _ in range(3):
-            decoded = unquote(decoded)
-            forms.add(decoded)
-            forms.add(unicodedata.normalize("NFKC", decoded))
-    return forms
-
-
-def _disguised(forms: set[str]) -> bool:
-    return any(
-        form in (".", "..") or "/" in form or "\\" in form or "\x00" in form for form in forms
-    )
 
 
 def notebook_trusted(contents_manager: Any, notebook: Any) -> bool:
@@ -168,49 +92,6 @@ def notebook_trusted(contents_manager: Any, notebook: Any) -> bool:
         return bool(notary.check_signature(notebook))
     except Exception:  # a broken signature store means "not trusted", never a crash
         return False
-
-
-_LOCK_WAITERS: ThreadPoolExecutor | None = None
-
-
-def _lock_waiters() -> ThreadPoolExecutor:
-    """Threads that wait for folder locks held by other programs (never the loop, and
-    not the default executor, which file reads need meanwhile)."""
-    global _LOCK_WAITERS
-    if _LOCK_WAITERS is None:
-        _LOCK_WAITERS = ThreadPoolExecutor(8, thread_name_prefix="jupyter-collab-lock")
-    return _LOCK_WAITERS
-
-
-def _release_when_acquired(future: asyncio.Future) -> None:
-    if not future.cancelled() and future.exception() is None:
-        release_folder_lock(future.result())
-
-
-def _shared(context: CollabContext | None) -> bool:
-    """Keep a parsed context, shared read-only with prompt assembly."""
-    if context is None:
-        return False
-    share_read_only(context)
-    return True
-
-
-class SharedContexts(FileCache[CollabContext | None]):
-    """Parsed sidecars by real path, reused while the file is unchanged on disk.
-
-    Bounded by entries and by the size of the files they came from (a parsed
-    context takes about 3.5 times its file's size in memory). The contexts are
-    shared read-only: never change one (copy it first).
-    """
-
-    def __init__(self, max_entries: int = 16, max_bytes: int = MAX_CONTEXT_BYTES):
-        super().__init__(max_entries, max_bytes)
-
-    def load(self, local: str, source: str) -> CollabContext | None:
-        """The context in the file ``local`` (``None`` without one); blocking."""
-        return self.read(
-            local, [local], lambda: read_context_file(Path(local), source), keep=_shared
-        )
 
 
 class ContentsContextStore:
@@ -287,30 +168,16 @@ class ContentsContextStore:
 
     async def _folder_lock(self, folder: str, path: str) -> int:
         try:
-            fd = try_folder_lock(folder)
-            if fd is not None:
-                return fd
+            return await wait_for_folder_lock(folder, self.lock_timeout)
+        except TimeoutError:
+            raise CollabHTTPError(
+                503,
+                f"the context of {path} is being written by another program (the CLI "
+                f"or a kernel) and stayed locked for {self.lock_timeout:g} s; try again",
+                "context_locked",
+            ) from None
         except FileNotFoundError:
             raise NotFoundError(f"notebook not found: {path}") from None
-        # Another program holds it: wait in a thread (flock wakes waiters as soon as
-        # it is released, so a tab is served as fairly as the CLI), not on the loop.
-        waiting = asyncio.get_running_loop().run_in_executor(
-            _lock_waiters(), acquire_folder_lock, folder
-        )
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiting), self.lock_timeout)
-        except BaseException as err:
-            waiting.add_done_callback(_release_when_acquired)  # cancelled or timed out
-            if isinstance(err, asyncio.TimeoutError):
-                raise CollabHTTPError(
-                    503,
-                    f"the context of {path} is being written by another program (the CLI "
-                    f"or a kernel) and stayed locked for {self.lock_timeout:g} s; try again",
-                    "context_locked",
-                ) from None
-            if isinstance(err, FileNotFoundError):
-                raise NotFoundError(f"notebook not found: {path}") from None
-            raise
 
     # -- notebook --------------------------------------------------------------
 

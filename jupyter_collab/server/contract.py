@@ -31,8 +31,6 @@ from ..core.outputs import CollabDisplayData, CollabOutput
 from .wire import (
     AcceptReview,
     AmendRequest,
-    CellSourceRequest,
-    CompletionRequest,
     ContextPatch,
     ContextPut,
     ContextView,
@@ -41,16 +39,16 @@ from .wire import (
     FinalizeRequest,
     ModelsInfo,
     OpenedContext,
-    ParsedCell,
     PreviewRequest,
     ProbesReply,
     ProbesRequest,
     ProposeReply,
-    StreamMessage,
     SuggestReply,
     SuggestRequest,
     VersionInfo,
 )
+from .wire_completion import CellSourceRequest, CompletionRequest, ParsedCell
+from .wire_stream import StreamMessage
 
 SCHEMA_PATH = Path("labextension") / "src" / "api" / "wire.schema.json"
 REGENERATE = "npm run contract"

@@ -22,13 +22,11 @@ from .context_service import view
 from .wire import (
     AcceptReview,
     AmendRequest,
-    CellSourceRequest,
     ContextPatch,
     ContextPut,
     FinalizeReply,
     FinalizeRequest,
     ModelsInfo,
-    ParsedCell,
     ProbesReply,
     ProbesRequest,
     ProposeReply,
@@ -36,6 +34,7 @@ from .wire import (
     SuggestRequest,
     VersionInfo,
 )
+from .wire_completion import CellSourceRequest, ParsedCell
 
 
 class VersionHandler(CollabAPIHandler):

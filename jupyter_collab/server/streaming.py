@@ -44,12 +44,12 @@ from ..core.outputs import CollabOutput, build_display
 from ..core.providers.base import TextDelta
 from .base import AUTH_RESOURCE, CollabAPIHandler, CollabMixin
 from .errors import CollabHTTPError
-from .wire import (
+from .wire import PreviewRequest
+from .wire_completion import CompletionRequest
+from .wire_stream import (
     CancelledMessage,
-    CompletionRequest,
     DeltaEvent,
     ErrorEvent,
-    PreviewRequest,
     ProgressEvent,
     ResultEvent,
     StreamEvent,

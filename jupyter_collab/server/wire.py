@@ -5,30 +5,24 @@ The loop's own shapes (``CompletionInput``, ``CompletionResult``,
 reused as they are, so the browser and the kernel see the same JSON. What is
 here only exists because of HTTP: a notebook ``path`` on every request (the
 server loads the context itself), base revisions, and the PATCH operations.
+A completion's request (``wire_completion``) and the stream's events and
+messages (``wire_stream``) have modules of their own.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..core.cellsource import fill_variables, parse_cell
-from ..core.history import turns_above
 from ..core.loop_models import (
-    MAX_PROMPT,
     AmendmentDraft,
-    CompletionInput,
-    CompletionResult,
     CorrectionInput,
     HighlightInput,
-    PreviewProgress,
     PreviewReport,
     Probe,
     ProposedAmendment,
     SuggestedCorrection,
-    TurnModel,
 )
 from ..core.models import (
     MAX_ENTRY_TEXT,
@@ -41,11 +35,7 @@ from ..core.models import (
 )
 from ..core.operations.preview import MAX_PROBES
 from ..core.outputs import CollabDisplayData
-from ..core.values import value_expression
 
-MAX_VARIABLES = 200
-MAX_CELLS_ABOVE = 10_000
-MAX_VARIABLE_REPR = 100_000
 NotebookPath = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
@@ -208,135 +198,6 @@ class AcceptReview(WireModel):
     )
 
 
-# -- completion ------------------------------------------------------------------
-
-
-class CellSourceRequest(WireModel):
-    """``POST cell``: the whole source of a collaborator cell."""
-
-    source: str = Field(max_length=MAX_PROMPT)
-
-
-class ParsedCellOptions(WireModel):
-    """The options of the ``%%collab`` line (``None``/``False``: not given)."""
-
-    mode: Mode | None = None
-    model: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    no_history: bool = False
-    no_context: bool = False
-
-
-class ParsedCell(WireModel):
-    """``POST cell``'s answer: the cell as the core reads it, with the names its
-    prompt references (``{name}``), which the front end reads from the kernel."""
-
-    prompt: str
-    variables: list[str]
-    expressions: dict[str, str] = Field(
-        description="for each referenced name, the Python expression the front end "
-        "evaluates in the kernel (a user_expressions entry): the value formatted by "
-        "the core's rule, JSON-encoded in a str"
-    )
-    options: ParsedCellOptions
-
-    @classmethod
-    def of(cls, source: str) -> ParsedCell:
-        cell = parse_cell(source)
-        return cls(
-            prompt=cell.prompt,
-            variables=cell.variables,
-            expressions={name: value_expression(name) for name in cell.variables},
-            options=ParsedCellOptions(**dataclasses.asdict(cell.options)),
-        )
-
-
-class CellOutputBundle(WireModel):
-    """The ``data`` of one output of a cell (a MIME bundle)."""
-
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class CellAbove(WireModel):
-    """A cell above the one that runs, as the notebook model holds it."""
-
-    cell_type: str = Field(max_length=50)
-    source: str = Field(default="", max_length=MAX_PROMPT)
-    outputs: list[CellOutputBundle] = Field(default_factory=list, max_length=1000)
-
-
-class CompletionRequest(WireModel):
-    """Ask: either the whole cell ``source`` (``%%collab [options]`` + prompt) or a
-    ``prompt`` with explicit options. ``variables`` are ``{name: repr}`` the front
-    end already read from the kernel; ``{name}`` references are filled with them.
-
-    The conversation the cell continues is either ``cells_above`` (the notebook's
-    cells above this one, unsaved edits included; the turns are taken from them
-    by the core's rule, as in the kernel door) or explicit ``history`` turns."""
-
-    path: NotebookPath | None = None
-    source: str | None = Field(default=None, max_length=MAX_PROMPT)
-    prompt: str | None = Field(default=None, max_length=MAX_PROMPT)
-    variables: dict[str, Annotated[str, Field(max_length=MAX_VARIABLE_REPR)]] = Field(
-        default_factory=dict, max_length=MAX_VARIABLES
-    )
-    cell_id: str | None = Field(default=None, max_length=200)
-    history: list[TurnModel] = Field(default_factory=list, max_length=200)
-    cells_above: list[CellAbove] | None = Field(default=None, max_length=MAX_CELLS_ABOVE)
-    mode: Mode | None = None
-    model: str | None = Field(default=None, max_length=200)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
-    use_context: bool = True
-    use_history: bool = True
-
-    @model_validator(mode="after")
-    def _one_of_source_or_prompt(self) -> CompletionRequest:
-        if (self.source is None) == (self.prompt is None):
-            raise ValueError("give exactly one of 'source' (the whole cell) or 'prompt'")
-        if self.cells_above is not None and self.history:
-            raise ValueError("give either 'cells_above' or 'history', not both")
-        return self
-
-    def conversation(self) -> list[TurnModel]:
-        """The turns this cell continues: from ``cells_above`` when given."""
-        if self.cells_above is None:
-            return self.history
-        cells = [cell.model_dump() for cell in self.cells_above]
-        return turns_above({"cells": cells}, len(cells))
-
-    def to_input(self) -> CompletionInput:
-        """The core's input: cell options first, then the request's own fields."""
-        if self.source is not None:
-            cell = parse_cell(self.source)
-            options = cell.options
-            prompt = cell.prompt
-            mode = options.mode or self.mode
-            model = options.model or self.model
-            temperature = _first(options.temperature, self.temperature)
-            max_tokens = options.max_tokens or self.max_tokens
-            use_context = self.use_context and not options.no_context
-            use_history = self.use_history and not options.no_history
-        else:
-            prompt = self.prompt or ""
-            mode, model = self.mode, self.model
-            temperature, max_tokens = self.temperature, self.max_tokens
-            use_context, use_history = self.use_context, self.use_history
-        filled, _ = fill_variables(prompt, self.variables)
-        return CompletionInput(
-            prompt=filled,
-            cell_id=self.cell_id,
-            mode=mode,
-            model=model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            history=self.conversation(),
-            use_context=use_context,
-            use_history=use_history,
-        )
-
-
 # -- loop operations -------------------------------------------------------------
 
 
@@ -421,98 +282,3 @@ class ErrorReply(WireModel):
 
     message: str
     reason: str
-
-
-# -- the stream protocol -----------------------------------------------------------
-#
-# The events of a streamed request, as server-sent events carry them; on the
-# WebSocket each one also carries the ``id`` of the request it belongs to.
-
-
-class DeltaEvent(WireModel):
-    """A piece of the answer."""
-
-    type: Literal["delta"] = "delta"
-    text: str
-
-
-class ResultEvent(WireModel):
-    """The finished answer and the nbformat output both doors write for it."""
-
-    type: Literal["result"] = "result"
-    result: CompletionResult
-    output: CollabDisplayData
-
-
-class ProgressEvent(PreviewProgress):
-    """One progress event of a running preview."""
-
-    type: Literal["progress"] = "progress"
-
-
-class ErrorEvent(WireModel):
-    """The request failed after it started (or, on the WebSocket, at any point)."""
-
-    type: Literal["error"] = "error"
-    status: int
-    reason: str
-    message: str
-
-
-StreamEvent = DeltaEvent | ResultEvent | ProgressEvent | ErrorEvent
-
-
-class DeltaMessage(DeltaEvent):
-    id: str
-
-
-class ResultMessage(ResultEvent):
-    id: str
-
-
-class ProgressMessage(ProgressEvent):
-    id: str
-
-
-class CancelledMessage(WireModel):
-    """The request was cancelled by the client."""
-
-    type: Literal["cancelled"] = "cancelled"
-    id: str
-
-
-class ErrorMessage(ErrorEvent):
-    # ``None`` when the message that failed had no readable id.
-    id: str | None
-
-
-class StreamMessage(
-    RootModel[
-        Annotated[
-            DeltaMessage | ResultMessage | ProgressMessage | CancelledMessage | ErrorMessage,
-            Field(discriminator="type"),
-        ]
-    ]
-):
-    """A message the server sends on the ``stream`` WebSocket."""
-
-
-_MESSAGE_OF_EVENT: dict[type[BaseModel], type[BaseModel]] = {
-    DeltaEvent: DeltaMessage,
-    ResultEvent: ResultMessage,
-    ProgressEvent: ProgressMessage,
-    ErrorEvent: ErrorMessage,
-}
-
-
-def stream_message(event: StreamEvent, request_id: str | None) -> BaseModel:
-    """The WebSocket message of ``event``: the event and its request's id."""
-    message_type = _MESSAGE_OF_EVENT[type(event)]
-    return message_type.model_validate({**dict(event), "id": request_id})
-
-
-def _first(*values):
-    for value in values:
-        if value is not None:
-            return value
-    return None

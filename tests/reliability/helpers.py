@@ -85,6 +85,25 @@ async def raw_fetch(
         client.close()
 
 
+async def post_raw_complete(
+    port: int, base_url: str, auth_header: dict[str, str], body: dict[str, Any]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``POST jupyter-collab/complete`` on a bare socket, to read the server-sent
+    events as they come and to drop the connection at a chosen moment."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    data = json.dumps(body).encode()
+    head = (
+        f"POST {base_url}jupyter-collab/complete HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"Authorization: {auth_header['Authorization']}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    ).encode()
+    writer.write(head + data)
+    await writer.drain()
+    return reader, writer
+
+
 async def ws_send(ws: WebSocketClientConnection, message: dict[str, Any]) -> None:
     await ws.write_message(json.dumps(message))
 

@@ -94,6 +94,25 @@ async def sse_stream(base: str, token: str, index: int, prompt: str) -> dict[str
     return result
 
 
+def command(url: str, token: str, *, ws: int, sse: int, words: int, stagger: float) -> list[str]:
+    """The command line that runs these clients (stdout: the JSON report)."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.reliability.load_clients",
+        url,
+        token,
+        "--ws",
+        str(ws),
+        "--sse",
+        str(sse),
+        "--words",
+        str(words),
+        "--stagger",
+        str(stagger),
+    ]
+
+
 def max_open(results: list[dict[str, Any]]) -> int:
     points = [(r["started"], 1) for r in results] + [(r["ended"], -1) for r in results]
     open_now = best = 0
@@ -123,6 +142,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "max_open": max_open(clean),
         # every stream had its first delta before any stream finished: truly all at once
         "all_streaming_at_once": bool(firsts) and max(firsts) < min(ends),
+        # that window on time.monotonic(), the system-wide clock another process can compare
+        "all_streaming_from": max(firsts) if firsts else None,
+        "all_streaming_until": min(ends) if ends else None,
         "deltas": sum(r.get("deltas", 0) for r in clean),
         "duration_s": round(max(ends) - min(r["started"] for r in clean), 3) if clean else 0,
     }

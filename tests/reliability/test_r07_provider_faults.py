@@ -11,7 +11,6 @@ it); the notebook's context file is untouched. Both doors are exercised.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import nbformat
@@ -135,12 +134,10 @@ async def test_r07_faults_through_the_server_websocket(
     for index, fault in enumerate(faults()):
         anthropic_env.clear()
         anthropic_env.script(*fault.replies)
-        started = time.monotonic()
         await ws_send(
             ws, {"type": "complete", "id": str(index), "path": "nb.ipynb", "prompt": "go"}
         )
         messages = await ws_until(ws, str(index), "result", "error", timeout=60)
-        took = time.monotonic() - started
         deltas = [m["text"] for m in messages if m["type"] == "delta"]
         final = messages[-1]
         calls = len(anthropic_env.message_requests())
@@ -158,7 +155,6 @@ async def test_r07_faults_through_the_server_websocket(
             assert len(deltas) == fault.deltas, (fault.name, deltas)
             assert ANSWER.startswith("".join(deltas))  # the partial answer, as streamed
             summary.append(f"{fault.name}: clear error after {len(deltas)} kept deltas")
-        assert took < 15, (fault.name, took)
         assert tree_fingerprint(project) == before, fault.name  # the context is untouched
     ws.close()
     figures.add(

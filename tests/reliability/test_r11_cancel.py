@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import _thread
 import asyncio
-import json
 import os
 import threading
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import ws_send, ws_until
+from tests.reliability.helpers import post_raw_complete, ws_send, ws_until
 from tests.wire.anthropic_server import FAKE_API_KEY, Reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,9 +134,10 @@ async def test_r11_server_door_cancels_close_upstream(
     anthropic_env.responder = None
     ws.close()
 
-    # 5. Cancel during a retry's back-off (429, retry-after 5 s): no new request.
+    # 5. Cancel during a retry's back-off (429, retry-after 60 s, longer than the wait
+    # for the acknowledgement): acknowledged at once, and no new request.
     anthropic_env.clear()
-    anthropic_env.script(Reply.error(429, retry_after="5"), Reply.text("too late"))
+    anthropic_env.script(Reply.error(429, retry_after="60"), Reply.text("too late"))
     ws = await jp_ws_fetch("jupyter-collab", "stream")
     await ws_send(ws, {"type": "complete", "id": "r", "path": "nb.ipynb", "prompt": "go"})
     await upstream_streaming(anthropic_env, 1)
@@ -149,9 +149,6 @@ async def test_r11_server_door_cancels_close_upstream(
     await asyncio.sleep(0.5)
     assert len(anthropic_env.message_requests()) == 1  # the retry was never sent
     ws.close()
-
-    # Acknowledged before the retry's 5 s back-off ended (and no retry was sent).
-    assert delays["cancel during retry back-off"] < 5.0, delays
     figures.add(
         "R11",
         "server door: "
@@ -171,19 +168,9 @@ async def test_r11_sse_disconnect_closes_upstream(
 ):
     make_notebook("nb.ipynb")
     anthropic_env.script(SLOW)
-    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
-    body = json.dumps({"path": "nb.ipynb", "prompt": "go"}).encode()
-    writer.write(
-        (
-            f"POST {jp_base_url}jupyter-collab/complete HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{jp_http_port}\r\n"
-            f"Authorization: {jp_auth_header['Authorization']}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        + body
+    reader, writer = await post_raw_complete(
+        jp_http_port, jp_base_url, jp_auth_header, {"path": "nb.ipynb", "prompt": "go"}
     )
-    await writer.drain()
     received = b""
     while b"event: delta" not in received:
         received += await asyncio.wait_for(reader.read(1024), timeout=20)

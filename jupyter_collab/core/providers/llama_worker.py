@@ -77,7 +77,12 @@ class Channel:
             self._out.flush()
 
 
-def avoid_amx_repacking(llama_cpp: Any) -> bool:
+def system_info(llama_cpp: Any) -> str:
+    """What llama.cpp was compiled with (``CPU : AVX2 = 1 | AMX_INT8 = 1 | ...``)."""
+    return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+
+
+def avoid_amx_repacking(llama_cpp: Any, info: str) -> bool:
     """Load weights without llama.cpp's AMX buffer type when the library has it.
 
     A llama-cpp-python compiled with -march=native on an AMX CPU (what a plain
@@ -87,9 +92,8 @@ def avoid_amx_repacking(llama_cpp: Any) -> bool:
     builds, loading with ``use_extra_bufts = False`` avoids it, at the cost of
     llama.cpp's weight repacking, which a 135M model hardly needs. ``Llama`` takes
     its model parameters from ``llama_model_default_params`` at load time and
-    has no argument for this one, hence the wrapper.
+    has no argument for this one, hence the wrapper. ``info`` is :func:`system_info`.
     """
-    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
     if "AMX_INT8 = 1" not in info:
         return False
     low_level = llama_cpp.llama_cpp
@@ -113,7 +117,8 @@ class Model:
         import llama_cpp
         from llama_cpp import llama_chat_format
 
-        self.amx_avoided = avoid_amx_repacking(llama_cpp)
+        self.system_info = system_info(llama_cpp)
+        self.amx_avoided = avoid_amx_repacking(llama_cpp, self.system_info)
         kwargs: dict[str, Any] = {"model_path": path, "n_ctx": n_ctx, "verbose": False}
         if n_threads:
             kwargs["n_threads"] = n_threads
@@ -122,7 +127,6 @@ class Model:
         self.formatter = self._formatter(llama_chat_format)
         # Generation uses the very formatter that counts the prompt's tokens.
         self.llm.chat_handler = self.formatter.to_chat_handler()
-        self.system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
 
     def _formatter(self, llama_chat_format: Any) -> Any:
         llm = self.llm

@@ -66,7 +66,6 @@ class ExitReport:
 
     returncode: int | None
     hung_after: float | None = None
-    killed_by_us: bool = False
 
     @property
     def signal_name(self) -> str | None:

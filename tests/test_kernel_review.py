@@ -10,11 +10,12 @@ from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
 from jupyter_collab.core.errors import InvalidRequestError
 from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import CollabContext, Mode, utcnow
-from jupyter_collab.core.providers.base import Usage
+from jupyter_collab.core.models import CollabContext
 from jupyter_collab.core.store import LocalContextStore
+from jupyter_collab.kernel.review import ReviewController
+from jupyter_collab.kernel.review_view import ReviewView, report_table
 from jupyter_collab.kernel.runner import LoopThread
-from jupyter_collab.kernel.widgets import ReviewController, ReviewView, report_table
+from tests.factories import completion_result
 
 ANSWER = "The outlier is sample_c at 7.8 mg/L. Check the column pressure log first."
 
@@ -34,20 +35,8 @@ def broker(anthropic_env, runner):
 
 
 def _result() -> CompletionResult:
-    return CompletionResult(
-        answer=ANSWER,
-        prompt="Which run is the outlier?",
-        response_id="msg_1",
-        provider="anthropic",
-        model="claude-sonnet-5-5",
-        mode=Mode.research,
-        usage=Usage(),
-        context_revision=0,
-        context_hash="sha256:x",
-        input_hash="sha256:y",
-        answer_hash="sha256:z",
-        cell_id="ask-outlier",
-        created=utcnow(),
+    return completion_result(
+        answer=ANSWER, prompt="Which run is the outlier?", cell_id="ask-outlier"
     )
 
 
