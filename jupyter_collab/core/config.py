@@ -46,6 +46,13 @@ class CollabConfig(BaseModel):
         description="Extra baseline samples per preview probe whose answers differ, to "
         "measure how much answers vary by sampling alone.",
     )
+    check_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="Parallel model calls of a constitution check (a batch of every "
+        "amendment's probes, with and without it).",
+    )
     token_budget: int = Field(default=50_000, ge=0)
     # Anthropic: the key and base URL are read by the SDK from the environment
     # (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) unless given here.

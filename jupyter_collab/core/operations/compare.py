@@ -156,6 +156,10 @@ class ProbeComparer:
         self.replay = replay
         self.limiter = Limiter(settings.concurrency)
         self.calls = 0
+        # Answers of this run by key, finished or on their way: two probes that send
+        # the same request (the check's amended side of a prompt several amendments
+        # share) make one call.
+        self._answers: dict[str, asyncio.Future[str]] = {}
 
     def _replayed(self, key: str, what: str) -> str:
         assert self.record is not None
@@ -176,11 +180,31 @@ class ProbeComparer:
         """The answer to ``request`` (recorded under ``key``)."""
         if self.replay:
             return self._replayed(key, f"answer to {one_line(request.messages[-1].content, 60)!r}")
+        while (shared := self._answers.get(key)) is not None:
+            try:
+                return await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                if not shared.cancelled():
+                    raise  # this caller was cancelled
+                # The call it waited for was cancelled (a speculative sample): ask anew.
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        # Retrieved here so a failure nobody else waited for is not logged as unseen.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._answers[key] = future
         prefix = sha256_text(f"{request.model}\n{request.system_text()}")
         self.calls += 1
-        text = await self.limiter.run(
-            prefix, lambda warmed: answer_text(self.provider, request, warmed), speculative
-        )
+        try:
+            text = await self.limiter.run(
+                prefix, lambda warmed: answer_text(self.provider, request, warmed), speculative
+            )
+        except BaseException as err:
+            del self._answers[key]
+            if isinstance(err, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(err)
+            raise
+        future.set_result(text)
         self._keep(key, text)
         return text
 
