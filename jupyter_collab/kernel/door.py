@@ -45,7 +45,8 @@ from ..core.loop_models import CompletionInput, CompletionResult
 from ..core.models import CollabContext
 from ..core.notebook import METADATA_KEY, embed_context
 from ..core.outputs import CollabOutput, build_bundle
-from ..core.providers.base import Provider, TextDelta
+from ..core.providers.base import TextDelta
+from ..core.providers.recorded import RecordedProvider
 from ..core.replay import (
     Action,
     Decision,
@@ -90,27 +91,6 @@ class CellRun:
     request: CompletionInput
     filled: list[str] = field(default_factory=list)
     updates: int = 0
-
-
-class _Recorded(Provider):
-    """Names the provider and model of a stored answer (to recompute its input hash)."""
-
-    def __init__(self, name: str, model: str):
-        self.name = name
-        self._model = model
-
-    @property
-    def default_model(self) -> str:
-        return self._model
-
-    def stream(self, request: Any) -> Any:
-        raise ConfigurationError("a recorded answer cannot be asked again")
-
-    async def complete_structured(self, request: Any, tool: Any) -> str:
-        raise ConfigurationError("a recorded answer cannot be asked again")
-
-    async def count_tokens(self, request: Any) -> int:
-        raise ConfigurationError("a recorded answer cannot be asked again")
 
 
 def nbconvert_answer(notebook: Path, cell_id: str | None) -> StoredAnswer | None:
@@ -371,7 +351,9 @@ class KernelDoor:
         exclude_ids: list[str] | None = None,
     ):
         result = stored.output.result
-        recorded = Broker(self.settings.config, provider=_Recorded(result.provider, result.model))
+        recorded = Broker(
+            self.settings.config, provider=RecordedProvider(result.provider, result.model)
+        )
         return recorded.prepare(request, context, exclude_ids=exclude_ids or ())
 
     def _reusable_despite_feedback(

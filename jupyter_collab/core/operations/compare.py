@@ -242,7 +242,8 @@ class ProbeComparer:
         self, probe: Probe, draft: AmendmentDraft, baseline: str, amended: str, noise: NoiseMeasure
     ) -> tuple[Verdict, str]:
         prompt = judge_prompt(probe, draft, baseline, amended, noise)
-        key = sha256_text(f"judge\n{self.ops.model}\n{JUDGE_SYSTEM}\n{prompt}")
+        model = self.ops.model or self.ops.provider.default_model
+        key = sha256_text(f"judge\n{model}\n{JUDGE_SYSTEM}\n{prompt}")
         if self.replay:
             stored = json.loads(self._replayed(key, f"verdict on {one_line(probe.prompt, 60)!r}"))
             return Verdict(stored["verdict"]), stored["reason"]
