@@ -21,11 +21,11 @@ from contextlib import aclosing, nullcontext
 from pathlib import Path
 
 from ..core.broker import Broker
-from ..core.config import CollabConfig
+from ..core.config import CHECK_ANSWERS_FILE, CollabConfig, cache_dir
 from ..core.errors import InvalidRequestError, NotFoundError
 from ..core.loop_models import CheckProgress, CheckReport
 from ..core.models import CollabContext, Health
-from ..core.operations.check import record_check
+from ..core.operations.check import record_check, replay_identity
 from ..core.operations.common import one_line
 from ..core.operations.fanout import BaselineCache
 from ..core.providers.recorded import RecordedProvider
@@ -33,7 +33,7 @@ from ..core.store import LocalContextStore
 from .check_output import NotebookCheck, check_json, check_junit, check_text
 from .context import change_context
 from .files import load_effective_context, notebook_path, read_notebook
-from .options import add_model_options, build_config, cache_dir, cache_path
+from .options import add_model_options, build_config, cache_path
 
 EXIT_NOT_ALL_HOLD = 3
 #: Answers kept in a recording (least recently used dropped first).
@@ -86,7 +86,7 @@ def add_parser(subparsers) -> None:
 
 
 def answers_path(args: argparse.Namespace) -> Path:
-    return Path(args.answers) if args.answers else cache_dir() / "check-answers.json"
+    return Path(args.answers) if args.answers else cache_dir() / CHECK_ANSWERS_FILE
 
 
 def _note(args: argparse.Namespace, text: str) -> None:
@@ -150,27 +150,6 @@ class Progress:
         return on_event
 
 
-def _replay_identity(
-    context: CollabContext, config: CollabConfig, model: str | None
-) -> tuple[str, str]:
-    """The provider and model whose recorded answers a replay reads: the flags, else
-    the last check kept on the amendments."""
-    last = max(
-        (a.check for a in context.amendments if a.check is not None),
-        key=lambda record: record.at,
-        default=None,
-    )
-    provider = config.provider if config.provider != "auto" else None
-    provider = provider or (last.provider if last else None)
-    model = model or (last.model if last else None)
-    if provider is None or model is None:
-        raise InvalidRequestError(
-            "--replay needs to know which provider and model answered: no check is kept on "
-            "the amendments, so give --provider and --model"
-        )
-    return provider, model
-
-
 async def _check_one(
     broker: Broker,
     context: CollabContext,
@@ -211,7 +190,9 @@ async def _run(
             try:
                 for n, (path, context) in enumerate(notebooks):
                     if args.replay:
-                        name, recorded = _replay_identity(context, config, model)
+                        name, recorded = replay_identity(
+                            context, config.provider if config.provider != "auto" else None, model
+                        )
                         replay_config = config.model_copy(update={"model": recorded})
                         broker = Broker(replay_config, provider=RecordedProvider(name, recorded))
                     else:

@@ -4,10 +4,9 @@ and model, sampling and fan-out, and where answers are kept between runs."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from ..core.config import CollabConfig
+from ..core.config import CollabConfig, cache_dir
 
 
 def add_model_options(parser: argparse.ArgumentParser, concurrency_help: str) -> None:
@@ -49,16 +48,6 @@ def build_config(
         "openai_base_url": args.openai_base_url,
     }
     return CollabConfig(**{k: v for k, v in values.items() if v is not None})
-
-
-def cache_dir() -> Path:
-    """Where answers are kept between runs: ``$JUPYTER_COLLAB_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/jupyter-collab`` or ``~/.cache/jupyter-collab``."""
-    folder = os.environ.get("JUPYTER_COLLAB_CACHE_DIR")
-    if not folder:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-        folder = os.path.join(base, "jupyter-collab")
-    return Path(folder)
 
 
 def cache_path() -> Path:

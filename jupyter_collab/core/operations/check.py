@@ -468,6 +468,26 @@ async def run_check(
     yield CheckProgress(event="finished", total=run.total, done=run.done, report=report)
 
 
+def replay_identity(
+    context: CollabContext, provider: str | None, model: str | None
+) -> tuple[str, str]:
+    """The provider and model whose recorded answers a replay reads: those given,
+    else those of the last check kept on the amendments."""
+    last = max(
+        (a.check for a in context.amendments if a.check is not None),
+        key=lambda record: record.at,
+        default=None,
+    )
+    provider = provider or (last.provider if last else None)
+    model = model or (last.model if last else None)
+    if provider is None or model is None:
+        raise InvalidRequestError(
+            "a replayed check needs to know which provider and model answered: no check is "
+            "kept on the amendments, so name the provider and the model"
+        )
+    return provider, model
+
+
 def record_check(context: CollabContext, report: CheckReport) -> CollabContext:
     """A NEW context with each checked amendment's :class:`CheckRecord` set from
     ``report`` (nothing else changes: no revision of the amendment, no history)."""
