@@ -191,7 +191,10 @@ async def _run(
                 for n, (path, context) in enumerate(notebooks):
                     if args.replay:
                         name, recorded = replay_identity(
-                            context, config.provider if config.provider != "auto" else None, model
+                            context,
+                            config.provider if config.provider != "auto" else None,
+                            model,
+                            config.resolved_provider(),
                         )
                         replay_config = config.model_copy(update={"model": recorded})
                         broker = Broker(replay_config, provider=RecordedProvider(name, recorded))

@@ -469,16 +469,19 @@ async def run_check(
 
 
 def replay_identity(
-    context: CollabContext, provider: str | None, model: str | None
+    context: CollabContext,
+    provider: str | None,
+    model: str | None,
+    default_provider: str | None = None,
 ) -> tuple[str, str]:
     """The provider and model whose recorded answers a replay reads: those given,
-    else those of the last check kept on the amendments."""
+    else those of the last check kept on the amendments (else ``default_provider``)."""
     last = max(
         (a.check for a in context.amendments if a.check is not None),
         key=lambda record: record.at,
         default=None,
     )
-    provider = provider or (last.provider if last else None)
+    provider = provider or (last.provider if last else None) or default_provider
     model = model or (last.model if last else None)
     if provider is None or model is None:
         raise InvalidRequestError(
