@@ -81,7 +81,7 @@ def add_parser(subparsers) -> None:
         "--no-cache", action="store_true", help="do not reuse baseline answers between runs"
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    add_model_options(check, "parallel requests (default 32)")
+    add_model_options(check, "parallel requests (default 64)")
     check.set_defaults(handler=cmd_check)
 
 

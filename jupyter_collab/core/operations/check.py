@@ -44,7 +44,6 @@ from ..loop_models import (
     AmendmentDraft,
     CheckProgress,
     CheckReport,
-    NoiseMeasure,
     Probe,
     ProbeCheck,
 )
@@ -169,10 +168,10 @@ class _Run:
         measures: dict[str, MeasureValue] = {}
         deterministic: list[bool] = []
 
-        def decide(baselines: list[str], amended: str, noise: NoiseMeasure) -> Decided | None:
+        def decide(baseline: str, amended: str) -> Decided | None:
             if expectation != Expectation.change:
                 return None
-            found = check_change(amendment.kind, amendment.text, baselines, amended)
+            found = check_change(amendment.kind, amendment.text, [baseline], amended)
             measures.update(found.measures)
             if not found.decided:
                 return None
@@ -183,7 +182,7 @@ class _Run:
         draft = AmendmentDraft(kind=amendment.kind, text=amendment.text)
         outcome = await self.comparer.compare(item.probe(), requests, draft, decide)
         reason = outcome.reason
-        if outcome.noise is None:
+        if outcome.baseline == outcome.amended:
             decided_by = "identical"
             if expectation == Expectation.change:
                 found = check_change(
