@@ -286,3 +286,57 @@ def test_papermill_output_replays_under_its_own_name(kernel_env, notebook, tmp_p
     converted = _nbconvert(first, tmp_path, JUPYTER_COLLAB_MODE="replay")
     assert converted.returncode == 0, converted.stderr
     assert len(kernel_env.message_requests()) == 2
+
+
+def test_nbconvert_with_the_check_fails_on_a_broken_amendment(kernel_env, notebook, tmp_path):
+    root = notebook.parent.parent
+    answers = str(tmp_path / "check-answers.json")
+    # The example's amendments have no probes: untested, which does not stop the run.
+    done = _nbconvert(
+        notebook, root, JUPYTER_COLLAB_CHECK="1", JUPYTER_COLLAB_CHECK_ANSWERS=answers
+    )
+    assert done.returncode == 0, done.stderr
+
+    # A fact the (echoing) model never mentions, with a probe it should change.
+    from jupyter_collab.core.models import Amendment, PreviewResult
+
+    probe = PreviewResult(
+        probe="Which instrument measured the yields?",
+        probe_kind="should_change",
+        baseline_hash="",
+        amended_hash="",
+        verdict="intended",
+    )
+    store = LocalContextStore(notebook)
+    store.update(
+        lambda c: c.amendments.append(
+            Amendment(
+                id="a-oslo", kind="fact", text="The HPLC is in the Oslo lab.", preview=[probe]
+            )
+        )
+    )
+    kernel_env.clear()
+    failed = _nbconvert(
+        notebook, root, JUPYTER_COLLAB_CHECK="1", JUPYTER_COLLAB_CHECK_ANSWERS=answers
+    )
+    assert failed.returncode != 0
+    assert "CollabCheckError" in failed.stderr
+    assert "broken a-oslo" in failed.stderr and "ignores the fact" in failed.stderr
+    asked = [r for r in kernel_env.message_requests() if "instrument measured" in str(r.body)]
+    assert asked  # the check ran its probe before the cells
+
+    # Replayed from the recording: the same verdict with no model call.
+    kernel_env.clear()
+    kernel_env.responder = lambda body: Reply.error(500, "must not be called")
+    replayed = _nbconvert(
+        notebook,
+        root,
+        JUPYTER_COLLAB_CHECK="replay",
+        JUPYTER_COLLAB_CHECK_ANSWERS=answers,
+        JUPYTER_COLLAB_PROVIDER="anthropic",
+        JUPYTER_COLLAB_MODEL="claude-sonnet-5-5",
+        JUPYTER_COLLAB_MODE="replay",
+    )
+    assert replayed.returncode != 0
+    assert "broken a-oslo" in replayed.stderr
+    assert not kernel_env.message_requests()

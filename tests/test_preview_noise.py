@@ -219,9 +219,9 @@ def test_server_setting_is_checked_and_reaches_the_broker_config():
 
 async def test_required_calls_take_free_slots_before_speculative_ones():
     """A speculative sample never holds a slot a waiting answer needs."""
-    from jupyter_collab.core.operations.preview import _Slots
+    from jupyter_collab.core.operations.fanout import Slots
 
-    slots = _Slots(1)
+    slots = Slots(1)
     order: list[str] = []
     release = asyncio.Event()
 

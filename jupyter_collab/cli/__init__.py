@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok; 1 a user error, reported as one message on stderr (bad
 arguments, a missing or invalid file, a model that cannot be reached), never a
-traceback; 130 interrupted.
+traceback; 3 ``check`` found an amendment that does not hold; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from ..version import __version__
-    from . import context, install_local, preview
+    from . import check, context, install_local, preview
 
     parser = _Parser(
         prog="jupyter collab",
         description="Annotated AI collaboration for Jupyter notebooks: "
-        "inspect and edit a notebook's context, preview amendments.",
+        "inspect and edit a notebook's context, preview amendments, check them.",
     )
     parser.add_argument("--version", action="version", version=f"jupyter-collab {__version__}")
     commands = parser.add_subparsers(
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     context.add_parsers(commands)
     preview.add_parser(commands)
+    check.add_parser(commands)
     install_local.add_parser(commands)
     return parser
 

@@ -15,7 +15,7 @@ from ..core.notebook import (
     reconcile,
     shared_context,
 )
-from ..core.operations import entries
+from ..core.operations import entries, expectations
 from ..core.store import LocalContextStore, serialize_context
 from .files import (
     has_embedded_context,
@@ -71,6 +71,39 @@ def add_parsers(subparsers) -> None:
     edit.add_argument("--text")
     edit.add_argument("--kind", choices=["fact", "process"])
     edit.set_defaults(handler=cmd_edit)
+
+    expect = commands.add_parser(
+        "expect",
+        help="list or edit the probes an amendment is checked with, and their expectations",
+        description=(
+            "Without options: list the amendment's probes with their expectations. "
+            "PROBE --change / --no-change: set what probe number PROBE should do when the "
+            "amendment is added. --add PROMPT: add a probe (--change is the default). "
+            "--remove PROBE: remove one."
+        ),
+    )
+    expect.add_argument("notebook")
+    expect.add_argument("id")
+    expect.add_argument("probe", nargs="?", type=int, help="the probe's number (from 1)")
+    wanted = expect.add_mutually_exclusive_group()
+    wanted.add_argument(
+        "--change",
+        dest="expectation",
+        action="store_const",
+        const="change",
+        help="the amendment should change this probe's answer",
+    )
+    wanted.add_argument(
+        "--no-change",
+        dest="expectation",
+        action="store_const",
+        const="no_change",
+        help="the amendment should not change this probe's answer",
+    )
+    action = expect.add_mutually_exclusive_group()
+    action.add_argument("--add", metavar="PROMPT", help="add a probe with this prompt")
+    action.add_argument("--remove", action="store_true", help="remove probe number PROBE")
+    expect.set_defaults(handler=cmd_expect)
 
     validate = commands.add_parser(
         "validate", help="check the context file and the embedded copy (changes nothing)"
@@ -144,7 +177,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # -- changing -------------------------------------------------------------------
 
 
-def _change(path, change) -> CollabContext:
+def change_context(path, change) -> CollabContext:
     """Apply ``change`` to the stored context (locked, revision-checked), then
     refresh the notebook's embedded copy if it carries one."""
     store = LocalContextStore(path)
@@ -172,7 +205,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         added["amendment"] = amendment
         return updated
 
-    saved = _change(path, change)
+    saved = change_context(path, change)
     amendment = added["amendment"]
     out(f"added {amendment.kind.value} {amendment.id} (revision {saved.revision})")
     return 0
@@ -191,7 +224,7 @@ def _by_id(operation):
             result["message"] = message
             return updated
 
-        saved = _change(path, change)
+        saved = change_context(path, change)
         out(f"{result['message']} (revision {saved.revision})")
         return 0
 
@@ -224,6 +257,60 @@ cmd_remove = _by_id(_remove)
 cmd_toggle = _by_id(_toggle)
 cmd_undo = _by_id(_undo)
 cmd_edit = _by_id(_edit)
+
+
+def _probe_lines(amendment) -> list[str]:
+    lines = [f"{amendment.id} [{amendment.kind.value}] {amendment.text.strip()}"]
+    if not amendment.preview:
+        lines.append("  no probes: add one with --add PROMPT")
+    for number, probe in enumerate(amendment.preview, 1):
+        expected = probe.expected()
+        how = "set" if probe.expectation is not None else "from the preview"
+        lines.append(
+            f"  {number}. [{expected.value}, {how}] ({probe.probe_kind.value}) "
+            f"{probe.probe.strip()[:100]}"
+        )
+    return lines
+
+
+def cmd_expect(args: argparse.Namespace) -> int:
+    path = notebook_path(args.notebook)
+    if args.add is None and not args.remove and args.expectation is None:
+        if args.probe is not None:
+            raise CollabError("give --change or --no-change to set probe's expectation")
+        context = LocalContextStore(path).load() or shared_context(
+            read_notebook(path), str(path), has_sidecar=False
+        )
+        if context is None:
+            raise NotFoundError(f"{path.name} has no context")
+        for line in _probe_lines(context.amendment(args.id)):
+            out(line)
+        return 0
+    if args.add is not None and args.probe is not None:
+        raise CollabError("--add takes a prompt, not a probe number")
+    if args.add is None and args.probe is None:
+        raise CollabError("give the probe's number (see `jupyter collab context expect NB ID`)")
+    return _expect_change(args)
+
+
+def _expect(context: CollabContext, args):
+    if args.add is not None:
+        updated, amendment = expectations.add_probe(
+            context, args.id, args.add, args.expectation or "change"
+        )
+        return updated, f"added probe {len(amendment.preview)} to {amendment.id}"
+    if args.remove:
+        if args.expectation is not None:
+            raise CollabError("--remove takes no expectation")
+        updated, amendment = expectations.remove_probe(context, args.id, args.probe)
+        return updated, f"removed probe {args.probe} of {amendment.id}"
+    updated, amendment = expectations.set_expectation(
+        context, args.id, args.probe, args.expectation
+    )
+    return updated, f"probe {args.probe} of {amendment.id} now expects {args.expectation}"
+
+
+_expect_change = _by_id(_expect)
 
 
 # -- notebook metadata ------------------------------------------------------------

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from contextlib import aclosing
-from pathlib import Path
 
 from ..core.broker import Broker
-from ..core.config import CollabConfig
 from ..core.errors import InvalidRequestError
 from ..core.loop_models import AmendmentDraft, PreviewReport, Probe
 from ..core.models import ProbeKind
@@ -18,6 +15,7 @@ from ..core.operations.common import one_line
 from ..core.operations.preview import BaselineCache
 from ..core.operations.probes import MAX_GENERATED
 from .files import collab_prompts, load_effective_context, notebook_path, read_notebook
+from .options import add_model_options, build_config, cache_path
 from .render import preview_summary, preview_table
 
 
@@ -52,43 +50,8 @@ def add_parser(subparsers) -> None:
         help="do not reuse (or keep) baseline answers between runs; they are kept in "
         "$JUPYTER_COLLAB_CACHE_DIR or ~/.cache/jupyter-collab",
     )
-    model = preview.add_argument_group("model")
-    model.add_argument(
-        "--provider",
-        choices=["auto", "anthropic", "local", "openai"],
-        default="auto",
-        help="auto: Anthropic when ANTHROPIC_API_KEY is set, else the embedded model",
-    )
-    model.add_argument("--model", help="model for the answers")
-    model.add_argument("--ops-model", help="model for probe generation and judging")
-    model.add_argument("--max-tokens", type=int, help="answer length limit per probe")
-    model.add_argument("--temperature", type=float, help="preview temperature (default 0)")
-    model.add_argument("--concurrency", type=int, help="parallel requests (default 4)")
-    model.add_argument(
-        "--noise-samples",
-        type=int,
-        metavar="N",
-        help="extra baseline samples per probe whose answers differ, to measure how much "
-        "answers vary by sampling alone (1-4, default 1)",
-    )
-    model.add_argument("--local-model", metavar="GGUF", help="a GGUF file for the local model")
-    model.add_argument("--openai-base-url", metavar="URL", help="an OpenAI-compatible endpoint")
+    add_model_options(preview, "parallel requests (default 4)")
     preview.set_defaults(handler=cmd_preview)
-
-
-def build_config(args: argparse.Namespace) -> CollabConfig:
-    values = {
-        "provider": args.provider,
-        "model": args.model,
-        "ops_model": args.ops_model,
-        "max_tokens": args.max_tokens,
-        "preview_temperature": args.temperature,
-        "preview_concurrency": args.concurrency,
-        "preview_noise_samples": args.noise_samples,
-        "local_model_path": args.local_model,
-        "openai_base_url": args.openai_base_url,
-    }
-    return CollabConfig(**{k: v for k, v in values.items() if v is not None})
 
 
 def progress(args: argparse.Namespace, text: str) -> None:
@@ -131,15 +94,6 @@ async def run(args: argparse.Namespace, broker: Broker) -> PreviewReport:
                 report = event.report
     assert report is not None
     return report
-
-
-def cache_path() -> Path:
-    """Where baseline answers are kept between runs, keyed by input hash."""
-    folder = os.environ.get("JUPYTER_COLLAB_CACHE_DIR")
-    if not folder:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-        folder = os.path.join(base, "jupyter-collab")
-    return Path(folder) / "preview-baselines.json"
 
 
 async def _main(args: argparse.Namespace) -> tuple[PreviewReport, str]:

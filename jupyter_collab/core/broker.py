@@ -16,6 +16,8 @@ from .errors import InvalidRequestError, ProviderError
 from .hashing import sha256_text
 from .loop_models import (
     AmendmentDraft,
+    CheckProgress,
+    CheckReport,
     CompletionInput,
     CompletionResult,
     CorrectionInput,
@@ -28,6 +30,7 @@ from .loop_models import (
 )
 from .models import Amendment, CollabContext, Mode, utcnow
 from .operations.amend import propose_amendments as _propose_amendments
+from .operations.check import run_check
 from .operations.common import OpsClient
 from .operations.entries import Source
 from .operations.finalize import finalize as _finalize
@@ -295,6 +298,51 @@ class Broker:
         async with aclosing(
             self.preview(draft, probes, context, concurrency=concurrency, cancel_event=cancel_event)
         ) as events:
+            async for event in events:
+                if event.report is not None:
+                    report = event.report
+        assert report is not None
+        return report
+
+    async def check(
+        self,
+        context: CollabContext,
+        *,
+        amendment_ids: list[str] | None = None,
+        model: str | None = None,
+        concurrency: int | None = None,
+        record: BaselineCache | None = None,
+        replay: bool = False,
+        cancel_event: asyncio.Event | None = None,
+    ) -> AsyncIterator[CheckProgress]:
+        """Check the context's enabled amendments (or those named) on their stored
+        probes: progress events, then ``finished`` with the :class:`CheckReport`.
+        ``model`` overrides the context's and the configuration's answer model;
+        ``record`` keeps every answer and verdict, ``replay`` serves them from it
+        with no model call."""
+        self.check_model(model or context.settings.model)
+        settings = self.preview_settings(context, concurrency or self.config.check_concurrency)
+        if model:
+            settings.model = model
+        run = run_check(
+            self.provider,
+            self.ops_client(),
+            context,
+            settings=settings,
+            cache=self.baseline_cache,
+            amendment_ids=amendment_ids,
+            record=record,
+            replay=replay,
+            cancel_event=cancel_event,
+        )
+        async with aclosing(run) as events:
+            async for event in events:
+                yield event
+
+    async def check_report(self, context: CollabContext, **options) -> CheckReport:
+        """Run a check to its end and return only the report (options as :meth:`check`)."""
+        report: CheckReport | None = None
+        async with aclosing(self.check(context, **options)) as events:
             async for event in events:
                 if event.report is not None:
                     report = event.report

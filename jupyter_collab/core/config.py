@@ -7,6 +7,7 @@ from its own traitlets and environment variables, so both build the same broker.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -46,6 +47,13 @@ class CollabConfig(BaseModel):
         description="Extra baseline samples per preview probe whose answers differ, to "
         "measure how much answers vary by sampling alone.",
     )
+    check_concurrency: int = Field(
+        default=64,
+        ge=1,
+        le=256,
+        description="Parallel model calls of a constitution check (a batch of every "
+        "amendment's probes, with and without it).",
+    )
     token_budget: int = Field(default=50_000, ge=0)
     # Anthropic: the key and base URL are read by the SDK from the environment
     # (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) unless given here.
@@ -75,3 +83,17 @@ class CollabConfig(BaseModel):
         if self.openai_base_url:
             return "openai"
         return "local"
+
+
+#: The check's recording of answers and verdicts, in :func:`cache_dir` by default.
+CHECK_ANSWERS_FILE = "check-answers.json"
+
+
+def cache_dir() -> Path:
+    """Where answers are kept between runs: ``$JUPYTER_COLLAB_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/jupyter-collab`` or ``~/.cache/jupyter-collab``."""
+    folder = os.environ.get("JUPYTER_COLLAB_CACHE_DIR")
+    if not folder:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+        folder = os.path.join(base, "jupyter-collab")
+    return Path(folder)

@@ -14,6 +14,9 @@ from .models import (
     MAX_QUOTE_TEXT,
     AmendmentKind,
     CorrectionOperation,
+    Expectation,
+    Health,
+    MeasureValue,
     Mode,
     ProbeKind,
     TextPositionSelector,
@@ -191,3 +194,84 @@ class PreviewProgress(WireModel):
         description="on 'started': the extra baseline samples this preview draws per "
         "changed probe, so a client can report a preview it cancels",
     )
+
+
+# -- the check of a whole constitution ----------------------------------------------
+
+
+class ProbeCheck(WireModel):
+    """One stored probe of an amendment, answered again with and without it."""
+
+    index: int = Field(ge=0, description="the probe's position in the amendment's preview list")
+    prompt: str
+    probe_kind: ProbeKind
+    expectation: Expectation
+    outcome: Literal["pass", "fail", "flaky"]
+    decided_by: Literal["identical", "deterministic", "noise", "judge"] = Field(
+        description="identical answers; a deterministic check (key terms, shape); the "
+        "noise floor; or the model judge"
+    )
+    verdict: Verdict
+    reason: str = ""
+    baseline: str = Field(description="the answer without the amendment")
+    amended: str = Field(description="the answer with every enabled amendment")
+    baseline_hash: str
+    amended_hash: str
+    accepted_hash: str | None = Field(
+        default=None, description="the amended answer's hash when the amendment was accepted"
+    )
+    noise: NoiseMeasure | None = None
+    measures: dict[str, MeasureValue] = Field(default_factory=dict)
+    conflict_with: str | None = Field(
+        default=None,
+        description="a failing probe that passes once this other amendment is removed",
+    )
+
+
+class AmendmentCheck(WireModel):
+    """The check of one amendment: its health and the evidence."""
+
+    amendment_id: str
+    kind: AmendmentKind
+    text: str
+    health: Health
+    summary: str = ""
+    conflicts_with: list[str] = Field(default_factory=list)
+    probes: list[ProbeCheck] = Field(default_factory=list)
+
+
+class CheckReport(WireModel):
+    provider: str
+    model: str
+    at: datetime
+    amendments: list[AmendmentCheck]
+    cancelled: bool = False
+    replayed: bool = Field(default=False, description="every answer came from a recording")
+    calls: int = Field(default=0, description="model calls made (0 when replayed)")
+    duration_s: float = 0.0
+
+    @property
+    def all_hold(self) -> bool:
+        """True when no amendment is broken, flaky or in conflict (untested ones aside)."""
+        return not self.cancelled and all(
+            a.health in (Health.holds, Health.untested) for a in self.amendments
+        )
+
+
+class CheckProgress(WireModel):
+    """One progress event of a running check.
+
+    ``started`` (``total`` probes, ``amendments`` to check), one ``probe`` event per
+    answered probe (``amendment_id`` + ``probe``), one ``amendment`` event when an
+    amendment's health is known (after its conflicts are looked for), ``finished``
+    with the report; ``error`` carries a message (sent by a door, not by the core)."""
+
+    event: Literal["started", "probe", "amendment", "finished", "error"]
+    total: int = 0
+    done: int = 0
+    amendments: int = 0
+    amendment_id: str | None = None
+    probe: ProbeCheck | None = None
+    amendment: AmendmentCheck | None = None
+    report: CheckReport | None = None
+    message: str | None = None

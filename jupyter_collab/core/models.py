@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +39,10 @@ class StrictModel(BaseModel):
     """Unknown fields are errors: a typo in a hand-edited file must not be ignored."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    #: Fields added after context files were first written: the file leaves them out
+    #: while they are unset (None, empty), so a file that uses none of them stays
+    #: byte-identical and readable by the versions that predate them (``store.py``).
+    omit_when_unset: ClassVar[tuple[str, ...]] = ()
 
 
 class Mode(str, Enum):
@@ -161,13 +165,96 @@ class Provenance(StrictModel):
     source: Literal["loop", "user", "cli", "import"] = "loop"
 
 
+class Expectation(str, Enum):
+    """What a probe's answer should do when the amendment is added."""
+
+    change = "change"
+    no_change = "no_change"
+
+
+class Health(str, Enum):
+    """An amendment's state in the last check of the constitution."""
+
+    holds = "holds"  # every probe meets its expectation
+    broken = "broken"  # a probe fails its expectation (ignored, no effect, over-reach)
+    flaky = "flaky"  # no failure, but a probe's effect is within sampling noise
+    conflict = "conflict"  # a probe fails with another amendment enabled, passes without it
+    untested = "untested"  # no probes recorded to check it with
+
+
+#: How much of each answer an amendment keeps as evidence (the hashes cover the
+#: whole answer). Context files are read on every call, so the stored text stays
+#: small: 4 probes x 2 answers x 600 characters is about 5 kB per amendment.
+MAX_STORED_ANSWER = 600
+MAX_MEASURES = 16
+MeasureValue = float | int | bool | str
+
+
 class PreviewResult(StrictModel):
+    """One probe an amendment was accepted on, with what it was accepted on."""
+
+    omit_when_unset: ClassVar[tuple[str, ...]] = (
+        "expectation",
+        "baseline_text",
+        "amended_text",
+        "measures",
+    )
+
     probe: str = Field(max_length=MAX_QUOTE_TEXT)
     probe_kind: ProbeKind = ProbeKind.user
     baseline_hash: str = Field(max_length=128)
     amended_hash: str = Field(max_length=128)
     verdict: Verdict
     reason: ShortText = ""
+    expectation: Expectation | None = Field(
+        default=None,
+        description="set by the researcher; None: derived from the probe kind and verdict "
+        "(see expected())",
+    )
+    baseline_text: str | None = Field(default=None, max_length=MAX_STORED_ANSWER)
+    amended_text: str | None = Field(
+        default=None, max_length=MAX_STORED_ANSWER, description="the accepted amended answer"
+    )
+    measures: dict[str, MeasureValue] = Field(
+        default_factory=dict,
+        max_length=MAX_MEASURES,
+        description="deterministic measures at acceptance (word change, noise spread, "
+        "key terms found, shape of the answer)",
+    )
+
+    @field_validator("measures")
+    @classmethod
+    def _short_measures(cls, value: dict[str, MeasureValue]) -> dict[str, MeasureValue]:
+        for key, item in value.items():
+            if len(key) > 64 or (isinstance(item, str) and len(item) > 500):
+                raise ValueError(f"measure {key[:64]!r} is too long")
+        return value
+
+    def expected(self) -> Expectation:
+        """The expectation in force: the researcher's, else the probe kind's (should
+        change, the prompt it came from: change; should not change: no change), else
+        what the preview found (an intended change: change; otherwise no change)."""
+        if self.expectation is not None:
+            return self.expectation
+        if self.probe_kind in (ProbeKind.should_change, ProbeKind.original):
+            return Expectation.change
+        if self.probe_kind == ProbeKind.should_not_change:
+            return Expectation.no_change
+        return Expectation.change if self.verdict == Verdict.intended else Expectation.no_change
+
+
+class CheckRecord(StrictModel):
+    """The last check of an amendment, kept on it so every door can show its health."""
+
+    health: Health
+    at: datetime
+    provider: str = Field(max_length=100)
+    model: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=1_000)
+    conflicts_with: list[EntryId] = Field(default_factory=list, max_length=50)
+    probes_passed: int = Field(default=0, ge=0)
+    probes_total: int = Field(default=0, ge=0)
+    replayed: bool = False
 
 
 class AmendmentRevision(StrictModel):
@@ -181,6 +268,8 @@ class AmendmentRevision(StrictModel):
 
 
 class Amendment(StrictModel):
+    omit_when_unset: ClassVar[tuple[str, ...]] = ("preview_model", "check")
+
     id: EntryId = Field(default_factory=lambda: new_id("a"))
     kind: AmendmentKind
     text: ShortText = Field(min_length=1)
@@ -192,6 +281,10 @@ class Amendment(StrictModel):
     updated: datetime = Field(default_factory=utcnow)
     rev: int = Field(default=1, ge=1)
     history: list[AmendmentRevision] = Field(default_factory=list, max_length=500)
+    preview_model: str | None = Field(
+        default=None, max_length=200, description="the model the preview answered with"
+    )
+    check: CheckRecord | None = Field(default=None, description="the last check's result")
 
     @field_validator("text")
     @classmethod

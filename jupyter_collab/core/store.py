@@ -187,6 +187,10 @@ def _parse_context(data: str | bytes | dict, source: str) -> CollabContext:
 def context_to_jsonable(context: CollabContext) -> dict:
     with gc_paused():
         data = context.model_dump(mode="json", exclude_defaults=False)
+    for amendment, entry in zip(context.amendments, data.get("amendments") or [], strict=True):
+        _drop_unset(amendment, entry)
+        for result, stored in zip(amendment.preview, entry.get("preview") or [], strict=True):
+            _drop_unset(result, stored)
     if not data.get("removed"):
         # Tombstones only appear once something was deleted, so a file without
         # deletions stays readable by versions that predate them.
@@ -197,10 +201,21 @@ def context_to_jsonable(context: CollabContext) -> dict:
 _FILE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 
 
+def _drop_unset(model: BaseModel, data: dict) -> None:
+    """Leave out the fields ``model`` names in ``omit_when_unset`` while they are unset."""
+    for name in getattr(model, "omit_when_unset", ()):
+        if not data.get(name):
+            data.pop(name, None)
+
+
 def _model_fields(value: object) -> dict:
     # A model's ``__dict__`` holds exactly its fields (extra fields are forbidden).
     if isinstance(value, BaseModel):
-        return value.__dict__
+        fields = value.__dict__
+        omit = getattr(value, "omit_when_unset", ())
+        if omit and not all(fields[name] for name in omit):
+            return {k: v for k, v in fields.items() if k not in omit or v}
+        return fields
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 

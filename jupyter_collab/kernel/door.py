@@ -35,17 +35,20 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..core.broker import Broker
-from ..core.config import CollabConfig
+from ..core.config import CHECK_ANSWERS_FILE, CollabConfig, cache_dir
 from ..core.errors import CollabError, ConfigurationError
 from ..core.history import cell_key, turns_for_cell
-from ..core.loop_models import CompletionInput, CompletionResult
+from ..core.loop_models import CheckReport, CompletionInput, CompletionResult
 from ..core.models import CollabContext
 from ..core.notebook import METADATA_KEY, embed_context
+from ..core.operations.check import replay_identity
+from ..core.operations.fanout import BaselineCache
 from ..core.outputs import CollabOutput, build_bundle
-from ..core.providers.base import Provider, TextDelta
+from ..core.providers.base import TextDelta
+from ..core.providers.recorded import RecordedProvider
 from ..core.replay import (
     Action,
     Decision,
@@ -59,16 +62,22 @@ from ..core.replay import (
 )
 from .discovery import CellInfo, NotebookFinder, NotebookLocation, locate_cell
 from .display import Publisher, StreamingDisplay, ipython_publisher
-from .errors import CollabUsageError, for_kernel
+from .errors import CollabCheckError, CollabUsageError, for_kernel
 from .notebook_state import NotebookState, load_state, read_notebook_shared
 from .runner import LoopThread, stream_events
 from .variables import DEFAULT_MAX_CHARS, fill_prompt
+
+CheckBeforeRun = Literal["off", "live", "replay"]
 
 
 @dataclass
 class KernelSettings:
     config: CollabConfig = field(default_factory=CollabConfig)
     run_mode: RunMode = RunMode.auto
+    #: Check the notebook's constitution before its first collaborator cell runs:
+    #: "live" calls the model, "replay" reads the check's recorded answers.
+    check: CheckBeforeRun = "off"
+    check_answers: str | None = None
     trust_embedded: bool = False
     update_interval: float = 0.05
     value_max_chars: int = DEFAULT_MAX_CHARS
@@ -90,27 +99,6 @@ class CellRun:
     request: CompletionInput
     filled: list[str] = field(default_factory=list)
     updates: int = 0
-
-
-class _Recorded(Provider):
-    """Names the provider and model of a stored answer (to recompute its input hash)."""
-
-    def __init__(self, name: str, model: str):
-        self.name = name
-        self._model = model
-
-    @property
-    def default_model(self) -> str:
-        return self._model
-
-    def stream(self, request: Any) -> Any:
-        raise ConfigurationError("a recorded answer cannot be asked again")
-
-    async def complete_structured(self, request: Any, tool: Any) -> str:
-        raise ConfigurationError("a recorded answer cannot be asked again")
-
-    async def count_tokens(self, request: Any) -> int:
-        raise ConfigurationError("a recorded answer cannot be asked again")
 
 
 def nbconvert_answer(notebook: Path, cell_id: str | None) -> StoredAnswer | None:
@@ -173,6 +161,7 @@ class KernelDoor:
         self.last: CellRun | None = None
         self._warned_no_notebook = False
         self._prefixes: dict[Path, str] = {}
+        self._checked: dict[Path, CheckReport] = {}
 
     # -- shared objects --------------------------------------------------------
 
@@ -238,6 +227,8 @@ class KernelDoor:
                 self.warn(f"jupyter-collab: {state.path.name}: {conflict}")
             index = locate_cell(state.notebook, cell, self.finder.last_index.get(location.path))
             self.finder.remember_index(location.path, index)
+            if self.settings.check != "off":
+                self._check_constitution(state)
 
         cell_id = self._cell_id(state, index, cell)
         key = self._key(location, state, index, cell)
@@ -371,7 +362,9 @@ class KernelDoor:
         exclude_ids: list[str] | None = None,
     ):
         result = stored.output.result
-        recorded = Broker(self.settings.config, provider=_Recorded(result.provider, result.model))
+        recorded = Broker(
+            self.settings.config, provider=RecordedProvider(result.provider, result.model)
+        )
         return recorded.prepare(request, context, exclude_ids=exclude_ids or ())
 
     def _reusable_despite_feedback(
@@ -428,6 +421,55 @@ class KernelDoor:
         metadata = carrying_context(metadata, carried)
         display.finish(data, metadata)
         return result, data, metadata, display.updates
+
+    # -- the check before a run ---------------------------------------------------------
+
+    def _check_constitution(self, state: NotebookState) -> None:
+        """Check the notebook's enabled amendments once per session (the first
+        collaborator cell runs it); one that does not hold fails this cell and
+        every later one, so a headless run stops."""
+        report = self._checked.get(state.path)
+        if report is None:
+            report = self._checked[state.path] = self._run_check(state)
+        if not report.all_hold:
+            failing = [a for a in report.amendments if a.health.value not in ("holds", "untested")]
+            lines = [
+                f"the constitution of {state.path.name} does not hold "
+                f"({report.provider} · {report.model}); fix or disable these amendments, or "
+                "unset JUPYTER_COLLAB_CHECK:"
+            ]
+            lines += [f"  {a.health.value} {a.amendment_id}: {a.summary}" for a in failing]
+            if report.cancelled:
+                lines.append("  (the check was cancelled)")
+            raise CollabCheckError("\n".join(lines))
+
+    def _run_check(self, state: NotebookState) -> CheckReport:
+        context = state.context or CollabContext()
+        replay = self.settings.check == "replay"
+        answers = Path(self.settings.check_answers or cache_dir() / CHECK_ANSWERS_FILE)
+        record = BaselineCache.load(answers, maxsize=50_000)
+        if replay:
+            config = self.settings.config
+            provider, model = replay_identity(
+                context,
+                config.provider if config.provider != "auto" else None,
+                config.model,
+                config.resolved_provider(),
+            )
+            broker = Broker(
+                config.model_copy(update={"model": model}),
+                provider=RecordedProvider(provider, model),
+            )
+        else:
+            state.require_reviewed()  # the check sends the context to the model
+            broker = self.broker
+        report = self.runner.run(broker.check_report(context, record=record, replay=replay))
+        if not replay:
+            try:
+                record.save(answers)
+            except OSError as err:
+                self.warn(f"jupyter-collab: could not record the check's answers: {err}")
+        return report
 
     # -- session bookkeeping -------------------------------------------------------
 

@@ -54,6 +54,11 @@ class CollabUsageError(_ShortTraceback, InvalidRequestError):
     """Bad options or an empty prompt."""
 
 
+class CollabCheckError(_ShortTraceback, CollabError):
+    """The check run before the notebook's collaborator cells found an amendment that
+    does not hold (``JUPYTER_COLLAB_CHECK``)."""
+
+
 class CollabConfigError(_ShortTraceback, ConfigurationError):
     """The kernel's configuration cannot work (provider, model, run mode...)."""
 

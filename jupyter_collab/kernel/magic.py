@@ -38,7 +38,14 @@ traitlet                        environment variable
 ``CollabMagics.run_mode``       ``JUPYTER_COLLAB_MODE``
 ``CollabMagics.trust_embedded``  ``JUPYTER_COLLAB_TRUST_EMBEDDED``
 ``CollabMagics.notebook_path``  ``JUPYTER_COLLAB_NOTEBOOK``
+``CollabMagics.check``          ``JUPYTER_COLLAB_CHECK``
+``CollabMagics.check_answers``  ``JUPYTER_COLLAB_CHECK_ANSWERS``
 ==============================  =====================================
+
+``JUPYTER_COLLAB_CHECK=1`` (or ``live``) checks the notebook's constitution (as
+``jupyter collab check`` does) before its first collaborator cell runs, and
+fails that cell, and so ``jupyter nbconvert --execute``, when an amendment does
+not hold; ``replay`` checks from the recorded answers without calling the model.
 
 ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are read by the Anthropic SDK.
 """
@@ -70,6 +77,19 @@ def _env_bool(name: str, value: str) -> bool:
     if lowered in _FALSE:
         return False
     raise CollabConfigError(f"{name}={value!r} is not a yes/no value; use 1 or 0")
+
+
+def _check_setting(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in ("live", "replay", "off"):
+        return lowered
+    if lowered in _TRUE:
+        return "live"
+    if lowered in _FALSE:
+        return "off"
+    raise CollabConfigError(
+        f"JUPYTER_COLLAB_CHECK={value!r} is not a check setting; use 1 (live), replay or 0"
+    )
 
 
 @magics_class
@@ -149,6 +169,21 @@ class CollabMagics(Magics):
         config=True,
         help="The notebook this kernel runs (skips discovery). Env: JUPYTER_COLLAB_NOTEBOOK.",
     )
+    check = CaselessStrEnum(
+        ["off", "live", "replay"],
+        default_value="off",
+        config=True,
+        help="Check the notebook's constitution before its first collaborator cell runs: "
+        "live calls the model, replay reads recorded answers; an amendment that does not "
+        "hold fails the cell. Env: JUPYTER_COLLAB_CHECK (1 = live).",
+    )
+    check_answers = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="The check's recording of answers (default: check-answers.json in the cache "
+        "folder). Env: JUPYTER_COLLAB_CHECK_ANSWERS.",
+    )
     update_interval = Float(
         0.05, config=True, help="Minimum seconds between display updates while streaming."
     )
@@ -195,6 +230,8 @@ class CollabMagics(Magics):
                 update_interval=self.update_interval,
                 value_max_chars=self.value_max_chars,
                 notebook_path=self._setting("notebook_path", "JUPYTER_COLLAB_NOTEBOOK"),
+                check=_check_setting(self._setting("check", "JUPYTER_COLLAB_CHECK")),
+                check_answers=self._setting("check_answers", "JUPYTER_COLLAB_CHECK_ANSWERS"),
             )
         except CollabError as err:
             raise for_kernel(err) from None

@@ -13,6 +13,7 @@ from ..loop_models import AmendmentDraft, CorrectionInput, HighlightInput, Previ
 from ..models import (
     MAX_ENTRY_TEXT,
     MAX_QUOTE_TEXT,
+    MAX_STORED_ANSWER,
     Amendment,
     AmendmentStatus,
     CollabContext,
@@ -21,6 +22,7 @@ from ..models import (
     PreviewResult,
     Provenance,
 )
+from .checks import accepted_measures
 from .common import clip
 from .entries import Source, find_duplicate
 
@@ -30,17 +32,30 @@ def _same_draft(a: AmendmentDraft, b: AmendmentDraft) -> bool:
 
 
 def preview_results(report: PreviewReport) -> list[PreviewResult]:
-    return [
-        PreviewResult(
-            probe=clip(outcome.probe.prompt, MAX_QUOTE_TEXT),
-            probe_kind=outcome.probe.kind,
-            baseline_hash=outcome.baseline_hash,
-            amended_hash=outcome.amended_hash,
-            verdict=outcome.verdict,
-            reason=clip(outcome.reason, MAX_ENTRY_TEXT),
+    """What the amendment is accepted on, per probe: the prompt and its kind, the
+    verdict, both answers (hashed whole, kept clipped) and the deterministic
+    measures the check compares against later."""
+    draft = report.amendment
+    results = []
+    for outcome in report.outcomes[:200]:
+        measures = accepted_measures(draft.kind, draft.text, outcome.baseline, outcome.amended)
+        if outcome.noise is not None:
+            measures["word_change"] = outcome.noise.amended_change
+            measures["baseline_spread"] = outcome.noise.baseline_spread
+        results.append(
+            PreviewResult(
+                probe=clip(outcome.probe.prompt, MAX_QUOTE_TEXT),
+                probe_kind=outcome.probe.kind,
+                baseline_hash=outcome.baseline_hash,
+                amended_hash=outcome.amended_hash,
+                verdict=outcome.verdict,
+                reason=clip(outcome.reason, MAX_ENTRY_TEXT),
+                baseline_text=clip(outcome.baseline, MAX_STORED_ANSWER),
+                amended_text=clip(outcome.amended, MAX_STORED_ANSWER),
+                measures=measures,
+            )
         )
-        for outcome in report.outcomes[:200]
-    ]
+    return results
 
 
 def _correction_summary(correction: CorrectionInput) -> str:
@@ -118,6 +133,7 @@ def finalize(
         rationale=draft.rationale.strip(),
         provenance=provenance,
         preview=preview_results(report) if report is not None else [],
+        preview_model=report.model if report is not None else None,
     )
     updated.amendments.append(amendment)
     return updated, amendment

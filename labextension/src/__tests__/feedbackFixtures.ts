@@ -25,6 +25,8 @@ export function amendment(overrides: Partial<IAmendment> = {}): IAmendment {
     updated: '2026-11-24T00:00:00Z',
     rev: 1,
     history: [],
+    preview_model: null,
+    check: null,
     ...overrides
   };
 }

@@ -112,7 +112,11 @@ describe('groupEntries', () => {
               baseline_hash: 'b',
               amended_hash: 'a',
               verdict: 'intended',
-              reason: ''
+              reason: '',
+              expectation: null,
+              baseline_text: null,
+              amended_text: null,
+              measures: {}
             },
             {
               probe: 'q',
@@ -120,7 +124,11 @@ describe('groupEntries', () => {
               baseline_hash: 'b',
               amended_hash: 'a',
               verdict: 'unintended',
-              reason: ''
+              reason: '',
+              expectation: null,
+              baseline_text: null,
+              amended_text: null,
+              measures: {}
             }
           ]
         }),

@@ -47,6 +47,14 @@ export type ProbeKind =
   'original' | 'notebook' | 'should_change' | 'should_not_change' | 'user';
 export type Verdict = 'intended' | 'unintended' | 'unchanged' | 'within_noise';
 /**
+ * What a probe's answer should do when the amendment is added.
+ */
+export type Expectation = 'change' | 'no_change';
+/**
+ * An amendment's state in the last check of the constitution.
+ */
+export type Health = 'holds' | 'broken' | 'flaky' | 'conflict' | 'untested';
+/**
  * A message the server sends on the ``stream`` WebSocket.
  */
 export type StreamMessage =
@@ -358,6 +366,14 @@ export interface IAmendmentSent {
    * @maxItems 500
    */
   history?: IAmendmentRevisionSent[];
+  /**
+   * the model the preview answered with
+   */
+  preview_model?: string | null;
+  /**
+   * the last check's result
+   */
+  check?: ICheckRecordSent | null;
 }
 /**
  * Where an amendment came from: which cell, which span, which correction.
@@ -372,6 +388,9 @@ export interface IProvenanceSent {
   prompt?: string | null;
   source?: 'loop' | 'user' | 'cli' | 'import';
 }
+/**
+ * One probe an amendment was accepted on, with what it was accepted on.
+ */
 export interface IPreviewResultSent {
   probe: string;
   probe_kind?: ProbeKind & string;
@@ -379,6 +398,21 @@ export interface IPreviewResultSent {
   amended_hash: string;
   verdict: Verdict;
   reason?: string;
+  /**
+   * set by the researcher; None: derived from the probe kind and verdict (see expected())
+   */
+  expectation?: Expectation | null;
+  baseline_text?: string | null;
+  /**
+   * the accepted amended answer
+   */
+  amended_text?: string | null;
+  /**
+   * deterministic measures at acceptance (word change, noise spread, key terms found, shape of the answer)
+   */
+  measures?: {
+    [k: string]: number | boolean | string;
+  };
 }
 /**
  * One earlier state of an amendment, kept so edits can be reviewed and undone.
@@ -389,6 +423,23 @@ export interface IAmendmentRevisionSent {
   text: string;
   status: AmendmentStatus;
   note?: string;
+}
+/**
+ * The last check of an amendment, kept on it so every door can show its health.
+ */
+export interface ICheckRecordSent {
+  health: Health;
+  at: string;
+  provider: string;
+  model: string;
+  summary?: string;
+  /**
+   * @maxItems 50
+   */
+  conflicts_with?: string[];
+  probes_passed?: number;
+  probes_total?: number;
+  replayed?: boolean;
 }
 /**
  * Return an entry to the state before its last change.
@@ -522,6 +573,14 @@ export interface IAmendment {
    * @maxItems 500
    */
   history: IAmendmentRevision[];
+  /**
+   * the model the preview answered with
+   */
+  preview_model: string | null;
+  /**
+   * the last check's result
+   */
+  check: ICheckRecord | null;
 }
 /**
  * Where an amendment came from: which cell, which span, which correction.
@@ -536,6 +595,9 @@ export interface IProvenance {
   prompt: string | null;
   source: 'loop' | 'user' | 'cli' | 'import';
 }
+/**
+ * One probe an amendment was accepted on, with what it was accepted on.
+ */
 export interface IPreviewResult {
   probe: string;
   probe_kind: ProbeKind & string;
@@ -543,6 +605,21 @@ export interface IPreviewResult {
   amended_hash: string;
   verdict: Verdict;
   reason: string;
+  /**
+   * set by the researcher; None: derived from the probe kind and verdict (see expected())
+   */
+  expectation: Expectation | null;
+  baseline_text: string | null;
+  /**
+   * the accepted amended answer
+   */
+  amended_text: string | null;
+  /**
+   * deterministic measures at acceptance (word change, noise spread, key terms found, shape of the answer)
+   */
+  measures: {
+    [k: string]: number | boolean | string;
+  };
 }
 /**
  * One earlier state of an amendment, kept so edits can be reviewed and undone.
@@ -553,6 +630,23 @@ export interface IAmendmentRevision {
   text: string;
   status: AmendmentStatus;
   note: string;
+}
+/**
+ * The last check of an amendment, kept on it so every door can show its health.
+ */
+export interface ICheckRecord {
+  health: Health;
+  at: string;
+  provider: string;
+  model: string;
+  summary: string;
+  /**
+   * @maxItems 50
+   */
+  conflicts_with: string[];
+  probes_passed: number;
+  probes_total: number;
+  replayed: boolean;
 }
 /**
  * The body of every error answer of the REST routes.

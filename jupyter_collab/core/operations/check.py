@@ -1,0 +1,513 @@
+"""Check a constitution: every enabled amendment's stored probes answered again
+with the amendment (the whole context) and without it, and a health per amendment.
+
+Per probe the expectation in force (``PreviewResult.expected()``) decides:
+
+========================  =========================================================
+the answers               outcome
+========================  =========================================================
+identical                 "no change" passes; "change" fails (no effect)
+differ, decided by        met: pass; not met: fail (a fact ignored, a rule's shape
+``checks.py``             missing)
+within the noise floor    "no change" passes; "change" is flaky
+judged                    "change" passes when intended; "no change" when unchanged
+========================  =========================================================
+
+An amendment **holds** when every probe passes, is **flaky** when none fails but
+some are flaky, and is **broken** when one fails, unless removing another
+enabled amendment makes a failing probe pass: then the two are in **conflict**
+(both are reported, each naming the other). The candidates for a conflict are
+the few amendments whose words are closest to the failing amendment and its
+probes (``conflict_candidates``). An amendment with no stored probe is
+**untested**.
+
+The probes run through the preview's machinery (``compare.py``, ``fanout.py``):
+the same bounded fan-out, warm-up, baseline cache and noise floor; a prompt
+several amendments share is answered once with the whole context. With a
+recording (``record``) every answer and verdict is kept by input hash; with
+``replay`` the check makes no call at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from ..assembly import assemble, input_hash
+from ..errors import InvalidRequestError
+from ..loop_models import (
+    AmendmentCheck,
+    AmendmentDraft,
+    CheckProgress,
+    CheckReport,
+    Probe,
+    ProbeCheck,
+)
+from ..models import (
+    Amendment,
+    CheckRecord,
+    CollabContext,
+    Expectation,
+    Health,
+    MeasureValue,
+    PreviewResult,
+    Verdict,
+    utcnow,
+)
+from ..providers.base import Provider
+from .checks import check_change
+from .common import OpsClient, normalize, one_line
+from .compare import (
+    IDENTICAL_REASON,
+    Decided,
+    PreviewSettings,
+    ProbeComparer,
+    ProbeRequests,
+)
+from .fanout import BaselineCache
+from .probes import EXPECT_CHANGE, EXPECT_NO_CHANGE
+
+#: Other amendments tried as the cause of a failing probe, per failing amendment.
+CONFLICT_CANDIDATES = 3
+#: Failing probes of one amendment tried against each candidate.
+CONFLICT_PROBES = 2
+
+
+def _requests(
+    provider: Provider,
+    prompt: str,
+    context: CollabContext,
+    settings: PreviewSettings,
+    without: Sequence[str],
+    also_without: Sequence[str] = (),
+) -> ProbeRequests:
+    """The probe asked with the context less ``also_without`` (amended) and less
+    ``without`` too (baseline)."""
+
+    def build(exclude: Sequence[str]):
+        request = assemble(
+            prompt,
+            context=context,
+            mode=settings.mode,
+            exclude_ids=exclude,
+            token_budget=settings.token_budget,
+            model=settings.model,
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+        ).request
+        request.model = provider.resolve_model(request)
+        return request
+
+    baseline = build([*without, *also_without])
+    amended = build(list(also_without))
+    model = baseline.model or provider.default_model
+    return ProbeRequests(
+        baseline=baseline,
+        amended=amended,
+        baseline_key=input_hash(provider.name, model, baseline),
+        amended_key=input_hash(provider.name, model, amended),
+        model=model,
+    )
+
+
+def _outcome(expectation: Expectation, verdict: Verdict, decided_by: str, met: bool):
+    if decided_by == "deterministic":
+        return "pass" if met else "fail"
+    if verdict == Verdict.within_noise:
+        return "pass" if expectation == Expectation.no_change else "flaky"
+    if expectation == Expectation.change:
+        return "pass" if verdict == Verdict.intended else "fail"
+    return "pass" if verdict == Verdict.unchanged else "fail"
+
+
+@dataclass
+class _Probe:
+    """One stored probe of one amendment, as the check runs it."""
+
+    amendment: Amendment
+    index: int
+    stored: PreviewResult
+
+    @property
+    def expectation(self) -> Expectation:
+        return self.stored.expected()
+
+    def probe(self) -> Probe:
+        expectation = EXPECT_CHANGE if self.expectation == Expectation.change else EXPECT_NO_CHANGE
+        return Probe(prompt=self.stored.probe, kind=self.stored.probe_kind, expectation=expectation)
+
+
+@dataclass
+class _Run:
+    provider: Provider
+    comparer: ProbeComparer
+    context: CollabContext
+    settings: PreviewSettings
+    conflict_candidates: int
+    model: str = ""
+    events: asyncio.Queue[CheckProgress] = field(default_factory=asyncio.Queue)
+    total: int = 0
+    done: int = 0
+
+    async def run_probe(self, item: _Probe, also_without: Sequence[str] = ()) -> ProbeCheck:
+        amendment = item.amendment
+        requests = _requests(
+            self.provider,
+            item.stored.probe,
+            self.context,
+            self.settings,
+            [amendment.id],
+            also_without,
+        )
+        self.model = self.model or requests.model
+        expectation = item.expectation
+        measures: dict[str, MeasureValue] = {}
+        deterministic: list[bool] = []
+
+        def decide(baseline: str, amended: str) -> Decided | None:
+            if expectation != Expectation.change:
+                return None
+            found = check_change(amendment.kind, amendment.text, [baseline], amended)
+            measures.update(found.measures)
+            if not found.decided:
+                return None
+            deterministic.append(bool(found.met))
+            verdict = Verdict.intended if found.met else Verdict.unchanged
+            return Decided(verdict, found.reason)
+
+        draft = AmendmentDraft(kind=amendment.kind, text=amendment.text)
+        outcome = await self.comparer.compare(item.probe(), requests, draft, decide)
+        reason = outcome.reason
+        if outcome.baseline == outcome.amended:
+            decided_by = "identical"
+            if expectation == Expectation.change:
+                found = check_change(
+                    amendment.kind, amendment.text, [outcome.baseline], outcome.amended
+                )
+                measures.update(found.measures)
+                reason = "No effect: " + IDENTICAL_REASON[0].lower() + IDENTICAL_REASON[1:]
+                if found.decided and not found.met:
+                    reason += f" And {found.reason}."
+        elif deterministic:
+            decided_by = "deterministic"
+        elif outcome.verdict == Verdict.within_noise:
+            decided_by = "noise"
+        else:
+            decided_by = "judge"
+        if outcome.noise is not None:
+            measures["word_change"] = outcome.noise.amended_change
+            measures["baseline_spread"] = outcome.noise.baseline_spread
+        return ProbeCheck(
+            index=item.index,
+            prompt=item.stored.probe,
+            probe_kind=item.stored.probe_kind,
+            expectation=expectation,
+            outcome=_outcome(
+                expectation,
+                outcome.verdict,
+                decided_by,
+                deterministic[0] if deterministic else None,
+            ),
+            decided_by=decided_by,
+            verdict=outcome.verdict,
+            reason=reason,
+            baseline=outcome.baseline,
+            amended=outcome.amended,
+            baseline_hash=outcome.baseline_hash,
+            amended_hash=outcome.amended_hash,
+            accepted_hash=item.stored.amended_hash or None,
+            noise=outcome.noise,
+            measures=measures,
+        )
+
+    def candidates(self, amendment: Amendment, failing: list[ProbeCheck]) -> list[Amendment]:
+        """The other enabled amendments most likely to pull against ``amendment``:
+        those sharing the most words with it and its failing probes."""
+        words = _words(amendment.text + " " + " ".join(p.prompt for p in failing))
+        others = [a for a in self.context.enabled_amendments() if a.id != amendment.id]
+        scored = sorted(
+            others,
+            key=lambda a: len(words & _words(a.text)) / (1 + len(_words(a.text))),
+            reverse=True,
+        )
+        return scored[: self.conflict_candidates]
+
+    async def find_conflicts(
+        self, amendment: Amendment, probes: list[ProbeCheck]
+    ) -> dict[int, str]:
+        """Failing probe index -> the id of an amendment whose removal makes it pass."""
+        failing = [p for p in probes if p.outcome == "fail"][:CONFLICT_PROBES]
+        if not failing:
+            return {}
+        trials = [
+            (probe, other) for other in self.candidates(amendment, failing) for probe in failing
+        ]
+        results = await asyncio.gather(
+            *(
+                self.run_probe(
+                    _Probe(amendment, probe.index, amendment.preview[probe.index]), [other.id]
+                )
+                for probe, other in trials
+            )
+        )
+        found: dict[int, str] = {}
+        for (probe, other), result in zip(trials, results, strict=True):
+            if result.outcome == "pass" and probe.index not in found:
+                found[probe.index] = other.id
+        return found
+
+    async def check_amendment(self, amendment: Amendment) -> AmendmentCheck:
+        items = [_Probe(amendment, i, stored) for i, stored in enumerate(amendment.preview)]
+        if not items:
+            return _report(amendment, Health.untested, [], [])
+
+        async def one(item: _Probe) -> ProbeCheck:
+            result = await self.run_probe(item)
+            self.done += 1
+            self.events.put_nowait(
+                CheckProgress(
+                    event="probe",
+                    total=self.total,
+                    done=self.done,
+                    amendment_id=amendment.id,
+                    probe=result,
+                )
+            )
+            return result
+
+        probes = list(await asyncio.gather(*(one(item) for item in items)))
+        conflicts = await self.find_conflicts(amendment, probes)
+        probes = [
+            p.model_copy(update={"conflict_with": conflicts[p.index]})
+            if p.index in conflicts
+            else p
+            for p in probes
+        ]
+        if conflicts:
+            health = Health.conflict
+        elif any(p.outcome == "fail" for p in probes):
+            health = Health.broken
+        elif any(p.outcome == "flaky" for p in probes):
+            health = Health.flaky
+        else:
+            health = Health.holds
+        return _report(amendment, health, probes, sorted(set(conflicts.values())))
+
+
+_WORD = re.compile(r"\w{4,}")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(normalize(text)))
+
+
+def _summary(amendment: Amendment, health: Health, probes: list[ProbeCheck]) -> str:
+    if health == Health.untested:
+        return (
+            "no probes recorded: preview it, or add one with "
+            f"`jupyter collab context expect NOTEBOOK {amendment.id} --add PROMPT`"
+        )
+    passed = sum(1 for p in probes if p.outcome == "pass")
+    head = f"{passed}/{len(probes)} probes pass"
+    worst = next((p for p in probes if p.outcome == "fail"), None) or next(
+        (p for p in probes if p.outcome == "flaky"), None
+    )
+    if worst is None:
+        return head
+    reason = one_line(worst.reason, 200).rstrip(".")
+    detail = f"probe {worst.index + 1} ({one_line(worst.prompt, 50)!r}): {reason}"
+    if worst.conflict_with:
+        detail += f"; passes once {worst.conflict_with} is removed"
+    return f"{head}; {detail}"
+
+
+def _report(
+    amendment: Amendment, health: Health, probes: list[ProbeCheck], conflicts: list[str]
+) -> AmendmentCheck:
+    return AmendmentCheck(
+        amendment_id=amendment.id,
+        kind=amendment.kind,
+        text=amendment.text,
+        health=health,
+        summary=_summary(amendment, health, probes),
+        conflicts_with=conflicts,
+        probes=probes,
+    )
+
+
+def _pair_conflicts(checks: dict[str, AmendmentCheck]) -> list[AmendmentCheck]:
+    """Name each conflict on both sides; returns the checks that changed."""
+    changed: dict[str, AmendmentCheck] = {}
+    for check in list(checks.values()):
+        for other_id in check.conflicts_with:
+            other = checks.get(other_id)
+            if other is None or check.amendment_id in other.conflicts_with:
+                continue
+            summary = (
+                f"pulls against {check.amendment_id}, whose probes fail with it enabled; "
+                + other.summary
+            )
+            other = other.model_copy(
+                update={
+                    "health": Health.conflict,
+                    "conflicts_with": [*other.conflicts_with, check.amendment_id],
+                    "summary": summary,
+                }
+            )
+            checks[other_id] = changed[other_id] = other
+    return list(changed.values())
+
+
+def check_targets(context: CollabContext, amendment_ids: Sequence[str] | None) -> list[Amendment]:
+    """The enabled amendments to check: all of them, or those named (each must exist
+    and be enabled)."""
+    if amendment_ids is None:
+        return context.enabled_amendments()
+    targets = []
+    for amendment_id in amendment_ids:
+        amendment = context.amendment(amendment_id)  # NotFoundError naming the id
+        if not amendment.enabled:
+            raise InvalidRequestError(
+                f"amendment {amendment_id} is {amendment.status.value}: only enabled "
+                "amendments are checked"
+            )
+        if amendment not in targets:
+            targets.append(amendment)
+    return targets
+
+
+async def run_check(
+    provider: Provider,
+    ops: OpsClient,
+    context: CollabContext,
+    *,
+    settings: PreviewSettings,
+    cache: BaselineCache,
+    amendment_ids: Sequence[str] | None = None,
+    record: BaselineCache | None = None,
+    replay: bool = False,
+    conflict_candidates: int = CONFLICT_CANDIDATES,
+    cancel_event: asyncio.Event | None = None,
+) -> AsyncIterator[CheckProgress]:
+    """Yield ``started``; ``probe`` events as probes are answered; an ``amendment``
+    event as each amendment's health is known (again for an amendment a later
+    conflict names); ``finished`` with the report (amendments in context order).
+
+    A failing call cancels the rest and raises; ``cancel_event`` finishes early
+    with ``report.cancelled`` set; closing the iterator cancels everything.
+    """
+    targets = check_targets(context, amendment_ids)
+    comparer = ProbeComparer(provider, ops, settings, cache, record=record, replay=replay)
+    run = _Run(provider, comparer, context, settings, max(0, conflict_candidates))
+    # Assemble every request first: a probe that cannot be assembled fails before any call.
+    for amendment in targets:
+        for stored in amendment.preview:
+            run.model = (
+                run.model
+                or _requests(provider, stored.probe, context, settings, [amendment.id]).model
+            )
+    run.model = run.model or provider.default_model
+    run.total = sum(len(a.preview) for a in targets)
+    started, at = time.monotonic(), utcnow()
+    yield CheckProgress(event="started", total=run.total, amendments=len(targets))
+
+    checks: dict[str, AmendmentCheck] = {}
+
+    async def one(amendment: Amendment) -> None:
+        check = await run.check_amendment(amendment)
+        checks[amendment.id] = check
+        run.events.put_nowait(
+            CheckProgress(event="amendment", total=run.total, done=run.done, amendment=check)
+        )
+        for changed in _pair_conflicts(checks):
+            run.events.put_nowait(
+                CheckProgress(event="amendment", total=run.total, done=run.done, amendment=changed)
+            )
+
+    everything = asyncio.ensure_future(asyncio.gather(*(one(a) for a in targets)))
+    waiter = asyncio.ensure_future(cancel_event.wait()) if cancel_event is not None else None
+    cancelled = False
+    try:
+        while True:
+            getter = asyncio.ensure_future(run.events.get())
+            watch = {getter, everything, *([waiter] if waiter is not None else [])}
+            done, _ = await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                yield getter.result()
+                continue
+            getter.cancel()
+            if everything in done:
+                everything.result()  # a failure propagates
+                while not run.events.empty():
+                    yield run.events.get_nowait()
+                break
+            cancelled = True  # the cancel event
+            break
+    finally:
+        for task in (everything, waiter):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+    order = {a.id: i for i, a in enumerate(context.amendments)}
+    report = CheckReport(
+        provider=provider.name,
+        model=run.model,
+        at=at,
+        amendments=sorted(checks.values(), key=lambda c: order[c.amendment_id]),
+        cancelled=cancelled,
+        replayed=replay,
+        calls=comparer.calls,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+    yield CheckProgress(event="finished", total=run.total, done=run.done, report=report)
+
+
+def replay_identity(
+    context: CollabContext,
+    provider: str | None,
+    model: str | None,
+    default_provider: str | None = None,
+) -> tuple[str, str]:
+    """The provider and model whose recorded answers a replay reads: those given,
+    else those of the last check kept on the amendments (else ``default_provider``)."""
+    last = max(
+        (a.check for a in context.amendments if a.check is not None),
+        key=lambda record: record.at,
+        default=None,
+    )
+    provider = provider or (last.provider if last else None) or default_provider
+    model = model or (last.model if last else None)
+    if provider is None or model is None:
+        raise InvalidRequestError(
+            "a replayed check needs to know which provider and model answered: no check is "
+            "kept on the amendments, so name the provider and the model"
+        )
+    return provider, model
+
+
+def record_check(context: CollabContext, report: CheckReport) -> CollabContext:
+    """A NEW context with each checked amendment's :class:`CheckRecord` set from
+    ``report`` (nothing else changes: no revision of the amendment, no history)."""
+    updated = context.model_copy(deep=True)
+    by_id = {a.id: a for a in updated.amendments}
+    for check in report.amendments:
+        amendment = by_id.get(check.amendment_id)
+        if amendment is None:
+            continue  # removed since the check started
+        amendment.check = CheckRecord(
+            health=check.health,
+            at=report.at,
+            provider=report.provider,
+            model=report.model,
+            summary=check.summary[:1000],
+            conflicts_with=[c for c in check.conflicts_with if c in by_id],
+            probes_passed=sum(1 for p in check.probes if p.outcome == "pass"),
+            probes_total=len(check.probes),
+            replayed=report.replayed,
+        )
+    return updated

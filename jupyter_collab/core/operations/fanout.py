@@ -1,0 +1,221 @@
+"""The fan-out the preview and the check share: bounded concurrency with required
+calls before speculative ones, cache warming (one request per prompt prefix
+first), a cache of answers by input hash, and running tasks to completion in
+the order they finish, with cancellation.
+
+See ``preview.py`` for why each exists; the check (``check.py``) runs many
+amendments' probes through the same machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from ..errors import ProviderError
+from ..providers.base import ChatRequest, Provider, StreamEnd, TextDelta
+from ..store import atomic_write_text
+
+T = TypeVar("T")
+
+CACHE_FILE_VERSION = 1
+
+
+class BaselineCache:
+    """A small LRU of baseline answers keyed by input hash."""
+
+    def __init__(self, maxsize: int = 512):
+        self.maxsize = maxsize
+        self._items: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: str) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    # A headless door (the CLI) keeps baselines between runs in a file.
+
+    @classmethod
+    def load(cls, path: Path, maxsize: int = 512) -> BaselineCache:
+        """The cache stored at ``path``; empty when the file is missing or unreadable."""
+        cache = cls(maxsize)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cache
+        if isinstance(data, dict) and data.get("version") == CACHE_FILE_VERSION:
+            for key, value in (data.get("answers") or {}).items():
+                if isinstance(key, str) and isinstance(value, str):
+                    cache.put(key, value)
+        return cache
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"version": CACHE_FILE_VERSION, "answers": dict(self._items)}
+        atomic_write_text(path, json.dumps(payload, ensure_ascii=False))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+async def answer_text(
+    provider: Provider, request: ChatRequest, on_first_event: Callable[[], None] | None = None
+) -> str:
+    """Run one request to its end and return the answer text.
+
+    ``on_first_event`` is called when the answer starts (the prompt has been read).
+    """
+    parts: list[str] = []
+    ended = False
+    async with aclosing(provider.stream(request)) as stream:
+        async for event in stream:
+            if on_first_event is not None:
+                on_first_event()
+                on_first_event = None
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, StreamEnd):
+                ended = True
+    if not ended:
+        raise ProviderError(f"{provider.name}: the stream ended without a final message")
+    return "".join(parts)
+
+
+class Slots:
+    """The concurrency bound, with required calls served before speculative ones.
+
+    Speculative calls (the noise floor's extra samples, started with a probe's
+    first answers in case they are needed) take a slot only when more slots are
+    free than required calls (answers, needed samples, judge calls) are announced
+    and still waiting, so they fill idle slots and never push an answer the
+    preview must have into a second wave."""
+
+    def __init__(self, concurrency: int):
+        self._free = max(1, concurrency)
+        self._required_waiting = 0
+        self._changed = asyncio.Condition()
+
+    def announce_required(self) -> None:
+        """A required call is on its way (it may first wait for its prefix's warm-up)."""
+        self._required_waiting += 1
+
+    async def withdraw_required(self) -> None:
+        """An announced required call ended before it took a slot (cancelled, failed)."""
+        async with self._changed:
+            self._required_waiting -= 1
+            self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, speculative: bool) -> AsyncIterator[None]:
+        """A slot; a required caller must have announced itself first."""
+        async with self._changed:
+            if speculative:
+                await self._changed.wait_for(lambda: self._free > self._required_waiting)
+            else:
+                await self._changed.wait_for(lambda: self._free > 0)
+                self._required_waiting -= 1
+            self._free -= 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+
+class Limiter:
+    """The slots plus the warm-up rule: one request per prompt prefix first."""
+
+    def __init__(self, concurrency: int):
+        self._slots = Slots(concurrency)
+        self._warmed: dict[str, asyncio.Event] = {}
+
+    async def run(
+        self,
+        prefix: str,
+        call: Callable[[Callable[[], None]], Awaitable[T]],
+        speculative: bool = False,
+    ) -> T:
+        """Run ``call(warmed)``; the first call of a prefix signals ``warmed()`` when the
+        provider has read its prompt (or when it ends), releasing the others."""
+        waiting = not speculative
+        if waiting:
+            self._slots.announce_required()
+        try:
+            event = self._warmed.get(prefix)
+            if event is None:
+                event = self._warmed[prefix] = asyncio.Event()
+                try:
+                    async with self._slots.hold(speculative):
+                        waiting = False
+                        return await call(event.set)
+                finally:
+                    event.set()  # on failure too: the others then try for themselves
+            await event.wait()
+            async with self._slots.hold(speculative):
+                waiting = False
+                return await call(_nothing)
+        finally:
+            if waiting:
+                await self._slots.withdraw_required()
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Finished(Generic[T]):
+    """What :func:`in_completion_order` yields: the index of a task and its result."""
+
+    index: int
+    result: T
+
+
+async def in_completion_order(
+    coroutines: Iterable[Awaitable[T]], cancel_event: asyncio.Event | None = None
+) -> AsyncIterator[Finished[T] | None]:
+    """Run ``coroutines`` concurrently and yield each result as it finishes (ties in
+    index order). A failure cancels the others and raises. When ``cancel_event``
+    is set while some are still running, the rest are cancelled and ``None`` is
+    yielded last; closing the iterator cancels everything still running."""
+    tasks = {asyncio.ensure_future(c): i for i, c in enumerate(coroutines)}
+    waiter = asyncio.ensure_future(cancel_event.wait()) if cancel_event is not None else None
+    pending = set(tasks)
+    try:
+        while pending:
+            watch = pending | ({waiter} if waiter is not None else set())
+            done, _ = await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done - {waiter}, key=tasks.__getitem__):
+                pending.discard(task)
+                yield Finished(tasks[task], task.result())  # a failure propagates
+            if waiter is not None and waiter in done:
+                if pending:
+                    yield None
+                break
+    finally:
+        leftovers = [*pending, *([waiter] if waiter is not None else [])]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.gather(*leftovers, return_exceptions=True)
