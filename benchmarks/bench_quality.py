@@ -16,9 +16,16 @@ alike. Answers are greedy (temperature 0) and scored deterministically
   returns a validated result; the share valid at the first try (no retry) is
   reported beside it.
 
-tokens/s = (output tokens - 1) / seconds from the first streamed token to the
-end, per answer of at least 8 tokens, median over the run; both models run in
-their worker process with 2 threads (the machine's cores).
+Speed is measured on its own, on the same machine in the same run: one fixed
+request (a fact case, system placement) answered ``runs`` times by each model
+with 2 threads (the machine's cores) and again with 1 thread, the models
+alternating. tokens/s = (output tokens - 1) / seconds from the first streamed
+token to the end; medians. The quality answers themselves are generated with
+each model's faster thread count in that measurement: greedy answers do not
+depend on speed, and on a loaded 2-core machine llama.cpp's 2-thread barriers
+stall whenever one of its threads is descheduled (Gemma 3's many small
+operations per layer suffer most), which would make the suite take an hour for
+no change in its scores.
 
 ``--quick`` runs one case per category, system placement only: a smoke check.
 """
@@ -34,8 +41,9 @@ from typing import Any
 from .common import OUT, Result, Settings, log, median, rounded
 from .quality import Case, adherence, load_cases, score
 
-MAX_TOKENS = 160
+MAX_TOKENS = 80
 THREADS = 2
+SPEED_MAX_TOKENS = 64
 MIN_TOKENS_FOR_RATE = 8
 TPS_FLOOR = 15.0
 
@@ -48,7 +56,9 @@ def _context(case: Case):
     return CollabContext(revision=1, amendments=amendments)
 
 
-async def _answer(provider, case: Case, placement, model_name: str) -> dict[str, Any]:
+async def _answer(
+    provider, case: Case, placement, model_name: str, max_tokens: int = MAX_TOKENS
+) -> dict[str, Any]:
     from jupyter_collab.core.assembly import assemble
     from jupyter_collab.core.providers.base import StreamEnd, TextDelta
 
@@ -56,7 +66,7 @@ async def _answer(provider, case: Case, placement, model_name: str) -> dict[str,
         case.prompt,
         context=_context(case),
         model=model_name,
-        max_tokens=MAX_TOKENS,
+        max_tokens=max_tokens,
         temperature=0.0,
         placement=placement,
     ).request
@@ -180,17 +190,23 @@ async def _run_all(settings: Settings) -> dict[str, Any]:
             chosen.setdefault(case.category, case)
         cases = list(chosen.values())
         placements = [Placement.system]
+    speed = await _speed(settings, cases[0])
     providers = {}
+    threads_for = {
+        name: max(speed[name], key=lambda t, name=name: median(speed[name][t]))
+        for name in EMBEDDED_MODELS
+    }
     for name in EMBEDDED_MODELS:
         config = CollabConfig(
-            provider="local", local_model=name, local_n_threads=THREADS, temperature=0.0
+            provider="local", local_model=name, local_n_threads=threads_for[name], temperature=0.0
         )
         providers[name] = LocalProvider(config)
     try:
         for name, provider in providers.items():
             started = time.perf_counter()
             await provider.load()
-            log(f"{name}: {provider.model_path.name} loaded in {time.perf_counter() - started:.1f} s")
+            seconds = time.perf_counter() - started
+            log(f"{name}: {provider.model_path.name} loaded in {seconds:.1f} s")
         runs: dict[str, dict[str, Any]] = {name: {} for name in providers}
         for index, case in enumerate(cases):
             order = list(providers) if index % 2 == 0 else list(reversed(providers))
@@ -206,23 +222,70 @@ async def _run_all(settings: Settings) -> dict[str, Any]:
                         provider, case, placement, model_name
                     )
                 runs[name][case.id] = per_placement
-            log(f"case {index + 1}/{len(cases)} {case.id}: " + ", ".join(
-                f"{name} {_passes(runs[name][case.id])}" for name in providers
-            ))
+            log(
+                f"case {index + 1}/{len(cases)} {case.id}: "
+                + ", ".join(f"{name} {_passes(runs[name][case.id])}" for name in providers)
+            )
         return {
+            "speed": speed,
+            "quality_threads": threads_for,
             "cases": cases,
             "placements": [p.value for p in placements],
             "runs": runs,
             "names": {name: p.default_model for name, p in providers.items()},
             "default_placement": {
-                name: constitution_placement(p.default_model).value
-                for name, p in providers.items()
+                name: constitution_placement(p.default_model).value for name, p in providers.items()
             },
         }
     finally:
         for provider in providers.values():
             with contextlib.suppress(Exception):
                 await provider.aclose()
+
+
+async def _speed(settings: Settings, case: Case) -> dict[str, dict[int, list[float]]]:
+    """tokens/s samples per model and thread count, models alternating."""
+    from jupyter_collab.core.assembly import Placement
+    from jupyter_collab.core.config import CollabConfig
+    from jupyter_collab.core.providers.local import EMBEDDED_MODELS, LocalProvider
+
+    samples: dict[str, dict[int, list[float]]] = {name: {} for name in EMBEDDED_MODELS}
+    for threads in (THREADS, 1):
+        providers = {
+            name: LocalProvider(
+                CollabConfig(provider="local", local_model=name, local_n_threads=threads)
+            )
+            for name in EMBEDDED_MODELS
+        }
+        try:
+            for provider in providers.values():
+                await provider.load()
+                await _answer(provider, case, Placement.system, provider.default_model)  # warm
+            for run in range(settings.runs):
+                order = list(providers) if run % 2 == 0 else list(reversed(providers))
+                for name in order:
+                    provider = providers[name]
+                    outcome = await _answer(
+                        provider,
+                        case,
+                        Placement.system,
+                        provider.default_model,
+                        max_tokens=SPEED_MAX_TOKENS,
+                    )
+                    if outcome["tokens_per_s"]:
+                        samples[name].setdefault(threads, []).append(outcome["tokens_per_s"])
+            log(
+                f"{threads} thread(s): "
+                + ", ".join(
+                    f"{name} {median(samples[name].get(threads, [0])):.1f} tok/s"
+                    for name in providers
+                )
+            )
+        finally:
+            for provider in providers.values():
+                with contextlib.suppress(Exception):
+                    await provider.aclose()
+    return samples
 
 
 def _passes(outcome: dict[str, Any]) -> str:
@@ -244,13 +307,8 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
                 result = outcome if case.category == "json" else outcome[placement]
                 passed.setdefault(case.category, []).append(bool(result["passed"]))
             by_placement[placement] = {k: rounded(v) for k, v in adherence(passed).items()}
-        rates = [
-            o["tokens_per_s"]
-            for case in cases
-            if case.category != "json"
-            for o in outcomes[case.id].values()
-            if o["tokens_per_s"]
-        ]
+        rates = data["speed"][name].get(THREADS, [])
+        one_thread = data["speed"][name].get(1, [])
         json_cases = [outcomes[c.id] for c in cases if c.category == "json"]
         best = max(by_placement, key=lambda p: by_placement[p]["all"])
         summary[name] = {
@@ -259,7 +317,9 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
             "best_placement": best,
             "default_placement": data["default_placement"][name],
             "tokens_per_s_median": rounded(median(rates)) if rates else None,
-            "tokens_per_s_answers": len(rates),
+            "tokens_per_s_samples": [rounded(r) for r in rates],
+            "tokens_per_s_1_thread_median": rounded(median(one_thread)) if one_thread else None,
+            "tokens_per_s_1_thread_samples": [rounded(r) for r in one_thread],
             "json_first_try": rounded(sum(o["first_try"] for o in json_cases) / len(json_cases))
             if json_cases
             else None,
@@ -323,7 +383,7 @@ def run(settings: Settings) -> list[Result]:
         "cases": len(data["cases"]),
         "per_case": per_case,
         "max_tokens": MAX_TOKENS,
-        "threads": THREADS,
+        "quality_threads": data["quality_threads"],
     }
     return [
         Result(
@@ -351,8 +411,15 @@ def run(settings: Settings) -> list[Result]:
                 "unit": "tok/s",
                 "what": f"{theirs['model']}, same run, cases alternating",
             },
-            runs=mine["tokens_per_s_answers"],
-            note=f"median over the suite's answers of >= {MIN_TOKENS_FOR_RATE} tokens, "
-            f"{THREADS} threads, model in its worker process",
+            runs=len(mine["tokens_per_s_samples"]),
+            samples=mine["tokens_per_s_samples"],
+            note=f"one fact case, greedy, {SPEED_MAX_TOKENS} tokens, {THREADS} threads, model in "
+            f"its worker process, models alternating; 1 thread: {mine['model']} "
+            f"{mine['tokens_per_s_1_thread_median']}, {theirs['model']} "
+            f"{theirs['tokens_per_s_1_thread_median']} tok/s",
+            details={
+                name: {k: v for k, v in s.items() if k.startswith("tokens")}
+                for name, s in summary.items()
+            },
         ),
     ]

