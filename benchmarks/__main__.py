@@ -41,6 +41,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "bench_replay": ("replay_ratio",),
     "bench_local": ("local_tps_ratio", "local_ttft_ratio", "local_cold_start_ratio"),
     "bench_llama_builds": ("local_build_tps_ratio",),
+    "bench_quality": ("embedded_quality_adherence", "embedded_tokens_per_s"),
     "bench_browser": ("browser_open_ratio",),
 }
 

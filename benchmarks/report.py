@@ -47,6 +47,15 @@ KEYS: dict[str, tuple[str, str]] = {
         "SmolLM2 cold start: worker process ready ÷ import llama_cpp + Llama() in-process",
         "<= 1.1",
     ),
+    "embedded_quality_adherence": (
+        "share of the quality suite's cases (facts, format rules, clarifying questions, "
+        "JSON of the loop's calls) the default embedded model passes",
+        ">= 0.5",
+    ),
+    "embedded_tokens_per_s": (
+        "the default embedded model's tokens/s on 2 threads (quality suite answers)",
+        ">= 15",
+    ),
     "browser_open_ratio": (
         "open a 200-collaborator-cell notebook in Chromium ÷ 200 markdown cells",
         "<= 1.3",

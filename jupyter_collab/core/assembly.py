@@ -11,6 +11,13 @@ the conversation closes a third cached prefix. Old turns are dropped a few at a
 time (see :func:`history_window`), not one per call, so consecutive cells send
 the same conversation prefix and read it from the cache.
 
+Where the constitution goes depends on the model family (:func:`constitution_placement`):
+in the system prompt (Claude and any model not measured otherwise: the layout
+above, with its cache breakpoints), before the prompt in the user turn, or in
+the system prompt plus a short reminder of its entries after the prompt. Small
+embedded models lose track of a long system prompt; benchmarks/bench_quality.py
+measures each placement per model and the table below follows its figures.
+
 Appending an amendment never changes the bytes before the point where it is
 inserted, which is what keeps earlier cache prefixes valid. How the system
 prompt is split into blocks does not change its text (the blocks joined by a
@@ -24,6 +31,7 @@ import operator
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from itertools import compress, repeat
 
 from .hashing import hash_json, sha256_text
@@ -39,6 +47,7 @@ CONSTITUTION_INTRO = (
 )
 FACTS_HEADING = "## Facts"
 PROCESS_HEADING = "## Process rules"
+REMINDER_HEADING = "(Follow this notebook's constitution:"
 DEFAULT_HISTORY_TURNS = 6
 #: Old turns are dropped this many at a time (so between DEFAULT_HISTORY_TURNS and
 #: DEFAULT_HISTORY_TURNS + DEFAULT_HISTORY_STEP - 1 turns are sent).
@@ -58,6 +67,38 @@ def _entry_cost(text: str) -> int:
     """``estimate_tokens(_line(text)) + 1`` (the line and its newline), without
     building the line: ``_line`` adds 2 characters, and 2 per inner newline."""
     return _tokens_for_length(len(text) + 2 + 2 * text.count("\n")) + 1
+
+
+class Placement(str, Enum):
+    """Where the constitution is put in a request."""
+
+    system = "system"  # in the system prompt (cached blocks)
+    user_prefix = "user_prefix"  # persona alone in the system prompt; entries before the prompt
+    reminder = "reminder"  # in the system prompt, and its entries again after the prompt
+
+
+#: The placement per model family, from benchmarks/bench_quality.py's placement
+#: comparison (benchmarks/results.json, embedded_quality_adherence details).
+#: Families not listed (Claude, OpenAI-compatible models) keep the system prompt,
+#: which is also what keeps Anthropic's prompt cache effective.
+FAMILY_PLACEMENT: dict[str, Placement] = {
+    "smollm2": Placement.system,
+    "gemma": Placement.system,
+}
+
+
+def model_family(model: str | None) -> str | None:
+    """The family in FAMILY_PLACEMENT that ``model``'s name belongs to, if any."""
+    name = (model or "").lower().replace("-", "")
+    for family in FAMILY_PLACEMENT:
+        if family in name:
+            return family
+    return None
+
+
+def constitution_placement(model: str | None) -> Placement:
+    family = model_family(model)
+    return FAMILY_PLACEMENT[family] if family else Placement.system
 
 
 @dataclass(frozen=True)
@@ -217,6 +258,7 @@ class _Rendered:
 
     head: str
     rules: str
+    entries: str  # the kept entries' lines alone (facts, then process rules)
     context_hash: str
     context_tokens: int
     included_ids: list[str]
@@ -286,9 +328,12 @@ def _render(
     kept = list(compress(rows, keep))
     head, rules = _constitution_parts(kept)
     constitution = f"{head}\n\n{rules}" if rules else head
+    facts = [_line(text) for _, kind, text, _ in kept if kind == AmendmentKind.fact]
+    process = [_line(text) for _, kind, text, _ in kept if kind == AmendmentKind.process]
     rendered = _Rendered(
         head=head,
         rules=rules,
+        entries="\n".join(facts + process),
         context_hash=sha256_text(constitution),
         context_tokens=estimate(constitution) if constitution else 0,
         included_ids=list(map(_ID, kept)),
@@ -314,7 +359,10 @@ def assemble(
     max_tokens: int = 1024,
     temperature: float | None = None,
     estimate: Callable[[str], int] = estimate_tokens,
+    placement: Placement | None = None,
 ) -> AssembledPrompt:
+    """The request for ``prompt``; ``placement`` overrides the model family's
+    (:func:`constitution_placement` of ``model``, which callers pass resolved)."""
     if not prompt.strip():
         from .errors import InvalidRequestError
 
@@ -322,9 +370,14 @@ def assemble(
     settings_mode = context.settings.mode if context is not None else Mode.research
     persona = persona_text(mode or settings_mode)
     rendered = _render(context, extra_amendments, exclude_ids, token_budget, estimate)
+    where = placement or constitution_placement(model)
+    if where is Placement.user_prefix and rendered.head:
+        system = [SystemBlock(text=persona, cache=True)]
+        constitution = f"{rendered.head}\n\n{rendered.rules}" if rendered.rules else rendered.head
+        prompt = f"{constitution}\n\n{prompt}"
     # Two cached blocks: a process rule added while working leaves persona + facts
     # cached. Joined by a blank line they are the one block of earlier versions.
-    if rendered.rules:
+    elif rendered.rules:
         system = [
             SystemBlock(text=f"{persona}\n\n{rendered.head}", cache=True),
             SystemBlock(text=rendered.rules, cache=True),
@@ -340,6 +393,8 @@ def assemble(
         messages.append(Message(role="assistant", content=turn.answer))
     if messages:
         messages[-1].cache = True
+    if where is Placement.reminder and rendered.entries:
+        prompt = f"{prompt}\n\n{REMINDER_HEADING}\n{rendered.entries})"
     messages.append(Message(role="user", content=prompt))
 
     request = ChatRequest(

