@@ -152,6 +152,49 @@ class NoiseMeasure(WireModel):
     within_noise: bool
 
 
+class AnswerShape(WireModel):
+    """The countable shape of one answer (code blocks are not searched for lists)."""
+
+    words: int = Field(ge=0)
+    lines: int = Field(ge=0, description="non-blank lines")
+    sentences: int = Field(ge=0)
+    bullets: int = Field(ge=0, description="lines starting with -, * or •")
+    numbered: int = Field(ge=0, description="lines starting with 1. or 1)")
+    headings: int = Field(ge=0)
+    table_rows: int = Field(ge=0)
+    code_blocks: int = Field(ge=0)
+    questions: int = Field(ge=0, description="question marks outside code")
+
+
+class AnswerMeasures(WireModel):
+    """Deterministic measures of a probe's amended answer against its baseline
+    (``core/operations/measures.py``): they stand beside the judge's verdict."""
+
+    word_change_share: float = Field(
+        ge=0.0, le=1.0, description="0 for the same words in the same order, 1 for none shared"
+    )
+    key_terms: list[str] = Field(
+        default_factory=list, description="a fact amendment's distinctive terms (none for rules)"
+    )
+    terms_in_baseline: list[str] = Field(default_factory=list)
+    terms_in_amended: list[str] = Field(default_factory=list)
+    terms_gained: list[str] = Field(
+        default_factory=list, description="key terms in the amended answer, not the baseline"
+    )
+    terms_lost: list[str] = Field(
+        default_factory=list, description="key terms in the baseline, not the amended answer"
+    )
+    length_ratio: float = Field(ge=0.0, description="amended words ÷ baseline words")
+    baseline_shape: AnswerShape
+    amended_shape: AnswerShape
+    shape_changes: list[str] = Field(
+        default_factory=list, description='e.g. "bullets 0 → 4"; length only beyond ±50%'
+    )
+    measured_verdict: Literal["intended", "unintended", "unchanged"] = Field(
+        description="the verdict these measures alone point to (no model involved)"
+    )
+
+
 class ProbeOutcome(WireModel):
     probe: Probe
     baseline: str
@@ -164,6 +207,15 @@ class ProbeOutcome(WireModel):
     # Set whenever the answers differ (the baseline was sampled again to measure
     # the noise floor); None when amended and baseline answers are identical.
     noise: NoiseMeasure | None = None
+    measures: AnswerMeasures | None = Field(
+        default=None, description="deterministic measures, set on every outcome of a preview"
+    )
+    verdict_source: Literal["identical", "noise_floor", "judge", "weak_judge"] = Field(
+        default="judge",
+        description="what decided the verdict: identical answers, the noise floor, or the "
+        "judge model; 'weak_judge' when that model agrees poorly with the labelled "
+        "calibration cases, so the measures lead and the verdict is a weak signal",
+    )
 
 
 class PreviewReport(WireModel):

@@ -47,6 +47,7 @@ from ..errors import InvalidRequestError, ProviderError
 from ..hashing import sha256_text
 from ..loop_models import (
     AmendmentDraft,
+    AnswerMeasures,
     NoiseMeasure,
     PreviewProgress,
     PreviewReport,
@@ -64,9 +65,11 @@ from .noise import (
     measure_noise,
     noise_reason,
 )
+from .measures import measure_answers, measures_text
 from .probes import dedupe_probes
 
 T = TypeVar("T")
+VerdictSource = Literal["identical", "noise_floor", "judge", "weak_judge"]
 
 MAX_PROBES = 50
 CACHE_FILE_VERSION = 1
@@ -89,7 +92,11 @@ reason: one short line naming the difference that decided it.
 
 MEASURE gives the share of words that changed between AMENDED and BASELINE, and \
 between two samples of BASELINE alone: the model varies by that much with no amendment, \
-so a difference of that kind is not caused by the amendment."""
+so a difference of that kind is not caused by the amendment. It also says which key \
+terms of a fact appear in each answer, and how the length and shape (lists, headings, \
+code, questions) changed: a fact whose terms newly appear, or a rule whose format now \
+shows, is evidence of an intended change; rewording with the same terms and shape is \
+"unchanged"."""
 
 
 class JudgeResponse(OpsResponse):
@@ -323,20 +330,45 @@ def _nothing() -> None:
 
 
 def judge_prompt(
-    probe: Probe, draft: AmendmentDraft, baseline: str, amended: str, noise: NoiseMeasure
+    probe: Probe,
+    draft: AmendmentDraft,
+    baseline: str,
+    amended: str,
+    noise: NoiseMeasure | None,
+    measures: AnswerMeasures,
 ) -> str:
+    """The judge's user turn. ``noise`` is None when the baseline was not resampled
+    (a calibration case, or a deterministic provider measured elsewhere)."""
     expectation = probe.expectation or "No expectation given: judge from the amendment."
+    spread = (
+        f"{noise.baseline_spread:.0%} between samples of BASELINE alone"
+        if noise is not None
+        else "BASELINE was not sampled twice"
+    )
     return "\n\n".join(
         [
             f"Amendment ({draft.kind.value}): {clip(draft.text.strip(), 2000)}",
             f"Prompt: {clip(probe.prompt, 2000)}",
             f"Expectation: {expectation}",
-            f"MEASURE: {noise.amended_change:.0%} of words changed between BASELINE and "
-            f"AMENDED; {noise.baseline_spread:.0%} between samples of BASELINE alone.",
+            f"MEASURE: {measures_text(measures)}; {spread}.",
             f"BASELINE:\n{clip(baseline, JUDGE_ANSWER_CHARS)}",
             f"AMENDED:\n{clip(amended, JUDGE_ANSWER_CHARS)}",
         ]
     )
+
+
+async def judge(ops: OpsClient, prompt: str) -> tuple[Verdict, str]:
+    """One verdict and its reason for a :func:`judge_prompt` (also what the
+    calibration benchmark asks each model)."""
+    result = await ops.structured(
+        JUDGE_SYSTEM,
+        prompt,
+        JudgeResponse,
+        name="judge_probe",
+        description="The verdict on one probe of the preview.",
+    )
+    reason = " ".join(result.reason.split()) or "(no reason given)"
+    return Verdict(result.verdict), reason
 
 
 def resample_key(baseline_key: str, sample: int) -> str:
@@ -400,20 +432,15 @@ class PreviewRun:
         )
 
     async def _judge(
-        self, probe: Probe, baseline: str, amended: str, noise: NoiseMeasure
+        self,
+        probe: Probe,
+        baseline: str,
+        amended: str,
+        noise: NoiseMeasure,
+        measures: AnswerMeasures,
     ) -> tuple[Verdict, str]:
-        result = await self.limiter.run(
-            "judge",
-            lambda _warmed: self.ops.structured(
-                JUDGE_SYSTEM,
-                judge_prompt(probe, self.draft, baseline, amended, noise),
-                JudgeResponse,
-                name="judge_probe",
-                description="The verdict on one probe of the preview.",
-            ),
-        )
-        reason = " ".join(result.reason.split()) or "(no reason given)"
-        return Verdict(result.verdict), reason
+        prompt = judge_prompt(probe, self.draft, baseline, amended, noise, measures)
+        return await self.limiter.run("judge", lambda _warmed: judge(self.ops, prompt))
 
     async def run_probe(self, probe: Probe) -> ProbeOutcome:
         requests = build_requests(self.provider, probe, self.draft, self.context, self.settings)
@@ -438,13 +465,17 @@ class PreviewRun:
                 # finished task is left as it is (its outcome is collected here).
                 early.cancel()
                 await asyncio.gather(early, return_exceptions=True)
+        measures = measure_answers(
+            self.draft.kind, self.draft.text, probe.kind, baseline, amended
+        )
+        source: VerdictSource
         if noise is None:
-            verdict, reason = Verdict.unchanged, IDENTICAL_REASON
+            verdict, reason, source = Verdict.unchanged, IDENTICAL_REASON, "identical"
+        elif noise.within_noise:
+            verdict, reason, source = Verdict.within_noise, noise_reason(noise), "noise_floor"
         else:
-            if noise.within_noise:
-                verdict, reason = Verdict.within_noise, noise_reason(noise)
-            else:
-                verdict, reason = await self._judge(probe, baseline, amended, noise)
+            verdict, reason = await self._judge(probe, baseline, amended, noise, measures)
+            source = "weak_judge" if self.ops.provider.weak_judge else "judge"
         return ProbeOutcome(
             probe=probe,
             baseline=baseline,
@@ -455,6 +486,8 @@ class PreviewRun:
             verdict=verdict,
             reason=reason,
             noise=noise,
+            measures=measures,
+            verdict_source=source,
         )
 
 
