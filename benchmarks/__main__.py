@@ -41,6 +41,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "bench_local": ("local_tps_ratio", "local_ttft_ratio", "local_cold_start_ratio"),
     "bench_llama_builds": ("local_build_tps_ratio",),
     "bench_browser": ("browser_open_ratio",),
+    "bench_judge": ("judge_agreement_embedded", "judge_agreement_wire_standin"),
 }
 
 

@@ -123,3 +123,19 @@ def test_the_measures_alone_agree_with_most_labels():
     that became wrong, a units rule, an added Sources line) are in the set on purpose."""
     agree = sum(measures_of(case).measured_verdict == case["expected"] for case in CASES)
     assert agree / len(CASES) >= 0.8
+
+
+def test_weak_judges_are_the_providers_whose_measured_agreement_is_low():
+    """The providers' ``weak_judge`` flags follow the benchmark's figures."""
+    from jupyter_collab.core.providers.anthropic import AnthropicProvider
+    from jupyter_collab.core.providers.local import LocalProvider
+
+    results = json.loads(
+        (Path(__file__).parent.parent / "benchmarks" / "results.json").read_text(encoding="utf-8")
+    )
+    embedded = results["judge_agreement_embedded"]
+    threshold = float(embedded["target"].split()[-1])
+    assert LocalProvider.weak_judge == (embedded["value"] < threshold)
+    # The Anthropic provider's real models are not measured here (the stand-in has
+    # no judging logic), so they keep the default: a verdict, not a weak signal.
+    assert AnthropicProvider.weak_judge is False

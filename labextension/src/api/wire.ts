@@ -619,6 +619,14 @@ export interface IProbeOutcomeSent {
   verdict: Verdict;
   reason?: string;
   noise?: INoiseMeasureSent | null;
+  /**
+   * deterministic measures, set on every outcome of a preview
+   */
+  measures?: IAnswerMeasuresSent | null;
+  /**
+   * what decided the verdict: identical answers, the noise floor, or the judge model; 'weak_judge' when that model agrees poorly with the labelled calibration cases, so the measures lead and the verdict is a weak signal
+   */
+  verdict_source?: 'identical' | 'noise_floor' | 'judge' | 'weak_judge';
 }
 export interface IProbeSent {
   prompt: string;
@@ -648,6 +656,70 @@ export interface INoiseMeasureSent {
    */
   margin: number;
   within_noise: boolean;
+}
+/**
+ * Deterministic measures of a probe's amended answer against its baseline
+ * (``core/operations/measures.py``): they stand beside the judge's verdict.
+ */
+export interface IAnswerMeasuresSent {
+  /**
+   * 0 for the same words in the same order, 1 for none shared
+   */
+  word_change_share: number;
+  /**
+   * a fact amendment's distinctive terms (none for rules)
+   */
+  key_terms?: string[];
+  terms_in_baseline?: string[];
+  terms_in_amended?: string[];
+  /**
+   * key terms in the amended answer, not the baseline
+   */
+  terms_gained?: string[];
+  /**
+   * key terms in the baseline, not the amended answer
+   */
+  terms_lost?: string[];
+  /**
+   * amended words ÷ baseline words
+   */
+  length_ratio: number;
+  baseline_shape: IAnswerShape;
+  amended_shape: IAnswerShape;
+  /**
+   * e.g. "bullets 0 → 4"; length only beyond ±50%
+   */
+  shape_changes?: string[];
+  /**
+   * the verdict these measures alone point to (no model involved)
+   */
+  measured_verdict: 'intended' | 'unintended' | 'unchanged';
+}
+/**
+ * The countable shape of one answer (code blocks are not searched for lists).
+ */
+export interface IAnswerShape {
+  words: number;
+  /**
+   * non-blank lines
+   */
+  lines: number;
+  sentences: number;
+  /**
+   * lines starting with -, * or •
+   */
+  bullets: number;
+  /**
+   * lines starting with 1. or 1)
+   */
+  numbered: number;
+  headings: number;
+  table_rows: number;
+  code_blocks: number;
+  /**
+   * question marks outside code
+   */
+  questions: number;
 }
 /**
  * What the UI may know about the model setup: never a key, only whether one is set.
@@ -734,6 +806,14 @@ export interface IProbeOutcome {
   verdict: Verdict;
   reason: string;
   noise: INoiseMeasure | null;
+  /**
+   * deterministic measures, set on every outcome of a preview
+   */
+  measures: IAnswerMeasures | null;
+  /**
+   * what decided the verdict: identical answers, the noise floor, or the judge model; 'weak_judge' when that model agrees poorly with the labelled calibration cases, so the measures lead and the verdict is a weak signal
+   */
+  verdict_source: 'identical' | 'noise_floor' | 'judge' | 'weak_judge';
 }
 export interface IProbe {
   prompt: string;
@@ -763,6 +843,44 @@ export interface INoiseMeasure {
    */
   margin: number;
   within_noise: boolean;
+}
+/**
+ * Deterministic measures of a probe's amended answer against its baseline
+ * (``core/operations/measures.py``): they stand beside the judge's verdict.
+ */
+export interface IAnswerMeasures {
+  /**
+   * 0 for the same words in the same order, 1 for none shared
+   */
+  word_change_share: number;
+  /**
+   * a fact amendment's distinctive terms (none for rules)
+   */
+  key_terms: string[];
+  terms_in_baseline: string[];
+  terms_in_amended: string[];
+  /**
+   * key terms in the amended answer, not the baseline
+   */
+  terms_gained: string[];
+  /**
+   * key terms in the baseline, not the amended answer
+   */
+  terms_lost: string[];
+  /**
+   * amended words ÷ baseline words
+   */
+  length_ratio: number;
+  baseline_shape: IAnswerShape;
+  amended_shape: IAnswerShape;
+  /**
+   * e.g. "bullets 0 → 4"; length only beyond ±50%
+   */
+  shape_changes: string[];
+  /**
+   * the verdict these measures alone point to (no model involved)
+   */
+  measured_verdict: 'intended' | 'unintended' | 'unchanged';
 }
 export interface IPreviewReport {
   amendment: IAmendmentDraft;
