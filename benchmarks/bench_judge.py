@@ -52,7 +52,9 @@ def case_inputs(case: dict[str, Any]):
 
     draft = AmendmentDraft.model_validate(case["amendment"])
     probe = Probe.model_validate(case["probe"])
-    measures = measure_answers(draft.kind, draft.text, probe.kind, case["baseline"], case["amended"])
+    measures = measure_answers(
+        draft.kind, draft.text, probe.kind, case["baseline"], case["amended"]
+    )
     return draft, probe, measures
 
 
@@ -169,7 +171,7 @@ def run(settings: Settings) -> list[Result]:
             runs=1,
             note=(
                 f"The wire stand-in has no judging logic: it answers every structured call "
-                f"with the schema's first value, \"intended\" ({standin['verdicts']}). Its "
+                f'with the schema\'s first value, "intended" ({standin["verdicts"]}). Its '
                 f"agreement {standin['agreement']:.0%} is the share of cases labelled intended, "
                 f"the floor of a constant answer, not a judge's quality. The measures alone: "
                 f"{measured['agreement']:.0%}."
@@ -193,8 +195,9 @@ def run(settings: Settings) -> list[Result]:
             note=(
                 f"{model} as the judge on {len(cases)} labelled cases "
                 f"(tests/data/judge_calibration.json), temperature 0, measures in its prompt: "
-                f"{embedded['agreement']:.0%} agreement ({embedded['agreement_on_judged_cases']:.0%} "
-                f"on the {embedded['judged_cases']} cases a preview would judge); verdicts "
+                f"{embedded['agreement']:.0%} agreement "
+                f"({embedded['agreement_on_judged_cases']:.0%} on the "
+                f"{embedded['judged_cases']} cases a preview would judge); verdicts "
                 f"{embedded['verdicts']}. The deterministic measures alone agree on "
                 f"{measured['agreement']:.0%} (they were written alongside these cases, so "
                 f"that figure flatters them). Below {TARGET:.0%}, the preview marks this "

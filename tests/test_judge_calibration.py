@@ -49,7 +49,14 @@ def test_the_set_is_large_enough_and_covers_every_label_and_category():
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_every_case_is_well_formed(case):
     assert set(case) == {
-        "id", "category", "amendment", "probe", "baseline", "amended", "expected", "why"
+        "id",
+        "category",
+        "amendment",
+        "probe",
+        "baseline",
+        "amended",
+        "expected",
+        "why",
     }
     # The amendment and the probe are what a preview receives on the wire.
     AmendmentDraft.model_validate(case["amendment"])

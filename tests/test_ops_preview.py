@@ -268,7 +268,8 @@ async def test_every_outcome_carries_the_measures_and_the_judge_sees_them():
     assert outcome.verdict_source == "judge"
     assert outcome.measures.terms_gained == ["1648"]
     assert outcome.measures.measured_verdict == "intended"
-    judge_text = next(c for c in provider.calls if c.kind == "judge_probe").request.messages[0].content
+    judge = next(c for c in provider.calls if c.kind == "judge_probe")
+    judge_text = judge.request.messages[0].content
     assert "now present: 1648" in judge_text and "key terms of the fact" in judge_text
 
 

@@ -55,7 +55,9 @@ _STOPWORDS = frozenset(
     """.split()
 )
 
-_TOKEN = re.compile(r"[A-Za-z0-9][\w'’.-]*[\w]|[A-Za-z0-9]")
+#: Apostrophes (straight and typographic) and dots may sit inside a term.
+_INNER = "'\u2019.-"
+_TOKEN = re.compile(rf"[A-Za-z0-9][\w{_INNER}]*[\w]|[A-Za-z0-9]")
 _BULLET = re.compile(r"^\s*[-*•+]\s+\S")
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+\S")
 _HEADING = re.compile(r"^\s*#{1,6}\s+\S")
@@ -66,7 +68,7 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 def _is_key(token: str, first_in_sentence: bool) -> int:
     """How distinctive ``token`` is (0: not a key term)."""
-    word = token.strip(".'’-")
+    word = token.strip(_INNER)
     if not word or word.casefold() in _STOPWORDS:
         return 0
     if any(ch.isdigit() for ch in word):
@@ -89,7 +91,7 @@ def key_terms(text: str, limit: int = MAX_KEY_TERMS) -> list[str]:
     seen: set[str] = set()
     sentence_start = True
     for index, match in enumerate(_TOKEN.finditer(text)):
-        token = match.group().strip(".'’-")
+        token = match.group().strip(_INNER)
         before = text[: match.start()].rstrip()
         first = sentence_start or not before or before[-1] in ".!?:\n"
         sentence_start = False
@@ -240,7 +242,7 @@ def measures_text(measures: AnswerMeasures) -> str:
             parts.append("now present: " + ", ".join(measures.terms_gained))
         if measures.terms_lost:
             parts.append("no longer present: " + ", ".join(measures.terms_lost))
-    parts.append(f"length ×{measures.length_ratio:.2f}")
+    parts.append(f"length x{measures.length_ratio:.2f}")
     parts.append(
         "shape: " + ("; ".join(measures.shape_changes) if measures.shape_changes else "same")
     )

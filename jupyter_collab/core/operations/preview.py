@@ -58,6 +58,7 @@ from ..models import Amendment, CollabContext, Mode, Verdict
 from ..providers.base import ChatRequest, Provider, StreamEnd, TextDelta
 from ..store import atomic_write_text
 from .common import OpsClient, OpsResponse, clip
+from .measures import measure_answers, measures_text
 from .noise import (
     DEFAULT_NOISE_SAMPLES,
     MAX_NOISE_SAMPLES,
@@ -65,7 +66,6 @@ from .noise import (
     measure_noise,
     noise_reason,
 )
-from .measures import measure_answers, measures_text
 from .probes import dedupe_probes
 
 T = TypeVar("T")
@@ -465,9 +465,7 @@ class PreviewRun:
                 # finished task is left as it is (its outcome is collected here).
                 early.cancel()
                 await asyncio.gather(early, return_exceptions=True)
-        measures = measure_answers(
-            self.draft.kind, self.draft.text, probe.kind, baseline, amended
-        )
+        measures = measure_answers(self.draft.kind, self.draft.text, probe.kind, baseline, amended)
         source: VerdictSource
         if noise is None:
             verdict, reason, source = Verdict.unchanged, IDENTICAL_REASON, "identical"

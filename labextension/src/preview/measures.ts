@@ -32,9 +32,7 @@ export function measureLines(
       )
     );
     if (measures.terms_gained.length) {
-      lines.push(
-        trans.__('Now present: %1', measures.terms_gained.join(', '))
-      );
+      lines.push(trans.__('Now present: %1', measures.terms_gained.join(', ')));
     }
     if (measures.terms_lost.length) {
       lines.push(
