@@ -91,6 +91,39 @@ class HighlightInput(WireModel):
         return self
 
 
+class AnchorQuery(WireModel):
+    """A stored highlight to place on a text (an answer as it is now)."""
+
+    id: str = Field(min_length=1, max_length=200)
+    text: str | None = Field(
+        max_length=MAX_PROMPT, description="the current answer; null when there is none"
+    )
+    position: TextPositionSelector | None = None
+    quote: TextQuoteSelector
+
+
+class AnchorsRequest(WireModel):
+    """``POST anchors``: highlights and the texts to place them on."""
+
+    items: list[AnchorQuery] = Field(max_length=1_000)
+
+
+class AnchorPlacement(WireModel):
+    """Where a highlight sits on its text (``core/operations/anchoring.py``):
+    ``exact`` at its stored position, ``moved`` elsewhere, or ``orphaned``.
+    ``start``/``end`` count code points, like every offset on the wire."""
+
+    id: str
+    status: Literal["exact", "moved", "orphaned"]
+    start: int | None = Field(default=None, ge=0)
+    end: int | None = Field(default=None, ge=0)
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class AnchorsReply(WireModel):
+    anchors: list[AnchorPlacement]
+
+
 class SuggestedCorrection(WireModel):
     operation: CorrectionOperation
     text: str = Field(default="", max_length=MAX_ENTRY_TEXT)

@@ -16,6 +16,8 @@
 export type WireBody =
   | IAcceptReview
   | IAmendRequest
+  | IAnchorsReply
+  | IAnchorsRequest
   | ICellSourceRequest
   | ICollabDisplayData
   | ICollabOutput
@@ -115,6 +117,42 @@ export interface ICorrectionInput {
   why?: string;
   origin?: 'ai' | 'user';
   rank?: number | null;
+}
+export interface IAnchorsReply {
+  anchors: IAnchorPlacement[];
+}
+/**
+ * Where a highlight sits on its text (``core/operations/anchoring.py``):
+ * ``exact`` at its stored position, ``moved`` elsewhere, or ``orphaned``.
+ * ``start``/``end`` count code points, like every offset on the wire.
+ */
+export interface IAnchorPlacement {
+  id: string;
+  status: 'exact' | 'moved' | 'orphaned';
+  start: number | null;
+  end: number | null;
+  score: number;
+}
+/**
+ * ``POST anchors``: highlights and the texts to place them on.
+ */
+export interface IAnchorsRequest {
+  /**
+   * @maxItems 1000
+   */
+  items: IAnchorQuery[];
+}
+/**
+ * A stored highlight to place on a text (an answer as it is now).
+ */
+export interface IAnchorQuery {
+  id: string;
+  /**
+   * the current answer; null when there is none
+   */
+  text: string | null;
+  position?: ITextPositionSelectorSent | null;
+  quote: ITextQuoteSelectorSent;
 }
 /**
  * ``POST cell``: the whole source of a collaborator cell.
