@@ -6,13 +6,18 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
-import { IAnchorPlacement, IAnchorQuery } from '../api/wire';
+import {
+  IAnchorPlacement,
+  IAnchorQuery,
+  ITextPositionSelector,
+  ITextQuoteSelector
+} from '../api/wire';
 
 export interface IAnchoringCase {
   name: string;
   text: string | null;
-  position: IAnchorQuery['position'];
-  quote: IAnchorQuery['quote'];
+  position: ITextPositionSelector;
+  quote: ITextQuoteSelector;
   expected: Pick<IAnchorPlacement, 'status' | 'start' | 'end'>;
 }
 
