@@ -233,15 +233,16 @@ def measures_text(measures: AnswerMeasures) -> str:
     """The measures in one line, for the judge's prompt and for tables."""
     parts = [f"{measures.word_change_share:.0%} of words changed"]
     if measures.key_terms:
+        # What changed first: a narrow table column shows the start.
+        if measures.terms_gained:
+            parts.append("now present: " + ", ".join(measures.terms_gained))
+        if measures.terms_lost:
+            parts.append("no longer present: " + ", ".join(measures.terms_lost))
         total = len(measures.key_terms)
         parts.append(
             f"key terms of the fact in BASELINE {len(measures.terms_in_baseline)}/{total}, "
             f"in AMENDED {len(measures.terms_in_amended)}/{total}"
         )
-        if measures.terms_gained:
-            parts.append("now present: " + ", ".join(measures.terms_gained))
-        if measures.terms_lost:
-            parts.append("no longer present: " + ", ".join(measures.terms_lost))
     parts.append(f"length x{measures.length_ratio:.2f}")
     parts.append(
         "shape: " + ("; ".join(measures.shape_changes) if measures.shape_changes else "same")
