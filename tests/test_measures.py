@@ -11,7 +11,7 @@ from jupyter_collab.core.operations.measures import (
     measure_answers,
     measures_text,
     shape_changes,
-    terms_present,
+    terms_found,
 )
 
 
@@ -25,8 +25,8 @@ def test_key_terms_prefer_figures_names_and_coined_words():
 
 
 def test_terms_match_whole_words_ignoring_case():
-    assert terms_present(["PEP", "2019"], "see pep 632, published 20190") == ["PEP"]
-    assert terms_present(["C++"], "written in C++.") == ["C++"]
+    assert terms_found(["PEP", "2019"], "see pep 632, published 20190") == ["PEP"]
+    assert terms_found(["C++"], "written in C++.") == ["C++"]
 
 
 def test_answer_shape_counts_markdown_structure_outside_code():

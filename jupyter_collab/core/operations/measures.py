@@ -7,7 +7,7 @@ are what a check that "the fact still appears / the format still holds" compares
 
 * :func:`key_terms` — the distinctive terms of a fact amendment's text: numbers,
   names, hyphenated and longer content words, in the order they appear.
-* :func:`terms_present` — which of those terms a text contains (case-insensitive,
+* :func:`terms_found` — which of those terms a text contains (case-insensitive,
   whole words).
 * :func:`answer_shape` — the countable shape of an answer.
 * :func:`shape_changes` — the shape features that differ between two answers.
@@ -108,7 +108,7 @@ def _term_pattern(term: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w]){re.escape(term)}(?![\w])", re.IGNORECASE)
 
 
-def terms_present(terms: list[str], text: str) -> list[str]:
+def terms_found(terms: list[str], text: str) -> list[str]:
     """The ``terms`` that occur in ``text`` as whole words, ignoring case."""
     return [term for term in terms if _term_pattern(term).search(text)]
 
@@ -208,8 +208,8 @@ def measure_answers(
 ) -> AnswerMeasures:
     """Every measure of one probe's baseline and amended answers."""
     terms = key_terms(amendment_text) if amendment_kind == AmendmentKind.fact else []
-    in_baseline = terms_present(terms, baseline)
-    in_amended = terms_present(terms, amended)
+    in_baseline = terms_found(terms, baseline)
+    in_amended = terms_found(terms, amended)
     shape_before = answer_shape(baseline)
     shape_after = answer_shape(amended)
     measures = AnswerMeasures(
