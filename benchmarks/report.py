@@ -48,7 +48,7 @@ KEYS: dict[str, tuple[str, str]] = {
         "<= 1.3",
     ),
     "judge_agreement_embedded": (
-        "preview judge (embedded SmolLM2) agreeing with 46 labelled cases",
+        "preview judge (the embedded default model) agreeing with 46 labelled cases",
         ">= 0.7",
     ),
     "judge_agreement_wire_standin": (
