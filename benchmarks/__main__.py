@@ -43,6 +43,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "bench_llama_builds": ("local_build_tps_ratio",),
     "bench_quality": ("embedded_quality_adherence", "embedded_tokens_per_s"),
     "bench_browser": ("browser_open_ratio",),
+    "bench_judge": ("judge_agreement_embedded", "judge_agreement_wire_standin"),
 }
 
 

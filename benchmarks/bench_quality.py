@@ -119,8 +119,9 @@ async def _structured(provider, case: Case) -> dict[str, Any]:
     from jupyter_collab.core.models import AmendmentKind, ProbeKind
     from jupyter_collab.core.operations.amend import propose_amendments
     from jupyter_collab.core.operations.common import OpsClient
+    from jupyter_collab.core.operations.compare import judge, judge_prompt
+    from jupyter_collab.core.operations.measures import measure_answers
     from jupyter_collab.core.operations.noise import measure_noise
-    from jupyter_collab.core.operations.preview import JUDGE_SYSTEM, JudgeResponse, judge_prompt
     from jupyter_collab.core.operations.suggest import suggest_corrections
 
     calls = 0
@@ -153,14 +154,12 @@ async def _structured(provider, case: Case) -> dict[str, Any]:
             )
             draft = AmendmentDraft(kind=AmendmentKind.fact, text=op["amendment"])
             noise = measure_noise([op["baseline"], op["baseline"]], op["amended"])
-            verdict = await ops.structured(
-                JUDGE_SYSTEM,
-                judge_prompt(probe, draft, op["baseline"], op["amended"], noise),
-                JudgeResponse,
-                name="judge_probe",
-                description="The verdict on one probe of the preview.",
+            measures = measure_answers(
+                draft.kind, draft.text, probe.kind, op["baseline"], op["amended"]
             )
-            summary = f"{verdict.verdict}: {verdict.reason}"
+            prompt = judge_prompt(probe, draft, op["baseline"], op["amended"], noise, measures)
+            verdict, reason = await judge(ops, prompt)
+            summary = f"{verdict.value}: {reason}"
         else:
             raise ValueError(f"{case.id}: unknown operation {op['kind']!r}")
         passed, detail = True, "validated" + (" after a retry" if calls > 1 else "")

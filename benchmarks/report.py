@@ -60,6 +60,14 @@ KEYS: dict[str, tuple[str, str]] = {
         "open a 200-collaborator-cell notebook in Chromium ÷ 200 markdown cells",
         "<= 1.3",
     ),
+    "judge_agreement_embedded": (
+        "preview judge (the embedded default model) agreeing with 46 labelled cases",
+        ">= 0.7",
+    ),
+    "judge_agreement_wire_standin": (
+        "preview judge (wire stand-in: no judging logic, answers 'intended') vs the same labels",
+        ">= 0.7",
+    ),
 }
 
 

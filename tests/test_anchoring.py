@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from jupyter_collab.core.loop_models import AnchorQuery
 from jupyter_collab.core.models import Highlight, TextPositionSelector, TextQuoteSelector
 from jupyter_collab.core.operations.anchoring import (
     DEFAULT_THRESHOLD,
+    MIN_FUZZY_SIMILARITY,
     anchor,
     anchor_highlight,
     make_quote,
+    place,
 )
 
 ANSWER = (
@@ -184,3 +191,56 @@ def test_property_insertions_elsewhere_move_it_exactly(case, inserted, data):
     result = anchor(changed, position, quote)
     assert result.placed, (changed, quote, result)
     assert (result.start, result.end) == (start + shift, end + shift)
+
+
+# -- the placements the page renders (tests/shared_fixtures/anchoring.json) ---------
+
+SHARED_ANCHORING = json.loads(
+    (Path(__file__).parent / "shared_fixtures" / "anchoring.json").read_text("utf-8")
+)["cases"]
+
+
+def _query(case: dict) -> AnchorQuery:
+    return AnchorQuery(id="h", text=case["text"], position=case["position"], quote=case["quote"])
+
+
+@pytest.mark.parametrize("case", SHARED_ANCHORING, ids=lambda c: c["name"])
+def test_the_shared_placements_are_the_cores(case):
+    placement = place(_query(case))
+    assert {"status": placement.status, "start": placement.start, "end": placement.end} == (
+        case["expected"]
+    )
+    if placement.start is not None:
+        # Code points: the placed text is the quote (or its edited form) in the answer.
+        placed = case["text"][placement.start : placement.end]
+        similarity = difflib.SequenceMatcher(None, placed, case["quote"]["exact"]).ratio()
+        assert similarity >= MIN_FUZZY_SIMILARITY
+
+
+def test_the_shared_cases_cover_every_status_and_astral_characters():
+    statuses = {case["expected"]["status"] for case in SHARED_ANCHORING}
+    assert statuses == {"exact", "moved", "orphaned"}
+    assert any(case["text"] is None for case in SHARED_ANCHORING)
+    astral = [
+        c for c in SHARED_ANCHORING if c["text"] and any(ord(ch) > 0xFFFF for ch in c["text"])
+    ]
+    assert len(astral) >= 4
+
+
+async def test_the_server_route_places_highlights_as_the_core_does(collab_api):
+    items = [
+        {"id": str(i), "text": c["text"], "position": c["position"], "quote": c["quote"]}
+        for i, c in enumerate(SHARED_ANCHORING)
+    ]
+    code, body = await collab_api("anchors", method="POST", body={"items": items})
+    assert code == 200, body
+    assert [a["id"] for a in body["anchors"]] == [str(i) for i in range(len(items))]
+    for anchor_, case in zip(body["anchors"], SHARED_ANCHORING, strict=True):
+        assert {k: anchor_[k] for k in ("status", "start", "end")} == case["expected"]
+
+
+async def test_the_server_route_names_a_bad_item(collab_api):
+    code, body = await collab_api(
+        "anchors", method="POST", body={"items": [{"id": "h", "text": "x", "quote": {}}]}
+    )
+    assert code == 400 and "exact" in body["message"], body

@@ -239,3 +239,32 @@ async def test_aclose_after_a_probe_event_cancels_the_rest():
     assert provider.in_flight == 0
     await asyncio.sleep(0.3)
     assert len(provider.calls) == calls_at_close  # nothing started after closing
+
+
+async def test_every_outcome_carries_the_measures_and_the_judge_sees_them():
+    broker, provider = make()
+    fact = AmendmentDraft(kind="fact", text="The Peace of Westphalia was signed in 1648.")
+    provider.answer = lambda request: (
+        "It was signed in 1648." if fact.text in request.system_text() else "It was signed in 1658."
+    )
+    report = await broker.preview_report(fact, probes(1), None)
+    outcome = report.outcomes[0]
+    assert outcome.verdict_source == "judge"
+    assert outcome.measures.terms_gained == ["1648"]
+    assert outcome.measures.measured_verdict == "intended"
+    judge = next(c for c in provider.calls if c.kind == "judge_probe")
+    judge_text = judge.request.messages[0].content
+    assert "now present: 1648" in judge_text and "key terms of the fact" in judge_text
+
+
+async def test_a_weak_judge_marks_its_verdicts_and_deterministic_ones_say_so():
+    broker, provider = make()
+    provider.weak_judge = True
+    report = await broker.preview_report(DRAFT, probes(1), None)
+    assert report.outcomes[0].verdict_source == "weak_judge"
+    broker, provider = make()
+    provider.weak_judge = True
+    provider.answer = lambda request: "Same answer."
+    report = await broker.preview_report(DRAFT, probes(1), None)
+    assert report.outcomes[0].verdict_source == "identical"
+    assert report.outcomes[0].measures.word_change_share == 0.0

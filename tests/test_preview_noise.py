@@ -242,3 +242,38 @@ async def test_required_calls_take_free_slots_before_speculative_ones():
     release.set()
     await asyncio.gather(first, sample, second)
     assert order == ["answer 1", "answer 2", "sample"]
+
+
+def test_the_table_marks_a_weak_judge_and_shows_the_measures_instead():
+    from jupyter_collab.core.loop_models import AmendmentDraft, PreviewReport, ProbeOutcome
+    from jupyter_collab.core.models import AmendmentKind
+    from jupyter_collab.core.operations.measures import measure_answers
+
+    fact = "The Peace of Westphalia was signed in 1648."
+    outcome = ProbeOutcome(
+        probe=Probe(prompt="When?", kind=ProbeKind.original),
+        baseline="It was signed in 1658.",
+        amended="It was signed in 1648.",
+        baseline_hash="b",
+        amended_hash="a",
+        verdict=Verdict.unintended,
+        reason="It changed.",
+        measures=measure_answers(
+            AmendmentKind.fact,
+            fact,
+            ProbeKind.original,
+            "It was signed in 1658.",
+            "It was signed in 1648.",
+        ),
+        verdict_source="weak_judge",
+    )
+    report = PreviewReport(
+        amendment=AmendmentDraft(kind="fact", text=fact), outcomes=[outcome], model="m"
+    )
+    table = preview_table(report, width=200)
+    assert "unintended?" in table and "now present: 1648" in table
+    assert "It changed." not in table and "weak signal" in table
+    trusted = report.model_copy(
+        update={"outcomes": [outcome.model_copy(update={"verdict_source": "judge"})]}
+    )
+    assert "weak signal" not in preview_table(trusted, width=200)

@@ -10,6 +10,7 @@ from ..core.loop_models import PreviewReport
 from ..core.models import Amendment, AmendmentKind, CollabContext, Verdict
 from ..core.operations.common import one_line
 from ..core.operations.diffing import short_diff
+from ..core.operations.measures import measures_text
 from ..core.operations.noise import change_against_noise
 
 
@@ -103,12 +104,25 @@ def preview_table(report: PreviewReport, width: int | None = None) -> str:
         f"{'probe':<{probe_w}}  {'reason':<{reason_w}}  diff"
     )
     lines = [header, "-" * min(width, len(header) + diff_w - 4)]
+    weak = False
     for i, outcome in enumerate(report.outcomes, 1):
+        verdict, reason = outcome.verdict.value, outcome.reason
+        if outcome.verdict_source == "weak_judge":
+            # A weak judge's verdict is marked, and the measures take its reason's place.
+            weak = True
+            verdict += "?"
+            if outcome.measures is not None:
+                reason = measures_text(outcome.measures)
         lines.append(
-            f"{i:>3}  {outcome.verdict.value:<12}  {outcome.probe.kind.value:<17}  "
+            f"{i:>3}  {verdict:<12}  {outcome.probe.kind.value:<17}  "
             f"{change_against_noise(outcome.noise):<12}  "
-            f"{_fit(outcome.probe.prompt, probe_w)}  {_fit(outcome.reason, reason_w)}  "
+            f"{_fit(outcome.probe.prompt, probe_w)}  {_fit(reason, reason_w)}  "
             f"{short_diff(outcome.baseline, outcome.amended, diff_w)}"
+        )
+    if weak:
+        lines.append(
+            "? the judge is a weak signal for this model (it agrees poorly with labelled "
+            "cases): the reason column shows the deterministic measures instead"
         )
     return "\n".join(lines)
 

@@ -94,6 +94,39 @@ class HighlightInput(WireModel):
         return self
 
 
+class AnchorQuery(WireModel):
+    """A stored highlight to place on a text (an answer as it is now)."""
+
+    id: str = Field(min_length=1, max_length=200)
+    text: str | None = Field(
+        max_length=MAX_PROMPT, description="the current answer; null when there is none"
+    )
+    position: TextPositionSelector | None = None
+    quote: TextQuoteSelector
+
+
+class AnchorsRequest(WireModel):
+    """``POST anchors``: highlights and the texts to place them on."""
+
+    items: list[AnchorQuery] = Field(max_length=1_000)
+
+
+class AnchorPlacement(WireModel):
+    """Where a highlight sits on its text (``core/operations/anchoring.py``):
+    ``exact`` at its stored position, ``moved`` elsewhere, or ``orphaned``.
+    ``start``/``end`` count code points, like every offset on the wire."""
+
+    id: str
+    status: Literal["exact", "moved", "orphaned"]
+    start: int | None = Field(default=None, ge=0)
+    end: int | None = Field(default=None, ge=0)
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class AnchorsReply(WireModel):
+    anchors: list[AnchorPlacement]
+
+
 class SuggestedCorrection(WireModel):
     operation: CorrectionOperation
     text: str = Field(default="", max_length=MAX_ENTRY_TEXT)
@@ -155,6 +188,55 @@ class NoiseMeasure(WireModel):
     within_noise: bool
 
 
+class AnswerShape(WireModel):
+    """The countable shape of one answer (code blocks are not searched for lists)."""
+
+    words: int = Field(ge=0)
+    prose_words: int = Field(ge=0, description="words outside code blocks")
+    lines: int = Field(ge=0, description="non-blank lines")
+    sentences: int = Field(
+        ge=0, description="ends of sentence outside code, and a last one left open"
+    )
+    bullets: int = Field(ge=0, description="lines starting with -, * or •")
+    numbered: int = Field(ge=0, description="lines starting with 1. or 1)")
+    headings: int = Field(ge=0)
+    table_rows: int = Field(ge=0)
+    code_blocks: int = Field(ge=0)
+    questions: int = Field(ge=0, description="question marks outside code")
+
+
+class AnswerMeasures(WireModel):
+    """Deterministic measures of a probe's amended answer against its baseline
+    (``core/operations/measures.py``): they stand beside the judge's verdict."""
+
+    word_change_share: float = Field(
+        ge=0.0, le=1.0, description="0 for the same words in the same order, 1 for none shared"
+    )
+    key_terms: list[str] = Field(
+        default_factory=list, description="a fact amendment's distinctive terms (none for rules)"
+    )
+    terms_in_baseline: list[str] = Field(default_factory=list)
+    terms_in_amended: list[str] = Field(default_factory=list)
+    terms_gained: list[str] = Field(
+        default_factory=list, description="key terms in the amended answer, not the baseline"
+    )
+    terms_lost: list[str] = Field(
+        default_factory=list, description="key terms in the baseline, not the amended answer"
+    )
+    length_ratio: float = Field(ge=0.0, description="amended words ÷ baseline words")
+    baseline_shape: AnswerShape
+    amended_shape: AnswerShape
+    shape_changes: list[str] = Field(
+        default_factory=list, description='e.g. "bullets 0 → 4"; length only beyond ±50%'
+    )
+    measured_verdict: Literal["intended", "unintended", "unchanged"] = Field(
+        description="the verdict these measures alone point to (no model involved)"
+    )
+
+
+VerdictSource = Literal["identical", "deterministic", "noise_floor", "judge", "weak_judge"]
+
+
 class ProbeOutcome(WireModel):
     probe: Probe
     baseline: str
@@ -167,6 +249,16 @@ class ProbeOutcome(WireModel):
     # Set whenever the answers differ (the baseline was sampled again to measure
     # the noise floor); None when amended and baseline answers are identical.
     noise: NoiseMeasure | None = None
+    measures: AnswerMeasures | None = Field(
+        default=None, description="deterministic measures, set on every outcome of a preview"
+    )
+    verdict_source: VerdictSource = Field(
+        default="judge",
+        description="what decided the verdict: identical answers, a deterministic check "
+        "(a fact's key terms, a rule's shape), the noise floor, or the judge model; "
+        "'weak_judge' when that model agrees poorly with the labelled calibration cases, "
+        "so the measures lead and the verdict is a weak signal",
+    )
 
 
 class PreviewReport(WireModel):

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from ..core.loop_models import PreviewProgress
+from ..core.loop_models import AnchorsReply, AnchorsRequest, PreviewProgress
 from ..core.outputs import CollabDisplayData, CollabOutput
 from .wire import (
     AcceptReview,
@@ -59,6 +59,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     ContextPatch,
     AcceptReview,
     CellSourceRequest,
+    AnchorsRequest,
     CompletionRequest,
     SuggestRequest,
     AmendRequest,
@@ -74,6 +75,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     ContextView,
     OpenedContext,
     ParsedCell,
+    AnchorsReply,
     SuggestReply,
     ProposeReply,
     ProbesReply,

@@ -14,7 +14,9 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..core.errors import ConfigurationError
+from ..core.loop_models import AnchorsReply, AnchorsRequest
 from ..core.models import SCHEMA_VERSION, CollabContext
+from ..core.operations.anchoring import place
 from ..core.outputs import annotated_display
 from ..version import __version__
 from .base import CollabAPIHandler
@@ -123,6 +125,17 @@ class CellHandler(CollabAPIHandler):
         self.reply(ParsedCell.of(self.body(CellSourceRequest).source))
 
 
+class AnchorsHandler(CollabAPIHandler):
+    """``POST anchors``: stored highlights placed on the answers the page shows now
+    (the core's anchoring: exact, moved or orphaned, offsets in code points)."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        items = self.body(AnchorsRequest).items
+        self.reply(AnchorsReply(anchors=[place(item) for item in items]))
+
+
 # -- loop operations ---------------------------------------------------------------
 
 
@@ -221,6 +234,7 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("context", ContextHandler),
         ("context/accept", AcceptHandler),
         ("cell", CellHandler),
+        ("anchors", AnchorsHandler),
         ("complete", CompleteHandler),
         ("suggest", SuggestHandler),
         ("propose", ProposeHandler),

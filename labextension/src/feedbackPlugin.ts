@@ -16,6 +16,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
 
+import { placeHighlights } from './api/anchors';
 import { FeedbackAffordance } from './feedback/affordance';
 import { FeedbackController } from './feedback/controller';
 import { serverContextClient } from './panel/client';
@@ -139,6 +140,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       review: (notebook, model) =>
         void reviewEmbedded(model, notebook.context.localPath, trans),
       models: () => registry.client.models().catch(() => null),
+      anchors: items => placeHighlights(items),
       trans
     });
     widget.title.icon = contextIcon;

@@ -271,13 +271,38 @@ test('end to end: ask, highlight, correct, amend, preview, finalize, reuse headl
     } else {
       took('generated probes');
     }
-    const verdicts = preview.locator('.jp-collab-probe .jp-collab-verdict');
+    // A verdict is a badge, or muted text when the server marks its judge as
+    // weak (the embedded model): then the measures lead.
+    const verdicts = preview.locator(
+      '.jp-collab-probe :is(.jp-collab-verdict, .jp-collab-weak-verdict)'
+    );
     outcomes = await verdicts.count();
     expect(outcomes).toBeGreaterThan(0);
     await expect(preview.locator('.jp-collab-probe')).toHaveCount(outcomes);
     for (const verdict of await verdicts.all()) {
       expect(VERDICTS).toContain(await verdict.getAttribute('data-verdict'));
     }
+    // Deterministic measures beside every verdict.
+    await expect(
+      preview.locator('.jp-collab-probe .jp-collab-measures')
+    ).toHaveCount(outcomes);
+    const weak = preview.locator('.jp-collab-probe .jp-collab-weak-verdict');
+    await expect(
+      preview.locator('.jp-collab-probe .jp-collab-measures.jp-mod-lead')
+    ).toHaveCount(await weak.count());
+    if (project === 'embedded') {
+      // The embedded model's judge verdicts are never a confident badge.
+      await expect(
+        preview.locator(
+          '.jp-collab-probe :is(.jp-collab-verdict.jp-mod-intended, .jp-collab-verdict.jp-mod-unintended)'
+        )
+      ).toHaveCount(0);
+    } else {
+      await expect(weak).toHaveCount(0);
+    }
+    console.log(
+      `[${project}] preview: ${await weak.count()} verdicts shown as a weak signal`
+    );
     // Both answers of every probe side by side.
     await expect(
       preview.locator('.jp-collab-probe .jp-collab-probe-column')

@@ -8,6 +8,7 @@ import * as path from 'path';
 
 import {
   contentText,
+  execute,
   modelCalls,
   readNotebook,
   screenshotDir
@@ -308,6 +309,48 @@ test('context panel: toggle, edit, delete, undo and a stale write', async ({
     text: 'Edited in another tab.',
     status: 'accepted'
   });
+});
+
+test('orphaned highlights: the server places them, the panel lists them', async ({
+  page,
+  tmpPath
+}) => {
+  const name = prepareNotebook(tmpPath, 'loop-orphans.ipynb', {
+    fixture: 'loop-shared.ipynb',
+    sidecar: true
+  });
+  // The request made once the notebook's answers are loaded (an earlier one,
+  // sent before, has no text to place the highlight on).
+  const answered = page.waitForResponse(
+    response =>
+      response.url().includes('/jupyter-collab/anchors') &&
+      response.request().method() === 'POST' &&
+      response.request().postDataJSON().items[0]?.text !== null
+  );
+  await page.notebook.openByPath(name);
+  await openContextPanel(page);
+  const panel = page.locator('#jupyter-collab-context');
+  await expect(panel.locator('.jp-collab-entry').first()).toBeVisible();
+  // The stored highlight is on cell-a's answer: the server places it there.
+  const response = await answered;
+  const body = response.request().postDataJSON();
+  expect(body.items.map((item: any) => item.quote.exact)).toEqual([
+    'Smith et al., 2019'
+  ]);
+  expect((await response.json()).anchors[0]).toMatchObject({
+    status: 'exact'
+  });
+  await expect(panel.locator('.jp-collab-orphans')).toHaveCount(0);
+
+  // Without the answer, the server finds nothing to place it on.
+  await execute(page, 'notebook:clear-all-cell-outputs');
+  const orphans = panel.locator('.jp-collab-orphans li');
+  await expect(orphans).toHaveCount(1, { timeout: 10_000 });
+  await expect(orphans.first().locator('q')).toHaveText('Smith et al., 2019');
+  await expect(panel.locator('.jp-collab-issues h3').first()).toHaveText(
+    'Orphaned highlights (1)'
+  );
+  await page.screenshot(shot('11-orphaned'));
 });
 
 test('live update: a change on disk shows in the panel', async ({

@@ -22,6 +22,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
+from ..loop_models import AnchorPlacement, AnchorQuery
 from ..models import Highlight, TextPositionSelector, TextQuoteSelector
 
 DEFAULT_THRESHOLD = 0.75
@@ -206,6 +207,21 @@ def anchor_highlight(
     text: str, highlight: Highlight, *, threshold: float = DEFAULT_THRESHOLD
 ) -> AnchorResult:
     return anchor(text, highlight.position, highlight.quote, threshold=threshold)
+
+
+def place(query: AnchorQuery, *, threshold: float = DEFAULT_THRESHOLD) -> AnchorPlacement:
+    """A highlight placed on its current text; no text (the cell is gone, or has no
+    answer) orphans it."""
+    if query.text is None:
+        return AnchorPlacement(id=query.id, status="orphaned", score=0.0)
+    result = anchor(query.text, query.position, query.quote, threshold=threshold)
+    return AnchorPlacement(
+        id=query.id,
+        status=result.status,
+        start=result.start,
+        end=result.end,
+        score=min(1.0, max(0.0, result.score)),
+    )
 
 
 def make_quote(text: str, start: int, end: int, context_chars: int = 32) -> TextQuoteSelector:

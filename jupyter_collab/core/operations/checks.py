@@ -2,7 +2,8 @@
 model judge, which is asked only when these cannot decide.
 
 * A fact: its key terms (numbers, units, names, acronyms, quoted phrases; see
-  :func:`key_terms`) should appear in the amended answer of a prompt it should
+  :func:`.measures.key_terms`, the one reading of terms and shapes that the
+  preview's measures use too) should appear in the amended answer of a prompt it should
   change. None of them there: the model ignores the fact. Some of them there and
   in no baseline sample: the amendment brought them, the change is intended.
 * A process or format rule: the shape it asks for, read from its text (see
@@ -22,9 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..models import AmendmentKind, MeasureValue
-
-#: At most this many key terms are taken from one fact.
-MAX_KEY_TERMS = 12
+from .measures import answer_shape, key_terms, terms_found
 
 _NUMBER_WORDS = {
     "one": 1,
@@ -47,87 +46,6 @@ _NUMBER_WORDS = {
     "a hundred": 100,
     "one hundred": 100,
 }
-
-_STOP = set(
-    """a an the and or but if then than that this these those is are was were be been being
-    to of in on at by for with from as into about over under after before not no nor so
-    it its it's we you they he she them their our your my his her which who whom whose what
-    when where why how all any each every some such only own same very can will should would
-    could may might must do does did done have has had i me us use used using also always never
-    answer answers report reports give say write state mention notebook here there""".split()
-)
-
-# Straight and typographic double quotes (single quotes are apostrophes too often).
-_QUOTED = re.compile(r"[\"\u201c]([^\"\u201d]{2,60})[\"\u201d]")
-_PAREN = re.compile(r"\(([^()]{1,40})\)")
-_TOKEN = re.compile(r"[\w][\w./%°µ·+-]*[\w%°]|\w")
-
-
-def _strip_token(token: str) -> str:
-    return token.strip(".,;:!?()[]{}\"'\u201c\u201d\u2018\u2019")
-
-
-def key_terms(fact: str) -> list[str]:
-    """The distinctive terms of a fact: quoted phrases, short parentheticals (units,
-    abbreviations, citations), numbers, tokens with digits or symbols (``g/L``,
-    ``2015``, ``HPLC``), and capitalised words past the first; when none, its
-    longer content words. In order of appearance, without repeats."""
-    terms: list[str] = []
-
-    def add(term: str) -> None:
-        term = _strip_token(term.strip())
-        if len(term) >= 1 and term.casefold() not in {t.casefold() for t in terms}:
-            terms.append(term)
-
-    for match in _QUOTED.finditer(fact):
-        add(match.group(1))
-    for match in _PAREN.finditer(fact):
-        inner = match.group(1).strip()
-        if len(inner.split()) <= 3:
-            add(inner)
-    words = [_strip_token(w) for w in _TOKEN.findall(fact)]
-    for index, word in enumerate(words):
-        if not word or word.casefold() in _STOP:
-            continue
-        has_digit = any(c.isdigit() for c in word)
-        has_symbol = any(c in "/%°µ·+" for c in word)
-        acronym = len(word) >= 2 and word.isupper()
-        capital = index > 0 and word[:1].isupper() and not _sentence_start(fact, word)
-        if has_digit or has_symbol or acronym or capital:
-            add(word)
-    if not terms:
-        for word in words:
-            if len(word) >= 5 and word.casefold() not in _STOP:
-                add(word)
-    return terms[:MAX_KEY_TERMS]
-
-
-def _sentence_start(text: str, word: str) -> bool:
-    """Whether every occurrence of ``word`` in ``text`` opens a sentence."""
-    for match in re.finditer(re.escape(word), text):
-        before = text[: match.start()].rstrip()
-        if before and before[-1] not in ".!?:":
-            return False
-    return True
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
-def term_found(term: str, answer: str) -> bool:
-    """``term`` in ``answer``, case and spacing aside; a word-like term as a whole word."""
-    needle, haystack = _normal(term), _normal(answer)
-    if not needle:
-        return False
-    if re.fullmatch(r"\w+", needle):
-        return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
-    return needle in haystack
-
-
-def terms_found(terms: list[str], answer: str) -> list[str]:
-    return [term for term in terms if term_found(term, answer)]
-
 
 # -- the shape a rule asks for ---------------------------------------------------------
 
@@ -205,25 +123,18 @@ def rule_shape(rule: str) -> list[Shape]:
     return shapes
 
 
-_FENCE = re.compile(r"```[^\n]*\n.*?```", re.DOTALL)
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
-
-
-def _prose(answer: str) -> str:
-    return _FENCE.sub(" ", answer)
-
-
 def count(unit: Unit, answer: str) -> int:
-    prose = _prose(answer).strip()
+    """``answer``'s length in ``unit``, by the measures' one reading of an answer's
+    shape (:func:`.measures.answer_shape`): words and sentences outside code, non-blank
+    lines, bulleted and numbered items."""
+    shape = answer_shape(answer)
     if unit == "words":
-        return len(prose.split())
+        return shape.prose_words
     if unit == "lines":
-        return len([line for line in answer.strip().splitlines() if line.strip()])
+        return shape.lines
     if unit == "bullets":
-        return len(_BULLET.findall(answer))
-    # Sentences: ends of sentence in the prose, a last unterminated one counting too.
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", prose) if re.search(r"\w", p)]
-    return len(parts)
+        return shape.bullets + shape.numbered
+    return shape.sentences
 
 
 def shape_holds(shape: Shape, answer: str) -> tuple[bool, str]:
@@ -232,12 +143,13 @@ def shape_holds(shape: Shape, answer: str) -> tuple[bool, str]:
         assert shape.unit is not None and shape.limit is not None
         n = count(shape.unit, answer)
         return n <= shape.limit, f"{n} {shape.unit} (at most {shape.limit})"
+    measured = answer_shape(answer)
     if shape.kind == "code_only":
-        blocks = _FENCE.findall(answer)
-        outside = _prose(answer).strip()
-        ok = bool(blocks) and not re.search(r"\w", outside)
-        return ok, f"{len(blocks)} code block(s), {len(outside.split())} word(s) outside code"
-    asked = "?" in _prose(answer)
+        ok = measured.code_blocks > 0 and measured.prose_words == 0
+        return ok, (
+            f"{measured.code_blocks} code block(s), {measured.prose_words} word(s) outside code"
+        )
+    asked = measured.questions > 0
     return asked, "asks a question" if asked else "asks no question"
 
 

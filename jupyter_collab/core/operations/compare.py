@@ -23,11 +23,19 @@ from pydantic import Field
 
 from ..errors import InvalidRequestError, ReplayMissError
 from ..hashing import sha256_text
-from ..loop_models import AmendmentDraft, NoiseMeasure, Probe, ProbeOutcome
+from ..loop_models import (
+    AmendmentDraft,
+    AnswerMeasures,
+    NoiseMeasure,
+    Probe,
+    ProbeOutcome,
+    VerdictSource,
+)
 from ..models import Mode, Verdict
 from ..providers.base import ChatRequest, Provider
 from .common import OpsClient, OpsResponse, clip, one_line
 from .fanout import BaselineCache, Limiter, answer_text
+from .measures import measure_answers, measures_text
 from .noise import (
     DEFAULT_NOISE_SAMPLES,
     MAX_NOISE_SAMPLES,
@@ -55,7 +63,11 @@ reason: one short line naming the difference that decided it.
 
 MEASURE gives the share of words that changed between AMENDED and BASELINE, and \
 between two samples of BASELINE alone: the model varies by that much with no amendment, \
-so a difference of that kind is not caused by the amendment."""
+so a difference of that kind is not caused by the amendment. It also says which key \
+terms of a fact appear in each answer, and how the length and shape (lists, headings, \
+code, questions) changed: a fact whose terms newly appear, or a rule whose format now \
+shows, is evidence of an intended change; rewording with the same terms and shape is \
+"unchanged"."""
 
 
 class JudgeResponse(OpsResponse):
@@ -107,20 +119,45 @@ Decide = Callable[[str, str], Decided | None]
 
 
 def judge_prompt(
-    probe: Probe, draft: AmendmentDraft, baseline: str, amended: str, noise: NoiseMeasure
+    probe: Probe,
+    draft: AmendmentDraft,
+    baseline: str,
+    amended: str,
+    noise: NoiseMeasure | None,
+    measures: AnswerMeasures,
 ) -> str:
+    """The judge's user turn. ``noise`` is None when the baseline was not resampled
+    (a calibration case, or a deterministic provider measured elsewhere)."""
     expectation = probe.expectation or "No expectation given: judge from the amendment."
+    spread = (
+        f"{noise.baseline_spread:.0%} between samples of BASELINE alone"
+        if noise is not None
+        else "BASELINE was not sampled twice"
+    )
     return "\n\n".join(
         [
             f"Amendment ({draft.kind.value}): {clip(draft.text.strip(), 2000)}",
             f"Prompt: {clip(probe.prompt, 2000)}",
             f"Expectation: {expectation}",
-            f"MEASURE: {noise.amended_change:.0%} of words changed between BASELINE and "
-            f"AMENDED; {noise.baseline_spread:.0%} between samples of BASELINE alone.",
+            f"MEASURE: {measures_text(measures)}; {spread}.",
             f"BASELINE:\n{clip(baseline, JUDGE_ANSWER_CHARS)}",
             f"AMENDED:\n{clip(amended, JUDGE_ANSWER_CHARS)}",
         ]
     )
+
+
+async def judge(ops: OpsClient, prompt: str) -> tuple[Verdict, str]:
+    """One verdict and its reason for a :func:`judge_prompt` (also what the
+    calibration benchmark asks each model)."""
+    result = await ops.structured(
+        JUDGE_SYSTEM,
+        prompt,
+        JudgeResponse,
+        name="judge_probe",
+        description="The verdict on one probe of the preview.",
+    )
+    reason = " ".join(result.reason.split()) or "(no reason given)"
+    return Verdict(result.verdict), reason
 
 
 def resample_key(baseline_key: str, sample: int) -> str:
@@ -240,28 +277,24 @@ class ProbeComparer:
         )
 
     async def judge(
-        self, probe: Probe, draft: AmendmentDraft, baseline: str, amended: str, noise: NoiseMeasure
+        self,
+        probe: Probe,
+        draft: AmendmentDraft,
+        baseline: str,
+        amended: str,
+        noise: NoiseMeasure,
+        measures: AnswerMeasures,
     ) -> tuple[Verdict, str]:
-        prompt = judge_prompt(probe, draft, baseline, amended, noise)
+        prompt = judge_prompt(probe, draft, baseline, amended, noise, measures)
         model = self.ops.model or self.ops.provider.default_model
         key = sha256_text(f"judge\n{model}\n{JUDGE_SYSTEM}\n{prompt}")
         if self.replay:
             stored = json.loads(self._replayed(key, f"verdict on {one_line(probe.prompt, 60)!r}"))
             return Verdict(stored["verdict"]), stored["reason"]
         self.calls += 1
-        result = await self.limiter.run(
-            "judge",
-            lambda _warmed: self.ops.structured(
-                JUDGE_SYSTEM,
-                prompt,
-                JudgeResponse,
-                name="judge_probe",
-                description="The verdict on one probe of the preview.",
-            ),
-        )
-        reason = " ".join(result.reason.split()) or "(no reason given)"
-        self._keep(key, json.dumps({"verdict": result.verdict, "reason": reason}))
-        return Verdict(result.verdict), reason
+        verdict, reason = await self.limiter.run("judge", lambda _warmed: judge(self.ops, prompt))
+        self._keep(key, json.dumps({"verdict": verdict.value, "reason": reason}))
+        return verdict, reason
 
     async def compare(
         self,
@@ -300,15 +333,18 @@ class ProbeComparer:
                 # finished task is left as it is (its outcome is collected here).
                 early.cancel()
                 await asyncio.gather(early, return_exceptions=True)
+        measures = measure_answers(draft.kind, draft.text, probe.kind, baseline, amended)
+        source: VerdictSource
         if baseline == amended:
-            verdict, reason = Verdict.unchanged, IDENTICAL_REASON
+            verdict, reason, source = Verdict.unchanged, IDENTICAL_REASON, "identical"
         elif decided is not None:
-            verdict, reason = decided.verdict, decided.reason
+            verdict, reason, source = decided.verdict, decided.reason, "deterministic"
         elif noise is not None and noise.within_noise:
-            verdict, reason = Verdict.within_noise, noise_reason(noise)
+            verdict, reason, source = Verdict.within_noise, noise_reason(noise), "noise_floor"
         else:
             assert noise is not None
-            verdict, reason = await self.judge(probe, draft, baseline, amended, noise)
+            verdict, reason = await self.judge(probe, draft, baseline, amended, noise, measures)
+            source = "weak_judge" if self.ops.provider.weak_judge else "judge"
         return ProbeOutcome(
             probe=probe,
             baseline=baseline,
@@ -319,4 +355,6 @@ class ProbeComparer:
             verdict=verdict,
             reason=reason,
             noise=noise,
+            measures=measures,
+            verdict_source=source,
         )

@@ -84,6 +84,11 @@ class Provider(abc.ABC):
     """A model backend. Implementations never block the event loop."""
 
     name: str = "provider"
+    #: Whether this backend, as the preview's judge, agrees poorly with the labelled
+    #: calibration cases (``tests/data/judge_calibration.json``, measured by
+    #: ``benchmarks/bench_judge.py``): its verdicts are then shown as a weak signal
+    #: behind the deterministic measures.
+    weak_judge: bool = False
 
     @property
     @abc.abstractmethod

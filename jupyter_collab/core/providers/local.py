@@ -169,6 +169,10 @@ class LocalProvider(Provider):
     """SmolLM2 (or any GGUF) on the CPU through llama-cpp-python, in a worker process."""
 
     name = "local"
+    # As the preview's judge, SmolLM2-135M agrees with few of the labelled
+    # calibration cases (benchmarks/results.json: judge_agreement_embedded), so its
+    # verdicts are shown as a weak signal behind the deterministic measures.
+    weak_judge = True
 
     def __init__(self, config: CollabConfig):
         if not _module_available("llama_cpp"):

@@ -4,11 +4,13 @@ import {
   MARK_ATTRIBUTE,
   applyMarks,
   clearMarks,
-  locateQuote,
   rangeToQuote,
+  renderedSpan,
   textIndex,
   wrapRange
 } from '../renderer/marks';
+import { spanFromWire } from '../offsets';
+import { anchoringCases } from './anchoringFixtures';
 
 function dom(html: string): HTMLElement {
   const root = document.createElement('div');
@@ -16,52 +18,76 @@ function dom(html: string): HTMLElement {
   return root;
 }
 
-describe('locateQuote', () => {
-  const text = 'the cat sat on the mat with the cat';
+describe('renderedSpan', () => {
+  const source = 'the cat sat on the mat with the cat';
 
-  it('uses the position when the text there is still the quote', () => {
-    expect(locateQuote(text, { exact: 'cat' }, { start: 32, end: 35 })).toEqual(
-      {
-        start: 32,
-        end: 35
-      }
-    );
+  it('keeps the offsets when the rendered text there is the same', () => {
+    expect(renderedSpan(source, source, { start: 32, end: 35 })).toEqual({
+      start: 32,
+      end: 35
+    });
   });
 
-  it('falls back on prefix and suffix when the position moved', () => {
-    expect(
-      locateQuote(
-        text,
-        { exact: 'cat', prefix: 'with the ', suffix: '' },
-        {
-          start: 3,
-          end: 6
-        }
-      )
-    ).toEqual({ start: 32, end: 35 });
-    expect(
-      locateQuote(text, { exact: 'the', prefix: 'on ', suffix: ' mat' })
-    ).toEqual({ start: 15, end: 18 });
-  });
-
-  it('prefers the occurrence near the scaled position between equals', () => {
-    // position 64 in a 70-character source is near the end of this text.
-    expect(
-      locateQuote(text, { exact: 'cat' }, { start: 64, end: 67 }, 70)
-    ).toEqual({ start: 32, end: 35 });
+  it('finds the span nearest its share of the text when markup moved it', () => {
+    const markdown = 'the **cat** sat on the mat with the **cat**';
+    const rendered = 'the cat sat on the mat with the cat';
+    expect(renderedSpan(rendered, markdown, { start: 38, end: 41 })).toEqual({
+      start: 32,
+      end: 35
+    });
+    expect(renderedSpan(rendered, markdown, { start: 6, end: 9 })).toEqual({
+      start: 4,
+      end: 7
+    });
   });
 
   it('matches across markdown markers and collapsed whitespace', () => {
+    const markdown = 'A **bold** claim\n\nand more';
     const rendered = 'A bold claim\nand more';
-    const found = locateQuote(rendered, { exact: '**bold** claim\n\nand' });
+    const found = renderedSpan(rendered, markdown, { start: 2, end: 21 });
     expect(found).not.toBeNull();
     expect(rendered.slice(found!.start, found!.end)).toBe('bold claim\nand');
   });
 
-  it('orphans a quote that is not there', () => {
-    expect(locateQuote(text, { exact: 'dog' })).toBeNull();
-    expect(locateQuote(text, { exact: '' })).toBeNull();
+  it('reports a span that does not show', () => {
+    expect(renderedSpan('rendered', 'source dog', { start: 7, end: 10 })).toBe(
+      null
+    );
+    expect(renderedSpan(source, source, { start: 3, end: 3 })).toBeNull();
   });
+});
+
+describe("the core's placements, rendered", () => {
+  it.each(anchoringCases.filter(c => c.expected.status !== 'orphaned'))(
+    'marks "$name" where the core placed it',
+    c => {
+      const text = c.text!;
+      // Rendered markdown: the **emphasis** markers are gone from the DOM text.
+      const root = dom(
+        '<p>' +
+          text
+            .replace(/&/g, '&amp;')
+            .replace(/</g, '&lt;')
+            .replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>') +
+          '</p>'
+      );
+      const span = spanFromWire(text, {
+        start: c.expected.start!,
+        end: c.expected.end!
+      });
+      const { placed, orphaned } = applyMarks(root, [
+        { id: 'h', source: text, span }
+      ]);
+      expect(orphaned).toEqual([]);
+      const marked = placed
+        .get('h')!
+        .map(e => e.textContent)
+        .join('');
+      expect(marked).toBe(
+        text.slice(span.start, span.end).replace(/\*\*/g, '')
+      );
+    }
+  );
 });
 
 describe('wrapRange and applyMarks', () => {
@@ -74,18 +100,15 @@ describe('wrapRange and applyMarks', () => {
     expect(root.querySelector('b mark')?.textContent).toBe('bold');
   });
 
-  it('places marks by quote and reports orphans', () => {
+  it('places marks on their spans and reports those that do not show', () => {
     const root = dom(
       '<p>The answer is <code>42</code>.</p><ul><li>one</li></ul>'
     );
     const tooltip = 'replace: forty-two';
+    const source = 'The answer is `42`.\n\n- one';
     const { placed, orphaned } = applyMarks(root, [
-      {
-        id: 'h-1',
-        quote: { exact: 'answer is 42', prefix: 'The ', suffix: '.' },
-        title: tooltip
-      },
-      { id: 'h-2', quote: { exact: 'missing' } }
+      { id: 'h-1', source, span: { start: 4, end: 18 }, title: tooltip },
+      { id: 'h-2', source: 'missing', span: { start: 0, end: 7 } }
     ]);
 
     expect(orphaned).toEqual(['h-2']);
@@ -104,9 +127,10 @@ describe('wrapRange and applyMarks', () => {
 
   it('clears marks and keeps the text', () => {
     const root = dom('<p>Hello world</p>');
+    const source = 'Hello world';
     applyMarks(root, [
-      { id: 'a', quote: { exact: 'Hello' } },
-      { id: 'b', quote: { exact: 'world' } }
+      { id: 'a', source, span: { start: 0, end: 5 } },
+      { id: 'b', source, span: { start: 6, end: 11 } }
     ]);
     clearMarks(root, 'a');
     expect(root.querySelectorAll('mark')).toHaveLength(1);

@@ -10,7 +10,6 @@ import {
   spanToWire,
   utf16Offset
 } from '../offsets';
-import { anchorState } from '../panel/grouping';
 import { markSpecs } from '../renderer/answer';
 import { trans } from './translationFixtures';
 
@@ -110,17 +109,25 @@ describe('offsets', () => {
     expect(codePointOffset('😀', -1)).toBe(0);
   });
 
-  it('places stored highlights where the server put them', () => {
+  it('marks stored highlights where the server placed them', () => {
     for (const span of fixture.spans) {
       const highlight = storedHighlight(span.start, span.end, span.quote);
-      expect(anchorState(highlight, answer)).toBe('exact');
       const [spec] = markSpecs(
         [{ highlight, corrections: [], amendment_ids: [] }],
+        [
+          {
+            id: highlight.id,
+            status: 'exact',
+            start: span.start,
+            end: span.end,
+            score: 1
+          }
+        ],
         answer,
         trans
       );
       const start = answer.indexOf(span.quote);
-      expect(spec.position).toEqual({
+      expect(spec.span).toEqual({
         start,
         end: start + span.quote.length
       });

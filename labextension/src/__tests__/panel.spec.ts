@@ -4,7 +4,7 @@ import { IAmendment, IContextView } from '../api/wire';
 import { PatchOperation } from '../api/types';
 import { IContextClient, isStaleError } from '../panel/client';
 import {
-  anchorState,
+  anchorQueries,
   groupEntries,
   orphanedHighlights,
   sidecarPath
@@ -12,6 +12,7 @@ import {
 import { NotebookContextModel, StaleChoice } from '../panel/model';
 import { UndoStack, describeChanges, undoStepFor } from '../panel/undo';
 import { ContextWatcher } from '../panel/watch';
+import { anchoringCases, fixturePlacements } from './anchoringFixtures';
 import { amendment, context, httpError, opened } from './feedbackFixtures';
 import { frenchTranslator, trans } from './translationFixtures';
 
@@ -156,20 +157,39 @@ describe('groupEntries', () => {
     });
   });
 
-  it('finds orphaned highlights', () => {
+  it("asks the server about each highlight on its cell's current answer", () => {
     const ctx = context();
     const h = ctx.highlights[0];
-    expect(anchorState(h, 'See Smith et al., 2019.')).toBe('exact');
-    expect(anchorState(h, 'Also see Smith et al., 2019.')).toBe('moved');
-    expect(anchorState(h, 'Rewritten answer.')).toBe('orphaned');
-    expect(anchorState(h, undefined)).toBe('orphaned');
-    expect(orphanedHighlights(ctx, () => 'See Smith et al., 2019.')).toEqual(
-      []
-    );
-    expect(orphanedHighlights(ctx, () => undefined).map(o => o.id)).toEqual([
-      'h-1'
+    expect(anchorQueries(ctx, () => 'See Smith et al., 2019.')).toEqual([
+      {
+        id: h.id,
+        text: 'See Smith et al., 2019.',
+        position: h.position,
+        quote: h.quote
+      }
     ]);
+    // No cell, or a cell without an answer: no text to place it on.
+    expect(anchorQueries(ctx, () => undefined)[0].text).toBeNull();
+    expect(anchorQueries(ctx, () => null)[0].text).toBeNull();
   });
+
+  it.each(anchoringCases)(
+    'lists the highlight orphaned only when the core says so: $name',
+    async c => {
+      const ctx = context();
+      ctx.highlights[0] = {
+        ...ctx.highlights[0],
+        position: c.position,
+        quote: c.quote
+      };
+      const placements = await fixturePlacements(
+        anchorQueries(ctx, () => c.text)
+      );
+      expect(orphanedHighlights(ctx, placements).map(o => o.id)).toEqual(
+        c.expected.status === 'orphaned' ? [ctx.highlights[0].id] : []
+      );
+    }
+  );
 
   it('names the sidecar', () => {
     expect(sidecarPath('dir/analysis.ipynb')).toBe('dir/analysis.collab.json');

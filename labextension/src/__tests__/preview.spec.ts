@@ -3,6 +3,8 @@ import { describe, expect, it } from '@jest/globals';
 import { IPreviewOptions } from '../api/loop';
 import {
   IAmendmentDraft,
+  IAnswerMeasures,
+  IAnswerShape,
   IPreviewReport,
   IPreviewRequest,
   IProbe,
@@ -20,6 +22,18 @@ import {
 } from '../preview/verdict';
 import { frenchTranslator, trans } from './translationFixtures';
 
+const SHAPE: IAnswerShape = {
+  words: 6,
+  lines: 1,
+  sentences: 1,
+  bullets: 0,
+  numbered: 0,
+  headings: 0,
+  table_rows: 0,
+  code_blocks: 0,
+  questions: 0
+};
+
 function outcome(
   sent: IProbeSent,
   amendedText: string,
@@ -35,9 +49,28 @@ function outcome(
     baseline_cached: cached,
     verdict: amendedText.includes('same') ? 'unchanged' : 'intended',
     reason: 'because',
-    noise: null
+    noise: null,
+    measures: null,
+    verdict_source: 'judge'
   };
 }
+
+/**
+ * Measures as the server sends them for a fact whose year now appears.
+ */
+const FACT_MEASURES: IAnswerMeasures = {
+  word_change_share: 0.2,
+  key_terms: ['1648', 'Westphalia'],
+  terms_in_baseline: ['Westphalia'],
+  terms_in_amended: ['1648', 'Westphalia'],
+  terms_gained: ['1648'],
+  terms_lost: [],
+  length_ratio: 1,
+  baseline_shape: SHAPE,
+  amended_shape: SHAPE,
+  shape_changes: [],
+  measured_verdict: 'intended'
+};
 
 /**
  * A fake server: every preview answers each probe; the baseline is cached
@@ -235,6 +268,74 @@ describe('verdicts', () => {
     );
     expect(measure.getAttribute('title')).toContain('sampled 2 times');
     expect(measure.getAttribute('title')).toContain('15%');
+  });
+
+  it('a verdict of a weak judge leads with the measures, not a badge', () => {
+    const probe: IProbe = { prompt: 'q?', kind: 'original', expectation: '' };
+    const weak: IProbeOutcome = {
+      ...outcome(probe, 'signed in 1648'),
+      verdict: 'unintended',
+      reason: 'It changed.',
+      measures: FACT_MEASURES,
+      verdict_source: 'weak_judge'
+    };
+    const row = probeRow(
+      { probe, outcome: weak, previous: null, running: false },
+      trans
+    );
+    expect(row.querySelector('.jp-collab-verdict')).toBeNull();
+    expect(row.querySelector('.jp-collab-weak-signal')!.textContent).toBe(
+      'weak signal: see the measures'
+    );
+    const measures = row.querySelector('.jp-collab-measures.jp-mod-lead')!;
+    expect(measures.textContent).toContain(
+      'Measures point to: Changed as intended'
+    );
+    expect(measures.textContent).toContain('Now present: 1648');
+    expect(measures.textContent).toContain(
+      'Key terms of the fact: 1/2 in the baseline, 2/2 in the amended answer'
+    );
+    const verdict = row.querySelector('.jp-collab-weak-verdict')!;
+    expect(verdict.textContent).toBe(
+      'Judge (weak signal): Unintended change. It changed.'
+    );
+    // The measures come before the weak verdict.
+    expect(
+      measures.compareDocumentPosition(verdict) &
+        Node.DOCUMENT_POSITION_FOLLOWING
+    ).toBeTruthy();
+  });
+
+  it('a trusted verdict keeps its badge, the measures follow it', () => {
+    const probe: IProbe = { prompt: 'q?', kind: 'original', expectation: '' };
+    const row = probeRow(
+      {
+        probe,
+        outcome: {
+          ...outcome(probe, 'bulleted now'),
+          measures: {
+            ...FACT_MEASURES,
+            key_terms: [],
+            terms_in_baseline: [],
+            terms_in_amended: [],
+            terms_gained: [],
+            shape_changes: ['bullets 0 → 3']
+          }
+        },
+        previous: null,
+        running: false
+      },
+      trans
+    );
+    expect(row.querySelector('.jp-collab-verdict')!.textContent).toBe(
+      '✓ Changed as intended'
+    );
+    expect(row.querySelector('.jp-collab-weak-signal')).toBeNull();
+    const measures = row.querySelector('.jp-collab-measures')!;
+    expect(measures.classList.contains('jp-mod-lead')).toBe(false);
+    expect(measures.textContent).toBe(
+      '20% of words changedShape: bullets 0 → 3'
+    );
   });
 
   it('a probe row shows both sides and "baseline cached"', () => {

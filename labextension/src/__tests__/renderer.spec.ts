@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Sanitizer } from '@jupyterlab/apputils';
 import { MimeModel } from '@jupyterlab/rendermime';
 import type { ITranslator } from '@jupyterlab/translation';
@@ -6,6 +6,7 @@ import type { ITranslator } from '@jupyterlab/translation';
 import { ICollabOutput } from '../api';
 import { COLLAB_MIME, STREAM_MIME } from '../mimetypes';
 import { IAnswerRendered, answerEvents, usageText } from '../renderer';
+import { anchorService } from '../renderer/answer';
 import { rendererFactory } from '../renderer/mime';
 import { activeRuns } from '../runs';
 import { frenchTranslator, trans } from './translationFixtures';
@@ -124,7 +125,48 @@ function payload(): ICollabOutput {
   };
 }
 
+/**
+ * The server's placements for `payload()`'s highlights (its anchoring is
+ * tested in pytest): h-1 where it was stored, h-2 orphaned.
+ */
+const SERVER_PLACEMENTS = {
+  'h-1': { status: 'exact', start: 4, end: 10, score: 1 },
+  'h-2': { status: 'orphaned', start: null, end: null, score: 0.2 }
+} as const;
+
+const place = anchorService.place;
+const asked: string[][] = [];
+
 describe('the answer renderer', () => {
+  beforeEach(() => {
+    asked.length = 0;
+    anchorService.place = async items => {
+      asked.push(items.map(item => item.text ?? ''));
+      return items.map(item => ({
+        id: item.id,
+        ...SERVER_PLACEMENTS[item.id as keyof typeof SERVER_PLACEMENTS]
+      }));
+    };
+  });
+
+  afterEach(() => {
+    anchorService.place = place;
+  });
+
+  it('shows the answer without marks when the server cannot place them', async () => {
+    anchorService.place = async () => {
+      throw new Error('no server');
+    };
+    const widget = renderer(COLLAB_MIME);
+    await widget.renderModel(
+      new MimeModel({ data: { [COLLAB_MIME]: payload() as any } })
+    );
+    expect(widget.node.querySelector('mark')).toBeNull();
+    expect(
+      widget.node.querySelector('.jp-collab-answer strong')?.textContent
+    ).toBe('42');
+  });
+
   it('renders the markdown, the marks, the corrections and the usage line', async () => {
     const events: IAnswerRendered[] = [];
     const listener = (_: unknown, args: IAnswerRendered) => events.push(args);
@@ -160,6 +202,8 @@ describe('the answer renderer', () => {
     expect(events).toHaveLength(1);
     expect(events[0].orphaned).toEqual(['h-2']);
     expect(events[0].payload).toBe(data);
+    // The server was asked with the answer's source text, once per render.
+    expect(asked).toEqual([[data.result.answer, data.result.answer]]);
   });
 
   it('never trusts the answer: HTML in it is sanitized', async () => {

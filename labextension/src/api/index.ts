@@ -2,6 +2,7 @@
  * Typed access to the jupyter-collab server extension: REST requests, the
  * wire types, the streaming socket and the notebook context.
  */
+export * from './anchors';
 export * from './cell';
 export * from './context';
 export * from './info';

@@ -16,6 +16,8 @@
 export type WireBody =
   | IAcceptReview
   | IAmendRequest
+  | IAnchorsReply
+  | IAnchorsRequest
   | ICellSourceRequest
   | ICollabDisplayData
   | ICollabOutput
@@ -123,6 +125,42 @@ export interface ICorrectionInput {
   why?: string;
   origin?: 'ai' | 'user';
   rank?: number | null;
+}
+export interface IAnchorsReply {
+  anchors: IAnchorPlacement[];
+}
+/**
+ * Where a highlight sits on its text (``core/operations/anchoring.py``):
+ * ``exact`` at its stored position, ``moved`` elsewhere, or ``orphaned``.
+ * ``start``/``end`` count code points, like every offset on the wire.
+ */
+export interface IAnchorPlacement {
+  id: string;
+  status: 'exact' | 'moved' | 'orphaned';
+  start: number | null;
+  end: number | null;
+  score: number;
+}
+/**
+ * ``POST anchors``: highlights and the texts to place them on.
+ */
+export interface IAnchorsRequest {
+  /**
+   * @maxItems 1000
+   */
+  items: IAnchorQuery[];
+}
+/**
+ * A stored highlight to place on a text (an answer as it is now).
+ */
+export interface IAnchorQuery {
+  id: string;
+  /**
+   * the current answer; null when there is none
+   */
+  text: string | null;
+  position?: ITextPositionSelectorSent | null;
+  quote: ITextQuoteSelectorSent;
 }
 /**
  * ``POST cell``: the whole source of a collaborator cell.
@@ -713,6 +751,15 @@ export interface IProbeOutcomeSent {
   verdict: Verdict;
   reason?: string;
   noise?: INoiseMeasureSent | null;
+  /**
+   * deterministic measures, set on every outcome of a preview
+   */
+  measures?: IAnswerMeasuresSent | null;
+  /**
+   * what decided the verdict: identical answers, a deterministic check (a fact's key terms, a rule's shape), the noise floor, or the judge model; 'weak_judge' when that model agrees poorly with the labelled calibration cases, so the measures lead and the verdict is a weak signal
+   */
+  verdict_source?:
+    'identical' | 'deterministic' | 'noise_floor' | 'judge' | 'weak_judge';
 }
 export interface IProbeSent {
   prompt: string;
@@ -742,6 +789,77 @@ export interface INoiseMeasureSent {
    */
   margin: number;
   within_noise: boolean;
+}
+/**
+ * Deterministic measures of a probe's amended answer against its baseline
+ * (``core/operations/measures.py``): they stand beside the judge's verdict.
+ */
+export interface IAnswerMeasuresSent {
+  /**
+   * 0 for the same words in the same order, 1 for none shared
+   */
+  word_change_share: number;
+  /**
+   * a fact amendment's distinctive terms (none for rules)
+   */
+  key_terms?: string[];
+  terms_in_baseline?: string[];
+  terms_in_amended?: string[];
+  /**
+   * key terms in the amended answer, not the baseline
+   */
+  terms_gained?: string[];
+  /**
+   * key terms in the baseline, not the amended answer
+   */
+  terms_lost?: string[];
+  /**
+   * amended words ÷ baseline words
+   */
+  length_ratio: number;
+  baseline_shape: IAnswerShape;
+  amended_shape: IAnswerShape;
+  /**
+   * e.g. "bullets 0 → 4"; length only beyond ±50%
+   */
+  shape_changes?: string[];
+  /**
+   * the verdict these measures alone point to (no model involved)
+   */
+  measured_verdict: 'intended' | 'unintended' | 'unchanged';
+}
+/**
+ * The countable shape of one answer (code blocks are not searched for lists).
+ */
+export interface IAnswerShape {
+  words: number;
+  /**
+   * words outside code blocks
+   */
+  prose_words: number;
+  /**
+   * non-blank lines
+   */
+  lines: number;
+  /**
+   * ends of sentence outside code, and a last one left open
+   */
+  sentences: number;
+  /**
+   * lines starting with -, * or •
+   */
+  bullets: number;
+  /**
+   * lines starting with 1. or 1)
+   */
+  numbered: number;
+  headings: number;
+  table_rows: number;
+  code_blocks: number;
+  /**
+   * question marks outside code
+   */
+  questions: number;
 }
 /**
  * What the UI may know about the model setup: never a key, only whether one is set.
@@ -828,6 +946,15 @@ export interface IProbeOutcome {
   verdict: Verdict;
   reason: string;
   noise: INoiseMeasure | null;
+  /**
+   * deterministic measures, set on every outcome of a preview
+   */
+  measures: IAnswerMeasures | null;
+  /**
+   * what decided the verdict: identical answers, a deterministic check (a fact's key terms, a rule's shape), the noise floor, or the judge model; 'weak_judge' when that model agrees poorly with the labelled calibration cases, so the measures lead and the verdict is a weak signal
+   */
+  verdict_source:
+    'identical' | 'deterministic' | 'noise_floor' | 'judge' | 'weak_judge';
 }
 export interface IProbe {
   prompt: string;
@@ -857,6 +984,44 @@ export interface INoiseMeasure {
    */
   margin: number;
   within_noise: boolean;
+}
+/**
+ * Deterministic measures of a probe's amended answer against its baseline
+ * (``core/operations/measures.py``): they stand beside the judge's verdict.
+ */
+export interface IAnswerMeasures {
+  /**
+   * 0 for the same words in the same order, 1 for none shared
+   */
+  word_change_share: number;
+  /**
+   * a fact amendment's distinctive terms (none for rules)
+   */
+  key_terms: string[];
+  terms_in_baseline: string[];
+  terms_in_amended: string[];
+  /**
+   * key terms in the amended answer, not the baseline
+   */
+  terms_gained: string[];
+  /**
+   * key terms in the baseline, not the amended answer
+   */
+  terms_lost: string[];
+  /**
+   * amended words ÷ baseline words
+   */
+  length_ratio: number;
+  baseline_shape: IAnswerShape;
+  amended_shape: IAnswerShape;
+  /**
+   * e.g. "bullets 0 → 4"; length only beyond ±50%
+   */
+  shape_changes: string[];
+  /**
+   * the verdict these measures alone point to (no model involved)
+   */
+  measured_verdict: 'intended' | 'unintended' | 'unchanged';
 }
 export interface IPreviewReport {
   amendment: IAmendmentDraft;

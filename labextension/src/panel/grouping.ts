@@ -5,13 +5,14 @@
  */
 import {
   IAmendment,
+  IAnchorPlacement,
+  IAnchorQuery,
   ICollabContext,
   IPreviewResult,
   ICorrection,
   IHighlight,
   Verdict
 } from '../api/wire';
-import { spanFromWire } from '../offsets';
 import { emptyVerdictCounts } from '../preview/verdict';
 
 export type IVerdictCounts = Record<Verdict, number>;
@@ -80,45 +81,37 @@ export function groupEntries(context: ICollabContext): IGroupedEntries {
 }
 
 /**
- * Where a highlight stands on its cell's current answer.
+ * What the server needs to place the context's highlights on the notebook's
+ * current answers (the anchoring rule itself is the core's).
+ *
+ * @param answerOf - the current answer of a cell id (`undefined`: no such
+ *   cell; `null`: the cell has no answer); both are sent as no text
  */
-export type AnchorState = 'exact' | 'moved' | 'orphaned';
-
-/**
- * Place a stored highlight on the cell's current answer: at its position,
- * elsewhere (the quote occurs again), or orphaned (the cell or the quote is
- * gone). `answer` is `undefined` when the cell no longer exists.
- */
-export function anchorState(
-  highlight: IHighlight,
-  answer: string | null | undefined
-): AnchorState {
-  if (answer === undefined || answer === null) {
-    return 'orphaned';
-  }
-  const { start, end } = spanFromWire(answer, highlight.position);
-  const exact = highlight.quote.exact;
-  if (answer.slice(start, end) === exact) {
-    return 'exact';
-  }
-  return answer.includes(exact) ? 'moved' : 'orphaned';
+export function anchorQueries(
+  context: ICollabContext,
+  answerOf: (cellId: string) => string | null | undefined
+): IAnchorQuery[] {
+  return context.highlights
+    .filter(highlight => !!highlight.cell_id)
+    .map(highlight => ({
+      id: highlight.id,
+      text: answerOf(highlight.cell_id!) ?? null,
+      position: highlight.position,
+      quote: highlight.quote
+    }));
 }
 
 /**
- * The highlights that no longer anchor on their answer.
- *
- * @param answerOf - the current answer of a cell id (`undefined`: no such
- *   cell; `null`: the cell has no answer)
+ * The highlights the server found orphaned, in the context's order.
  */
 export function orphanedHighlights(
   context: ICollabContext,
-  answerOf: (cellId: string) => string | null | undefined
+  placements: IAnchorPlacement[]
 ): IHighlight[] {
-  return context.highlights.filter(
-    highlight =>
-      !!highlight.cell_id &&
-      anchorState(highlight, answerOf(highlight.cell_id)) === 'orphaned'
+  const orphaned = new Set(
+    placements.filter(p => p.status === 'orphaned').map(p => p.id)
   );
+  return context.highlights.filter(highlight => orphaned.has(highlight.id));
 }
 
 /**

@@ -10,13 +10,25 @@ import { NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { AmendmentKind, IModelsInfo, Mode } from '../api/wire';
+import {
+  AmendmentKind,
+  IAnchorPlacement,
+  IAnchorQuery,
+  ICollabContext,
+  IModelsInfo,
+  Mode
+} from '../api/wire';
 import { PatchOperation } from '../api/types';
 import { button, h, replaceChildren } from '../feedback/dom';
 import { answerTextOf, lastResult } from '../feedback/notebook';
 import { errorMessage } from './client';
 import { IEditing, IEntryActions, entryView } from './entryView';
-import { IEntryView, groupEntries, orphanedHighlights } from './grouping';
+import {
+  IEntryView,
+  anchorQueries,
+  groupEntries,
+  orphanedHighlights
+} from './grouping';
 import { NotebookContextModel } from './model';
 import { settingsView } from './settingsView';
 import { describeChanges } from './undo';
@@ -34,6 +46,10 @@ export interface IContextPanelOptions {
    * The model setup (models a notebook may pick).
    */
   models(): Promise<IModelsInfo | null>;
+  /**
+   * Where the highlights sit on the current answers (the server's anchoring).
+   */
+  anchors(items: IAnchorQuery[]): Promise<IAnchorPlacement[]>;
   /**
    * The extension's translation bundle.
    */
@@ -120,15 +136,49 @@ export class ContextPanel extends Widget {
     if (!notebook || !context || this._editing) {
       return;
     }
-    const signature = JSON.stringify([
-      lastResult(notebook)?.response_id ?? null,
-      orphanedHighlights(context, id => answerTextOf(notebook, id)).map(
-        o => o.id
-      )
-    ]);
-    if (signature !== this._signature) {
+    this._anchor(notebook, context);
+    if (this._signatureOf(notebook, context) !== this._signature) {
       this.render();
     }
+  }
+
+  /**
+   * What the panel shows of the notebook: the last answer and the orphans.
+   */
+  private _signatureOf(
+    notebook: NotebookPanel,
+    context: ICollabContext
+  ): string {
+    return JSON.stringify([
+      lastResult(notebook)?.response_id ?? null,
+      orphanedHighlights(context, this._placements).map(o => o.id)
+    ]);
+  }
+
+  /**
+   * Ask the server where the highlights sit, when the highlights or the
+   * answers changed since the last request; render again when its answer
+   * changes what the panel shows.
+   */
+  private _anchor(notebook: NotebookPanel, context: ICollabContext): void {
+    const queries = anchorQueries(context, id => answerTextOf(notebook, id));
+    const key = JSON.stringify(queries);
+    if (key === this._anchorsAsked) {
+      return;
+    }
+    this._anchorsAsked = key;
+    this.options
+      .anchors(queries)
+      .then(placements => {
+        if (key !== this._anchorsAsked) {
+          return; // a newer request is on its way
+        }
+        this._placements = placements;
+        this.refresh();
+      })
+      .catch(error => {
+        console.warn('jupyter-collab: placing the highlights failed', error);
+      });
   }
 
   render(): void {
@@ -214,12 +264,8 @@ export class ContextPanel extends Widget {
     parts.push(this._footer(notebook, model));
     replaceChildren(this.node, ...parts);
     this.node.scrollTop = scroll;
-    this._signature = JSON.stringify([
-      lastResult(notebook)?.response_id ?? null,
-      orphanedHighlights(view.context, id => answerTextOf(notebook, id)).map(
-        o => o.id
-      )
-    ]);
+    this._signature = this._signatureOf(notebook, view.context);
+    this._anchor(notebook, view.context);
     if (this._editing) {
       const editor = this.node.querySelector<HTMLTextAreaElement>(
         '.jp-collab-entry-editor textarea'
@@ -263,9 +309,7 @@ export class ContextPanel extends Widget {
     model: NotebookContextModel
   ): HTMLElement | null {
     const context = model.view!.context;
-    const orphans = orphanedHighlights(context, id =>
-      answerTextOf(notebook, id)
-    );
+    const orphans = orphanedHighlights(context, this._placements);
     const conflicts = model.opened?.conflicts ?? [];
     const embeddedError = model.opened?.embedded_error;
     if (!orphans.length && !conflicts.length && !embeddedError) {
@@ -434,6 +478,8 @@ export class ContextPanel extends Widget {
 
   private _open = new Set<string>();
   private _signature = '';
+  private _placements: IAnchorPlacement[] = [];
+  private _anchorsAsked = '';
 
   private _notebook: NotebookPanel | null = null;
   private _model: NotebookContextModel | null = null;

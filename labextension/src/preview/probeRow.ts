@@ -7,6 +7,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { IProbe, IProbeOutcome } from '../api/wire';
 import { h, loading } from '../feedback/dom';
 import { renderColumn, sideBySide } from './diff';
+import { measuresBlock, weakVerdict } from './measures';
 import { noiseText, verdictBadge } from './verdict';
 
 /**
@@ -86,10 +87,29 @@ export function probeRow(
     );
   }
   if (outcome) {
-    header.appendChild(verdictBadge(outcome.verdict, outcome.reason, trans));
-    row.appendChild(
-      h('div', { className: 'jp-collab-reason', text: outcome.reason })
-    );
+    // The server says whether the verdict's judge is weak: then the measures
+    // lead and the verdict is muted text instead of a confident badge.
+    const weak = outcome.verdict_source === 'weak_judge';
+    if (weak) {
+      header.appendChild(
+        h('span', {
+          className: 'jp-collab-weak-signal',
+          text: trans.__('weak signal: see the measures')
+        })
+      );
+      if (outcome.measures) {
+        row.appendChild(measuresBlock(outcome.measures, true, trans));
+      }
+      row.appendChild(weakVerdict(outcome, trans));
+    } else {
+      header.appendChild(verdictBadge(outcome.verdict, outcome.reason, trans));
+      row.appendChild(
+        h('div', { className: 'jp-collab-reason', text: outcome.reason })
+      );
+      if (outcome.measures) {
+        row.appendChild(measuresBlock(outcome.measures, false, trans));
+      }
+    }
     if (outcome.noise) {
       row.appendChild(
         h('div', {

@@ -277,12 +277,19 @@ export class PreviewView extends Widget {
       : previewStatus(model, trans);
     this._status.classList.toggle('jp-collab-error', model.status === 'error');
     const counts = emptyVerdictCounts();
+    let weak = 0;
     for (const outcome of model.outcomes.values()) {
       counts[outcome.verdict] += 1;
+      weak += outcome.verdict_source === 'weak_judge' ? 1 : 0;
     }
-    this._summary.textContent = model.outcomes.size
-      ? verdictSummary(counts, trans)
-      : '';
+    const summary = model.outcomes.size ? verdictSummary(counts, trans) : '';
+    this._summary.textContent = weak
+      ? trans.__(
+          '%1 (%2 judged by a weak judge: read the measures)',
+          summary,
+          weak
+        )
+      : summary;
     this._cancelButton.hidden = !running;
     this._rerunButton.disabled = running || !model.amendment.text.trim();
     this._finalizeButton.disabled =

@@ -14,9 +14,12 @@ import { Widget } from '@lumino/widgets';
 
 import {
   CorrectionOperation,
+  IAnchorPlacement,
+  IAnchorQuery,
   IAnnotatedHighlight,
   ICollabOutput,
-  ICorrection
+  ICorrection,
+  placeHighlights
 } from '../api';
 import { STREAM_MIME } from '../mimetypes';
 import { spanFromWire } from '../offsets';
@@ -26,6 +29,15 @@ import { TRANSLATION_DOMAIN } from '../translation';
 import { answerEvents } from './events';
 import { createFooter } from './footer';
 import { IMarkSpec, applyMarks } from './marks';
+
+/**
+ * Where the renderer asks for its highlights' places: the server's anchoring
+ * (replaced in tests, where no server runs).
+ */
+export const anchorService = {
+  place: (items: IAnchorQuery[]): Promise<IAnchorPlacement[]> =>
+    placeHighlights(items)
+};
 
 export const OUTPUT_CLASS = 'jp-collab-output';
 export const ANSWER_CLASS = 'jp-collab-answer';
@@ -67,10 +79,19 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
     const highlights = payload.highlights ?? [];
     const footer = document.createElement('div');
     this._replace(render, [answer, notes(highlights, this._trans), footer]);
+    const placements = await placementsOf(highlights, result.answer);
+    if (render !== this._renders) {
+      return;
+    }
     const { orphaned } = applyMarks(
       answer,
-      markSpecs(highlights, result.answer, this._trans)
+      markSpecs(highlights, placements, result.answer, this._trans)
     );
+    for (const placement of placements) {
+      if (placement.status === 'orphaned') {
+        orphaned.push(placement.id);
+      }
+    }
     footer.replaceWith(createFooter(result, orphaned.length, this._trans));
     await this._typeset(answer);
     answerEvents.emitRendered({
@@ -133,25 +154,57 @@ export class RenderedCollab extends Widget implements IRenderMime.IRenderer {
 }
 
 /**
- * Marks for the highlights of an answer.
+ * The server's placement of each highlight on the answer; none when the
+ * server cannot be asked (the answer then shows without marks).
+ */
+async function placementsOf(
+  highlights: IAnnotatedHighlight[],
+  answer: string
+): Promise<IAnchorPlacement[]> {
+  const items = highlights.map(({ highlight }) => ({
+    id: highlight.id,
+    text: answer,
+    position: highlight.position,
+    quote: highlight.quote
+  }));
+  try {
+    return await anchorService.place(items);
+  } catch (error) {
+    console.warn('jupyter-collab: placing the highlights failed', error);
+    return [];
+  }
+}
+
+/**
+ * Marks for the highlights the server placed on the answer (orphaned ones
+ * get none).
  */
 export function markSpecs(
   highlights: IAnnotatedHighlight[],
+  placements: IAnchorPlacement[],
   answer: string,
   trans: TranslationBundle
 ): IMarkSpec[] {
-  return highlights.map(({ highlight, corrections }) => ({
-    id: highlight.id,
-    quote: highlight.quote,
-    position: spanFromWire(answer, highlight.position),
-    sourceLength: answer.length,
-    className: corrections.length
-      ? 'jp-collab-mark jp-collab-mod-corrected'
-      : 'jp-collab-mark',
-    title: corrections.length
-      ? corrections.map(c => correctionNote(c, trans)).join('\n')
-      : trans.__('Highlighted')
-  }));
+  const placed = new Map(
+    placements
+      .filter(
+        p => p.status !== 'orphaned' && p.start !== null && p.end !== null
+      )
+      .map(p => [p.id, { start: p.start!, end: p.end! }])
+  );
+  return highlights
+    .filter(({ highlight }) => placed.has(highlight.id))
+    .map(({ highlight, corrections }) => ({
+      id: highlight.id,
+      source: answer,
+      span: spanFromWire(answer, placed.get(highlight.id)!),
+      className: corrections.length
+        ? 'jp-collab-mark jp-collab-mod-corrected'
+        : 'jp-collab-mark',
+      title: corrections.length
+        ? corrections.map(c => correctionNote(c, trans)).join('\n')
+        : trans.__('Highlighted')
+    }));
 }
 
 function operationName(

@@ -1,21 +1,19 @@
 /**
- * Marks on rendered text: find a W3C-style text quote in the text of a DOM
- * subtree and wrap it in elements, without disturbing the rest of the DOM.
+ * Marks on rendered text: show a span of an answer's source in the text of
+ * its rendered DOM and wrap it in elements, without disturbing the rest of
+ * the DOM.
  *
- * Used by the answer renderer to show highlights and corrections, and meant
- * for the feedback UI too (placing a new highlight, turning a selection into a
- * quote). Anchoring follows the design's rule: the text position first (when
- * the text there is still the quote), then the quote itself, disambiguated by
- * its prefix and suffix and by closeness to the expected place; a quote that
- * cannot be found is orphaned, never misplaced.
+ * Where a highlight sits on the answer (exact, moved or orphaned, and its
+ * span) is the server's decision (`core/operations/anchoring.py`, through
+ * `POST anchors`); this module only finds that source span in the rendered
+ * text, which differs from the markdown source (no `**`, collapsed blank
+ * lines): the same offsets when the text there is the same, else the nearest
+ * occurrence of the span's text, else the same comparison with whitespace
+ * collapsed and emphasis/code markers dropped.
  *
  * Offsets are in the subtree's text (`textIndex(root).text`, i.e. the
- * concatenated text nodes). For a rendered markdown answer that text differs
- * from the markdown source (no `**`, collapsed blank lines), so a last resort
- * compares both with whitespace collapsed and emphasis/code markers dropped.
+ * concatenated text nodes), UTF-16 code units like the source span.
  */
-
-import { commonPrefix, commonSuffix } from '../textMatch';
 
 export interface IQuote {
   exact: string;
@@ -34,11 +32,10 @@ export interface IPosition {
 export interface IMarkSpec {
   /** Written to `data-collab-mark` on every element of the mark. */
   id: string;
-  quote: IQuote;
-  /** Where the quote was, in `sourceLength`-long text (e.g. the answer). */
-  position?: IPosition;
-  /** Length of the text `position` refers to; defaults to the DOM text's. */
-  sourceLength?: number;
+  /** The text the DOM renders (e.g. the answer's markdown). */
+  source: string;
+  /** The span of `source` to mark (UTF-16), as the server placed it. */
+  span: IPosition;
   /** Defaults to `jp-collab-mark`. */
   className?: string;
   /** A tooltip. */
@@ -95,35 +92,12 @@ function occurrences(hay: string, needle: string): number[] {
 }
 
 /**
- * The best of several occurrences of `quote` in `text`.
+ * The occurrence nearest to `expected`.
  */
-function bestOccurrence(
-  text: string,
-  starts: number[],
-  quote: IQuote,
-  expected: number | null
-): number {
-  let best = starts[0];
-  let bestScore = -Infinity;
-  for (const start of starts) {
-    const end = start + quote.exact.length;
-    const prefix = quote.prefix ?? '';
-    const suffix = quote.suffix ?? '';
-    let score =
-      commonSuffix(
-        text.slice(Math.max(0, start - prefix.length), start),
-        prefix
-      ) + commonPrefix(text.slice(end, end + suffix.length), suffix);
-    if (expected !== null) {
-      // Closeness breaks ties between equally good contexts.
-      score -= Math.abs(start - expected) / (text.length + 1);
-    }
-    if (score > bestScore) {
-      best = start;
-      bestScore = score;
-    }
-  }
-  return best;
+function nearest(starts: number[], expected: number): number {
+  return starts.reduce((best, start) =>
+    Math.abs(start - expected) < Math.abs(best - expected) ? start : best
+  );
 }
 
 /**
@@ -155,44 +129,40 @@ function normalized(text: string): { text: string; map: number[] } {
 }
 
 /**
- * Where `quote` is in `text`, or null when it is not there (orphaned).
- *
- * @param position - where the quote was (checked first, and used to choose
- *   between several occurrences)
- * @param sourceLength - the length of the text `position` refers to, when it
- *   is not `text` itself (e.g. markdown source vs rendered text)
+ * Where `source.slice(span.start, span.end)` shows in `text` (the rendered
+ * form of `source`), or null when it does not.
  */
-export function locateQuote(
+export function renderedSpan(
   text: string,
-  quote: IQuote,
-  position?: IPosition,
-  sourceLength?: number
+  source: string,
+  span: IPosition
 ): IPosition | null {
-  if (!quote.exact) {
+  const exact = source.slice(span.start, span.end);
+  if (!exact) {
     return null;
   }
-  if (position && text.slice(position.start, position.end) === quote.exact) {
-    return { start: position.start, end: position.end };
+  if (text.slice(span.start, span.end) === exact) {
+    return { start: span.start, end: span.end };
   }
-  const scale = sourceLength ? text.length / Math.max(1, sourceLength) : 1;
-  const expected = position ? Math.round(position.start * scale) : null;
-  const exact = occurrences(text, quote.exact);
-  if (exact.length > 0) {
-    const start = bestOccurrence(text, exact, quote, expected);
-    return { start, end: start + quote.exact.length };
+  // Rendering drops markup, so the span sits at about the same share of the text.
+  const expected = Math.round(
+    (span.start * text.length) / Math.max(1, source.length)
+  );
+  const found = occurrences(text, exact);
+  if (found.length > 0) {
+    const start = nearest(found, expected);
+    return { start, end: start + exact.length };
   }
   const hay = normalized(text);
-  const needle = normalized(quote.exact).text;
+  const needle = normalized(exact).text;
   const loose = occurrences(hay.text, needle);
   if (loose.length === 0) {
     return null;
   }
-  const looseQuote = {
-    exact: needle,
-    prefix: normalized(quote.prefix ?? '').text,
-    suffix: normalized(quote.suffix ?? '').text
-  };
-  const start = bestOccurrence(hay.text, loose, looseQuote, expected);
+  const scaled = Math.round(
+    (expected * hay.text.length) / Math.max(1, text.length)
+  );
+  const start = nearest(loose, scaled);
   return {
     start: hay.map[start],
     end: hay.map[start + needle.length - 1] + 1
@@ -241,7 +211,8 @@ export function wrapRange(
 /**
  * Place marks under `root`.
  *
- * @returns the elements of each placed mark, and the ids of orphaned ones
+ * @returns the elements of each placed mark, and the ids of those whose span
+ *   does not show in the rendered text
  */
 export function applyMarks(
   root: HTMLElement,
@@ -251,12 +222,7 @@ export function applyMarks(
   const orphaned: string[] = [];
   for (const spec of specs) {
     const { text } = textIndex(root);
-    const where = locateQuote(
-      text,
-      spec.quote,
-      spec.position,
-      spec.sourceLength
-    );
+    const where = renderedSpan(text, spec.source, spec.span);
     const elements = where
       ? wrapRange(root, where.start, where.end, () => markElement(root, spec))
       : [];
