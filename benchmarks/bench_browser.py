@@ -37,7 +37,7 @@ from .common import (
     ratio,
     rounded,
 )
-from .wire import small_context
+from .route_models import small_context
 
 CELLS = 200
 BROWSER_DIR = HERE / "browser"
@@ -59,14 +59,14 @@ def _answer(i: int) -> str:
 
 
 def _collab_output(i: int) -> dict:
-    from jupyter_collab.core.hashing import sha256_text
-    from jupyter_collab.core.loop_models import CompletionResult
-    from jupyter_collab.core.models import (
+    from jupyter_collab.core.context_model import (
         Correction,
         Highlight,
         TextPositionSelector,
         TextQuoteSelector,
     )
+    from jupyter_collab.core.hashing import sha256_text
+    from jupyter_collab.core.operation_models import CompletionResult
     from jupyter_collab.core.outputs import AnnotatedHighlight, CollabOutput, build_output
     from jupyter_collab.core.providers.base import Usage
 

@@ -48,7 +48,7 @@ def _sentence(rng: random.Random, words: int) -> str:
 def make_lean_context_dict(n: int, seed: int = 7) -> dict:
     """``n`` amendments as the context panel or the CLI adds them: text only, no
     highlight, correction or preview (the shape of the smallest real entries)."""
-    from jupyter_collab.core.models import Amendment, CollabContext
+    from jupyter_collab.core.context_model import Amendment, CollabContext
     from jupyter_collab.core.store import context_to_jsonable
 
     rng = random.Random(seed)
@@ -299,7 +299,7 @@ def parts(store, context, folder: Path, runs: int) -> dict[str, float]:
 def run(settings: Settings) -> list[Result]:
     from jupyter_collab.core.broker import Broker
     from jupyter_collab.core.config import CollabConfig
-    from jupyter_collab.core.loop_models import CompletionInput
+    from jupyter_collab.core.operation_models import CompletionInput
     from jupyter_collab.core.providers.anthropic import AnthropicProvider
 
     runs = max(3, settings.runs)

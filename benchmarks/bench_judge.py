@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import REPO, Result, Settings, log
-from .wire import FAKE_API_KEY, AnthropicWireServer
+from .route_models import FAKE_API_KEY, AnthropicWireServer
 
 CALIBRATION = REPO / "tests" / "data" / "judge_calibration.json"
 #: Below this agreement a judge's verdict is a weak signal: the preview then leads
@@ -47,7 +47,7 @@ def load_cases(path: Path = CALIBRATION) -> list[dict[str, Any]]:
 
 def case_inputs(case: dict[str, Any]):
     """(draft, probe, measures) of a case, as the preview builds them."""
-    from jupyter_collab.core.loop_models import AmendmentDraft, Probe
+    from jupyter_collab.core.operation_models import AmendmentDraft, Probe
     from jupyter_collab.core.operations.measures import measure_answers
 
     draft = AmendmentDraft.model_validate(case["amendment"])

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from .common import Result, Settings, log, median, ratio, rounded
-from .wire import small_context
+from .route_models import small_context
 
 PROMPT = (
     "Explain step by step how to calibrate a spectrophotometer before measuring the "
@@ -62,7 +62,7 @@ def run(settings: Settings) -> list[Result]:
         raise RuntimeError("llama-cpp-python is not installed (pip install '.[local]')") from err
     from jupyter_collab.core.broker import Broker
     from jupyter_collab.core.config import CollabConfig
-    from jupyter_collab.core.loop_models import CompletionInput
+    from jupyter_collab.core.operation_models import CompletionInput
     from jupyter_collab.core.providers.base import TextDelta
     from jupyter_collab.core.providers.local import LocalProvider, find_model_path
 

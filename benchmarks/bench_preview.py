@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 
 from .common import Result, Settings, log, median, ratio, rounded
-from .wire import FAKE_API_KEY, AnthropicWireServer, Reply, small_context
+from .route_models import FAKE_API_KEY, AnthropicWireServer, Reply, small_context
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def responder(changing: bool, latency: Latency):
 async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
     from jupyter_collab.core.broker import Broker
     from jupyter_collab.core.config import CollabConfig
-    from jupyter_collab.core.loop_models import AmendmentDraft, CompletionInput, Probe
+    from jupyter_collab.core.operation_models import AmendmentDraft, CompletionInput, Probe
 
     runs = min(settings.runs, 3)  # sleep-dominated: the spread is small
     context = small_context()

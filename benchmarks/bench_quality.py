@@ -49,7 +49,7 @@ TPS_FLOOR = 15.0
 
 
 def _context(case: Case):
-    from jupyter_collab.core.models import Amendment, CollabContext
+    from jupyter_collab.core.context_model import Amendment, CollabContext
 
     amendments = [Amendment(kind="fact", text=t) for t in case.facts]
     amendments += [Amendment(kind="process", text=t) for t in case.rules]
@@ -98,8 +98,8 @@ async def _answer(
 
 
 def _highlight(op: dict[str, Any]):
-    from jupyter_collab.core.loop_models import HighlightInput
-    from jupyter_collab.core.models import TextPositionSelector
+    from jupyter_collab.core.context_model import TextPositionSelector
+    from jupyter_collab.core.operation_models import HighlightInput
     from jupyter_collab.core.operations.anchoring import make_quote
 
     start = op["answer"].index(op["quote"])
@@ -114,9 +114,9 @@ def _highlight(op: dict[str, Any]):
 
 async def _structured(provider, case: Case) -> dict[str, Any]:
     """Run the case's structured operation; count the model calls (2 = a retry)."""
+    from jupyter_collab.core.context_model import AmendmentKind, ProbeKind
     from jupyter_collab.core.errors import StructuredOutputError
-    from jupyter_collab.core.loop_models import AmendmentDraft, CorrectionInput, Probe
-    from jupyter_collab.core.models import AmendmentKind, ProbeKind
+    from jupyter_collab.core.operation_models import AmendmentDraft, CorrectionInput, Probe
     from jupyter_collab.core.operations.amend import propose_amendments
     from jupyter_collab.core.operations.common import OpsClient
     from jupyter_collab.core.operations.compare import judge, judge_prompt

@@ -35,7 +35,7 @@ from .common import (
     ratio,
     rounded,
 )
-from .wire import (
+from .route_models import (
     FAKE_API_KEY,
     AnthropicWireServer,
     Reply,

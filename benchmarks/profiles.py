@@ -43,8 +43,8 @@ def profile_context() -> None:
     from jupyter_collab.core.assembly import share_read_only
     from jupyter_collab.core.broker import Broker
     from jupyter_collab.core.config import CollabConfig
-    from jupyter_collab.core.loop_models import CompletionInput
-    from jupyter_collab.core.models import CollabContext
+    from jupyter_collab.core.context_model import CollabContext
+    from jupyter_collab.core.operation_models import CompletionInput
     from jupyter_collab.core.providers.anthropic import AnthropicProvider
     from jupyter_collab.core.store import (
         LocalContextStore,

@@ -31,7 +31,7 @@ def anthropic_env(wire: AnthropicWireServer) -> dict[str, str]:
 
 def small_context(n: int = 30):
     """A typical notebook context: ``n`` short amendments (facts and process rules)."""
-    from jupyter_collab.core.models import Amendment, CollabContext
+    from jupyter_collab.core.context_model import Amendment, CollabContext
 
     amendments = []
     for i in range(n):

@@ -144,7 +144,7 @@ class CollabAmendment(pytest.Item):
         self.text = text
 
     def runtest(self) -> None:
-        from .core.models import Health
+        from .core.context_model import Health
 
         report = self.parent.check_report()
         check = next((a for a in report.amendments if a.amendment_id == self.amendment_id), None)

@@ -26,7 +26,7 @@ from nbclient import NotebookClient
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.models import AmendmentKind, CorrectionOperation
+from jupyter_collab.core.context_model import AmendmentKind, CorrectionOperation
 from jupyter_collab.core.notebook import embed_context
 from jupyter_collab.core.outputs import find_cell_output
 from jupyter_collab.core.store import LocalContextStore, atomic_write_text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import Mode, utcnow
+from jupyter_collab.core.context_model import Mode, utcnow
+from jupyter_collab.core.operation_models import CompletionResult
 from jupyter_collab.core.providers.base import Usage
 
 

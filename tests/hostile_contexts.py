@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.store import MAX_CONTEXT_BYTES, serialize_context
 from tests.reliability.helpers import fingerprint
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from jupyter_collab.core.loop_models import AnchorQuery
-from jupyter_collab.core.models import Highlight, TextPositionSelector, TextQuoteSelector
+from jupyter_collab.core.context_model import Highlight, TextPositionSelector, TextQuoteSelector
+from jupyter_collab.core.operation_models import AnchorQuery
 from jupyter_collab.core.operations.anchoring import (
     DEFAULT_THRESHOLD,
     MIN_FUZZY_SIMILARITY,

@@ -187,7 +187,7 @@ async def test_the_conversation_so_far_is_cached_too(anthropic_env: AnthropicWir
     """assemble() marks the last earlier turn; the next call reads context + history
     from the cache and writes only the new turn."""
     from jupyter_collab.core.assembly import Turn, assemble
-    from jupyter_collab.core.models import Amendment, CollabContext
+    from jupyter_collab.core.context_model import Amendment, CollabContext
 
     context = CollabContext(amendments=[Amendment(kind="fact", text=LONG_CONTEXT)])
     turns = [Turn(f"question {i}", f"answer {i} " + "word " * 50) for i in range(3)]

@@ -24,8 +24,8 @@ from jupyter_collab.core.assembly import (
     select_within_budget,
     share_read_only,
 )
+from jupyter_collab.core.context_model import Amendment, AmendmentStatus, CollabContext, Mode
 from jupyter_collab.core.hashing import hash_json
-from jupyter_collab.core.models import Amendment, AmendmentStatus, CollabContext, Mode
 from jupyter_collab.core.personas import persona_text
 from jupyter_collab.core.providers.base import ChatRequest, SystemBlock
 

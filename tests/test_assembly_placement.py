@@ -14,7 +14,7 @@ from jupyter_collab.core.assembly import (
     input_hash,
     model_family,
 )
-from jupyter_collab.core.models import Amendment, CollabContext, Mode
+from jupyter_collab.core.context_model import Amendment, CollabContext, Mode
 from jupyter_collab.core.personas import persona_text
 
 FACT = Amendment(kind="fact", text="Risks from Learned Optimization is Hubinger et al., 2019.")

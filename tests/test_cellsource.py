@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_collab.core.cellsource import CELL_MAGIC, fill_variables, parse_cell, parse_options
+from jupyter_collab.core.context_model import Mode
 from jupyter_collab.core.errors import InvalidRequestError
-from jupyter_collab.core.models import Mode
 from jupyter_collab.core.notebook import is_collab_cell
 
 

@@ -12,7 +12,7 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
 from jupyter_collab.cli import main
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     Amendment,
     CollabContext,
     Expectation,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from jupyter_collab.core.models import Amendment
+from jupyter_collab.core.context_model import Amendment
 from jupyter_collab.core.store import LocalContextStore
 from tests.test_check import GL, OSLO, lab_model, notebook_with, probe
 

@@ -11,8 +11,7 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.errors import InvalidRequestError, NotFoundError, ReplayMissError
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     Amendment,
     AmendmentStatus,
     CollabContext,
@@ -22,6 +21,7 @@ from jupyter_collab.core.models import (
     ProbeKind,
     Verdict,
 )
+from jupyter_collab.core.errors import InvalidRequestError, NotFoundError, ReplayMissError
 from jupyter_collab.core.operations import expectations
 from jupyter_collab.core.operations.check import record_check
 from jupyter_collab.core.operations.checks import (

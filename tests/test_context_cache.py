@@ -17,8 +17,8 @@ import nbformat
 import pytest
 
 from jupyter_collab.core.assembly import is_shared_read_only
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.errors import ContextFileError
-from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.store import SETTLED_SECONDS, serialize_context
 from jupyter_collab.kernel import notebook_state
 from jupyter_collab.kernel.notebook_state import load_state, read_notebook

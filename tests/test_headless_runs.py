@@ -190,7 +190,7 @@ def test_papermill_finds_the_input_notebook(kernel_env, notebook, tmp_path):
 def test_feedback_on_an_answer_does_not_make_it_stale(kernel_env, notebook, monkeypatch):
     """An amendment finalized from a cell's answer leaves that answer replayable;
     an amendment from elsewhere makes it stale."""
-    from jupyter_collab.core.models import Amendment, Provenance
+    from jupyter_collab.core.context_model import Amendment, Provenance
 
     run_nbclient(notebook)
     kernel_env.stop()
@@ -298,7 +298,7 @@ def test_nbconvert_with_the_check_fails_on_a_broken_amendment(kernel_env, notebo
     assert done.returncode == 0, done.stderr
 
     # A fact the (echoing) model never mentions, with a probe it should change.
-    from jupyter_collab.core.models import Amendment, PreviewResult
+    from jupyter_collab.core.context_model import Amendment, PreviewResult
 
     probe = PreviewResult(
         probe="Which instrument measured the yields?",

@@ -19,13 +19,13 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import CollabContext
+from jupyter_collab.core.context_model import CollabContext
+from jupyter_collab.core.operation_models import CompletionResult
 from jupyter_collab.core.outputs import CollabOutput
 from jupyter_collab.core.replay import cell_highlights
 from jupyter_collab.core.store import LocalContextStore, parse_context
+from jupyter_collab.kernel.loop_thread import LoopThread
 from jupyter_collab.kernel.review import ReviewController
-from jupyter_collab.kernel.runner import LoopThread
 from tests.factories import completion_result
 
 FIXTURE = json.loads(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_collab.core.loop_models import AmendmentDraft, Probe
-from jupyter_collab.core.models import AmendmentKind, ProbeKind
+from jupyter_collab.core.context_model import AmendmentKind, ProbeKind
+from jupyter_collab.core.operation_models import AmendmentDraft, Probe
 from jupyter_collab.core.operations.measures import measure_answers
 
 CALIBRATION = Path(__file__).parent / "data" / "judge_calibration.json"

@@ -16,8 +16,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.errors import ProviderError
-from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.outputs import MIME_TYPE, build_output
 from jupyter_collab.core.providers.base import (
     ChatRequest,
@@ -29,8 +29,8 @@ from jupyter_collab.core.providers.base import (
 )
 from jupyter_collab.core.replay import RunMode
 from jupyter_collab.core.store import LocalContextStore
+from jupyter_collab.kernel.collab_cell import KernelDoor, KernelSettings
 from jupyter_collab.kernel.discovery import CellInfo, NotebookFinder
-from jupyter_collab.kernel.door import KernelDoor, KernelSettings
 from jupyter_collab.kernel.errors import (
     CollabConfigError,
     CollabContextError,

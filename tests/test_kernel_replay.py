@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_collab.core.errors import InvalidRequestError, ReplayMissError
-from jupyter_collab.core.history import turns_above, turns_for_cell
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     CollabContext,
     Correction,
     Highlight,
     TextPositionSelector,
     TextQuoteSelector,
 )
+from jupyter_collab.core.errors import InvalidRequestError, ReplayMissError
+from jupyter_collab.core.history import turns_above, turns_for_cell
 from jupyter_collab.core.outputs import CollabOutput, build_output
 from jupyter_collab.core.replay import (
     Action,

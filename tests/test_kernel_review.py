@@ -8,13 +8,13 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_model import CollabContext
 from jupyter_collab.core.errors import InvalidRequestError
-from jupyter_collab.core.loop_models import CompletionResult
-from jupyter_collab.core.models import CollabContext
+from jupyter_collab.core.operation_models import CompletionResult
 from jupyter_collab.core.store import LocalContextStore
+from jupyter_collab.kernel.loop_thread import LoopThread
 from jupyter_collab.kernel.review import ReviewController
 from jupyter_collab.kernel.review_view import ReviewView, report_table
-from jupyter_collab.kernel.runner import LoopThread
 from tests.factories import completion_result
 
 ANSWER = "The outlier is sample_c at 7.8 mg/L. Check the column pressure log first."

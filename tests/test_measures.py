@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_collab.core.models import AmendmentKind, ProbeKind
+from jupyter_collab.core.context_model import AmendmentKind, ProbeKind
 from jupyter_collab.core.operations.measures import (
     answer_shape,
     key_terms,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from jupyter_collab.core.assembly import assemble
+from jupyter_collab.core.context_model import AmendmentKind, AmendmentStatus, CollabContext
 from jupyter_collab.core.errors import InvalidRequestError, NotFoundError
-from jupyter_collab.core.models import AmendmentKind, AmendmentStatus, CollabContext
 from jupyter_collab.core.notebook import reconcile
 from jupyter_collab.core.operations import entries
 from jupyter_collab.core.store import serialize_context

@@ -16,21 +16,21 @@ import pytest
 from jupyter_collab.cli import main
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.loop_models import (
-    AmendmentDraft,
-    CorrectionInput,
-    HighlightInput,
-    Probe,
-    ProposedAmendment,
-    SuggestedCorrection,
-)
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     Amendment,
     AmendmentStatus,
     CollabContext,
     ProbeKind,
     TextPositionSelector,
     Verdict,
+)
+from jupyter_collab.core.operation_models import (
+    AmendmentDraft,
+    CorrectionInput,
+    HighlightInput,
+    Probe,
+    ProposedAmendment,
+    SuggestedCorrection,
 )
 from jupyter_collab.core.operations.anchoring import make_quote
 from jupyter_collab.core.store import parse_context, serialize_context

@@ -9,17 +9,7 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.errors import InvalidRequestError, StructuredOutputError
-from jupyter_collab.core.hashing import sha256_text
-from jupyter_collab.core.loop_models import (
-    AmendmentDraft,
-    CorrectionInput,
-    HighlightInput,
-    PreviewReport,
-    Probe,
-    ProbeOutcome,
-)
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     Amendment,
     AmendmentKind,
     AmendmentStatus,
@@ -29,6 +19,16 @@ from jupyter_collab.core.models import (
     TextPositionSelector,
     TextQuoteSelector,
     Verdict,
+)
+from jupyter_collab.core.errors import InvalidRequestError, StructuredOutputError
+from jupyter_collab.core.hashing import sha256_text
+from jupyter_collab.core.operation_models import (
+    AmendmentDraft,
+    CorrectionInput,
+    HighlightInput,
+    PreviewReport,
+    Probe,
+    ProbeOutcome,
 )
 from jupyter_collab.core.operations.amend import AmendmentsResponse
 from jupyter_collab.core.operations.probes import ProbesResponse

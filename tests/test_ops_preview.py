@@ -10,10 +10,10 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_model import Amendment, CollabContext, ProbeKind, Settings, Verdict
 from jupyter_collab.core.errors import InvalidRequestError, ProviderError
 from jupyter_collab.core.hashing import sha256_text
-from jupyter_collab.core.loop_models import AmendmentDraft, Probe
-from jupyter_collab.core.models import Amendment, CollabContext, ProbeKind, Settings, Verdict
+from jupyter_collab.core.operation_models import AmendmentDraft, Probe
 from jupyter_collab.core.operations.diffing import short_diff, word_diff
 from jupyter_collab.core.operations.preview import IDENTICAL_REASON
 

@@ -14,18 +14,18 @@ import pytest
 from jupyter_collab.cli import main
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.loop_models import (
-    AmendmentDraft,
-    CorrectionInput,
-    HighlightInput,
-    Probe,
-)
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     Amendment,
     CollabContext,
     ProbeKind,
     TextPositionSelector,
     Verdict,
+)
+from jupyter_collab.core.operation_models import (
+    AmendmentDraft,
+    CorrectionInput,
+    HighlightInput,
+    Probe,
 )
 from jupyter_collab.core.operations.amend import AmendmentsResponse
 from jupyter_collab.core.operations.anchoring import make_quote

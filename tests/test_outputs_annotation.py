@@ -3,7 +3,7 @@ server returns from ``finalize`` so the page shows it without rebuilding the bun
 
 from __future__ import annotations
 
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     Amendment,
     CollabContext,
     Correction,

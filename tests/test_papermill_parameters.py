@@ -18,7 +18,7 @@ from nbclient.exceptions import CellExecutionError
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-from jupyter_collab.core.models import Amendment, AmendmentKind, CollabContext
+from jupyter_collab.core.context_model import Amendment, AmendmentKind, CollabContext
 from jupyter_collab.core.notebook import carried_context
 from jupyter_collab.core.store import LocalContextStore
 from tests.headless_support import collab_outputs, run_nbclient, run_papermill, system_text

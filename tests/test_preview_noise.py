@@ -13,9 +13,9 @@ import pytest
 from jupyter_collab.cli.render import preview_summary, preview_table
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_model import ProbeKind, Verdict
 from jupyter_collab.core.errors import InvalidRequestError
-from jupyter_collab.core.loop_models import AmendmentDraft, NoiseMeasure, Probe
-from jupyter_collab.core.models import ProbeKind, Verdict
+from jupyter_collab.core.operation_models import AmendmentDraft, NoiseMeasure, Probe
 from jupyter_collab.core.operations.diffing import word_change_share
 from jupyter_collab.core.operations.noise import NOISE_MARGIN, measure_noise
 from jupyter_collab.core.operations.preview import PreviewSettings
@@ -245,8 +245,8 @@ async def test_required_calls_take_free_slots_before_speculative_ones():
 
 
 def test_the_table_marks_a_weak_judge_and_shows_the_measures_instead():
-    from jupyter_collab.core.loop_models import AmendmentDraft, PreviewReport, ProbeOutcome
-    from jupyter_collab.core.models import AmendmentKind
+    from jupyter_collab.core.context_model import AmendmentKind
+    from jupyter_collab.core.operation_models import AmendmentDraft, PreviewReport, ProbeOutcome
     from jupyter_collab.core.operations.measures import measure_answers
 
     fact = "The Peace of Westphalia was signed in 1648."

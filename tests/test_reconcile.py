@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.errors import ContextFileError
-from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.notebook import (
     ReconcileKind,
     carried_context,

@@ -11,7 +11,7 @@ import json
 import nbformat
 import pytest
 
-from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.store import context_to_jsonable, serialize_context
 
 

@@ -16,10 +16,10 @@ from jupyter_collab.core.errors import (
     StaleRevisionError,
     StructuredOutputError,
 )
+from jupyter_collab.server.completion_request import CompletionRequest
 from jupyter_collab.server.errors import CollabHTTPError, describe_error, scrub
 from jupyter_collab.server.notebook_paths import validate_notebook_path
-from jupyter_collab.server.wire import ContextPatch, ErrorReply
-from jupyter_collab.server.wire_completion import CompletionRequest
+from jupyter_collab.server.route_models import ContextPatch, ErrorReply
 
 
 @pytest.mark.parametrize(

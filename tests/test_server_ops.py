@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput
 from jupyter_collab.core.providers.base import Usage
 from jupyter_collab.core.store import serialize_context

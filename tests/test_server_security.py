@@ -11,7 +11,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from jupyter_collab.core.models import SCHEMA_VERSION
+from jupyter_collab.core.context_model import SCHEMA_VERSION
 from tests.reliability.helpers import collab_routes, implemented_verbs
 from tests.wire.anthropic_server import FAKE_API_KEY, Reply
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.errors import ContextFileError, StaleRevisionError
-from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.store import (
     SETTLED_SECONDS,
     LocalContextStore,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from ..core.broker import Broker
 from ..core.config import CHECK_ANSWERS_FILE, CollabConfig, cache_dir
+from ..core.context_model import CollabContext, Health
 from ..core.errors import InvalidRequestError, NotFoundError
-from ..core.loop_models import CheckProgress, CheckReport
-from ..core.models import CollabContext, Health
+from ..core.operation_models import CheckProgress, CheckReport
 from ..core.operations.check import record_check, replay_identity
 from ..core.operations.common import one_line
 from ..core.operations.fanout import BaselineCache

@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.loop_models import AmendmentCheck, CheckReport
-from ..core.models import Health
+from ..core.context_model import Health
+from ..core.operation_models import AmendmentCheck, CheckReport
 from ..core.operations.common import one_line
 
 

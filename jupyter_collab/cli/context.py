@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.context_model import CollabContext
 from ..core.errors import CollabError, NotFoundError
-from ..core.models import CollabContext
 from ..core.notebook import (
     ReconcileKind,
     embed_context,

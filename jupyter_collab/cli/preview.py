@@ -8,9 +8,9 @@ import sys
 from contextlib import aclosing
 
 from ..core.broker import Broker
+from ..core.context_model import ProbeKind
 from ..core.errors import InvalidRequestError
-from ..core.loop_models import AmendmentDraft, PreviewReport, Probe
-from ..core.models import ProbeKind
+from ..core.operation_models import AmendmentDraft, PreviewReport, Probe
 from ..core.operations.common import one_line
 from ..core.operations.preview import BaselineCache
 from ..core.operations.probes import MAX_GENERATED

@@ -6,8 +6,8 @@ import shutil
 from collections import Counter
 
 from ..core.assembly import estimate_tokens, render_constitution
-from ..core.loop_models import PreviewReport
-from ..core.models import Amendment, AmendmentKind, CollabContext, Verdict
+from ..core.context_model import Amendment, AmendmentKind, CollabContext, Verdict
+from ..core.operation_models import PreviewReport
 from ..core.operations.common import one_line
 from ..core.operations.diffing import short_diff
 from ..core.operations.measures import measures_text

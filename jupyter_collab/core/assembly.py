@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from itertools import compress, repeat
 
+from .context_model import Amendment, AmendmentKind, AmendmentStatus, CollabContext, Mode
 from .hashing import hash_json, sha256_text
-from .models import Amendment, AmendmentKind, AmendmentStatus, CollabContext, Mode
 from .personas import persona_text
 from .providers.base import ChatRequest, Message, SystemBlock
 

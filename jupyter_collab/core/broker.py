@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from .assembly import AssembledPrompt, Turn, assemble, input_hash
 from .config import CollabConfig
+from .context_model import Amendment, CollabContext, Mode, utcnow
 from .errors import InvalidRequestError, ProviderError
 from .hashing import sha256_text
-from .loop_models import (
+from .operation_models import (
     AmendmentDraft,
     CheckProgress,
     CheckReport,
@@ -28,7 +29,6 @@ from .loop_models import (
     ProposedAmendment,
     SuggestedCorrection,
 )
-from .models import Amendment, CollabContext, Mode, utcnow
 from .operations.amend import propose_amendments as _propose_amendments
 from .operations.check import run_check
 from .operations.common import OpsClient

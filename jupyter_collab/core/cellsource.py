@@ -13,8 +13,8 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .context_model import Mode
 from .errors import InvalidRequestError
-from .models import Mode
 
 CELL_MAGIC = "%%collab"
 # ``{name}`` or ``{name.attr}``; ``{{`` and ``}}`` are literal braces.

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .models import Mode
+from .context_model import Mode
 
 ProviderName = Literal["auto", "anthropic", "local", "openai"]
 EmbeddedModelName = Literal["smollm2", "gemma3-270m"]

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .loop_models import CompletionResult, TurnModel
 from .notebook import is_collab_cell
+from .operation_models import CompletionResult, TurnModel
 from .outputs import find_cell_output
 
 

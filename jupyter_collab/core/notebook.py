@@ -17,8 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from .context_model import CollabContext
 from .errors import CollabError
-from .models import CollabContext
 from .store import context_to_jsonable, parse_context
 
 METADATA_KEY = "jupyter_collab"

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .loop_models import CompletionResult
-from .models import Amendment, CollabContext, Correction, Highlight
+from .context_model import Amendment, CollabContext, Correction, Highlight
+from .operation_models import CompletionResult
 
 MIME_TYPE = "application/vnd.jupyter.collab+json"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .models import Mode
+from .context_model import Mode
 
 _COLLABORATOR = """\
 You are a research collaborator working inside a Jupyter notebook with a researcher \

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .context_model import CollabContext, Highlight, TextPositionSelector
 from .errors import InvalidRequestError, ReplayMissError
-from .models import CollabContext, Highlight, TextPositionSelector
 from .operations.anchoring import anchor_highlight, make_quote
 from .outputs import MIME_TYPE, AnnotatedHighlight, CollabOutput, build_bundle
 

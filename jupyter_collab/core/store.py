@@ -31,8 +31,8 @@ from pathlib import Path, PurePosixPath
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from .context_model import SCHEMA_VERSION, CollabContext
 from .errors import ContextFileError, StaleRevisionError
-from .models import SCHEMA_VERSION, CollabContext
 
 SIDECAR_SUFFIX = ".collab.json"
 # A context of 10,000 amendments is a few MB; anything far larger is not ours.

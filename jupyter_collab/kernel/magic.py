@@ -60,11 +60,11 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
 
 from ..core.config import CollabConfig
+from ..core.context_model import Mode
 from ..core.errors import CollabError
-from ..core.models import Mode
 from ..core.replay import RunMode, parse_run_mode
+from .collab_cell import KernelDoor, KernelSettings
 from .discovery import CellInfo
-from .door import KernelDoor, KernelSettings
 from .errors import CollabConfigError, CollabUsageError, for_kernel
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.assembly import share_read_only
+from ..core.context_model import CollabContext
 from ..core.errors import CollabError
 from ..core.filecache import FileCache
-from ..core.models import CollabContext
 from ..core.notebook import (
     NotebookFileError,
     ReconcileKind,

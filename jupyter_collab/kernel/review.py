@@ -19,9 +19,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..core.broker import Broker
+from ..core.context_model import (
+    Amendment,
+    AmendmentKind,
+    CollabContext,
+    CorrectionOperation,
+    ProbeKind,
+    TextPositionSelector,
+)
 from ..core.errors import InvalidRequestError
 from ..core.history import collab_cell_prompts
-from ..core.loop_models import (
+from ..core.operation_models import (
     AmendmentDraft,
     CompletionResult,
     CorrectionInput,
@@ -30,14 +38,6 @@ from ..core.loop_models import (
     Probe,
     ProposedAmendment,
     SuggestedCorrection,
-)
-from ..core.models import (
-    Amendment,
-    AmendmentKind,
-    CollabContext,
-    CorrectionOperation,
-    ProbeKind,
-    TextPositionSelector,
 )
 from ..core.operations.anchoring import make_quote
 from ..core.store import LocalContextStore

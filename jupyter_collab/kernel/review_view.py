@@ -12,9 +12,9 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+from ..core.context_model import AmendmentKind, CorrectionOperation
 from ..core.errors import CollabError, InvalidRequestError
-from ..core.loop_models import PreviewReport, ProposedAmendment, SuggestedCorrection
-from ..core.models import AmendmentKind, CorrectionOperation
+from ..core.operation_models import PreviewReport, ProposedAmendment, SuggestedCorrection
 from ..core.operations.noise import change_against_noise
 from .review import STEPS, ReviewController, controller_for_last
 

@@ -19,7 +19,7 @@ from traitlets import Enum, Float, Int, List, Unicode, validate
 
 from ..core.broker import Broker
 from ..core.config import CollabConfig
-from ..core.models import Mode
+from ..core.context_model import Mode
 from .base import BROKER_SETTING, CONTEXTS_SETTING
 from .contents_store import ContentsContextStore
 from .context_service import ContextService

@@ -21,7 +21,7 @@ from tornado import web
 
 from ..core.errors import InvalidRequestError
 from .errors import ErrorInfo, describe_error, scrub
-from .wire import ErrorReply
+from .route_models import ErrorReply
 
 if TYPE_CHECKING:
     from ..core.broker import Broker

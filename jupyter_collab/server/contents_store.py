@@ -49,12 +49,12 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado import web
 
+from ..core.context_model import CollabContext
 from ..core.errors import (
     ContextFileError,
     NotFoundError,
     StaleRevisionError,
 )
-from ..core.models import CollabContext
 from ..core.store import (
     MAX_CONTEXT_BYTES,
     next_revision,

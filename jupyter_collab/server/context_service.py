@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.assembly import estimate_tokens, render_constitution
+from ..core.context_model import CollabContext, Settings
 from ..core.errors import (
     ContextFileError,
     InvalidRequestError,
@@ -29,12 +30,11 @@ from ..core.errors import (
     StaleRevisionError,
 )
 from ..core.hashing import hash_json
-from ..core.models import CollabContext, Settings
 from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_context
 from ..core.operations import entries
 from ..core.store import context_to_jsonable
 from .contents_store import ContentsContextStore
-from .wire import (
+from .route_models import (
     AcceptReview,
     AddAmendment,
     ContextPatch,

@@ -26,9 +26,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from ..core.loop_models import AnchorsReply, AnchorsRequest, PreviewProgress
+from ..core.operation_models import AnchorsReply, AnchorsRequest, PreviewProgress
 from ..core.outputs import CollabDisplayData, CollabOutput
-from .wire import (
+from .completion_request import CellSourceRequest, CompletionRequest, ParsedCell
+from .route_models import (
     AcceptReview,
     AmendRequest,
     ContextPatch,
@@ -47,8 +48,7 @@ from .wire import (
     SuggestRequest,
     VersionInfo,
 )
-from .wire_completion import CellSourceRequest, CompletionRequest, ParsedCell
-from .wire_stream import StreamMessage
+from .stream_protocol import StreamMessage
 
 SCHEMA_PATH = Path("labextension") / "src" / "api" / "wire.schema.json"
 REGENERATE = "npm run contract"

@@ -13,15 +13,16 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..core.context_model import SCHEMA_VERSION, CollabContext
 from ..core.errors import ConfigurationError
-from ..core.loop_models import AnchorsReply, AnchorsRequest
-from ..core.models import SCHEMA_VERSION, CollabContext
+from ..core.operation_models import AnchorsReply, AnchorsRequest
 from ..core.operations.anchoring import place
 from ..core.outputs import annotated_display
 from ..version import __version__
 from .base import CollabAPIHandler
+from .completion_request import CellSourceRequest, ParsedCell
 from .context_service import view
-from .wire import (
+from .route_models import (
     AcceptReview,
     AmendRequest,
     ContextPatch,
@@ -36,7 +37,6 @@ from .wire import (
     SuggestRequest,
     VersionInfo,
 )
-from .wire_completion import CellSourceRequest, ParsedCell
 
 
 class VersionHandler(CollabAPIHandler):

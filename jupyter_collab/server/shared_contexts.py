@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.assembly import share_read_only
+from ..core.context_model import CollabContext
 from ..core.filecache import FileCache
-from ..core.models import CollabContext
 from ..core.store import MAX_CONTEXT_BYTES, read_context_file
 
 

@@ -39,14 +39,14 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..core.errors import InvalidRequestError
-from ..core.loop_models import CompletionResult
+from ..core.operation_models import CompletionResult
 from ..core.outputs import CollabOutput, build_display
 from ..core.providers.base import TextDelta
 from .base import AUTH_RESOURCE, CollabAPIHandler, CollabMixin
+from .completion_request import CompletionRequest
 from .errors import CollabHTTPError
-from .wire import PreviewRequest
-from .wire_completion import CompletionRequest
-from .wire_stream import (
+from .route_models import PreviewRequest
+from .stream_protocol import (
     CancelledMessage,
     DeltaEvent,
     ErrorEvent,

@@ -143,7 +143,7 @@ def tree_fingerprint(root: Path) -> dict[str, tuple[str, int, int] | None]:
 
 
 def valid_context_json(*texts: str, revision: int = 0) -> str:
-    from jupyter_collab.core.models import Amendment, CollabContext
+    from jupyter_collab.core.context_model import Amendment, CollabContext
     from jupyter_collab.core.store import serialize_context
 
     return serialize_context(
@@ -188,6 +188,9 @@ def sample_bodies(path: str = "nb.ipynb") -> dict[tuple[str, str], dict[str, Any
             "probes": [{"prompt": "Who is in the cohort?", "kind": "user"}],
         },
         ("finalize", "POST"): {"path": path, "amendment": DRAFT},
+        ("anchors", "POST"): {
+            "items": [{"id": "h-1", "text": "The cohort is small.", "quote": {"exact": "cohort"}}]
+        },
     }
 
 

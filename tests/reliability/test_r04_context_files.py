@@ -11,8 +11,8 @@ import nbformat
 import pytest
 
 from jupyter_collab.cli import main as cli_main
+from jupyter_collab.core.context_model import CollabContext
 from jupyter_collab.core.errors import ContextFileError
-from jupyter_collab.core.models import CollabContext
 from jupyter_collab.core.store import LocalContextStore
 from tests.hostile_contexts import HOSTILE, plant, state, truncations
 from tests.reliability.helpers import fingerprint, sample_bodies, ws_send, ws_until

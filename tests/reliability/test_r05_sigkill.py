@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from jupyter_collab.core.models import CollabContext
+from jupyter_collab.core.context_model import CollabContext
 from jupyter_collab.core.notebook import embed_context, extract_context
 from jupyter_collab.core.store import LocalContextStore, serialize_context
 

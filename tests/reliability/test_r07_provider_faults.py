@@ -232,7 +232,7 @@ class Recorder:
 
 @pytest.mark.timeout(180)
 def test_r07_faults_through_the_kernel_door(tmp_path, anthropic_env, figures):
-    door_mod = pytest.importorskip("jupyter_collab.kernel.door")
+    door_mod = pytest.importorskip("jupyter_collab.kernel.collab_cell")
     from jupyter_collab.core.replay import RunMode
     from jupyter_collab.kernel.discovery import CellInfo, NotebookFinder
     from jupyter_collab.kernel.errors import CollabProviderError

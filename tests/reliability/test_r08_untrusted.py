@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from jupyter_collab.cli import main as cli_main
-from jupyter_collab.core.models import Amendment, CollabContext
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.notebook import embed_context
 from jupyter_collab.core.operations import entries
 from jupyter_collab.core.store import LocalContextStore, context_to_jsonable, serialize_context
@@ -159,7 +159,7 @@ async def test_r08_deleted_entries_never_come_back(
 
 
 def _door(tmp_path: Path, notebook: Path, url: str, trust: bool):
-    door_mod = pytest.importorskip("jupyter_collab.kernel.door")
+    door_mod = pytest.importorskip("jupyter_collab.kernel.collab_cell")
     from jupyter_collab.core.config import CollabConfig
     from jupyter_collab.core.replay import RunMode
     from jupyter_collab.kernel.discovery import NotebookFinder

@@ -25,13 +25,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jupyter_collab.core.errors import ContextFileError
-from jupyter_collab.core.models import (
+from jupyter_collab.core.context_model import (
     Amendment,
     CollabContext,
     Highlight,
     TextPositionSelector,
 )
+from jupyter_collab.core.errors import ContextFileError
 from jupyter_collab.core.notebook import reconcile
 from jupyter_collab.core.operations import entries
 from jupyter_collab.core.operations.anchoring import (
@@ -194,6 +194,7 @@ TARGETS = {
     ("probes", "POST"): "body",
     ("preview", "POST"): "body",
     ("finalize", "POST"): "body",
+    ("anchors", "POST"): "body",
     ("stream", "GET"): "websocket messages",
 }
 

@@ -184,7 +184,7 @@ async def test_r11_sse_disconnect_closes_upstream(
 
 
 def test_r11_kernel_door_interrupt_in_process(tmp_path, anthropic_env, figures):
-    door_mod = pytest.importorskip("jupyter_collab.kernel.door")
+    door_mod = pytest.importorskip("jupyter_collab.kernel.collab_cell")
     from jupyter_collab.core.config import CollabConfig
     from jupyter_collab.core.replay import RunMode
     from jupyter_collab.kernel.discovery import CellInfo, NotebookFinder

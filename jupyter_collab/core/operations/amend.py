@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from ..context_model import Amendment, AmendmentKind, AmendmentStatus, CollabContext
 from ..errors import InvalidRequestError
-from ..loop_models import CorrectionInput, HighlightInput, ProposedAmendment
-from ..models import Amendment, AmendmentKind, AmendmentStatus, CollabContext
+from ..operation_models import CorrectionInput, HighlightInput, ProposedAmendment
 from .common import OpsClient, OpsResponse, clip, marked_answer, similarity, with_max_items
 
 MAX_PROPOSALS = 5

@@ -22,8 +22,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
-from ..loop_models import AnchorPlacement, AnchorQuery
-from ..models import Highlight, TextPositionSelector, TextQuoteSelector
+from ..context_model import Highlight, TextPositionSelector, TextQuoteSelector
+from ..operation_models import AnchorPlacement, AnchorQuery
 
 DEFAULT_THRESHOLD = 0.75
 QUOTE_WEIGHT = 50.0

@@ -38,16 +38,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from ..assembly import assemble, input_hash
-from ..errors import InvalidRequestError
-from ..loop_models import (
-    AmendmentCheck,
-    AmendmentDraft,
-    CheckProgress,
-    CheckReport,
-    Probe,
-    ProbeCheck,
-)
-from ..models import (
+from ..context_model import (
     Amendment,
     CheckRecord,
     CollabContext,
@@ -57,6 +48,15 @@ from ..models import (
     PreviewResult,
     Verdict,
     utcnow,
+)
+from ..errors import InvalidRequestError
+from ..operation_models import (
+    AmendmentCheck,
+    AmendmentDraft,
+    CheckProgress,
+    CheckReport,
+    Probe,
+    ProbeCheck,
 )
 from ..providers.base import Provider
 from .checks import check_change

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..models import AmendmentKind, MeasureValue
+from ..context_model import AmendmentKind, MeasureValue
 from .measures import answer_shape, key_terms, terms_found
 
 _NUMBER_WORDS = {

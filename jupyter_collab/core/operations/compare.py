@@ -21,9 +21,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..context_model import Mode, Verdict
 from ..errors import InvalidRequestError, ReplayMissError
 from ..hashing import sha256_text
-from ..loop_models import (
+from ..operation_models import (
     AmendmentDraft,
     AnswerMeasures,
     NoiseMeasure,
@@ -31,7 +32,6 @@ from ..loop_models import (
     ProbeOutcome,
     VerdictSource,
 )
-from ..models import Mode, Verdict
 from ..providers.base import ChatRequest, Provider
 from .common import OpsClient, OpsResponse, clip, one_line
 from .fanout import BaselineCache, Limiter, answer_text

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..errors import InvalidRequestError, NotFoundError
-from ..models import (
+from ..context_model import (
     MAX_TOMBSTONES,
     Amendment,
     AmendmentKind,
@@ -23,6 +22,7 @@ from ..models import (
     Provenance,
     utcnow,
 )
+from ..errors import InvalidRequestError, NotFoundError
 from .common import normalize
 
 MAX_HISTORY = 500

@@ -8,8 +8,7 @@ its text history is not, as its text did not change.
 
 from __future__ import annotations
 
-from ..errors import InvalidRequestError
-from ..models import (
+from ..context_model import (
     MAX_QUOTE_TEXT,
     Amendment,
     CollabContext,
@@ -19,6 +18,7 @@ from ..models import (
     Verdict,
     utcnow,
 )
+from ..errors import InvalidRequestError
 
 ADDED_REASON = "Added by the researcher; not previewed yet."
 MAX_PROBES_PER_AMENDMENT = 200

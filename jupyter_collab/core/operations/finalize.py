@@ -7,10 +7,7 @@ the revision check.
 
 from __future__ import annotations
 
-from ..errors import InvalidRequestError
-from ..hashing import sha256_text
-from ..loop_models import AmendmentDraft, CorrectionInput, HighlightInput, PreviewReport
-from ..models import (
+from ..context_model import (
     MAX_ENTRY_TEXT,
     MAX_QUOTE_TEXT,
     MAX_STORED_ANSWER,
@@ -22,6 +19,9 @@ from ..models import (
     PreviewResult,
     Provenance,
 )
+from ..errors import InvalidRequestError
+from ..hashing import sha256_text
+from ..operation_models import AmendmentDraft, CorrectionInput, HighlightInput, PreviewReport
 from .checks import accepted_measures
 from .common import clip
 from .entries import Source, find_duplicate

@@ -12,7 +12,7 @@ are what a check that "the fact still appears / the format still holds" compares
 * :func:`answer_shape` — the countable shape of an answer.
 * :func:`shape_changes` — the shape features that differ between two answers.
 * :func:`measure_answers` — all of the above for a baseline and an amended answer,
-  as the wire model :class:`~..loop_models.AnswerMeasures`, with the verdict the
+  as the wire model :class:`~..operation_models.AnswerMeasures`, with the verdict the
   measures alone point to (:func:`measured_verdict`).
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from ..loop_models import AnswerMeasures, AnswerShape
-from ..models import AmendmentKind, ProbeKind
+from ..context_model import AmendmentKind, ProbeKind
+from ..operation_models import AnswerMeasures, AnswerShape
 from .diffing import word_change_share
 
 #: At most this many key terms per fact (the most distinctive first).

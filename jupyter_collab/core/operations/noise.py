@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from ..loop_models import NoiseMeasure
+from ..operation_models import NoiseMeasure
 from .diffing import word_change_share
 
 #: Extra baseline samples per probe by default: one more call per probe whose

@@ -39,15 +39,15 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from ..assembly import assemble, input_hash
+from ..context_model import Amendment, CollabContext
 from ..errors import InvalidRequestError
-from ..loop_models import (
+from ..operation_models import (
     AmendmentDraft,
     PreviewProgress,
     PreviewReport,
     Probe,
     ProbeOutcome,
 )
-from ..models import Amendment, CollabContext
 from ..providers.base import ChatRequest, Provider
 from .common import OpsClient
 from .compare import (

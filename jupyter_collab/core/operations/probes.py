@@ -11,9 +11,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ..context_model import ProbeKind
 from ..errors import InvalidRequestError
-from ..loop_models import AmendmentDraft, Probe
-from ..models import ProbeKind
+from ..operation_models import AmendmentDraft, Probe
 from .common import OpsClient, OpsResponse, clip, dedupe_texts, with_max_items
 
 MAX_GENERATED = 8

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from ..assembly import render_constitution
+from ..context_model import CollabContext, CorrectionOperation
 from ..errors import InvalidRequestError
-from ..loop_models import HighlightInput, SuggestedCorrection
-from ..models import CollabContext, CorrectionOperation
+from ..operation_models import HighlightInput, SuggestedCorrection
 from .common import OpsClient, OpsResponse, clip, marked_answer, with_max_items
 
 MAX_SUGGESTIONS = 5

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from ..core.cellsource import fill_variables, parse_cell
+from ..core.context_model import Mode
 from ..core.history import turns_above
-from ..core.loop_models import MAX_PROMPT, CompletionInput, TurnModel
-from ..core.models import Mode
+from ..core.operation_models import MAX_PROMPT, CompletionInput, TurnModel
 from ..core.values import value_expression
-from .wire import NotebookPath, WireModel
+from .route_models import NotebookPath, WireModel
 
 MAX_VARIABLES = 200
 MAX_CELLS_ABOVE = 10_000

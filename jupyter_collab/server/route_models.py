@@ -1,12 +1,12 @@
 """Server-only wire models (requests and responses of the REST and WebSocket routes).
 
 The loop's own shapes (``CompletionInput``, ``CompletionResult``,
-``HighlightInput``, ``PreviewProgress``…) live in ``core/loop_models.py`` and are
+``HighlightInput``, ``PreviewProgress``…) live in ``core/operation_models.py`` and are
 reused as they are, so the browser and the kernel see the same JSON. What is
 here only exists because of HTTP: a notebook ``path`` on every request (the
 server loads the context itself), base revisions, and the PATCH operations.
-A completion's request (``wire_completion``) and the stream's events and
-messages (``wire_stream``) have modules of their own.
+A completion's request (``completion_request``) and the stream's events and
+messages (``stream_protocol``) have modules of their own.
 """
 
 from __future__ import annotations
@@ -15,16 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..core.loop_models import (
-    AmendmentDraft,
-    CorrectionInput,
-    HighlightInput,
-    PreviewReport,
-    Probe,
-    ProposedAmendment,
-    SuggestedCorrection,
-)
-from ..core.models import (
+from ..core.context_model import (
     MAX_ENTRY_TEXT,
     MAX_QUOTE_TEXT,
     Amendment,
@@ -32,6 +23,15 @@ from ..core.models import (
     AmendmentStatus,
     CollabContext,
     Mode,
+)
+from ..core.operation_models import (
+    AmendmentDraft,
+    CorrectionInput,
+    HighlightInput,
+    PreviewReport,
+    Probe,
+    ProposedAmendment,
+    SuggestedCorrection,
 )
 from ..core.operations.preview import MAX_PROBES
 from ..core.outputs import CollabDisplayData

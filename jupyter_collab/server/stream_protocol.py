@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
-from ..core.loop_models import CompletionResult, PreviewProgress
+from ..core.operation_models import CompletionResult, PreviewProgress
 from ..core.outputs import CollabDisplayData
-from .wire import WireModel
+from .route_models import WireModel
 
 
 class DeltaEvent(WireModel):

@@ -17,7 +17,7 @@ namespace, the running cell's id and source) and hands them to
    or source), and the cell's output in ``X.nbconvert.ipynb`` (what an earlier
    ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote);
 5. reuses (re-displays the stored bundle byte for byte) or streams a new answer
-   (``runner.py`` + ``display.py``) and shows the final bundle from
+   (``loop_thread.py`` + ``display.py``) and shows the final bundle from
    ``core.outputs.build_bundle``: the very bundle the server door writes. A
    call with embedded context nobody accepted is refused first
    (``NotebookState.require_reviewed``); reuse needs no trust.
@@ -39,11 +39,11 @@ from typing import Any, Literal
 
 from ..core.broker import Broker
 from ..core.config import CHECK_ANSWERS_FILE, CollabConfig, cache_dir
+from ..core.context_model import CollabContext
 from ..core.errors import CollabError, ConfigurationError
 from ..core.history import cell_key, turns_for_cell
-from ..core.loop_models import CheckReport, CompletionInput, CompletionResult
-from ..core.models import CollabContext
 from ..core.notebook import METADATA_KEY, embed_context
+from ..core.operation_models import CheckReport, CompletionInput, CompletionResult
 from ..core.operations.check import replay_identity
 from ..core.operations.fanout import BaselineCache
 from ..core.outputs import CollabOutput, build_bundle
@@ -63,8 +63,8 @@ from ..core.replay import (
 from .discovery import CellInfo, NotebookFinder, NotebookLocation, locate_cell
 from .display import Publisher, StreamingDisplay, ipython_publisher
 from .errors import CollabCheckError, CollabUsageError, for_kernel
+from .loop_thread import LoopThread, stream_events
 from .notebook_state import NotebookState, load_state, read_notebook_shared
-from .runner import LoopThread, stream_events
 from .variables import DEFAULT_MAX_CHARS, fill_prompt
 
 CheckBeforeRun = Literal["off", "live", "replay"]

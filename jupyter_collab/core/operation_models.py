@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .models import (
+from .context_model import (
     MAX_ENTRY_TEXT,
     MAX_QUOTE_TEXT,
     AmendmentKind,
