@@ -35,6 +35,7 @@ from .report import KEYS, render_markdown
 MODULES: dict[str, tuple[str, ...]] = {
     "bench_stream": ("ttft_ratio_server_vs_sdk", "stream_chunks_per_s"),
     "bench_load": ("load_probe_p99_ms",),
+    "bench_cancel": ("cancel_close_ms",),
     "bench_preview": ("preview_wall_ratio",),
     "bench_context": ("context_10k_load_ms", "context_10k_save_ms", "context_10k_assemble_ms"),
     "bench_cache": ("cache_read_share",),

@@ -18,6 +18,10 @@ KEYS: dict[str, tuple[str, str]] = {
         "p99 latency of a small request while 50 answers stream through the server",
         "<= 50",
     ),
+    "cancel_close_ms": (
+        "WebSocket cancel → the model's server sees its request end",
+        "<= 100",
+    ),
     "preview_wall_ratio": ("preview of 8 probes x 2 variants ÷ one call", "<= 1.5"),
     "context_10k_load_ms": ("load + validate a 10,000-amendment context", "<= 100"),
     "context_10k_save_ms": ("save the same context", "<= 100"),

@@ -4,6 +4,7 @@ concurrency and baseline reuse, as the server's request log shows them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -170,25 +171,27 @@ async def test_generate_probes_over_the_wire(anthropic_env):
 
 
 class Tracker:
-    """A responder that holds each request for ``delay`` seconds and records
-    (start, end) per request, so concurrency is visible on the server side."""
+    """A responder that holds each request for ``delay`` seconds and records when
+    it started and ended as positions on one counter (the order of events, not
+    their time), so concurrency is visible on the server side."""
 
     def __init__(self, delay: float):
         self.delay = delay
         self.lock = threading.Lock()
+        self.order = itertools.count()
         self.in_flight = 0
         self.max_in_flight = 0
-        self.spans: list[tuple[str, float, float, dict]] = []
+        self.spans: list[tuple[str, int, int, dict]] = []
 
     def __call__(self, body: dict):
-        start = time.monotonic()
         with self.lock:
+            start = next(self.order)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         time.sleep(self.delay)
         with self.lock:
             self.in_flight -= 1
-            self.spans.append((system_text(body), start, time.monotonic(), body))
+            self.spans.append((system_text(body), start, next(self.order), body))
         return None  # the server's deterministic default reply
 
 
@@ -228,7 +231,7 @@ async def test_preview_concurrency_warming_and_baseline_reuse(anthropic_env):
     # Bounded concurrency, and it did fan out.
     assert 1 < tracker.max_in_flight <= 3
     # The first request of each system prompt finished before the next one started.
-    by_system: dict[str, list[tuple[float, float]]] = {}
+    by_system: dict[str, list[tuple[int, int]]] = {}
     for system, start, end, body in tracker.spans:
         if body.get("stream"):
             by_system.setdefault(system, []).append((start, end))
@@ -236,7 +239,7 @@ async def test_preview_concurrency_warming_and_baseline_reuse(anthropic_env):
     for spans in by_system.values():
         spans.sort()
         first_end = spans[0][1]
-        assert all(start >= first_end - 0.01 for start, _ in spans[1:])
+        assert all(start > first_end for start, _ in spans[1:])
 
     # A revised amendment re-runs only the amended side.
     anthropic_env.clear()
