@@ -89,12 +89,15 @@ def key_terms(text: str, limit: int = MAX_KEY_TERMS) -> list[str]:
         raise ValueError(f"limit must be at least 1, not {limit}")
     scored: list[tuple[int, int, str]] = []
     seen: set[str] = set()
-    sentence_start = True
+    previous_end = 0
     for index, match in enumerate(_TOKEN.finditer(text)):
         token = match.group().strip(_INNER)
-        before = text[: match.start()].rstrip()
-        first = sentence_start or not before or before[-1] in ".!?:\n"
-        sentence_start = False
+        # The last visible character before the token (in the gap, else the
+        # previous token's end) tells whether it opens a sentence.
+        gap = text[previous_end : match.start()].rstrip()
+        before = gap[-1:] or text[previous_end - 1 : previous_end]
+        first = not before or before in ".!?:\n" or "\n\n" in text[previous_end : match.start()]
+        previous_end = match.end()
         score = _is_key(token, first)
         key = token.casefold()
         if score and key not in seen:
