@@ -108,11 +108,18 @@ def key_terms(text: str, limit: int = MAX_KEY_TERMS) -> list[str]:
         inner = match.group(1).strip()
         if len(inner.split()) <= 3:
             add(inner, max(3, _distinctiveness(inner, False)), match.start())
-    words = [(m.start(), m.group().strip(_EDGES)) for m in _TOKEN.finditer(text)]
-    for start, word in words:
-        before = text[:start].rstrip()
-        first = not before or before[-1] in ".!?:\n"
-        add(word, _distinctiveness(word, first), start)
+    words: list[tuple[int, str]] = []
+    previous_end = 0
+    for match in _TOKEN.finditer(text):
+        # The last visible character before the token (in the gap, else the end of
+        # the previous token) tells whether it opens a sentence; read in linear time.
+        gap = text[previous_end : match.start()]
+        before = gap.rstrip()[-1:] or text[previous_end - 1 : previous_end]
+        first = not before or before in ".!?:" or "\n" in gap
+        previous_end = match.end()
+        word = match.group().strip(_EDGES)
+        words.append((match.start(), word))
+        add(word, _distinctiveness(word, first), match.start())
     if not scored:
         for start, word in words:
             if len(word) >= CONTENT_WORD and word.casefold() not in _STOPWORDS:

@@ -13,6 +13,7 @@ import {
 } from '../api/wire';
 import { renderColumn, sideBySide } from '../preview/diff';
 import { IPreviewClient, PreviewModel } from '../preview/model';
+import { outcomesSummary } from '../preview/measures';
 import { probeRow } from '../preview/probeRow';
 import {
   emptyVerdictCounts,
@@ -304,6 +305,25 @@ describe('verdicts', () => {
       measures.compareDocumentPosition(verdict) &
         Node.DOCUMENT_POSITION_FOLLOWING
     ).toBeTruthy();
+  });
+
+  it("the summary leads with the measures when a verdict is a weak judge's", () => {
+    const probe: IProbe = { prompt: 'q?', kind: 'original', expectation: '' };
+    const judged = {
+      ...outcome(probe, 'signed in 1648'),
+      verdict: 'unintended' as const,
+      measures: FACT_MEASURES
+    };
+    const same = { ...outcome(probe, 'same'), measures: null };
+    expect(outcomesSummary([judged, same], trans)).toBe(
+      '1 unintended · 1 unchanged'
+    );
+    expect(
+      outcomesSummary(
+        [{ ...judged, verdict_source: 'weak_judge' as const }, same],
+        trans
+      )
+    ).toBe('Measures: 1 intended · weak judge: 1 unintended · 1 unchanged');
   });
 
   it('a trusted verdict keeps its badge, the measures follow it', () => {

@@ -7,7 +7,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IAnswerMeasures, IProbeOutcome } from '../api/wire';
 import { h } from '../feedback/dom';
-import { verdictLabel } from './verdict';
+import { emptyVerdictCounts, verdictLabel, verdictSummary } from './verdict';
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;
 
@@ -99,4 +99,33 @@ export function weakVerdict(
       'This model agrees with few labelled calibration cases as a judge: read the measures and the answers, not this verdict'
     )
   });
+}
+
+/**
+ * The preview's one-line summary, e.g. "2 intended · 1 unchanged"; when the
+ * server marks any verdict as a weak judge's, what the measures point to
+ * comes first: "Measures: 1 intended · weak judge: 1 unintended".
+ */
+export function outcomesSummary(
+  outcomes: Iterable<IProbeOutcome>,
+  trans: TranslationBundle
+): string {
+  const counts = emptyVerdictCounts();
+  const measured = emptyVerdictCounts();
+  let weak = false;
+  for (const outcome of outcomes) {
+    counts[outcome.verdict] += 1;
+    if (outcome.measures) {
+      measured[outcome.measures.measured_verdict] += 1;
+    }
+    weak = weak || outcome.verdict_source === 'weak_judge';
+  }
+  const summary = verdictSummary(counts, trans);
+  return weak
+    ? trans.__(
+        'Measures: %1 · weak judge: %2',
+        verdictSummary(measured, trans),
+        summary
+      )
+    : summary;
 }

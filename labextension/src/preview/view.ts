@@ -11,7 +11,7 @@ import { button, h, replaceChildren } from '../feedback/dom';
 import { kindSelect } from '../feedback/kindSelect';
 import { PreviewModel } from './model';
 import { probeRow } from './probeRow';
-import { emptyVerdictCounts, verdictSummary } from './verdict';
+import { outcomesSummary } from './measures';
 
 export interface IPreviewViewOptions {
   model: PreviewModel;
@@ -276,20 +276,9 @@ export class PreviewView extends Widget {
       ? trans.__('The amendment was edited: re-run the preview.')
       : previewStatus(model, trans);
     this._status.classList.toggle('jp-collab-error', model.status === 'error');
-    const counts = emptyVerdictCounts();
-    let weak = 0;
-    for (const outcome of model.outcomes.values()) {
-      counts[outcome.verdict] += 1;
-      weak += outcome.verdict_source === 'weak_judge' ? 1 : 0;
-    }
-    const summary = model.outcomes.size ? verdictSummary(counts, trans) : '';
-    this._summary.textContent = weak
-      ? trans.__(
-          '%1 (%2 judged by a weak judge: read the measures)',
-          summary,
-          weak
-        )
-      : summary;
+    this._summary.textContent = model.outcomes.size
+      ? outcomesSummary(model.outcomes.values(), trans)
+      : '';
     this._cancelButton.hidden = !running;
     this._rerunButton.disabled = running || !model.amendment.text.trim();
     this._finalizeButton.disabled =
