@@ -59,7 +59,7 @@ from ..models import (
     utcnow,
 )
 from ..providers.base import Provider
-from .checks import check_change
+from .checks import check_change, decidable
 from .common import OpsClient, normalize, one_line
 from .compare import (
     IDENTICAL_REASON,
@@ -180,7 +180,13 @@ class _Run:
             return Decided(verdict, found.reason)
 
         draft = AmendmentDraft(kind=amendment.kind, text=amendment.text)
-        outcome = await self.comparer.compare(item.probe(), requests, draft, decide)
+        outcome = await self.comparer.compare(
+            item.probe(),
+            requests,
+            draft,
+            decide,
+            speculate=not (expectation == Expectation.change and decidable(amendment)),
+        )
         reason = outcome.reason
         if outcome.baseline == outcome.amended:
             decided_by = "identical"
