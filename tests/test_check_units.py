@@ -141,7 +141,7 @@ def test_old_files_load_and_unset_fields_stay_out_of_the_file():
     stored = context.amendments[0]
     assert stored.check is None and stored.preview[0].expectation is None
     text = serialize_context(context)
-    for name in ("check", "preview_model", "expectation", "baseline_text", "measures"):
+    for name in ("check", "preview_model", "expectation", "amended_text", "measures"):
         assert f'"{name}"' not in text
     # Set, they are written and read back.
     changed, _ = expectations.set_expectation(context, "a-old", 1, "change")

@@ -114,7 +114,6 @@ describe('groupEntries', () => {
               verdict: 'intended',
               reason: '',
               expectation: null,
-              baseline_text: null,
               amended_text: null,
               measures: {}
             },
@@ -126,7 +125,6 @@ describe('groupEntries', () => {
               verdict: 'unintended',
               reason: '',
               expectation: null,
-              baseline_text: null,
               amended_text: null,
               measures: {}
             }
