@@ -254,3 +254,16 @@ async def test_one_amendment_and_cancellation():
     report = await broker.check_report(units_context(), amendment_ids=["a-mg"])
     assert [a.amendment_id for a in report.amendments] == ["a-mg"]
     assert report.amendments[0].health == Health.holds  # mg/mL wins over g/L
+
+
+def test_the_kernel_check_setting_names_a_bad_value(monkeypatch):
+    from jupyter_collab.kernel.errors import CollabConfigError
+    from jupyter_collab.kernel.magic import CollabMagics
+
+    magics = CollabMagics(shell=None)
+    for value, expected in (("1", "live"), ("replay", "replay"), ("0", "off"), ("", "off")):
+        monkeypatch.setenv("JUPYTER_COLLAB_CHECK", value)
+        assert magics.settings().check == expected
+    monkeypatch.setenv("JUPYTER_COLLAB_CHECK", "sometimes")
+    with pytest.raises(CollabConfigError, match="JUPYTER_COLLAB_CHECK='sometimes'"):
+        magics.settings()
