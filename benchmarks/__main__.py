@@ -37,6 +37,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "bench_load": ("load_probe_p99_ms",),
     "bench_cancel": ("cancel_close_ms",),
     "bench_preview": ("preview_wall_ratio",),
+    "bench_check": ("check_wall_ratio",),
     "bench_context": ("context_10k_load_ms", "context_10k_save_ms", "context_10k_assemble_ms"),
     "bench_cache": ("cache_read_share",),
     "bench_replay": ("replay_ratio",),

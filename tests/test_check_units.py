@@ -138,7 +138,7 @@ def test_old_files_load_and_unset_fields_stay_out_of_the_file():
     stored = context.amendments[0]
     assert stored.check is None and stored.preview[0].expectation is None
     text = serialize_context(context)
-    for name in ("check", "preview_model", "expectation", "baseline_text", "measures"):
+    for name in ("check", "preview_model", "expectation", "amended_text", "measures"):
         assert f'"{name}"' not in text
     # Set, they are written and read back.
     changed, _ = expectations.set_expectation(context, "a-old", 1, "change")
@@ -251,3 +251,38 @@ async def test_one_amendment_and_cancellation():
     report = await broker.check_report(units_context(), amendment_ids=["a-mg"])
     assert [a.amendment_id for a in report.amendments] == ["a-mg"]
     assert report.amendments[0].health == Health.holds  # mg/mL wins over g/L
+
+
+def test_the_kernel_check_setting_names_a_bad_value(monkeypatch):
+    from jupyter_collab.kernel.errors import CollabConfigError
+    from jupyter_collab.kernel.magic import CollabMagics
+
+    magics = CollabMagics(shell=None)
+    for value, expected in (("1", "live"), ("replay", "replay"), ("0", "off"), ("", "off")):
+        monkeypatch.setenv("JUPYTER_COLLAB_CHECK", value)
+        assert magics.settings().check == expected
+    monkeypatch.setenv("JUPYTER_COLLAB_CHECK", "sometimes")
+    with pytest.raises(CollabConfigError, match="JUPYTER_COLLAB_CHECK='sometimes'"):
+        magics.settings()
+
+
+async def test_a_change_within_sampling_noise_is_flaky():
+    """A rule with no measurable shape whose answers differ only as much as the
+    baseline differs from itself: flaky, not holds and not broken."""
+    calls = iter(range(1_000))
+
+    def noisy(request) -> str:
+        return f"Answer to {request.messages[-1].content} variant {next(calls)}"
+
+    provider = ScriptedProvider(answer=noisy)
+    broker = Broker(CollabConfig(), provider=provider)
+    context = CollabContext(
+        amendments=[Amendment(id="a-kind", kind="process", text="Be kind.", preview=[probe("Hi?")])]
+    )
+    report = await broker.check_report(context)
+    [check] = report.amendments
+    [evidence] = check.probes
+    assert check.health == Health.flaky and not report.all_hold
+    assert evidence.outcome == "flaky" and evidence.decided_by == "noise"
+    assert evidence.noise is not None and evidence.noise.within_noise
+    assert not [c for c in provider.calls if c.kind != "stream"]  # the judge was not asked

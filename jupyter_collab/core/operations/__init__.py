@@ -1,10 +1,12 @@
 """The loop's operations: suggest corrections, propose amendments, generate
-probes, preview, finalize; the context panel's entry operations; and
-re-anchoring highlights. Plain Python, the same for every door; the
-:class:`~jupyter_collab.core.broker.Broker` exposes them as methods."""
+probes, preview, finalize, check the constitution; the context panel's entry
+operations (and probe expectations); and re-anchoring highlights. Plain
+Python, the same for every door; the :class:`~jupyter_collab.core.broker.Broker`
+exposes them as methods."""
 
 from .amend import propose_amendments
 from .anchoring import AnchorResult, anchor, anchor_highlight, make_quote
+from .check import record_check, run_check
 from .common import OpsClient
 from .diffing import short_diff, word_diff
 from .entries import (
@@ -17,6 +19,7 @@ from .entries import (
     toggle_amendment,
     undo_amendment,
 )
+from .expectations import add_probe, remove_probe, set_expectation
 from .finalize import finalize
 from .preview import BaselineCache, PreviewSettings, run_preview
 from .probes import generate_probes
@@ -28,6 +31,7 @@ __all__ = [
     "OpsClient",
     "PreviewSettings",
     "add_amendment",
+    "add_probe",
     "anchor",
     "anchor_highlight",
     "edit_amendment",
@@ -36,9 +40,13 @@ __all__ = [
     "generate_probes",
     "make_quote",
     "propose_amendments",
+    "record_check",
     "remove_amendment",
+    "remove_probe",
     "restore_amendment",
+    "run_check",
     "run_preview",
+    "set_expectation",
     "set_status",
     "short_diff",
     "suggest_corrections",

@@ -302,9 +302,12 @@ class ProbeComparer:
         requests: ProbeRequests,
         draft: AmendmentDraft,
         decide: Decide | None = None,
+        speculate: bool = True,
     ) -> ProbeOutcome:
         """Both answers; when they differ, ``decide`` (when given), then for what it
-        leaves open the noise floor and the judge."""
+        leaves open the noise floor and the judge. ``speculate=False`` draws the noise
+        floor's samples only once they are needed (when ``decide`` will most likely
+        settle the probe, early samples would be calls for nothing)."""
         # The answers are scheduled before the speculative samples, so a required
         # call (not a sample) is the warm-up request of the baseline's prefix.
         answers = asyncio.gather(
@@ -312,7 +315,7 @@ class ProbeComparer:
         )
         early = (
             asyncio.ensure_future(self.resamples(requests, speculative=True))
-            if not self.replay and self.provider.answers_vary(requests.baseline)
+            if speculate and not self.replay and self.provider.answers_vary(requests.baseline)
             else None
         )
         noise: NoiseMeasure | None = None

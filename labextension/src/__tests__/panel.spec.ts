@@ -115,7 +115,6 @@ describe('groupEntries', () => {
               verdict: 'intended',
               reason: '',
               expectation: null,
-              baseline_text: null,
               amended_text: null,
               measures: {}
             },
@@ -127,7 +126,6 @@ describe('groupEntries', () => {
               verdict: 'unintended',
               reason: '',
               expectation: null,
-              baseline_text: null,
               amended_text: null,
               measures: {}
             }

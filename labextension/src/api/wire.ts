@@ -440,7 +440,6 @@ export interface IPreviewResultSent {
    * set by the researcher; None: derived from the probe kind and verdict (see expected())
    */
   expectation?: Expectation | null;
-  baseline_text?: string | null;
   /**
    * the accepted amended answer
    */
@@ -647,7 +646,6 @@ export interface IPreviewResult {
    * set by the researcher; None: derived from the probe kind and verdict (see expected())
    */
   expectation: Expectation | null;
-  baseline_text: string | null;
   /**
    * the accepted amended answer
    */
