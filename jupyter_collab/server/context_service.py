@@ -29,21 +29,26 @@ from ..core.errors import (
     StaleRevisionError,
 )
 from ..core.hashing import hash_json
-from ..core.models import CollabContext, Settings
+from ..core.loop_models import CheckReport
+from ..core.models import CollabContext, Expectation, Settings
 from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_context
-from ..core.operations import entries
+from ..core.operations import entries, expectations
+from ..core.operations.check import record_check
 from ..core.store import context_to_jsonable
 from .contents_store import ContentsContextStore
 from .wire import (
     AcceptReview,
     AddAmendment,
+    AddProbe,
     ContextPatch,
     ContextPut,
     ContextView,
     OpenedContext,
     PatchOperation,
     RemoveAmendment,
+    RemoveProbe,
     RestoreAmendment,
+    SetExpectation,
     SetSettings,
     ToggleAmendment,
     UndoAmendment,
@@ -57,6 +62,16 @@ def token_count(context: CollabContext) -> int:
     return estimate_tokens(constitution) if constitution else 0
 
 
+def expectations_of(context: CollabContext) -> dict[str, list[Expectation]]:
+    """The expectation in force of every stored probe, by amendment id (the rule
+    is the core's ``PreviewResult.expected``; the browser only shows it)."""
+    return {
+        amendment.id: [result.expected() for result in amendment.preview]
+        for amendment in context.amendments
+        if amendment.preview
+    }
+
+
 def view(path: str, context: CollabContext) -> ContextView:
     return ContextView(
         path=path,
@@ -64,6 +79,7 @@ def view(path: str, context: CollabContext) -> ContextView:
         revision=context.revision,
         token_count=token_count(context),
         embedded=context_to_jsonable(context),
+        expectations=expectations_of(context),
     )
 
 
@@ -115,6 +131,7 @@ class ContextService:
             revision=applied.revision,
             token_count=token_count(applied),
             embedded=None if pending is not None else context_to_jsonable(applied),
+            expectations=expectations_of(applied),
             reconcile=result.kind.value,
             conflicts=result.conflicts,
             trusted=trusted,
@@ -164,6 +181,12 @@ class ContextService:
             return context
 
         written = await self.store.update(path, change, base_revision=body.revision)
+        return view(path, written)
+
+    async def record_check(self, path: str, report: CheckReport) -> ContextView:
+        """Store a check's results on the amendments it checked. The stored context is
+        read again under the lock, so an edit made while the check ran is kept."""
+        written = await self.store.update(path, lambda context: record_check(context, report))
         return view(path, written)
 
 
@@ -216,6 +239,16 @@ def _apply(context: CollabContext, operation: PatchOperation) -> CollabContext:
         context = entries.restore_amendment(context, operation.amendment, operation.index)
     elif isinstance(operation, UndoAmendment):
         context, _ = entries.undo_amendment(context, operation.id)
+    elif isinstance(operation, SetExpectation):
+        context, _ = expectations.set_expectation(
+            context, operation.id, operation.probe, operation.expectation
+        )
+    elif isinstance(operation, AddProbe):
+        context, _ = expectations.add_probe(
+            context, operation.id, operation.prompt, operation.expectation
+        )
+    elif isinstance(operation, RemoveProbe):
+        context, _ = expectations.remove_probe(context, operation.id, operation.probe)
     elif isinstance(operation, SetSettings):
         changes = {}
         for name, value in operation.settings.model_dump(exclude_unset=True).items():

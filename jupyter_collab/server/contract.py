@@ -32,6 +32,7 @@ from .wire import (
     AcceptReview,
     AmendRequest,
     CellSourceRequest,
+    CheckRequest,
     CompletionRequest,
     ContextPatch,
     ContextPut,
@@ -67,6 +68,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     ProbesRequest,
     PreviewRequest,
     FinalizeRequest,
+    CheckRequest,
 )
 
 #: Bodies the server sends, and the output it writes into notebooks.

@@ -19,6 +19,7 @@ from ..core.history import turns_above
 from ..core.loop_models import (
     MAX_PROMPT,
     AmendmentDraft,
+    CheckProgress,
     CompletionInput,
     CompletionResult,
     CorrectionInput,
@@ -37,6 +38,7 @@ from ..core.models import (
     AmendmentKind,
     AmendmentStatus,
     CollabContext,
+    Expectation,
     Mode,
 )
 from ..core.operations.preview import MAX_PROBES
@@ -89,6 +91,11 @@ class ContextView(WireModel):
     # saved. ``None`` while an embedded context awaits review: embedding then
     # would overwrite what the researcher has not reviewed yet.
     embedded: dict[str, Any] | None = None
+    expectations: dict[str, list[Expectation]] = Field(
+        default_factory=dict,
+        description="for each amendment id, the expectation in force of each stored probe "
+        "(in order): the researcher's, else the one derived from the probe",
+    )
 
 
 class OpenedContext(ContextView):
@@ -182,6 +189,33 @@ class SetSettings(WireModel):
     settings: SettingsChange
 
 
+ProbeNumber = Annotated[int, Field(ge=1, description="1-based, as the check report numbers it")]
+
+
+class SetExpectation(WireModel):
+    """Probe ``probe`` of the amendment should change its answer, or should not."""
+
+    op: Literal["set_expectation"]
+    id: EntryIdField
+    probe: ProbeNumber
+    expectation: Expectation
+
+
+class AddProbe(WireModel):
+    """A probe of the researcher's own, checked from the next check on."""
+
+    op: Literal["add_probe"]
+    id: EntryIdField
+    prompt: str = Field(min_length=1, max_length=MAX_QUOTE_TEXT)
+    expectation: Expectation
+
+
+class RemoveProbe(WireModel):
+    op: Literal["remove_probe"]
+    id: EntryIdField
+    probe: ProbeNumber
+
+
 PatchOperation = Annotated[
     AddAmendment
     | UpdateAmendment
@@ -189,7 +223,10 @@ PatchOperation = Annotated[
     | RemoveAmendment
     | RestoreAmendment
     | UndoAmendment
-    | SetSettings,
+    | SetSettings
+    | SetExpectation
+    | AddProbe
+    | RemoveProbe,
     Field(discriminator="op"),
 ]
 
@@ -368,6 +405,16 @@ class PreviewRequest(WireModel):
     probes: list[Probe] = Field(min_length=1, max_length=MAX_PROBES)
 
 
+class CheckRequest(WireModel):
+    """Check a notebook's enabled amendments (or one) on their stored probes; the
+    results are stored on the amendments when the check ends."""
+
+    path: NotebookPath
+    amendment_id: EntryIdField | None = Field(
+        default=None, description="check only this amendment (conflicts are still looked for)"
+    )
+
+
 class FinalizeRequest(WireModel):
     path: NotebookPath
     revision: int | None = Field(
@@ -450,6 +497,16 @@ class ProgressEvent(PreviewProgress):
     type: Literal["progress"] = "progress"
 
 
+class CheckEvent(CheckProgress):
+    """One progress event of a running check. The ``finished`` event comes once the
+    results are stored, with the context as it now is."""
+
+    type: Literal["check"] = "check"
+    context: ContextView | None = Field(
+        default=None, description="on ``finished``: the context with the results recorded"
+    )
+
+
 class ErrorEvent(WireModel):
     """The request failed after it started (or, on the WebSocket, at any point)."""
 
@@ -459,7 +516,7 @@ class ErrorEvent(WireModel):
     message: str
 
 
-StreamEvent = DeltaEvent | ResultEvent | ProgressEvent | ErrorEvent
+StreamEvent = DeltaEvent | ResultEvent | ProgressEvent | CheckEvent | ErrorEvent
 
 
 class DeltaMessage(DeltaEvent):
@@ -471,6 +528,10 @@ class ResultMessage(ResultEvent):
 
 
 class ProgressMessage(ProgressEvent):
+    id: str
+
+
+class CheckMessage(CheckEvent):
     id: str
 
 
@@ -489,7 +550,12 @@ class ErrorMessage(ErrorEvent):
 class StreamMessage(
     RootModel[
         Annotated[
-            DeltaMessage | ResultMessage | ProgressMessage | CancelledMessage | ErrorMessage,
+            DeltaMessage
+            | ResultMessage
+            | ProgressMessage
+            | CheckMessage
+            | CancelledMessage
+            | ErrorMessage,
             Field(discriminator="type"),
         ]
     ]
@@ -501,6 +567,7 @@ _MESSAGE_OF_EVENT: dict[type[BaseModel], type[BaseModel]] = {
     DeltaEvent: DeltaMessage,
     ResultEvent: ResultMessage,
     ProgressEvent: ProgressMessage,
+    CheckEvent: CheckMessage,
     ErrorEvent: ErrorMessage,
 }
 
