@@ -19,6 +19,7 @@ import { Token } from '@lumino/coreutils';
 import { FeedbackAffordance } from './feedback/affordance';
 import { FeedbackController } from './feedback/controller';
 import { serverContextClient } from './panel/client';
+import { serverCheckClient } from './panel/check';
 import { ContextPanel } from './panel/panel';
 import { ContextRegistry } from './panel/registry';
 import { askStale } from './panel/stale';
@@ -139,6 +140,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       review: (notebook, model) =>
         void reviewEmbedded(model, notebook.context.localPath, trans),
       models: () => registry.client.models().catch(() => null),
+      checks: serverCheckClient,
       trans
     });
     widget.title.icon = contextIcon;
