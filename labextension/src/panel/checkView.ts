@@ -135,14 +135,21 @@ export function healthLine(
   } else if (amendment.check) {
     const record = amendment.check;
     health = record.health;
-    text = trans.__(
-      '%1 · %2/%3 probes · %4 · %5',
-      healthLabel(record.health, trans),
-      record.probes_passed,
-      record.probes_total,
-      when(record.at),
-      record.model
-    );
+    text = record.probes_total
+      ? trans.__(
+          '%1 · %2/%3 probes · %4 · %5',
+          healthLabel(record.health, trans),
+          record.probes_passed,
+          record.probes_total,
+          when(record.at),
+          record.model
+        )
+      : trans.__(
+          '%1 · %2 · %3',
+          healthLabel(record.health, trans),
+          when(record.at),
+          record.model
+        );
     if (record.replayed) {
       text += ` · ${trans.__('replayed')}`;
     }
@@ -238,7 +245,10 @@ export function checkDetails(
     list.appendChild(
       h(
         'li',
-        { className: 'jp-collab-probe', dataset: { probe: String(number) } },
+        {
+          className: 'jp-collab-stored-probe',
+          dataset: { probe: String(number) }
+        },
         h(
           'div',
           { className: 'jp-collab-probe-row' },
