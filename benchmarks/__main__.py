@@ -35,6 +35,7 @@ from .report import KEYS, render_markdown
 MODULES: dict[str, tuple[str, ...]] = {
     "bench_stream": ("ttft_ratio_server_vs_sdk", "stream_chunks_per_s"),
     "bench_preview": ("preview_wall_ratio",),
+    "bench_check": ("check_wall_ratio",),
     "bench_context": ("context_10k_load_ms", "context_10k_save_ms", "context_10k_assemble_ms"),
     "bench_cache": ("cache_read_share",),
     "bench_replay": ("replay_ratio",),

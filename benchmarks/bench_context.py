@@ -129,6 +129,14 @@ def make_context_dict(n: int, seed: int = 7) -> dict:
                     "amended_hash": f"sha256:{rng.getrandbits(256):064x}",
                     "verdict": verdict,
                     "reason": _sentence(rng, 9),
+                    # What finalize keeps for the check: the accepted answer's start
+                    # (at most 280 characters) and the deterministic measures.
+                    "amended_text": _sentence(rng, 60)[:280],
+                    "measures": {
+                        "key_terms": "g/L, HPLC, 2015",
+                        "terms_in_amended": 2,
+                        "terms_in_baseline": 0,
+                    },
                 }
                 for probe_kind, verdict in (
                     ("original", "intended"),
@@ -138,6 +146,7 @@ def make_context_dict(n: int, seed: int = 7) -> dict:
             "created": at,
             "updated": at,
             "rev": 2 if i % 5 == 0 else 1,
+            "preview_model": "claude-sonnet-5-5",
             "history": [
                 {
                     "at": at,

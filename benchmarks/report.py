@@ -15,6 +15,10 @@ KEYS: dict[str, tuple[str, str]] = {
         ">= 5000",
     ),
     "preview_wall_ratio": ("preview of 8 probes x 2 variants ÷ one call", "<= 1.5"),
+    "check_wall_ratio": (
+        "check of 20 amendments x 4 probes (with and without each) ÷ one preview",
+        "<= 1.5",
+    ),
     "context_10k_load_ms": ("load + validate a 10,000-amendment context", "<= 100"),
     "context_10k_save_ms": ("save the same context", "<= 100"),
     "context_10k_assemble_ms": ("assemble the prompt from the same context", "<= 10"),

@@ -40,6 +40,16 @@ def system_text(body: dict) -> str:
     return "\n".join(block["text"] for block in body.get("system") or [])
 
 
+def judge_requests(server) -> list:
+    """The judge's calls (structured output); a speculative sample cancelled while it
+    was being sent may be logged with no body, so answers are not told by ``stream``."""
+    return [
+        r
+        for r in server.message_requests()
+        if isinstance(r.body, dict) and (r.body.get("output_config") or r.body.get("tool_choice"))
+    ]
+
+
 def last_user(body: dict) -> str:
     return body["messages"][-1]["content"]
 
@@ -115,7 +125,7 @@ def test_an_ignored_fact_and_an_amendment_with_no_effect_are_broken(cli_env, tmp
     changed, kept = gl["probes"]
     assert changed["outcome"] == "pass" and changed["decided_by"] == "deterministic"
     assert kept["outcome"] == "pass" and kept["expectation"] == "no_change"
-    assert not [b for b in cli_env.message_requests() if not b.body.get("stream")]  # no judge
+    assert not judge_requests(cli_env)
 
     # The result is kept on the amendments, with date and model.
     stored = LocalContextStore(path).load()
@@ -143,7 +153,34 @@ def test_a_fact_the_model_ignores_while_its_answer_changes_is_broken(cli_env, tm
     assert check["health"] == "broken"
     assert evidence["decided_by"] == "deterministic"
     assert "ignores the fact" in evidence["reason"]
-    assert evidence["noise"] is not None  # the baseline was sampled again (noise floor)
+    # Decided without the judge, so without the noise floor (which is for the judge).
+    assert evidence["noise"] is None
+    assert not judge_requests(cli_env)
+
+
+def test_over_reach_is_judged_with_the_noise_floor(cli_env, tmp_path, capsys):
+    # The g/L fact changes an answer it should not: the judge decides, seeing the measure.
+    path = notebook_with(
+        tmp_path,
+        [
+            Amendment(
+                id="a-gl",
+                kind="fact",
+                text=GL,
+                preview=[probe("What was the yield of the control?", ProbeKind.should_not_change)],
+            )
+        ],
+    )
+    code, payload = run_json(capsys, str(path))
+    assert code == 3
+    [check] = payload["notebooks"][0]["report"]["amendments"]
+    [evidence] = check["probes"]
+    assert check["health"] == "broken" and evidence["expectation"] == "no_change"
+    assert evidence["decided_by"] == "judge" and evidence["verdict"] == "intended"
+    assert evidence["noise"]["baseline_samples"] == 2  # the baseline answered twice
+    [judge] = judge_requests(cli_env)
+    content = judge.body["messages"][0]["content"]
+    assert "MEASURE:" in content and "should not change" in content
 
 
 def test_two_contradicting_amendments_are_a_conflict(cli_env, tmp_path, capsys):
@@ -240,7 +277,9 @@ def test_all_hold_exits_0_and_against_model_shows_both(cli_env, tmp_path, capsys
     out = capsys.readouterr().out
     assert code == 0
     assert "holds     -> holds" in out and "claude-opus-5-5" in out
-    models = {r.body["model"] for r in cli_env.message_requests()}
+    models = {
+        r.body["model"] for r in cli_env.message_requests() if isinstance(r.body, dict) and r.body
+    }
     assert "claude-opus-5-5" in models and len(models) == 2
 
 

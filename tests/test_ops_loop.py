@@ -332,6 +332,9 @@ def test_finalize_records_full_provenance_and_is_pure():
     [result] = amendment.preview
     assert result.verdict == Verdict.intended and result.reason == "Now cites Jones."
     assert result.baseline_hash == sha256_text("Smith")
+    # What the check compares against later: the accepted answer, the measures, the model.
+    assert result.amended_text == "Jones" and result.expected().value == "change"
+    assert "key_terms" in result.measures and amendment.preview_model == "m"
     assert updated.amendments[-1] == amendment
     # The result is a valid context file.
     assert parse_context(serialize_context(updated), "x") == updated

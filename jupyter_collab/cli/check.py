@@ -81,7 +81,7 @@ def add_parser(subparsers) -> None:
         "--no-cache", action="store_true", help="do not reuse baseline answers between runs"
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    add_model_options(check, "parallel requests (default 32)")
+    add_model_options(check, "parallel requests (default 64)")
     check.set_defaults(handler=cmd_check)
 
 
@@ -191,7 +191,10 @@ async def _run(
                 for n, (path, context) in enumerate(notebooks):
                     if args.replay:
                         name, recorded = replay_identity(
-                            context, config.provider if config.provider != "auto" else None, model
+                            context,
+                            config.provider if config.provider != "auto" else None,
+                            model,
+                            config.resolved_provider(),
                         )
                         replay_config = config.model_copy(update={"model": recorded})
                         broker = Broker(replay_config, provider=RecordedProvider(name, recorded))

@@ -46,6 +46,13 @@ def _provenance_lines(amendment: Amendment) -> list[str]:
         verdicts = Counter(r.verdict.value for r in amendment.preview)
         summary = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
         lines.append(f"previewed on {len(amendment.preview)} probe(s): {summary}")
+    if amendment.check is not None:
+        check = amendment.check
+        replayed = ", replayed" if check.replayed else ""
+        lines.append(
+            f"last check: {check.health.value} ({check.at.date().isoformat()}, "
+            f"{check.provider} · {check.model}{replayed}): {one_line(check.summary, 100)}"
+        )
     if amendment.rationale:
         lines.append(f"why: {one_line(amendment.rationale, 100)}")
     return lines

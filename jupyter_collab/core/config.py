@@ -48,7 +48,7 @@ class CollabConfig(BaseModel):
         "measure how much answers vary by sampling alone.",
     )
     check_concurrency: int = Field(
-        default=32,
+        default=64,
         ge=1,
         le=256,
         description="Parallel model calls of a constitution check (a batch of every "

@@ -182,10 +182,10 @@ class Health(str, Enum):
     untested = "untested"  # no probes recorded to check it with
 
 
-#: How much of each answer an amendment keeps as evidence (the hashes cover the
-#: whole answer). Context files are read on every call, so the stored text stays
-#: small: 4 probes x 2 answers x 600 characters is about 5 kB per amendment.
-MAX_STORED_ANSWER = 600
+#: How much of each accepted amended answer an amendment keeps as evidence (the
+#: hashes cover both whole answers). Context files are read on every call, so the
+#: text stays small: 280 characters per probe, the baseline's hash only.
+MAX_STORED_ANSWER = 280
 MAX_MEASURES = 16
 MeasureValue = float | int | bool | str
 
@@ -195,7 +195,6 @@ class PreviewResult(StrictModel):
 
     omit_when_unset: ClassVar[tuple[str, ...]] = (
         "expectation",
-        "baseline_text",
         "amended_text",
         "measures",
     )
@@ -211,7 +210,6 @@ class PreviewResult(StrictModel):
         description="set by the researcher; None: derived from the probe kind and verdict "
         "(see expected())",
     )
-    baseline_text: str | None = Field(default=None, max_length=MAX_STORED_ANSWER)
     amended_text: str | None = Field(
         default=None, max_length=MAX_STORED_ANSWER, description="the accepted amended answer"
     )

@@ -451,7 +451,10 @@ class KernelDoor:
         if replay:
             config = self.settings.config
             provider, model = replay_identity(
-                context, config.provider if config.provider != "auto" else None, config.model
+                context,
+                config.provider if config.provider != "auto" else None,
+                config.model,
+                config.resolved_provider(),
             )
             broker = Broker(
                 config.model_copy(update={"model": model}),

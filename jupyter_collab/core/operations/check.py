@@ -44,7 +44,6 @@ from ..loop_models import (
     AmendmentDraft,
     CheckProgress,
     CheckReport,
-    NoiseMeasure,
     Probe,
     ProbeCheck,
 )
@@ -60,7 +59,7 @@ from ..models import (
     utcnow,
 )
 from ..providers.base import Provider
-from .checks import check_change
+from .checks import check_change, decidable
 from .common import OpsClient, normalize, one_line
 from .compare import (
     IDENTICAL_REASON,
@@ -169,10 +168,10 @@ class _Run:
         measures: dict[str, MeasureValue] = {}
         deterministic: list[bool] = []
 
-        def decide(baselines: list[str], amended: str, noise: NoiseMeasure) -> Decided | None:
+        def decide(baseline: str, amended: str) -> Decided | None:
             if expectation != Expectation.change:
                 return None
-            found = check_change(amendment.kind, amendment.text, baselines, amended)
+            found = check_change(amendment.kind, amendment.text, [baseline], amended)
             measures.update(found.measures)
             if not found.decided:
                 return None
@@ -181,9 +180,15 @@ class _Run:
             return Decided(verdict, found.reason)
 
         draft = AmendmentDraft(kind=amendment.kind, text=amendment.text)
-        outcome = await self.comparer.compare(item.probe(), requests, draft, decide)
+        outcome = await self.comparer.compare(
+            item.probe(),
+            requests,
+            draft,
+            decide,
+            speculate=not (expectation == Expectation.change and decidable(amendment)),
+        )
         reason = outcome.reason
-        if outcome.noise is None:
+        if outcome.baseline == outcome.amended:
             decided_by = "identical"
             if expectation == Expectation.change:
                 found = check_change(
@@ -469,16 +474,19 @@ async def run_check(
 
 
 def replay_identity(
-    context: CollabContext, provider: str | None, model: str | None
+    context: CollabContext,
+    provider: str | None,
+    model: str | None,
+    default_provider: str | None = None,
 ) -> tuple[str, str]:
     """The provider and model whose recorded answers a replay reads: those given,
-    else those of the last check kept on the amendments."""
+    else those of the last check kept on the amendments (else ``default_provider``)."""
     last = max(
         (a.check for a in context.amendments if a.check is not None),
         key=lambda record: record.at,
         default=None,
     )
-    provider = provider or (last.provider if last else None)
+    provider = provider or (last.provider if last else None) or default_provider
     model = model or (last.model if last else None)
     if provider is None or model is None:
         raise InvalidRequestError(

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..models import AmendmentKind, MeasureValue
+from ..models import Amendment, AmendmentKind, MeasureValue
 
 #: At most this many key terms are taken from one fact.
 MAX_KEY_TERMS = 12
@@ -321,6 +321,14 @@ def check_change(kind: AmendmentKind, text: str, baselines: list[str], amended: 
             measures,
         )
     return _undecided("the answers with and without the rule both have its shape", measures)
+
+
+def decidable(amendment: Amendment) -> bool:
+    """Whether :func:`check_change` has something to look for in this amendment's
+    answers (key terms of a fact, the shape of a rule)."""
+    if amendment.kind == AmendmentKind.fact:
+        return bool(key_terms(amendment.text))
+    return bool(rule_shape(amendment.text))
 
 
 def accepted_measures(

@@ -101,8 +101,9 @@ class Decided:
     reason: str
 
 
-#: ``decide(baselines, amended, noise)``: a verdict without the judge, or None.
-Decide = Callable[[list[str], str, NoiseMeasure], Decided | None]
+#: ``decide(baseline, amended)`` for answers that differ: a verdict without the judge
+#: (and without the noise floor, which is for the judge), or None to go on.
+Decide = Callable[[str, str], Decided | None]
 
 
 def judge_prompt(
@@ -268,9 +269,12 @@ class ProbeComparer:
         requests: ProbeRequests,
         draft: AmendmentDraft,
         decide: Decide | None = None,
+        speculate: bool = True,
     ) -> ProbeOutcome:
-        """Both answers, the noise floor when they differ, then ``decide`` (when given)
-        and the judge for what it leaves open."""
+        """Both answers; when they differ, ``decide`` (when given), then for what it
+        leaves open the noise floor and the judge. ``speculate=False`` draws the noise
+        floor's samples only once they are needed (when ``decide`` will most likely
+        settle the probe, early samples would be calls for nothing)."""
         # The answers are scheduled before the speculative samples, so a required
         # call (not a sample) is the warm-up request of the baseline's prefix.
         answers = asyncio.gather(
@@ -278,33 +282,36 @@ class ProbeComparer:
         )
         early = (
             asyncio.ensure_future(self.resamples(requests, speculative=True))
-            if not self.replay and self.provider.answers_vary(requests.baseline)
+            if speculate and not self.replay and self.provider.answers_vary(requests.baseline)
             else None
         )
-        resamples: list[str] = []
+        noise: NoiseMeasure | None = None
+        decided: Decided | None = None
         try:
             (baseline, cached), amended = await answers
-            noise: NoiseMeasure | None = None
             if baseline != amended:
-                resamples = await early if early is not None else await self.resamples(requests)
-                noise = measure_noise([baseline, *resamples], amended, self.settings.noise_margin)
+                # A deterministic decision needs no noise floor (it is for the judge).
+                decided = decide(baseline, amended) if decide is not None else None
+                if decided is None:
+                    resamples = await early if early is not None else await self.resamples(requests)
+                    noise = measure_noise(
+                        [baseline, *resamples], amended, self.settings.noise_margin
+                    )
         finally:
             if early is not None:
                 # Identical answers need no noise floor, a failure nothing more; a
                 # finished task is left as it is (its outcome is collected here).
                 early.cancel()
                 await asyncio.gather(early, return_exceptions=True)
-        decided = None
-        if noise is None:
+        if baseline == amended:
             verdict, reason = Verdict.unchanged, IDENTICAL_REASON
+        elif decided is not None:
+            verdict, reason = decided.verdict, decided.reason
+        elif noise is not None and noise.within_noise:
+            verdict, reason = Verdict.within_noise, noise_reason(noise)
         else:
-            decided = decide([baseline, *resamples], amended, noise) if decide else None
-            if decided is not None:
-                verdict, reason = decided.verdict, decided.reason
-            elif noise.within_noise:
-                verdict, reason = Verdict.within_noise, noise_reason(noise)
-            else:
-                verdict, reason = await self.judge(probe, draft, baseline, amended, noise)
+            assert noise is not None
+            verdict, reason = await self.judge(probe, draft, baseline, amended, noise)
         return ProbeOutcome(
             probe=probe,
             baseline=baseline,

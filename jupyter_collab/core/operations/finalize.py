@@ -33,7 +33,7 @@ def _same_draft(a: AmendmentDraft, b: AmendmentDraft) -> bool:
 
 def preview_results(report: PreviewReport) -> list[PreviewResult]:
     """What the amendment is accepted on, per probe: the prompt and its kind, the
-    verdict, both answers (hashed whole, kept clipped) and the deterministic
+    verdict, both answers' hashes, the amended answer's start and the deterministic
     measures the check compares against later."""
     draft = report.amendment
     results = []
@@ -50,7 +50,6 @@ def preview_results(report: PreviewReport) -> list[PreviewResult]:
                 amended_hash=outcome.amended_hash,
                 verdict=outcome.verdict,
                 reason=clip(outcome.reason, MAX_ENTRY_TEXT),
-                baseline_text=clip(outcome.baseline, MAX_STORED_ANSWER),
                 amended_text=clip(outcome.amended, MAX_STORED_ANSWER),
                 measures=measures,
             )

@@ -125,7 +125,6 @@ describe('groupEntries', () => {
               verdict: 'intended',
               reason: '',
               expectation: null,
-              baseline_text: null,
               amended_text: null,
               measures: {}
             },
@@ -137,7 +136,6 @@ describe('groupEntries', () => {
               verdict: 'unintended',
               reason: '',
               expectation: null,
-              baseline_text: null,
               amended_text: null,
               measures: {}
             }

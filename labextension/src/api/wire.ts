@@ -418,7 +418,6 @@ export interface IPreviewResultSent {
    * set by the researcher; None: derived from the probe kind and verdict (see expected())
    */
   expectation?: Expectation | null;
-  baseline_text?: string | null;
   /**
    * the accepted amended answer
    */
@@ -660,7 +659,6 @@ export interface IPreviewResult {
    * set by the researcher; None: derived from the probe kind and verdict (see expected())
    */
   expectation: Expectation | null;
-  baseline_text: string | null;
   /**
    * the accepted amended answer
    */

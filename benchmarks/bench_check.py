@@ -1,0 +1,205 @@
+"""The constitution check: 20 amendments x 4 stored probes, each answered with the
+whole context and without its amendment, against one preview, every model call
+with the same latency.
+
+The broker (``Broker.check_report`` and ``Broker.preview_report``, as the doors
+call them) drives the real ``AnthropicProvider`` and SDK over HTTP to the
+wire-level server in this process. Every call has the latency of a typical
+streamed answer (0.5 s to the first token, then 100 deltas 20 ms apart, about
+2.5 s), as in ``bench_preview``.
+
+The context: 20 facts ("sample i was measured with kit KIT-i"), each with two
+probes it should change (the answer names the kit only when the fact is in the
+instructions: decided by the key-term check, no judge, no noise floor) and two it
+should not (answers that depend on the prompt only: identical). So 160 answers
+(80 prompts x with/without) plus the speculative noise-floor samples the default
+Claude model (no temperature) starts and cancels. Every amendment holds.
+
+Baseline: one preview as ``preview_wall_ratio`` measures it (8 probes whose answer
+the amendment does not change, 16 answers), same latency, same run, interleaved.
+Each check and preview starts with an empty baseline cache. The value uses the
+broker's default configuration (``check_concurrency``); details add the check at
+a concurrency of 160 (every answer in flight at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from .bench_preview import AMENDMENT, PROBES, TYPICAL, Latency, _last_user
+from .common import Result, Settings, log, median, ratio, rounded
+from .wire import FAKE_API_KEY, AnthropicWireServer, Reply
+
+AMENDMENTS = 20
+KIT = "KIT-{:02d}"
+
+
+def fact(i: int) -> str:
+    return f'Sample {i} was measured with kit "{KIT.format(i)}".'
+
+
+def responder(latency: Latency):
+    """Answers that name a sample's kit only when its fact is in the instructions;
+    everything else depends on the prompt alone."""
+
+    def reply(body: dict) -> Reply:
+        if (body.get("output_config") or {}).get("format") or body.get("tool_choice"):
+            raise RuntimeError("the benchmark's probes need no judge")
+        prompt = _last_user(body)
+        system = "\n".join(b.get("text", "") for b in body.get("system") or [])
+        words = ["Answer"] * (latency.deltas - 2) + [prompt[:40]]
+        for i in range(AMENDMENTS):
+            if f"sample {i} " in prompt.lower() + " " and KIT.format(i) in system:
+                words.append(KIT.format(i))
+                break
+        else:
+            words.append("-")
+        return Reply.text(
+            " ".join(words),
+            chunks=latency.deltas,
+            first_token_delay=latency.first_token,
+            delta_delay=latency.delta_delay,
+        )
+
+    return reply
+
+
+def constitution():
+    from jupyter_collab.core.models import (
+        Amendment,
+        CollabContext,
+        PreviewResult,
+        ProbeKind,
+        Verdict,
+    )
+
+    def probe(prompt: str, kind: ProbeKind) -> PreviewResult:
+        verdict = Verdict.intended if kind == ProbeKind.should_change else Verdict.unchanged
+        return PreviewResult(
+            probe=prompt, probe_kind=kind, baseline_hash="", amended_hash="", verdict=verdict
+        )
+
+    amendments = [
+        Amendment(
+            id=f"a-kit-{i:02d}",
+            kind="fact",
+            text=fact(i),
+            preview=[
+                probe(f"Which kit measured sample {i} ?", ProbeKind.should_change),
+                probe(f"Summarize how sample {i} was measured.", ProbeKind.should_change),
+                probe(f"Suggest a title for figure {i}.", ProbeKind.should_not_change),
+                probe(f"Explain the spread of replicate {i}.", ProbeKind.should_not_change),
+            ],
+        )
+        for i in range(AMENDMENTS)
+    ]
+    return CollabContext(amendments=amendments)
+
+
+async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
+    from jupyter_collab.core.broker import Broker
+    from jupyter_collab.core.config import CollabConfig
+    from jupyter_collab.core.loop_models import AmendmentDraft, Probe
+    from jupyter_collab.core.models import Health
+    from jupyter_collab.core.operations.fanout import BaselineCache
+
+    runs = min(settings.runs, 3)  # sleep-dominated: the spread is small
+    context = constitution()
+    draft = AmendmentDraft(kind="fact", text=AMENDMENT)
+    preview_probes = [Probe(prompt=p, kind="should_not_change") for p in PROBES]
+
+    def broker_for(**overrides) -> Broker:
+        config = CollabConfig(
+            provider="anthropic", anthropic_api_key=FAKE_API_KEY, anthropic_base_url=wire.url
+        )
+        return Broker(config.model_copy(update=overrides))
+
+    requests: list[int] = []
+
+    async def check(broker: Broker) -> float:
+        broker.baseline_cache = BaselineCache()
+        before = len(wire.message_requests())
+        start = time.perf_counter()
+        report = await broker.check_report(context)
+        elapsed = time.perf_counter() - start
+        healths = {a.health for a in report.amendments}
+        if healths != {Health.holds} or len(report.amendments) != AMENDMENTS:
+            raise RuntimeError(f"expected every amendment to hold, got {healths}")
+        requests.append(len(wire.message_requests()) - before)
+        return elapsed
+
+    async def preview(broker: Broker) -> float:
+        broker.baseline_cache = BaselineCache()
+        start = time.perf_counter()
+        report = await broker.preview_report(draft, preview_probes, context)
+        if len(report.outcomes) != len(PROBES):
+            raise RuntimeError("the preview did not answer every probe")
+        return time.perf_counter() - start
+
+    wire.responder = responder(TYPICAL)
+    default = broker_for()
+    wide = broker_for(check_concurrency=160)
+    await preview(default)  # warm-up: client, connection pool
+    await check(default)
+    checks, previews = [], []
+    for i in range(runs):
+        if i % 2 == 0:
+            previews.append(await preview(default))
+            checks.append(await check(default))
+        else:
+            checks.append(await check(default))
+            previews.append(await preview(default))
+    measured_requests = requests[1:]
+    log(
+        f"check (concurrency {default.config.check_concurrency}): {median(checks):.2f} s, "
+        f"preview {median(previews):.2f} s"
+    )
+    await check(wide)  # warm-up: more connections
+    wide_checks = [await check(wide) for _ in range(max(1, runs - 1))]
+    log(f"check (concurrency 160): {median(wide_checks):.2f} s")
+    await default.aclose()
+    await wide.aclose()
+    wire.responder = None
+
+    value = ratio(median(checks), median(previews))
+    wide_ratio = ratio(median(wide_checks), median(previews))
+    return Result(
+        key="check_wall_ratio",
+        value=rounded(value, 3),
+        unit="x",
+        target="<= 1.5",
+        baseline={
+            "value": rounded(median(previews), 3),
+            "unit": "s",
+            "what": "one preview (8 probes x 2 variants, as preview_wall_ratio), same latency",
+        },
+        runs=runs,
+        note=(
+            f"{AMENDMENTS} amendments x 4 probes: 160 answers (80 prompts with the whole "
+            "context and without the amendment) plus speculative noise-floor samples, "
+            f"{min(measured_requests)}-{max(measured_requests)} requests per check; "
+            "decided by key terms (no judge). Default check_concurrency="
+            f"{default.config.check_concurrency}: {median(checks):.2f} s vs one preview "
+            f"{median(previews):.2f} s. With check_concurrency=160 (every answer in flight): "
+            f"{wide_ratio:.2f}x. Each call ~{TYPICAL.seconds:.1f} s."
+        ),
+        samples=[rounded(c / p, 3) for c, p in zip(checks, previews, strict=True)],
+        details={
+            "call_seconds": TYPICAL.seconds,
+            "check_concurrency": default.config.check_concurrency,
+            "check_s": [rounded(x, 3) for x in checks],
+            "preview_s": [rounded(x, 3) for x in previews],
+            "concurrency160_ratio": rounded(wide_ratio, 3),
+            "concurrency160_check_s": [rounded(x, 3) for x in wide_checks],
+            "requests_per_check": measured_requests,
+        },
+    )
+
+
+def run(settings: Settings) -> list[Result]:
+    wire = AnthropicWireServer().start()
+    try:
+        return [asyncio.run(_measure(settings, wire))]
+    finally:
+        wire.stop()
