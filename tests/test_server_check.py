@@ -143,7 +143,10 @@ async def test_an_edit_made_while_the_check_runs_is_kept(
         params={"path": "nb.ipynb"},
         body={
             "revision": 1,
-            "operations": [{"op": "add_amendment", "kind": "process", "text": "Cite sources."}],
+            "operations": [
+                {"op": "add_amendment", "kind": "process", "text": "Cite sources."},
+                {"op": "set_expectation", "id": "a-gl", "probe": 2, "expectation": "change"},
+            ],
         },
     )
     assert code == 200 and view["revision"] == 2, view
@@ -154,11 +157,13 @@ async def test_an_edit_made_while_the_check_runs_is_kept(
     assert final["revision"] == 3
     stored = sidecar(jp_root_dir)
     assert [a["text"] for a in stored["amendments"]] == [OSLO, GL, "Cite sources."]
+    # a-gl's probes changed while it was checked: that result is of a version gone.
     assert [(a.get("check") or {}).get("health") for a in stored["amendments"]] == [
         "broken",
-        "holds",
+        None,
         None,
     ]
+    assert stored["amendments"][1]["preview"][1]["expectation"] == "change"
 
 
 async def test_check_over_websocket_streams_and_cancels(

@@ -183,10 +183,24 @@ class ContextService:
         written = await self.store.update(path, change, base_revision=body.revision)
         return view(path, written)
 
-    async def record_check(self, path: str, report: CheckReport) -> ContextView:
+    async def record_check(
+        self, path: str, report: CheckReport, checked_revs: dict[str, int]
+    ) -> ContextView:
         """Store a check's results on the amendments it checked. The stored context is
-        read again under the lock, so an edit made while the check ran is kept."""
-        written = await self.store.update(path, lambda context: record_check(context, report))
+        read again under the lock, so an edit made while the check ran is kept; an
+        amendment changed meanwhile (``rev`` no longer the one checked, as in
+        ``checked_revs``) keeps its earlier result: this one is of a version gone."""
+
+        def change(context: CollabContext) -> CollabContext:
+            revs = {amendment.id: amendment.rev for amendment in context.amendments}
+            current = [
+                check
+                for check in report.amendments
+                if revs.get(check.amendment_id) == checked_revs.get(check.amendment_id)
+            ]
+            return record_check(context, report.model_copy(update={"amendments": current}))
+
+        written = await self.store.update(path, change)
         return view(path, written)
 
 

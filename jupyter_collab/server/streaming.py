@@ -114,11 +114,12 @@ async def check_events(
     if context is None:
         raise InvalidRequestError(f"{path} has no context to check")
     ids = [request.amendment_id] if request.amendment_id is not None else None
+    checked_revs = {amendment.id: amendment.rev for amendment in context.amendments}
     run = handler.broker.check(context, amendment_ids=ids, cancel_event=cancel_event)
     async with aclosing(run) as events:
         async for progress in events:
             if progress.event == "finished" and progress.report is not None:
-                stored = await handler.contexts.record_check(path, progress.report)
+                stored = await handler.contexts.record_check(path, progress.report, checked_revs)
                 yield CheckEvent(**dict(progress), context=stored)
             else:
                 yield CheckEvent(**dict(progress))
