@@ -464,7 +464,6 @@ const STORED_PROBES: IPreviewResult[] = [
     verdict: 'intended' as const,
     reason: '',
     expectation: null,
-    baseline_text: null,
     amended_text: null,
     measures: {}
   },
@@ -476,7 +475,6 @@ const STORED_PROBES: IPreviewResult[] = [
     verdict: 'unchanged' as const,
     reason: '',
     expectation: 'no_change' as const,
-    baseline_text: null,
     amended_text: null,
     measures: {}
   }
