@@ -2,12 +2,13 @@
  * The constitution check in the context panel, in a real JupyterLab (Chromium)
  * against the wire-level Anthropic server: a finalized amendment is checked
  * with the Check button, its health appears with the evidence, a probe's
- * expectation is edited, and Check all streams every entry's health.
+ * expectation is edited, Check all streams every entry's health, and a slow
+ * check is cancelled.
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { screenshotDir, wireClear } from './helpers';
+import { screenshotDir, wireClear, wireScript } from './helpers';
 import {
   openContextPanel,
   prepareNotebook,
@@ -95,4 +96,29 @@ test('check: Check shows an entry’s health, Check all every entry’s', async 
     .poll(() => readSidecar(name).amendments.map((a: any) => a.check?.health))
     .toEqual([expect.stringMatching(/holds|broken|flaky/), 'untested']);
   await page.screenshot(shot('2-check-all'));
+
+  // A slow model: the check shows its progress and can be cancelled.
+  const slow = { kind: 'text', answer: 'slow answer '.repeat(10), chunks: 10 };
+  await wireScript(
+    ...Array.from({ length: 6 }, () => ({ ...slow, delta_delay: 1 }))
+  );
+  const before = readSidecar(name).amendments[0].check.at;
+  await panel.getByRole('button', { name: 'Check all' }).click();
+  await expect(panel.locator('.jp-collab-check-progress')).toBeVisible();
+  await expect(health).toHaveAttribute('data-health', 'checking');
+  await expect(fact.locator('.jp-collab-health-text')).toContainText(
+    'Checking… 0 of 1 probes'
+  );
+  await expect(panel.locator('.jp-collab-check-status')).toHaveText(
+    /probes answered/
+  );
+  await page.screenshot(shot('3-running'));
+  await panel.getByRole('button', { name: 'Cancel check' }).click();
+  await expect(panel.locator('.jp-collab-check-status')).toHaveText(
+    'Check cancelled: the entries it finished were stored.'
+  );
+  await expect(panel.getByRole('button', { name: 'Check all' })).toBeEnabled();
+  // Nothing finished: the last stored health stays.
+  expect(readSidecar(name).amendments[0].check.at).toBe(before);
+  await wireClear();
 });
