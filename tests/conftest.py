@@ -25,3 +25,6 @@ pytest_plugins.append("tests.wire.fixtures")
 # Server-extension tests (tests/test_server_*.py): pytest-jupyter's jp_* fixtures,
 # imported without its hooks and autouse fixtures (see tests/server_fixtures.py).
 pytest_plugins.append("tests.server_fixtures")
+
+# Headless runs (nbclient, nbconvert, papermill) against the wire server.
+pytest_plugins.append("tests.headless_support")

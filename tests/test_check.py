@@ -126,6 +126,9 @@ def test_an_ignored_fact_and_an_amendment_with_no_effect_are_broken(cli_env, tmp
     assert changed["outcome"] == "pass" and changed["decided_by"] == "deterministic"
     assert kept["outcome"] == "pass" and kept["expectation"] == "no_change"
     assert not judge_requests(cli_env)
+    # The default model takes no temperature, so none is sent (it samples: the normal case).
+    answers = [r.body for r in cli_env.message_requests() if isinstance(r.body, dict) and r.body]
+    assert answers and all("temperature" not in body for body in answers)
 
     # The result is kept on the amendments, with date and model.
     stored = LocalContextStore(path).load()

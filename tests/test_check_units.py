@@ -254,3 +254,38 @@ async def test_one_amendment_and_cancellation():
     report = await broker.check_report(units_context(), amendment_ids=["a-mg"])
     assert [a.amendment_id for a in report.amendments] == ["a-mg"]
     assert report.amendments[0].health == Health.holds  # mg/mL wins over g/L
+
+
+def test_the_kernel_check_setting_names_a_bad_value(monkeypatch):
+    from jupyter_collab.kernel.errors import CollabConfigError
+    from jupyter_collab.kernel.magic import CollabMagics
+
+    magics = CollabMagics(shell=None)
+    for value, expected in (("1", "live"), ("replay", "replay"), ("0", "off"), ("", "off")):
+        monkeypatch.setenv("JUPYTER_COLLAB_CHECK", value)
+        assert magics.settings().check == expected
+    monkeypatch.setenv("JUPYTER_COLLAB_CHECK", "sometimes")
+    with pytest.raises(CollabConfigError, match="JUPYTER_COLLAB_CHECK='sometimes'"):
+        magics.settings()
+
+
+async def test_a_change_within_sampling_noise_is_flaky():
+    """A rule with no measurable shape whose answers differ only as much as the
+    baseline differs from itself: flaky, not holds and not broken."""
+    calls = iter(range(1_000))
+
+    def noisy(request) -> str:
+        return f"Answer to {request.messages[-1].content} variant {next(calls)}"
+
+    provider = ScriptedProvider(answer=noisy)
+    broker = Broker(CollabConfig(), provider=provider)
+    context = CollabContext(
+        amendments=[Amendment(id="a-kind", kind="process", text="Be kind.", preview=[probe("Hi?")])]
+    )
+    report = await broker.check_report(context)
+    [check] = report.amendments
+    [evidence] = check.probes
+    assert check.health == Health.flaky and not report.all_hold
+    assert evidence.outcome == "flaky" and evidence.decided_by == "noise"
+    assert evidence.noise is not None and evidence.noise.within_noise
+    assert not [c for c in provider.calls if c.kind != "stream"]  # the judge was not asked

@@ -12,50 +12,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from jupyter_collab.core.notebook import carried_context, embed_context
 from jupyter_collab.core.outputs import MIME_TYPE
 from jupyter_collab.core.store import LocalContextStore
-from tests.wire.anthropic_server import FAKE_API_KEY, AnthropicWireServer, Reply
+from tests.headless_support import REPO, collab_outputs, run_nbclient, run_papermill, system_text
+from tests.wire.anthropic_server import Reply
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "headless.ipynb"
 FACT = "grams per litre (g/L)"
 RULE = "at most three sentences"
-
-
-@pytest.fixture
-def wire():
-    # A low caching threshold so this small context is cached, as a real one would be.
-    server = AnthropicWireServer(cache_min_tokens=100).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def kernel_env(wire, monkeypatch, tmp_path):
-    """What a user sets: the key and base URL; the package importable in the kernel."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", wire.url)
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", str(REPO) + (os.pathsep + path if path else ""))
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))  # own trust db
-    for name in (
-        "JUPYTER_COLLAB_MODE",
-        "JUPYTER_COLLAB_NOTEBOOK",
-        "JUPYTER_COLLAB_TRUST_EMBEDDED",
-        "JUPYTER_COLLAB_PROVIDER",
-        "JUPYTER_COLLAB_MODEL",
-        "JPY_SESSION_NAME",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return wire
 
 
 @pytest.fixture
@@ -65,40 +34,6 @@ def notebook(tmp_path) -> Path:
     shutil.copy(EXAMPLE, folder / EXAMPLE.name)
     shutil.copy(REPO / "examples" / "headless.collab.json", folder)
     return folder / EXAMPLE.name
-
-
-def run_nbclient(path: Path, allow_errors: bool = False) -> nbformat.NotebookNode:
-    nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        allow_errors=allow_errors,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    try:
-        client.execute()
-    finally:
-        nbformat.write(nb, str(path))
-    return nb
-
-
-def collab_outputs(nb) -> dict[str, list[dict]]:
-    """Per cell id, our outputs as plain JSON (what the file holds)."""
-    found = {}
-    for cell in nb["cells"]:
-        ours = [
-            json.loads(json.dumps(o))
-            for o in cell.get("outputs") or []
-            if MIME_TYPE in (o.get("data") or {})
-        ]
-        if ours:
-            found[cell["id"]] = ours
-    return found
-
-
-def system_text(request) -> str:
-    return "\n".join(block["text"] for block in request.body["system"])
 
 
 def test_nbclient_run_uses_context_cache_breakpoint_and_history(kernel_env, notebook, monkeypatch):
@@ -278,17 +213,6 @@ def test_feedback_on_an_answer_does_not_make_it_stale(kernel_env, notebook, monk
         run_nbclient(notebook)
 
 
-def _papermill(source: Path, target: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "papermill", "-k", "python3", str(source), str(target)],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-
-
 def _assert_carries_sidecar_context(executed: Path, original: Path) -> None:
     """Every collaborator output of ``executed`` carries the original's sidecar context."""
     sidecar = LocalContextStore(original).load()
@@ -343,7 +267,7 @@ def test_nbconvert_output_under_a_new_name_replays_with_its_own_context(kernel_e
 
 def test_papermill_output_replays_under_its_own_name(kernel_env, notebook, tmp_path):
     first = tmp_path / "papermill-out.ipynb"
-    done = _papermill(notebook, first, tmp_path)
+    done = run_papermill(notebook, first, tmp_path)
     assert done.returncode == 0, done.stderr
     assert len(kernel_env.message_requests()) == 2
     _assert_carries_sidecar_context(first, notebook)
@@ -354,7 +278,7 @@ def test_papermill_output_replays_under_its_own_name(kernel_env, notebook, tmp_p
     shutil.rmtree(notebook.parent)
     kernel_env.stop()
     second = tmp_path / "papermill-again.ipynb"
-    replayed = _papermill(first, second, tmp_path, JUPYTER_COLLAB_MODE="replay")
+    replayed = run_papermill(first, second, tmp_path, JUPYTER_COLLAB_MODE="replay")
     assert replayed.returncode == 0, replayed.stderr
     assert collab_outputs(nbformat.read(str(second), as_version=4)) == collab_outputs(
         nbformat.read(str(first), as_version=4)

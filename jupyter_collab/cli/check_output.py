@@ -45,7 +45,7 @@ def _details(check: AmendmentCheck) -> list[str]:
         expectation = "should change" if probe.expectation.value == "change" else "should not"
         line = (
             f"      probe {probe.index + 1} [{expectation}] {probe.outcome} "
-            f"({probe.decided_by}): {one_line(probe.prompt, 50)!r}: {one_line(probe.reason, 160)}"
+            f"({probe.decided_by}): {one_line(probe.prompt, 50)!r}: {one_line(probe.reason, 240)}"
         )
         if probe.conflict_with:
             line += f" (passes without {probe.conflict_with})"
@@ -77,8 +77,9 @@ def check_text(result: NotebookCheck) -> str:
             )
             shown = check
         if shown.health != Health.holds:
-            lines.append(f"      {shown.summary}")
-            lines += _details(shown)
+            # The failing probes carry the evidence; the summary says it for the rest
+            # (untested, or the other side of a conflict).
+            lines += _details(shown) or [f"      {shown.summary}"]
     lines.append("  " + counts(report) + (" (old model)" if result.against else ""))
     if result.against is not None:
         lines.append("  " + counts(result.against) + " (new model)")

@@ -12,7 +12,7 @@ Targets:
 * ``server``: ``ContentsContextStore.update`` over jupyter-server's
   ``AsyncFileContentsManager`` (the server door's writes);
 * ``cli``: the CLI's change path, which also rewrites the copy embedded in the
-  notebook (``cli.context._change``);
+  notebook (``cli.context.change_context``);
 * ``cm-save``: for comparison, jupyter-server's own ``ContentsManager.save`` of
   the sidecar (what the server door did before it wrote local sidecars itself).
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 
-from jupyter_collab.cli.context import _change
+from jupyter_collab.cli.context import change_context
 from jupyter_collab.core.models import Amendment, CollabContext
 from jupyter_collab.core.store import LocalContextStore, serialize_context
 from jupyter_collab.server.contents_store import ContentsContextStore
@@ -58,7 +58,7 @@ def run_local(folder: Path) -> None:
 def run_cli(folder: Path) -> None:
     notebook = folder / "nb.ipynb"
     while True:
-        _change(notebook, stamp)
+        change_context(notebook, stamp)
 
 
 def run_server(folder: Path) -> None:

@@ -58,7 +58,7 @@ from ..models import (
     Verdict,
     utcnow,
 )
-from ..providers.base import Provider
+from ..providers.base import ChatRequest, Provider
 from .checks import check_change, decidable
 from .common import OpsClient, normalize, one_line
 from .compare import (
@@ -412,11 +412,9 @@ async def run_check(
     # Assemble every request first: a probe that cannot be assembled fails before any call.
     for amendment in targets:
         for stored in amendment.preview:
-            run.model = (
-                run.model
-                or _requests(provider, stored.probe, context, settings, [amendment.id]).model
-            )
-    run.model = run.model or provider.default_model
+            requests = _requests(provider, stored.probe, context, settings, [amendment.id])
+            run.model = run.model or requests.model
+    run.model = run.model or provider.resolve_model(ChatRequest(model=settings.model, messages=[]))
     run.total = sum(len(a.preview) for a in targets)
     started, at = time.monotonic(), utcnow()
     yield CheckProgress(event="started", total=run.total, amendments=len(targets))
