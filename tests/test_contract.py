@@ -36,7 +36,7 @@ def test_requests_leave_defaults_out_and_replies_carry_every_field():
 def test_the_stream_messages_are_one_tagged_union():
     message = build_schema()["$defs"]["StreamMessage"]
     tags = set(message["discriminator"]["mapping"])
-    assert tags == {"delta", "result", "progress", "cancelled", "error"}
+    assert tags == {"delta", "result", "progress", "check", "cancelled", "error"}
 
 
 def test_main_writes_the_schema(tmp_path):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.assembly import estimate_tokens, render_constitution
-from ..core.context_model import CollabContext, Settings
+from ..core.context_model import CollabContext, Expectation, Settings
 from ..core.errors import (
     ContextFileError,
     InvalidRequestError,
@@ -31,19 +31,24 @@ from ..core.errors import (
 )
 from ..core.hashing import hash_json
 from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_context
-from ..core.operations import entries
+from ..core.operation_models import CheckReport
+from ..core.operations import entries, expectations
+from ..core.operations.check import record_check
 from ..core.store import context_to_jsonable
 from .contents_store import ContentsContextStore
 from .route_models import (
     AcceptReview,
     AddAmendment,
+    AddProbe,
     ContextPatch,
     ContextPut,
     ContextView,
     OpenedContext,
     PatchOperation,
     RemoveAmendment,
+    RemoveProbe,
     RestoreAmendment,
+    SetExpectation,
     SetSettings,
     ToggleAmendment,
     UndoAmendment,
@@ -57,6 +62,16 @@ def token_count(context: CollabContext) -> int:
     return estimate_tokens(constitution) if constitution else 0
 
 
+def expectations_of(context: CollabContext) -> dict[str, list[Expectation]]:
+    """The expectation in force of every stored probe, by amendment id (the rule
+    is the core's ``PreviewResult.expected``; the browser only shows it)."""
+    return {
+        amendment.id: [result.expected() for result in amendment.preview]
+        for amendment in context.amendments
+        if amendment.preview
+    }
+
+
 def view(path: str, context: CollabContext) -> ContextView:
     return ContextView(
         path=path,
@@ -64,6 +79,7 @@ def view(path: str, context: CollabContext) -> ContextView:
         revision=context.revision,
         token_count=token_count(context),
         embedded=context_to_jsonable(context),
+        expectations=expectations_of(context),
     )
 
 
@@ -115,6 +131,7 @@ class ContextService:
             revision=applied.revision,
             token_count=token_count(applied),
             embedded=None if pending is not None else context_to_jsonable(applied),
+            expectations=expectations_of(applied),
             reconcile=result.kind.value,
             conflicts=result.conflicts,
             trusted=trusted,
@@ -164,6 +181,26 @@ class ContextService:
             return context
 
         written = await self.store.update(path, change, base_revision=body.revision)
+        return view(path, written)
+
+    async def record_check(
+        self, path: str, report: CheckReport, checked_revs: dict[str, int]
+    ) -> ContextView:
+        """Store a check's results on the amendments it checked. The stored context is
+        read again under the lock, so an edit made while the check ran is kept; an
+        amendment changed meanwhile (``rev`` no longer the one checked, as in
+        ``checked_revs``) keeps its earlier result: this one is of a version gone."""
+
+        def change(context: CollabContext) -> CollabContext:
+            revs = {amendment.id: amendment.rev for amendment in context.amendments}
+            current = [
+                check
+                for check in report.amendments
+                if revs.get(check.amendment_id) == checked_revs.get(check.amendment_id)
+            ]
+            return record_check(context, report.model_copy(update={"amendments": current}))
+
+        written = await self.store.update(path, change)
         return view(path, written)
 
 
@@ -216,6 +253,16 @@ def _apply(context: CollabContext, operation: PatchOperation) -> CollabContext:
         context = entries.restore_amendment(context, operation.amendment, operation.index)
     elif isinstance(operation, UndoAmendment):
         context, _ = entries.undo_amendment(context, operation.id)
+    elif isinstance(operation, SetExpectation):
+        context, _ = expectations.set_expectation(
+            context, operation.id, operation.probe, operation.expectation
+        )
+    elif isinstance(operation, AddProbe):
+        context, _ = expectations.add_probe(
+            context, operation.id, operation.prompt, operation.expectation
+        )
+    elif isinstance(operation, RemoveProbe):
+        context, _ = expectations.remove_probe(context, operation.id, operation.probe)
     elif isinstance(operation, SetSettings):
         changes = {}
         for name, value in operation.settings.model_dump(exclude_unset=True).items():

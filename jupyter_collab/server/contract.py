@@ -32,6 +32,7 @@ from .completion_request import CellSourceRequest, CompletionRequest, ParsedCell
 from .route_models import (
     AcceptReview,
     AmendRequest,
+    CheckRequest,
     ContextPatch,
     ContextPut,
     ContextView,
@@ -66,6 +67,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     ProbesRequest,
     PreviewRequest,
     FinalizeRequest,
+    CheckRequest,
 )
 
 #: Bodies the server sends, and the output it writes into notebooks.

@@ -3,7 +3,7 @@ route family, each a thin door onto the broker core or the context service.
 
 Every verb is ``@web.authenticated`` and ``@authorized``; cookie-authenticated
 writes also pass jupyter-server's XSRF check (``APIHandler.prepare``). The
-streaming routes (completion, preview) are in ``streaming.py``.
+streaming routes (completion, preview, check) are in ``streaming.py``.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ class FinalizeHandler(OpsHandler):
 
 def route_table(namespace: str) -> list[tuple[str, type]]:
     """The extension's routes (base_url is prepended by ExtensionApp)."""
-    from .streaming import CompleteHandler, PreviewHandler, StreamHandler
+    from .streaming import CheckHandler, CompleteHandler, PreviewHandler, StreamHandler
 
     routes: list[tuple[str, type]] = [
         ("version", VersionHandler),
@@ -241,6 +241,7 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("probes", ProbesHandler),
         ("preview", PreviewHandler),
         ("finalize", FinalizeHandler),
+        ("check", CheckHandler),
         ("stream", StreamHandler),
     ]
     return [(rf"/{namespace}/{route}", handler) for route, handler in routes]

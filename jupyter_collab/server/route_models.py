@@ -22,6 +22,7 @@ from ..core.context_model import (
     AmendmentKind,
     AmendmentStatus,
     CollabContext,
+    Expectation,
     Mode,
 )
 from ..core.operation_models import (
@@ -79,6 +80,11 @@ class ContextView(WireModel):
     # saved. ``None`` while an embedded context awaits review: embedding then
     # would overwrite what the researcher has not reviewed yet.
     embedded: dict[str, Any] | None = None
+    expectations: dict[str, list[Expectation]] = Field(
+        default_factory=dict,
+        description="for each amendment id, the expectation in force of each stored probe "
+        "(in order): the researcher's, else the one derived from the probe",
+    )
 
 
 class OpenedContext(ContextView):
@@ -172,6 +178,33 @@ class SetSettings(WireModel):
     settings: SettingsChange
 
 
+ProbeNumber = Annotated[int, Field(ge=1, description="1-based, as the check report numbers it")]
+
+
+class SetExpectation(WireModel):
+    """Probe ``probe`` of the amendment should change its answer, or should not."""
+
+    op: Literal["set_expectation"]
+    id: EntryIdField
+    probe: ProbeNumber
+    expectation: Expectation
+
+
+class AddProbe(WireModel):
+    """A probe of the researcher's own, checked from the next check on."""
+
+    op: Literal["add_probe"]
+    id: EntryIdField
+    prompt: str = Field(min_length=1, max_length=MAX_QUOTE_TEXT)
+    expectation: Expectation
+
+
+class RemoveProbe(WireModel):
+    op: Literal["remove_probe"]
+    id: EntryIdField
+    probe: ProbeNumber
+
+
 PatchOperation = Annotated[
     AddAmendment
     | UpdateAmendment
@@ -179,7 +212,10 @@ PatchOperation = Annotated[
     | RemoveAmendment
     | RestoreAmendment
     | UndoAmendment
-    | SetSettings,
+    | SetSettings
+    | SetExpectation
+    | AddProbe
+    | RemoveProbe,
     Field(discriminator="op"),
 ]
 
@@ -227,6 +263,16 @@ class PreviewRequest(WireModel):
     path: NotebookPath | None = None
     amendment: AmendmentDraft
     probes: list[Probe] = Field(min_length=1, max_length=MAX_PROBES)
+
+
+class CheckRequest(WireModel):
+    """Check a notebook's enabled amendments (or one) on their stored probes; the
+    results are stored on the amendments when the check ends."""
+
+    path: NotebookPath
+    amendment_id: EntryIdField | None = Field(
+        default=None, description="check only this amendment (conflicts are still looked for)"
+    )
 
 
 class FinalizeRequest(WireModel):

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
-from ..core.operation_models import CompletionResult, PreviewProgress
+from ..core.operation_models import CheckProgress, CompletionResult, PreviewProgress
 from ..core.outputs import CollabDisplayData
-from .route_models import WireModel
+from .route_models import ContextView, WireModel
 
 
 class DeltaEvent(WireModel):
@@ -34,6 +34,16 @@ class ProgressEvent(PreviewProgress):
     type: Literal["progress"] = "progress"
 
 
+class CheckEvent(CheckProgress):
+    """One progress event of a running check. The ``finished`` event comes once the
+    results are stored, with the context as it now is."""
+
+    type: Literal["check"] = "check"
+    context: ContextView | None = Field(
+        default=None, description="on ``finished``: the context with the results recorded"
+    )
+
+
 class ErrorEvent(WireModel):
     """The request failed after it started (or, on the WebSocket, at any point)."""
 
@@ -43,7 +53,7 @@ class ErrorEvent(WireModel):
     message: str
 
 
-StreamEvent = DeltaEvent | ResultEvent | ProgressEvent | ErrorEvent
+StreamEvent = DeltaEvent | ResultEvent | ProgressEvent | CheckEvent | ErrorEvent
 
 
 class DeltaMessage(DeltaEvent):
@@ -55,6 +65,10 @@ class ResultMessage(ResultEvent):
 
 
 class ProgressMessage(ProgressEvent):
+    id: str
+
+
+class CheckMessage(CheckEvent):
     id: str
 
 
@@ -73,7 +87,12 @@ class ErrorMessage(ErrorEvent):
 class StreamMessage(
     RootModel[
         Annotated[
-            DeltaMessage | ResultMessage | ProgressMessage | CancelledMessage | ErrorMessage,
+            DeltaMessage
+            | ResultMessage
+            | ProgressMessage
+            | CheckMessage
+            | CancelledMessage
+            | ErrorMessage,
             Field(discriminator="type"),
         ]
     ]
@@ -85,6 +104,7 @@ _MESSAGE_OF_EVENT: dict[type[BaseModel], type[BaseModel]] = {
     DeltaEvent: DeltaMessage,
     ResultEvent: ResultMessage,
     ProgressEvent: ProgressMessage,
+    CheckEvent: CheckMessage,
     ErrorEvent: ErrorMessage,
 }
 

@@ -1,4 +1,4 @@
-"""Streaming routes: completions and previews, over a WebSocket or server-sent events.
+"""Streaming routes: completions, previews and checks, over a WebSocket or server-sent events.
 
 WebSocket ``jupyter-collab/stream`` (one socket, many requests keyed by an ``id``
 the client chooses)::
@@ -8,15 +8,19 @@ the client chooses)::
     ← {"type": "result", "id": "1", "result": {CompletionResult}, "output": {display_data}}
     → {"type": "preview", "id": "2", "path": …, "amendment": {…}, "probes": [...]}
     ← {"type": "progress", "id": "2", "event": "started|probe|finished", …PreviewProgress}
+    → {"type": "check", "id": "3", "path": …, "amendment_id": null}
+    ← {"type": "check", "id": "3", "event": "started|probe|amendment|finished", …CheckProgress}
     → {"type": "cancel", "id": "1"}
     ← {"type": "cancelled", "id": "1"}
     ← {"type": "error", "id": "1", "status": 502, "reason": "provider_error", "message": "…"}
 
 Cancelling a completion (or closing the socket) closes the broker's iterator,
 which closes the provider's stream and its upstream HTTP request. Cancelling a
-preview ends it early with a ``finished`` event whose report says ``cancelled``.
+preview or a check ends it early with a ``finished`` event whose report says
+``cancelled``. A check stores its results (those of the amendments it finished)
+on the amendments before its ``finished`` event, which carries the context view.
 
-``POST jupyter-collab/complete`` and ``POST jupyter-collab/preview`` stream the
+``POST jupyter-collab/complete``, ``…/preview`` and ``…/check`` stream the
 same messages as ``text/event-stream`` (``event: <type>``, ``data: <json>``) for
 clients without WebSockets; errors before the first event are ordinary HTTP
 errors, later ones an ``error`` event; a client that disconnects cancels.
@@ -45,9 +49,10 @@ from ..core.providers.base import TextDelta
 from .base import AUTH_RESOURCE, CollabAPIHandler, CollabMixin
 from .completion_request import CompletionRequest
 from .errors import CollabHTTPError
-from .route_models import PreviewRequest
+from .route_models import CheckRequest, PreviewRequest
 from .stream_protocol import (
     CancelledMessage,
+    CheckEvent,
     DeltaEvent,
     ErrorEvent,
     ProgressEvent,
@@ -97,6 +102,26 @@ async def preview_events(
     async with aclosing(run) as events:
         async for progress in events:
             yield ProgressEvent(**dict(progress))
+
+
+async def check_events(
+    handler: CollabMixin, request: CheckRequest, cancel_event: asyncio.Event | None = None
+) -> AsyncIterator[StreamEvent]:
+    path = handler.store.check_path(request.path)
+    await handler.store.require_notebook(path)
+    context = await handler.store.load_shared(path)
+    if context is None:
+        raise InvalidRequestError(f"{path} has no context to check")
+    ids = [request.amendment_id] if request.amendment_id is not None else None
+    checked_revs = {amendment.id: amendment.rev for amendment in context.amendments}
+    run = handler.broker.check(context, amendment_ids=ids, cancel_event=cancel_event)
+    async with aclosing(run) as events:
+        async for progress in events:
+            if progress.event == "finished" and progress.report is not None:
+                stored = await handler.contexts.record_check(path, progress.report, checked_revs)
+                yield CheckEvent(**dict(progress), context=stored)
+            else:
+                yield CheckEvent(**dict(progress))
 
 
 # -- server-sent events ------------------------------------------------------------
@@ -170,16 +195,28 @@ class PreviewHandler(SSEHandler):
         await self.stream(preview_events(self, request))
 
 
+class CheckHandler(SSEHandler):
+    """``POST check``: a constitution check's progress as server-sent events."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(CheckRequest)
+        await self.stream(check_events(self, request))
+
+
 # -- WebSocket ---------------------------------------------------------------------
 
 
 class Envelope(BaseModel):
-    type: Literal["complete", "preview", "cancel"]
+    type: Literal["complete", "preview", "check", "cancel"]
     id: str = Field(default="0", min_length=1, max_length=100)
 
 
 class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """``GET stream`` (WebSocket): completions and previews, many per socket."""
+    """``GET stream`` (WebSocket): completions, previews and checks, many per socket."""
 
     auth_resource = AUTH_RESOURCE
 
@@ -239,13 +276,36 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
                 request_id,
                 lambda: completion_events(self, self.validate(CompletionRequest, body)),
             )
-        else:
+        elif envelope.type == "preview":
             cancel_event = asyncio.Event()
             self._cancel_events[request_id] = cancel_event
             self._start(
                 request_id,
                 lambda: preview_events(self, self.validate(PreviewRequest, body), cancel_event),
             )
+        else:
+            cancel_event = asyncio.Event()
+            self._cancel_events[request_id] = cancel_event
+            self._start(
+                request_id,
+                lambda: self._check_events(body, cancel_event),
+            )
+
+    async def _check_events(
+        self, body: dict[str, Any], cancel_event: asyncio.Event
+    ) -> AsyncIterator[StreamEvent]:
+        """A check writes its results into the context: it needs the right to write
+        contents, as ``POST check`` does, not only this socket's."""
+        request = self.validate(CheckRequest, body)
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "write", "contents")
+        )
+        if not allowed:
+            message = "a check stores its results: it needs the right to write contents"
+            raise CollabHTTPError(403, message, "forbidden")
+        async with aclosing(check_events(self, request, cancel_event)) as events:
+            async for event in events:
+                yield event
 
     def _start(self, request_id: str, events: Callable[[], AsyncIterator[StreamEvent]]) -> None:
         task = asyncio.ensure_future(self._run(request_id, events))
@@ -273,7 +333,7 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
     def _cancel(self, request_id: str) -> None:
         cancel_event = self._cancel_events.get(request_id)
         if cancel_event is not None:
-            cancel_event.set()  # a preview finishes early with its partial report
+            cancel_event.set()  # a preview or check finishes early with its partial report
             return
         task = self._tasks.get(request_id)
         if task is not None and not task.done():

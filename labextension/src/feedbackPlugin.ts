@@ -20,6 +20,7 @@ import { placeHighlights } from './api/anchors';
 import { FeedbackAffordance } from './feedback/affordance';
 import { FeedbackController } from './feedback/controller';
 import { serverContextClient } from './panel/client';
+import { serverCheckClient } from './panel/check';
 import { ContextPanel } from './panel/panel';
 import { ContextRegistry } from './panel/registry';
 import { askStale } from './panel/stale';
@@ -141,6 +142,7 @@ const panel: JupyterFrontEndPlugin<void> = {
         void reviewEmbedded(model, notebook.context.localPath, trans),
       models: () => registry.client.models().catch(() => null),
       anchors: items => placeHighlights(items),
+      checks: serverCheckClient,
       trans
     });
     widget.title.icon = contextIcon;

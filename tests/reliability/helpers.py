@@ -188,6 +188,7 @@ def sample_bodies(path: str = "nb.ipynb") -> dict[tuple[str, str], dict[str, Any
             "probes": [{"prompt": "Who is in the cohort?", "kind": "user"}],
         },
         ("finalize", "POST"): {"path": path, "amendment": DRAFT},
+        ("check", "POST"): {"path": path},
         ("anchors", "POST"): {
             "items": [{"id": "h-1", "text": "The cohort is small.", "quote": {"exact": "cohort"}}]
         },
@@ -206,4 +207,5 @@ BODY_PATH_ROUTES = (
     ("propose", "POST"),
     ("preview", "POST"),
     ("finalize", "POST"),
+    ("check", "POST"),
 )

@@ -195,6 +195,7 @@ TARGETS = {
     ("preview", "POST"): "body",
     ("finalize", "POST"): "body",
     ("anchors", "POST"): "body",
+    ("check", "POST"): "body",
     ("stream", "GET"): "websocket messages",
 }
 

@@ -88,6 +88,7 @@ export function opened(ctx: ICollabContext = context()): IOpenedContext {
     revision: ctx.revision,
     token_count: 42,
     embedded: { ...ctx } as unknown as Record<string, unknown>,
+    expectations: {},
     reconcile: 'sidecar_only',
     conflicts: [],
     trusted: true,

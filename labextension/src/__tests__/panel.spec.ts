@@ -1,7 +1,18 @@
 import { describe, expect, it, jest } from '@jest/globals';
 
-import { IAmendment, IContextView } from '../api/wire';
+import { ICheckHandlers, IStreamRequest, StreamError } from '../api/stream';
+import {
+  IAmendment,
+  IAmendmentCheck,
+  ICheckMessage,
+  ICheckRequest,
+  IContextView,
+  IPreviewResult,
+  IProbeCheck
+} from '../api/wire';
 import { PatchOperation } from '../api/types';
+import { ICheckClient, NotebookCheck } from '../panel/check';
+import { IEntryCheck, checkDetails, healthLine } from '../panel/checkView';
 import { IContextClient, isStaleError } from '../panel/client';
 import {
   anchorQueries,
@@ -365,5 +376,354 @@ describe('ContextWatcher', () => {
     visible = false;
     stamp = '2026-11-24T00:00:09Z';
     expect(await watcher.tick()).toBe(false);
+  });
+});
+
+/**
+ * A check client whose server is the test: it records each request and lets
+ * the test send events and end it.
+ */
+class FakeChecks implements ICheckClient {
+  requests: ICheckRequest[] = [];
+  cancelled = 0;
+  handlers: ICheckHandlers = {};
+  private _resolve: (message: ICheckMessage) => void = () => undefined;
+  private _reject: (error: Error) => void = () => undefined;
+
+  check(
+    request: ICheckRequest,
+    handlers: ICheckHandlers
+  ): IStreamRequest<ICheckMessage> {
+    this.requests.push(request);
+    this.handlers = handlers;
+    const done = new Promise<ICheckMessage>((resolve, reject) => {
+      this._resolve = resolve;
+      this._reject = reject;
+    });
+    return {
+      id: `c-${this.requests.length}`,
+      done,
+      cancel: () => {
+        this.cancelled += 1;
+      }
+    };
+  }
+
+  send(fields: Partial<ICheckMessage>): ICheckMessage {
+    const message: ICheckMessage = {
+      event: 'probe',
+      total: 3,
+      done: 0,
+      amendments: 0,
+      amendment_id: null,
+      probe: null,
+      amendment: null,
+      report: null,
+      message: null,
+      type: 'check',
+      context: null,
+      id: 'c-1',
+      ...fields
+    };
+    this.handlers.onProgress?.(message);
+    return message;
+  }
+
+  finish(fields: Partial<ICheckMessage>): void {
+    this._resolve(this.send({ event: 'finished', ...fields }));
+  }
+
+  fail(error: Error): void {
+    this._reject(error);
+  }
+}
+
+function probeCheck(overrides: Partial<IProbeCheck> = {}): IProbeCheck {
+  return {
+    index: 0,
+    prompt: 'Which paper?',
+    probe_kind: 'original',
+    expectation: 'change',
+    outcome: 'fail',
+    decided_by: 'deterministic',
+    verdict: 'unchanged',
+    reason: 'No effect: the model ignores the fact.',
+    baseline: 'Smith et al.',
+    amended: 'Smith et al.',
+    baseline_hash: 'x',
+    amended_hash: 'x',
+    accepted_hash: null,
+    noise: null,
+    measures: {},
+    conflict_with: null,
+    ...overrides
+  };
+}
+
+function amendmentCheck(
+  overrides: Partial<IAmendmentCheck> = {}
+): IAmendmentCheck {
+  return {
+    amendment_id: 'a-1',
+    kind: 'fact',
+    text: 'Concrete Problems in AI Safety is by Amodei et al. (2016).',
+    health: 'broken',
+    summary: '1 of 1 probes fail: the model ignores the fact.',
+    conflicts_with: [],
+    probes: [probeCheck()],
+    ...overrides
+  };
+}
+
+const STORED_PROBES: IPreviewResult[] = [
+  {
+    probe: 'Which paper?',
+    probe_kind: 'original' as const,
+    baseline_hash: 'b',
+    amended_hash: 'a',
+    verdict: 'intended' as const,
+    reason: '',
+    expectation: null,
+    amended_text: null,
+    measures: {}
+  },
+  {
+    probe: 'What is 2 + 2?',
+    probe_kind: 'should_not_change' as const,
+    baseline_hash: 'b',
+    amended_hash: 'b',
+    verdict: 'unchanged' as const,
+    reason: '',
+    expectation: 'no_change' as const,
+    amended_text: null,
+    measures: {}
+  }
+];
+
+describe('NotebookCheck', () => {
+  it('follows the stream and takes the stored context at the end', async () => {
+    const { model, server } = setup();
+    await model.load();
+    const checks = new FakeChecks();
+    const check = new NotebookCheck(checks, model);
+    const renders = jest.fn();
+    check.changed.connect(renders);
+
+    const running = check.start('a-1');
+    expect(checks.requests).toEqual([
+      { path: 'nb.ipynb', amendment_id: 'a-1' }
+    ]);
+    expect(check.running).toBe(true);
+    expect(check.covers('a-1')).toBe(true);
+    expect(check.covers('a-2')).toBe(false);
+    await check.start(null); // one check at a time
+    expect(checks.requests).toHaveLength(1);
+
+    checks.send({ event: 'started', total: 2, amendments: 1 });
+    checks.send({
+      done: 1,
+      total: 2,
+      amendment_id: 'a-1',
+      probe: probeCheck({ index: 1, outcome: 'pass' })
+    });
+    expect(check.done).toBe(1);
+    expect(check.total).toBe(2);
+    expect(check.probes('a-1').map(p => p.index)).toEqual([1]);
+    expect(check.result('a-1')).toBeNull();
+
+    checks.send({ event: 'amendment', done: 2, amendment: amendmentCheck() });
+    // A later conflict names the amendment again: the last event wins.
+    checks.send({
+      event: 'amendment',
+      done: 2,
+      amendment: amendmentCheck({ health: 'conflict', conflicts_with: ['a-2'] })
+    });
+    expect(check.result('a-1')?.health).toBe('conflict');
+    expect(check.probes('a-1').map(p => p.index)).toEqual([0]);
+
+    const stored = clone(server.ctx);
+    stored.revision = 4;
+    stored.amendments[0].check = {
+      health: 'conflict',
+      at: '2026-12-05T02:00:00Z',
+      provider: 'anthropic',
+      model: 'claude-test',
+      summary: 'conflicts with a-2',
+      conflicts_with: ['a-2'],
+      probes_passed: 0,
+      probes_total: 1,
+      replayed: false
+    };
+    checks.finish({
+      report: {
+        provider: 'anthropic',
+        model: 'claude-test',
+        at: '2026-12-05T02:00:00Z',
+        amendments: [amendmentCheck()],
+        cancelled: false,
+        replayed: false,
+        calls: 4,
+        duration_s: 1
+      },
+      context: { ...opened(stored), expectations: { 'a-1': ['change'] } }
+    });
+    await running;
+    expect(check.running).toBe(false);
+    expect(check.error).toBeNull();
+    expect(model.revision).toBe(4);
+    expect(model.view?.context.amendments[0].check?.health).toBe('conflict');
+    expect(model.view?.expectations).toEqual({ 'a-1': ['change'] });
+    expect(renders.mock.calls.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('cancels through the request and reports a failure', async () => {
+    const { model } = setup();
+    await model.load();
+    const checks = new FakeChecks();
+    const check = new NotebookCheck(checks, model);
+    const running = check.start(null);
+    expect(checks.requests[0].amendment_id).toBeNull();
+    check.cancel();
+    expect(checks.cancelled).toBe(1);
+    checks.fail(new StreamError('the model is unavailable', 502, 'provider'));
+    await running;
+    expect(check.running).toBe(false);
+    expect(check.error).toBe('the model is unavailable');
+    expect(model.revision).toBe(3); // nothing stored, nothing taken
+  });
+});
+
+function entryCheck(
+  run: NotebookCheck | null,
+  overrides: Partial<IEntryCheck> = {}
+) {
+  const calls: unknown[][] = [];
+  const state: IEntryCheck = {
+    run,
+    expectations: ['change', 'no_change'],
+    textOf: id => (id === 'a-2' ? 'Be terse.' : null),
+    draft: { prompt: '', expectation: 'change' },
+    actions: {
+      check: id => calls.push(['check', id]),
+      cancelCheck: () => calls.push(['cancel']),
+      setExpectation: (id, probe, expectation) =>
+        calls.push(['expect', id, probe, expectation]),
+      addProbe: (id, prompt, expectation) =>
+        calls.push(['add', id, prompt, expectation]),
+      removeProbe: (id, probe) => calls.push(['remove', id, probe]),
+      isOpen: () => true,
+      setOpen: () => undefined
+    },
+    ...overrides
+  };
+  return { state, calls };
+}
+
+describe('check view', () => {
+  it('shows the stored health with date and model, and a Check button', () => {
+    const entry = amendment({
+      preview: STORED_PROBES,
+      check: {
+        health: 'conflict',
+        at: '2026-12-05T02:00:00Z',
+        provider: 'anthropic',
+        model: 'claude-test',
+        summary: 'Fails with a-2.',
+        conflicts_with: ['a-2'],
+        probes_passed: 1,
+        probes_total: 2,
+        replayed: false
+      }
+    });
+    const { state, calls } = entryCheck(null);
+    const line = healthLine(entry, state, trans);
+    expect(line.dataset.health).toBe('conflict');
+    const text = line.querySelector('[role="status"]')!.textContent!;
+    expect(text).toContain('Conflict · 1/2 probes');
+    expect(text).toContain('claude-test');
+    expect(text).toContain(new Date('2026-12-05T02:00:00Z').toLocaleString());
+    expect(text).toContain('with “Be terse.”');
+    const checkButton = line.querySelector('button')!;
+    expect(checkButton.getAttribute('aria-label')).toContain('Check “');
+    checkButton.click();
+    expect(calls).toEqual([['check', 'a-1']]);
+
+    const untested = healthLine(amendment(), state, trans);
+    expect(untested.textContent).toContain('Not checked yet');
+  });
+
+  it('shows a running check live, with Cancel on the entry checked', async () => {
+    const { model } = setup();
+    await model.load();
+    const checks = new FakeChecks();
+    const run = new NotebookCheck(checks, model);
+    void run.start('a-1');
+    const entry = amendment({ preview: STORED_PROBES });
+    const { state, calls } = entryCheck(run);
+    let line = healthLine(entry, state, trans);
+    expect(line.textContent).toContain('Checking… 0 of 2 probes');
+    line.querySelector('button')!.click();
+    expect(calls).toEqual([['cancel']]);
+    // Another entry cannot start a second check meanwhile.
+    const other = healthLine(amendment({ id: 'a-2' }), state, trans);
+    expect(other.querySelector('button')!.disabled).toBe(true);
+
+    checks.send({ amendment_id: 'a-1', done: 1, probe: probeCheck() });
+    const details = checkDetails(entry, state, trans);
+    const first = details.querySelector('[data-probe="1"]')!;
+    expect(first.querySelector('.jp-collab-outcome')!.textContent).toBe(
+      '✗ fail'
+    );
+    expect(first.textContent).toContain('the model ignores the fact');
+
+    checks.send({ event: 'amendment', amendment: amendmentCheck() });
+    line = healthLine(entry, state, trans);
+    expect(line.dataset.health).toBe('broken');
+  });
+
+  it('edits expectations, removes and adds probes through actions', () => {
+    const entry = amendment({ preview: STORED_PROBES });
+    const { state, calls } = entryCheck(null);
+    const details = checkDetails(entry, state, trans);
+    const selects = details.querySelectorAll<HTMLSelectElement>(
+      '.jp-collab-probes select'
+    );
+    expect(Array.from(selects).map(s => s.value)).toEqual([
+      'change',
+      'no_change'
+    ]);
+    expect(selects[0].getAttribute('aria-label')).toBe(
+      'Expectation of probe 1'
+    );
+    // Only the first probe's expectation is derived (the server's rule).
+    expect(details.querySelector('[data-probe="1"]')!.textContent).toContain(
+      'derived'
+    );
+    expect(
+      details.querySelector('[data-probe="2"]')!.textContent
+    ).not.toContain('derived');
+    selects[0].value = 'no_change';
+    selects[0].dispatchEvent(new Event('change'));
+    details
+      .querySelector<HTMLButtonElement>('[aria-label="Remove probe 2"]')!
+      .click();
+    const input = details.querySelector<HTMLInputElement>(
+      '[aria-label="New probe prompt"]'
+    )!;
+    input.value = 'Who wrote it?';
+    input.dispatchEvent(new Event('input'));
+    const newExpect = details.querySelector<HTMLSelectElement>(
+      '[aria-label="Expectation of the new probe"]'
+    )!;
+    newExpect.value = 'no_change';
+    newExpect.dispatchEvent(new Event('change'));
+    details
+      .querySelector<HTMLButtonElement>('.jp-collab-add-probe-button')!
+      .click();
+    expect(calls).toEqual([
+      ['expect', 'a-1', 1, 'no_change'],
+      ['remove', 'a-1', 2],
+      ['add', 'a-1', 'Who wrote it?', 'no_change']
+    ]);
   });
 });

@@ -25,6 +25,7 @@ import { frenchTranslator, trans } from './translationFixtures';
 
 const SHAPE: IAnswerShape = {
   words: 6,
+  prose_words: 6,
   lines: 1,
   sentences: 1,
   bullets: 0,

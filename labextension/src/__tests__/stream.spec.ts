@@ -249,3 +249,52 @@ describe('CollabStream.preview', () => {
     expect(events).toEqual(['started', 'finished']);
   });
 });
+
+describe('CollabStream.check', () => {
+  it('reports each event and resolves with the finished one', async () => {
+    const { client, socket } = await connected();
+    const events: string[] = [];
+    const request = client.check(
+      { path: 'nb.ipynb', amendment_id: 'a-1' },
+      { onProgress: p => events.push(p.event) }
+    );
+    socket().open();
+    await flush();
+    expect(socket().sent[0]).toEqual({
+      type: 'check',
+      id: request.id,
+      path: 'nb.ipynb',
+      amendment_id: 'a-1'
+    });
+    socket().receive({ type: 'check', id: request.id, event: 'started' });
+    socket().receive({ type: 'progress', id: request.id, event: 'probe' });
+    request.cancel();
+    await flush();
+    expect(socket().sent[1]).toEqual({ type: 'cancel', id: request.id });
+    const finished = {
+      type: 'check',
+      id: request.id,
+      event: 'finished',
+      report: { cancelled: true, amendments: [] },
+      context: { revision: 5 }
+    };
+    socket().receive(finished);
+    await expect(request.done).resolves.toEqual(finished);
+    // Only check events reach the handler.
+    expect(events).toEqual(['started', 'finished']);
+  });
+
+  it('rejects when the check ends without a report', async () => {
+    const { client, socket } = await connected();
+    const request = client.check({ path: 'nb.ipynb' });
+    socket().open();
+    await flush();
+    socket().receive({
+      type: 'check',
+      id: request.id,
+      event: 'error',
+      message: 'the model is unavailable'
+    });
+    await expect(request.done).rejects.toThrow('the model is unavailable');
+  });
+});

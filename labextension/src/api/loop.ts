@@ -1,14 +1,16 @@
 /**
  * Typed wrappers of the feedback loop's routes: `suggest`, `propose`,
- * `probes`, `finalize` (REST) and a preview over the `stream` socket.
+ * `probes`, `finalize` (REST), and a preview and a check over the `stream` socket.
  * The shapes are the generated wire types of `./wire`.
  */
 import { ServerConnection } from '@jupyterlab/services';
 
 import { jsonInit, requestAPI } from './request';
-import { CollabStream } from './stream';
+import { CollabStream, ICheckHandlers, IStreamRequest } from './stream';
 import {
   IAmendRequest,
+  ICheckMessage,
+  ICheckRequest,
   IAmendmentDraft,
   ICorrectionInput,
   IFinalizeReply,
@@ -195,4 +197,15 @@ export async function runPreview(
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * Start a constitution check over the shared stream socket.
+ */
+export function startCheck(
+  request: ICheckRequest,
+  handlers: ICheckHandlers = {},
+  stream?: CollabStream
+): IStreamRequest<ICheckMessage> {
+  return (stream ?? defaultStream()).check(request, handlers);
 }

@@ -8,6 +8,8 @@
  *     ← {type: "delta", id, text} … {type: "result", id, result, output}
  *     → {type: "preview", id, ...IPreviewRequest}
  *     ← {type: "progress", id, event: "started" | "probe" | "finished", …}
+ *     → {type: "check", id, ...ICheckRequest}
+ *     ← {type: "check", id, event: "started" | "probe" | "amendment" | "finished", …}
  *     → {type: "cancel", id}   ← {type: "cancelled", id}
  *     ← {type: "error", id, status, reason, message}
  *
@@ -24,6 +26,8 @@ import { IDisposable } from '@lumino/disposable';
 import { getVersion } from './info';
 import { API_NAMESPACE } from './request';
 import {
+  ICheckMessage,
+  ICheckRequest,
   ICollabDisplayData,
   ICompletionRequest,
   ICompletionResult,
@@ -93,6 +97,11 @@ export interface ICompletionHandlers {
 export interface IPreviewHandlers {
   /** Called with every progress event, the final `finished` one included. */
   onProgress?: (progress: IPreviewProgress) => void;
+}
+
+export interface ICheckHandlers {
+  /** Called with every check event, the final `finished` one included. */
+  onProgress?: (progress: ICheckMessage) => void;
 }
 
 /**
@@ -183,6 +192,39 @@ export class CollabStream implements IDisposable {
     );
   }
 
+  /**
+   * Run a constitution check; `done` resolves with the `finished` event (its
+   * report, and the context view with the results stored). Cancelling makes
+   * the server finish early: the report says `cancelled`.
+   */
+  check(
+    request: ICheckRequest,
+    handlers: ICheckHandlers = {}
+  ): IStreamRequest<ICheckMessage> {
+    return this._request<ICheckMessage>(
+      'check',
+      request,
+      false,
+      (message, resolve, reject) => {
+        if (message.type !== 'check') {
+          return;
+        }
+        handlers.onProgress?.(message);
+        if (message.event === 'finished' && message.report) {
+          resolve(message);
+        } else if (message.event === 'error' || message.event === 'finished') {
+          reject(
+            new StreamError(
+              message.message ?? 'the check ended without a report',
+              500,
+              'check_error'
+            )
+          );
+        }
+      }
+    );
+  }
+
   dispose(): void {
     if (this._disposed) {
       return;
@@ -196,7 +238,7 @@ export class CollabStream implements IDisposable {
   }
 
   private _request<T>(
-    type: 'complete' | 'preview',
+    type: 'complete' | 'preview' | 'check',
     body: object,
     rejectOnCancel: boolean,
     handle: (

@@ -19,6 +19,7 @@ export type WireBody =
   | IAnchorsReply
   | IAnchorsRequest
   | ICellSourceRequest
+  | ICheckRequest
   | ICollabDisplayData
   | ICollabOutput
   | ICompletionRequest
@@ -63,6 +64,7 @@ export type StreamMessage =
   | IDeltaMessage
   | IResultMessage
   | IProgressMessage
+  | ICheckMessage
   | ICancelledMessage
   | IErrorMessage;
 
@@ -167,6 +169,17 @@ export interface IAnchorQuery {
  */
 export interface ICellSourceRequest {
   source: string;
+}
+/**
+ * Check a notebook's enabled amendments (or one) on their stored probes; the
+ * results are stored on the amendments when the check ends.
+ */
+export interface ICheckRequest {
+  path: string;
+  /**
+   * check only this amendment (conflicts are still looked for)
+   */
+  amendment_id?: string | null;
 }
 /**
  * The nbformat ``display_data`` output both doors write for an answer.
@@ -352,6 +365,9 @@ export interface IContextPatch {
     | IRestoreAmendment
     | IUndoAmendment
     | ISetSettings
+    | ISetExpectation
+    | IAddProbe
+    | IRemoveProbe
   )[];
 }
 export interface IAddAmendment {
@@ -501,6 +517,35 @@ export interface ISettingsChange {
   include_history?: boolean | null;
 }
 /**
+ * Probe ``probe`` of the amendment should change its answer, or should not.
+ */
+export interface ISetExpectation {
+  op: 'set_expectation';
+  id: string;
+  /**
+   * 1-based, as the check report numbers it
+   */
+  probe: number;
+  expectation: Expectation;
+}
+/**
+ * A probe of the researcher's own, checked from the next check on.
+ */
+export interface IAddProbe {
+  op: 'add_probe';
+  id: string;
+  prompt: string;
+  expectation: Expectation;
+}
+export interface IRemoveProbe {
+  op: 'remove_probe';
+  id: string;
+  /**
+   * 1-based, as the check report numbers it
+   */
+  probe: number;
+}
+/**
  * Replace the whole context; ``revision`` is the one it was based on.
  */
 export interface IContextPut {
@@ -565,6 +610,12 @@ export interface IContextView {
   embedded: {
     [k: string]: unknown;
   } | null;
+  /**
+   * for each amendment id, the expectation in force of each stored probe (in order): the researcher's, else the one derived from the probe
+   */
+  expectations: {
+    [k: string]: Expectation[];
+  };
 }
 /**
  * A notebook's whole context: the file format of ``X.collab.json``.
@@ -883,6 +934,12 @@ export interface IOpenedContext {
   embedded: {
     [k: string]: unknown;
   } | null;
+  /**
+   * for each amendment id, the expectation in force of each stored probe (in order): the researcher's, else the one derived from the probe
+   */
+  expectations: {
+    [k: string]: Expectation[];
+  };
   reconcile: 'none' | 'identical' | 'sidecar_only' | 'embedded_only' | 'merged';
   conflicts: string[];
   trusted: boolean;
@@ -1107,6 +1164,92 @@ export interface IProgressMessage {
   noise_samples: number | null;
   type: 'progress';
   id: string;
+}
+export interface ICheckMessage {
+  event: 'started' | 'probe' | 'amendment' | 'finished' | 'error';
+  total: number;
+  done: number;
+  amendments: number;
+  amendment_id: string | null;
+  probe: IProbeCheck | null;
+  amendment: IAmendmentCheck | null;
+  report: ICheckReport | null;
+  message: string | null;
+  type: 'check';
+  /**
+   * on ``finished``: the context with the results recorded
+   */
+  context: IContextView | null;
+  id: string;
+}
+/**
+ * One stored probe of an amendment, answered again with and without it.
+ */
+export interface IProbeCheck {
+  /**
+   * the probe's position in the amendment's preview list
+   */
+  index: number;
+  prompt: string;
+  probe_kind: ProbeKind;
+  expectation: Expectation;
+  outcome: 'pass' | 'fail' | 'flaky';
+  /**
+   * identical answers; a deterministic check (key terms, shape); the noise floor; or the model judge
+   */
+  decided_by: 'identical' | 'deterministic' | 'noise' | 'judge';
+  verdict: Verdict;
+  reason: string;
+  /**
+   * the answer without the amendment
+   */
+  baseline: string;
+  /**
+   * the answer with every enabled amendment
+   */
+  amended: string;
+  baseline_hash: string;
+  amended_hash: string;
+  /**
+   * the amended answer's hash when the amendment was accepted
+   */
+  accepted_hash: string | null;
+  noise: INoiseMeasure | null;
+  measures: {
+    [k: string]: number | boolean | string;
+  };
+  /**
+   * a failing probe that passes once this other amendment is removed
+   */
+  conflict_with: string | null;
+}
+/**
+ * The check of one amendment: its health and the evidence.
+ */
+export interface IAmendmentCheck {
+  amendment_id: string;
+  kind: AmendmentKind;
+  text: string;
+  health: Health;
+  summary: string;
+  conflicts_with: string[];
+  probes: IProbeCheck[];
+}
+export interface ICheckReport {
+  provider: string;
+  model: string;
+  at: string;
+  amendments: IAmendmentCheck[];
+  cancelled: boolean;
+  /**
+   * every answer came from a recording
+   */
+  replayed: boolean;
+  /**
+   * model calls made (0 when replayed)
+   */
+  calls: number;
+  duration_s: number;
 }
 /**
  * The request was cancelled by the client.

@@ -1,6 +1,7 @@
 /**
  * One constitution entry in the context panel: toggle, text (editable),
- * delete, and its provenance (span, correction, cell, preview verdicts).
+ * delete, its health from the last check and its probes, and its provenance
+ * (span, correction, cell, preview verdicts).
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { deleteIcon, editIcon } from '@jupyterlab/ui-components';
@@ -9,6 +10,7 @@ import { AmendmentKind, IProvenance } from '../api/wire';
 import { button, h } from '../feedback/dom';
 import { kindSelect } from '../feedback/kindSelect';
 import { verdictBadge, verdictSummary } from '../preview/verdict';
+import { IEntryCheck, checkDetails, healthLine } from './checkView';
 import { IEntryView } from './grouping';
 
 export interface IEntryActions {
@@ -212,13 +214,15 @@ function editor(
 }
 
 /**
- * Render an entry; `editing` is set when this entry is being edited.
+ * Render an entry; `editing` is set when this entry is being edited; `check`
+ * (its health, Check button and probes) when the panel can run checks.
  */
 export function entryView(
   entry: IEntryView,
   actions: IEntryActions,
   editing: IEditing | null,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  check: IEntryCheck | null = null
 ): HTMLElement {
   const amendment = entry.amendment;
   const toggle = h('input', {
@@ -284,6 +288,8 @@ export function entryView(
           text: trans.__('Preview: %1', verdictSummary(counts, trans))
         })
       : null,
+    check ? healthLine(amendment, check, trans) : null,
+    check ? checkDetails(amendment, check, trans) : null,
     provenance(entry, actions, trans)
   );
   return node;

@@ -3,7 +3,8 @@
  * grouped into facts and process rules, with toggle, edit, delete and undo;
  * each entry's provenance; orphaned highlights and conflicts; the context's
  * size and whether the last call read it from the prompt cache; mode and
- * model; live updates when the context file changes elsewhere.
+ * model; live updates when the context file changes elsewhere; each entry's
+ * health from the last constitution check, and checks streamed into the panel.
  */
 import { Notification } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
@@ -12,6 +13,7 @@ import { Widget } from '@lumino/widgets';
 
 import {
   AmendmentKind,
+  Expectation,
   IAnchorPlacement,
   IAnchorQuery,
   ICollabContext,
@@ -21,6 +23,8 @@ import {
 import { PatchOperation } from '../api/types';
 import { button, h, replaceChildren } from '../feedback/dom';
 import { answerTextOf, lastResult } from '../feedback/notebook';
+import { ICheckClient, NotebookCheck } from './check';
+import { IEntryCheck, IProbeDraft } from './checkView';
 import { errorMessage } from './client';
 import { IEditing, IEntryActions, entryView } from './entryView';
 import {
@@ -50,6 +54,10 @@ export interface IContextPanelOptions {
    * Where the highlights sit on the current answers (the server's anchoring).
    */
   anchors(items: IAnchorQuery[]): Promise<IAnchorPlacement[]>;
+  /**
+   * Runs constitution checks (none: the panel shows health but cannot check).
+   */
+  checks?: ICheckClient;
   /**
    * The extension's translation bundle.
    */
@@ -98,9 +106,12 @@ export class ContextPanel extends Widget {
     if (this._model) {
       this._model.changed.disconnect(this.render, this);
     }
+    this._check?.changed.disconnect(this.render, this);
     this._notebook = notebook;
     this._model = model;
     this._editing = null;
+    this._check = model ? this._checkOf(model) : null;
+    this._check?.changed.connect(this.render, this);
     if (model) {
       model.changed.connect(this.render, this);
       if (!model.view) {
@@ -197,6 +208,8 @@ export class ContextPanel extends Widget {
     }
     const view = model.view;
     const scroll = this.node.scrollTop;
+    const focused = (document.activeElement as HTMLElement | null)?.dataset
+      ?.focusKey;
     const undoChanges = model.undo.nextChanges;
     const header = h(
       'div',
@@ -227,7 +240,7 @@ export class ContextPanel extends Widget {
     );
     (header.querySelector('.jp-collab-undo') as HTMLButtonElement).disabled =
       !undoChanges;
-    const parts: (HTMLElement | null)[] = [header];
+    const parts: (HTMLElement | null)[] = [header, this._checkBar()];
     if (model.error) {
       parts.push(h('div', { className: 'jp-collab-error', text: model.error }));
     }
@@ -271,7 +284,115 @@ export class ContextPanel extends Widget {
         '.jp-collab-entry-editor textarea'
       );
       editor?.focus();
+    } else if (focused) {
+      // Check events re-render the panel: keep the field the user is in.
+      Array.from(this.node.querySelectorAll<HTMLElement>('[data-focus-key]'))
+        .find(node => node.dataset.focusKey === focused)
+        ?.focus();
     }
+  }
+
+  /**
+   * The check of `model`'s notebook (kept while the panel shows another).
+   */
+  private _checkOf(model: NotebookContextModel): NotebookCheck | null {
+    if (!this.options.checks) {
+      return null;
+    }
+    let check = this._checks.get(model);
+    if (!check) {
+      check = new NotebookCheck(this.options.checks, model);
+      this._checks.set(model, check);
+    }
+    return check;
+  }
+
+  /**
+   * "Check all", and the progress of a running check (or how the last ended).
+   */
+  private _checkBar(): HTMLElement | null {
+    const check = this._check;
+    const view = this._model?.view;
+    if (!check || !view) {
+      return null;
+    }
+    const trans = this._trans;
+    const all = check.running
+      ? button(trans.__('Cancel check'), () => check.cancel(), {
+          className: 'jp-collab-check-all',
+          title: trans.__('Stop the check: keep what it found so far')
+        })
+      : button(trans.__('Check all'), () => void check.start(null), {
+          className: 'jp-collab-check-all',
+          title: trans.__(
+            'Answer every enabled entry’s probes again, with and without it, and see which still hold'
+          )
+        });
+    all.disabled =
+      !check.running &&
+      !view.context.amendments.some(a => a.status === 'accepted');
+    const parts: HTMLElement[] = [all];
+    if (check.running) {
+      const progress = h('progress', {
+        className: 'jp-collab-check-progress',
+        aria: { label: trans.__('Check progress') }
+      });
+      progress.max = Math.max(check.total, 1);
+      progress.value = check.done;
+      parts.push(
+        progress,
+        h('span', {
+          className: 'jp-collab-check-status',
+          role: 'status',
+          text: check.total
+            ? trans.__('%1 of %2 probes answered', check.done, check.total)
+            : trans.__('Starting the check…')
+        })
+      );
+    } else if (check.error) {
+      parts.push(
+        h('span', {
+          className: 'jp-collab-check-status jp-mod-error',
+          role: 'alert',
+          text: trans.__('The check failed: %1', check.error)
+        })
+      );
+    } else if (check.cancelled) {
+      parts.push(
+        h('span', {
+          className: 'jp-collab-check-status',
+          role: 'status',
+          text: trans.__(
+            'Check cancelled: the entries it finished were stored.'
+          )
+        })
+      );
+    }
+    return h('div', { className: 'jp-collab-check-bar' }, ...parts);
+  }
+
+  private _entryCheck(
+    id: string,
+    expectations: Expectation[]
+  ): IEntryCheck | null {
+    const check = this._check;
+    if (!check) {
+      return null;
+    }
+    let draft = this._drafts.get(id);
+    if (!draft) {
+      draft = { prompt: '', expectation: 'change' };
+      this._drafts.set(id, draft);
+    }
+    return {
+      run: check,
+      expectations,
+      textOf: other =>
+        this._model?.view?.context.amendments.find(a => a.id === other)?.text ??
+        null,
+      actions: this._checkActions,
+      draft
+    };
   }
 
   private _group(kind: AmendmentKind, entries: IEntryView[]): HTMLElement {
@@ -280,7 +401,17 @@ export class ContextPanel extends Widget {
     for (const entry of entries) {
       const editing =
         this._editing?.id === entry.amendment.id ? this._editing : null;
-      list.appendChild(entryView(entry, this._actions, editing, trans));
+      const expectations =
+        this._model?.view?.expectations?.[entry.amendment.id] ?? [];
+      list.appendChild(
+        entryView(
+          entry,
+          this._actions,
+          editing,
+          trans,
+          this._entryCheck(entry.amendment.id, expectations)
+        )
+      );
     }
     const facts = kind === 'fact';
     return h(
@@ -405,22 +536,50 @@ export class ContextPanel extends Widget {
     );
   }
 
-  private async _apply(operations: PatchOperation[]): Promise<void> {
+  private async _apply(operations: PatchOperation[]): Promise<boolean> {
     if (!this._model) {
-      return;
+      return false;
     }
     try {
       const result = await this._model.apply(operations);
       if (result === 'stale') {
         this.render(); // show the stored state again (a checkbox may have moved)
       }
+      return result === 'written';
     } catch (error) {
       this.render();
       Notification.error(
         this._trans.__('The context was not changed: %1', errorMessage(error))
       );
+      return false;
     }
   }
+
+  private _checkActions: IEntryCheck['actions'] = {
+    check: id => void this._check?.start(id),
+    cancelCheck: () => this._check?.cancel(),
+    setExpectation: (id, probe, expectation) =>
+      void this._apply([{ op: 'set_expectation', id, probe, expectation }]),
+    addProbe: (id, prompt, expectation) =>
+      void this._apply([
+        { op: 'add_probe', id, prompt: prompt.trim(), expectation }
+      ]).then(written => {
+        if (written) {
+          this._drafts.delete(id);
+          this.render();
+        }
+      }),
+    removeProbe: (id, probe) =>
+      void this._apply([{ op: 'remove_probe', id, probe }]),
+    isOpen: key => this._open.has(key),
+    setOpen: (key, open) => {
+      if (open) {
+        this._open.add(key);
+      } else {
+        this._open.delete(key);
+      }
+    }
+  };
 
   private _actions: IEntryActions = {
     toggle: id => void this._apply([{ op: 'toggle_amendment', id }]),
@@ -480,6 +639,9 @@ export class ContextPanel extends Widget {
   private _signature = '';
   private _placements: IAnchorPlacement[] = [];
   private _anchorsAsked = '';
+  private _checks = new WeakMap<NotebookContextModel, NotebookCheck>();
+  private _check: NotebookCheck | null = null;
+  private _drafts = new Map<string, IProbeDraft>();
 
   private _notebook: NotebookPanel | null = null;
   private _model: NotebookContextModel | null = null;
