@@ -20,12 +20,11 @@ Speed is measured on its own, on the same machine in the same run: one fixed
 request (a fact case, system placement) answered ``runs`` times by each model
 with 2 threads (the machine's cores) and again with 1 thread, the models
 alternating. tokens/s = (output tokens - 1) / seconds from the first streamed
-token to the end; medians. The quality answers themselves are generated with
-each model's faster thread count in that measurement: greedy answers do not
-depend on speed, and on a loaded 2-core machine llama.cpp's 2-thread barriers
-stall whenever one of its threads is descheduled (Gemma 3's many small
-operations per layer suffer most), which would make the suite take an hour for
-no change in its scores.
+token to the end; medians. The quality answers themselves are generated with 1
+thread: greedy answers do not depend on speed, and on a loaded 2-core machine
+llama.cpp's 2-thread barriers stall whenever one of its threads is descheduled
+(Gemma 3's many small operations per layer suffer most), which would make the
+suite take an hour for no change in its scores.
 
 ``--quick`` runs one case per category, system placement only: a smoke check.
 """
@@ -41,7 +40,8 @@ from typing import Any
 from .common import OUT, Result, Settings, log, median, rounded
 from .quality import Case, adherence, load_cases, score
 
-MAX_TOKENS = 80
+MAX_TOKENS = 64
+QUALITY_THREADS = 1
 THREADS = 2
 SPEED_MAX_TOKENS = 64
 MIN_TOKENS_FOR_RATE = 8
@@ -192,10 +192,7 @@ async def _run_all(settings: Settings) -> dict[str, Any]:
         placements = [Placement.system]
     speed = await _speed(settings, cases[0])
     providers = {}
-    threads_for = {
-        name: max(speed[name], key=lambda t, name=name: median(speed[name][t]))
-        for name in EMBEDDED_MODELS
-    }
+    threads_for = dict.fromkeys(EMBEDDED_MODELS, QUALITY_THREADS)
     for name in EMBEDDED_MODELS:
         config = CollabConfig(
             provider="local", local_model=name, local_n_threads=threads_for[name], temperature=0.0
