@@ -1,9 +1,8 @@
 """The embedded models on the quality suite: adherence per category, and tokens/s.
 
 Every packaged embedded model (``EMBEDDED_MODELS``: SmolLM2-135M-Instruct and
-Gemma 3 270M) answers every case of ``quality_cases.json`` in the same run, the
-models alternating case by case so that load on a shared machine falls on both
-alike. Answers are greedy (temperature 0) and scored deterministically
+Gemma 3 270M) answers every case of ``quality_cases.json`` in the same run.
+Answers are greedy (temperature 0) and scored deterministically
 (``benchmarks/quality.py``); nothing asks a model to grade a model.
 
 - fact, format and clarify cases: the case's facts and process rules are the
@@ -20,8 +19,9 @@ Speed is measured on its own, on the same machine in the same run: one fixed
 request (a fact case, system placement) answered ``runs`` times by each model
 with 2 threads (the machine's cores) and again with 1 thread, the models
 alternating. tokens/s = (output tokens - 1) / seconds from the first streamed
-token to the end; medians. The quality answers themselves are generated with 1
-thread: greedy answers do not depend on speed, and on a loaded 2-core machine
+token to the end; medians. The quality answers are generated before, with 1 thread
+and one worker process per model and placement answering at once: greedy
+answers do not depend on speed, and on a loaded 2-core machine
 llama.cpp's 2-thread barriers stall whenever one of its threads is descheduled
 (Gemma 3's many small operations per layer suffer most), which would make the
 suite take an hour for no change in its scores.
@@ -190,54 +190,58 @@ async def _run_all(settings: Settings) -> dict[str, Any]:
             chosen.setdefault(case.category, case)
         cases = list(chosen.values())
         placements = [Placement.system]
-    speed = await _speed(settings, cases[0])
-    providers = {}
+    # Quality first: one worker process per (model, placement), 1 thread each,
+    # all answering at once (speed is not measured here, and greedy answers do
+    # not depend on it), then the speed measurement on its own.
     threads_for = dict.fromkeys(EMBEDDED_MODELS, QUALITY_THREADS)
+    lanes: dict[tuple[str, str], Any] = {}
     for name in EMBEDDED_MODELS:
-        config = CollabConfig(
-            provider="local", local_model=name, local_n_threads=threads_for[name], temperature=0.0
-        )
-        providers[name] = LocalProvider(config)
-    try:
-        for name, provider in providers.items():
-            started = time.perf_counter()
-            await provider.load()
-            seconds = time.perf_counter() - started
-            log(f"{name}: {provider.model_path.name} loaded in {seconds:.1f} s")
-        runs: dict[str, dict[str, Any]] = {name: {} for name in providers}
-        for index, case in enumerate(cases):
-            order = list(providers) if index % 2 == 0 else list(reversed(providers))
-            for name in order:
-                provider = providers[name]
-                model_name = provider.default_model
-                if case.category == "json":
-                    runs[name][case.id] = await _structured(provider, case)
-                    continue
-                per_placement = {}
-                for placement in placements:
-                    per_placement[placement.value] = await _answer(
-                        provider, case, placement, model_name
-                    )
-                runs[name][case.id] = per_placement
-            log(
-                f"case {index + 1}/{len(cases)} {case.id}: "
-                + ", ".join(f"{name} {_passes(runs[name][case.id])}" for name in providers)
+        for placement in placements:
+            config = CollabConfig(
+                provider="local",
+                local_model=name,
+                local_n_threads=threads_for[name],
+                temperature=0.0,
             )
-        return {
-            "speed": speed,
-            "quality_threads": threads_for,
-            "cases": cases,
-            "placements": [p.value for p in placements],
-            "runs": runs,
-            "names": {name: p.default_model for name, p in providers.items()},
-            "default_placement": {
-                name: constitution_placement(p.default_model).value for name, p in providers.items()
-            },
-        }
+            lanes[(name, placement.value)] = LocalProvider(config)
+    names = {name: lanes[(name, placements[0].value)].default_model for name in EMBEDDED_MODELS}
+    runs: dict[str, dict[str, Any]] = {name: {} for name in EMBEDDED_MODELS}
+
+    async def lane(name: str, placement) -> None:
+        provider = lanes[(name, placement.value)]
+        await provider.load()
+        for case in cases:
+            if case.category == "json":
+                if placement == placements[0]:  # structured calls have no placement
+                    runs[name][case.id] = await _structured(provider, case)
+                continue
+            outcome = await _answer(provider, case, placement, names[name])
+            runs[name].setdefault(case.id, {})[placement.value] = outcome
+        log(f"{name} / {placement.value}: done")
+
+    try:
+        await asyncio.gather(*(lane(n, p) for n in EMBEDDED_MODELS for p in placements))
     finally:
-        for provider in providers.values():
+        for provider in lanes.values():
             with contextlib.suppress(Exception):
                 await provider.aclose()
+    for case in cases:
+        log(
+            f"{case.id}: "
+            + ", ".join(f"{name} {_passes(runs[name][case.id])}" for name in EMBEDDED_MODELS)
+        )
+    speed = await _speed(settings, cases[0])
+    return {
+        "speed": speed,
+        "quality_threads": threads_for,
+        "cases": cases,
+        "placements": [p.value for p in placements],
+        "runs": runs,
+        "names": names,
+        "default_placement": {
+            name: constitution_placement(model).value for name, model in names.items()
+        },
+    }
 
 
 async def _speed(settings: Settings, case: Case) -> dict[str, dict[int, list[float]]]:
@@ -257,7 +261,9 @@ async def _speed(settings: Settings, case: Case) -> dict[str, dict[int, list[flo
         try:
             for provider in providers.values():
                 await provider.load()
-                await _answer(provider, case, Placement.system, provider.default_model)  # warm
+                await _answer(  # warm-up
+                    provider, case, Placement.system, provider.default_model, max_tokens=8
+                )
             for run in range(settings.runs):
                 order = list(providers) if run % 2 == 0 else list(reversed(providers))
                 for name in order:
