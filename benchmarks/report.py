@@ -61,7 +61,8 @@ KEYS: dict[str, tuple[str, str]] = {
         ">= 0.5",
     ),
     "embedded_tokens_per_s": (
-        "the default embedded model's tokens/s on 2 threads (quality suite answers)",
+        "the default embedded model's tokens/s on the 2-core machine, at its faster thread "
+        "count (1 or 2; both in the note)",
         ">= 15",
     ),
     "browser_open_ratio": (

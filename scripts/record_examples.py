@@ -93,12 +93,17 @@ frontends run `%collab review` after the cell.
 The highlighted span above was corrected; the finalized amendment (see
 `jupyter collab context show examples/citations.ipynb`) carries its provenance:
 this cell, the quoted span, the correction and the preview's verdicts.
+
+The cell below is asked with `--no-history`: the embedded 135M-parameter model
+copies earlier answers of the conversation, so with the invented reference above
+in its history it repeats that reference even with the fact in its context
+(Claude does not need this). Without the history, the fact changes the answer.
 """,
         ),
         _code(
             "ask-followup",
-            '%%collab\nWhich paper introduced the term "mesa-optimizer", who wrote it, '
-            "and in which year?",
+            '%%collab --no-history\nWhich paper introduced the term "mesa-optimizer", '
+            "who wrote it, and in which year?",
         ),
     ],
     feedback=Feedback(

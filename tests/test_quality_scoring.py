@@ -101,3 +101,20 @@ def test_a_bad_cases_file_is_refused(tmp_path):
 def test_adherence_per_category_and_overall():
     shares = adherence({"fact": [True, False], "json": [True, True]})
     assert shares == {"fact": 0.5, "json": 1.0, "all": 0.75}
+
+
+def _model(share: float, tps: float, placement: str = "system") -> dict:
+    return {
+        "adherence_by_placement": {placement: {"all": share}},
+        "default_placement": placement,
+        "tokens_per_s_median": tps,
+    }
+
+
+def test_the_default_is_the_best_adherence_at_15_tokens_per_s():
+    from benchmarks.bench_quality import choose_default
+
+    assert choose_default({"a": _model(0.4, 40), "b": _model(0.6, 20)}) == "b"
+    assert choose_default({"a": _model(0.4, 40), "b": _model(0.9, 10)}) == "a"  # too slow
+    assert choose_default({"a": _model(0.4, 40), "b": _model(0.4, 20)}) == "a"  # tie: faster
+    assert choose_default({"a": _model(0.4, 14), "b": _model(0.9, 3)}) is None
