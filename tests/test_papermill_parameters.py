@@ -45,6 +45,7 @@ def planning_notebook(tmp_path) -> Path:
     folder.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.metadata["language_info"] = {"name": "python"}  # papermill reads the language here
     nb.cells = [
         nbformat.v4.new_code_cell("%load_ext jupyter_collab", id="load"),
         nbformat.v4.new_code_cell(
