@@ -1,6 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 
-import { ICheckHandlers, IStreamRequest, StreamError } from '../api/stream';
+import { ICheckHandlers, IStreamRequest } from '../api/stream';
+import { StreamError } from '../api/streamErrors';
 import {
   IAmendment,
   IAmendmentCheck,

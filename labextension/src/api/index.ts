@@ -9,4 +9,6 @@ export * from './info';
 export * from './loop';
 export * from './request';
 export * from './stream';
+export * from './streamErrors';
+export * from './streamSocket';
 export * from './wire';

@@ -13,18 +13,14 @@
  *     → {type: "cancel", id}   ← {type: "cancelled", id}
  *     ← {type: "error", id, status, reason, message}
  *
- * The socket is opened on first use and again after it closed. It is built
- * from the ServerConnection settings like JupyterLab's own sockets (kernels,
- * terminals, events): `settings.wsUrl` and `settings.WebSocket`, with the
- * token appended as `?token=` only when `settings.appendToken` says so (in the
- * browser the page's cookie authenticates the upgrade).
+ * This module keeps the requests (their ids, how each settles, cancelling);
+ * streamSocket.ts holds the connection, streamErrors.ts how a request fails.
  */
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 
-import { getVersion } from './info';
-import { API_NAMESPACE } from './request';
+import { StreamCancelledError, StreamError } from './streamErrors';
+import { StreamSocket } from './streamSocket';
 import {
   ICheckMessage,
   ICheckRequest,
@@ -36,37 +32,6 @@ import {
   IPreviewRequest,
   StreamMessage
 } from './wire';
-
-/**
- * The server refused or failed a streamed request.
- */
-export class StreamError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly reason: string
-  ) {
-    super(message);
-    this.name = 'StreamError';
-  }
-}
-
-/**
- * A streamed request was cancelled by the client.
- */
-export class StreamCancelledError extends Error {
-  constructor(readonly id: string) {
-    super(`request ${id} was cancelled`);
-    this.name = 'StreamCancelledError';
-  }
-}
-
-/**
- * Whether `error` is the cancellation of a streamed request.
- */
-export function isCancelled(error: unknown): error is StreamCancelledError {
-  return error instanceof StreamCancelledError;
-}
 
 /**
  * A request running on the stream.
@@ -104,20 +69,6 @@ export interface ICheckHandlers {
   onProgress?: (progress: ICheckMessage) => void;
 }
 
-/**
- * The URL of the stream socket for the given settings.
- */
-export function streamUrl(settings: ServerConnection.ISettings): string {
-  let url = URLExt.join(settings.wsUrl, API_NAMESPACE, 'stream');
-  if (settings.appendToken && settings.token !== '') {
-    url += `?token=${encodeURIComponent(settings.token)}`;
-  }
-  return url;
-}
-
-/** `WebSocket.OPEN`, without relying on a global WebSocket. */
-const SOCKET_OPEN = 1;
-
 interface IPending {
   onMessage(message: StreamMessage): void;
   fail(error: Error): void;
@@ -130,6 +81,10 @@ export class CollabStream implements IDisposable {
   constructor(options: CollabStream.IOptions = {}) {
     this.serverSettings =
       options.serverSettings ?? ServerConnection.makeSettings();
+    this._socket = new StreamSocket(this.serverSettings, {
+      onMessage: (id, message) => this._pending.get(id)?.onMessage(message),
+      onClosed: error => this._failAll(error)
+    });
   }
 
   readonly serverSettings: ServerConnection.ISettings;
@@ -233,8 +188,7 @@ export class CollabStream implements IDisposable {
     this._failAll(
       new StreamError('the stream client was disposed', 0, 'disposed')
     );
-    this._socket?.close();
-    this._socket = null;
+    this._socket.close();
   }
 
   private _request<T>(
@@ -300,83 +254,7 @@ export class CollabStream implements IDisposable {
     if (this._disposed) {
       throw new StreamError('the stream client was disposed', 0, 'disposed');
     }
-    const socket = await this._connect();
-    socket.send(JSON.stringify(message));
-  }
-
-  private _connect(): Promise<WebSocket> {
-    if (this._socket && this._socket.readyState === SOCKET_OPEN) {
-      return Promise.resolve(this._socket);
-    }
-    if (this._opening) {
-      return this._opening;
-    }
-    const settings = this.serverSettings;
-    const socket = new settings.WebSocket(streamUrl(settings));
-    this._socket = socket;
-    let opening = true;
-    this._opening = new Promise<WebSocket>((resolve, reject) => {
-      socket.onopen = () => {
-        opening = false;
-        this._opening = null;
-        resolve(socket);
-      };
-      socket.onclose = () => {
-        if (this._socket === socket) {
-          this._socket = null;
-        }
-        if (opening) {
-          // The requests waiting for the socket fail with this reason.
-          opening = false;
-          this._opening = null;
-          void this._openFailure().then(reject);
-          return;
-        }
-        this._failAll(
-          new StreamError(
-            'The connection to the Jupyter server closed before the answer was complete; run the cell again.',
-            0,
-            'connection_closed'
-          )
-        );
-      };
-    });
-    socket.onmessage = event => this._dispatch(event.data);
-    return this._opening;
-  }
-
-  /**
-   * Why the socket did not open: a missing server extension gives its own
-   * message (the WebSocket API hides the HTTP status of a failed upgrade).
-   */
-  private async _openFailure(): Promise<Error> {
-    try {
-      await getVersion(this.serverSettings);
-    } catch (error) {
-      if (error instanceof Error) {
-        return new StreamError(error.message, 0, 'not_connected');
-      }
-    }
-    return new StreamError(
-      'Cannot open the jupyter-collab stream connection to the Jupyter server.',
-      0,
-      'not_connected'
-    );
-  }
-
-  private _dispatch(data: unknown): void {
-    let message: StreamMessage;
-    try {
-      message = JSON.parse(String(data)) as StreamMessage;
-    } catch {
-      console.warn('jupyter-collab: a stream message is not JSON', data);
-      return;
-    }
-    if (message.id === null || message.id === undefined) {
-      console.warn('jupyter-collab: stream error', message);
-      return;
-    }
-    this._pending.get(message.id)?.onMessage(message);
+    await this._socket.send(message);
   }
 
   private _failAll(error: Error): void {
@@ -387,10 +265,9 @@ export class CollabStream implements IDisposable {
 
   private _counter = 0;
   private _disposed = false;
-  private _opening: Promise<WebSocket> | null = null;
   private _pending = new Map<string, IPending>();
   private _prefix = Math.random().toString(36).slice(2, 8);
-  private _socket: WebSocket | null = null;
+  private readonly _socket: StreamSocket;
 }
 
 export namespace CollabStream {

@@ -185,3 +185,25 @@ export class NotebookCheck {
   private _cancelled = false;
   private _changed = new Signal<this, void>(this);
 }
+
+/**
+ * The check of each notebook, kept while the panel shows another notebook
+ * (a running check goes on, and what it found is still there on return).
+ */
+export class NotebookChecks {
+  constructor(private readonly client: ICheckClient) {}
+
+  /**
+   * The check of `model`'s notebook.
+   */
+  of(model: NotebookContextModel): NotebookCheck {
+    let check = this._checks.get(model);
+    if (!check) {
+      check = new NotebookCheck(this.client, model);
+      this._checks.set(model, check);
+    }
+    return check;
+  }
+
+  private _checks = new WeakMap<NotebookContextModel, NotebookCheck>();
+}

@@ -294,3 +294,39 @@ export function entryView(
   );
   return node;
 }
+
+/**
+ * A group of entries (facts or process rules) with its heading, or a hint
+ * when it is empty; `render` renders each entry.
+ */
+export function groupView(
+  kind: AmendmentKind,
+  entries: IEntryView[],
+  render: (entry: IEntryView) => HTMLElement,
+  trans: TranslationBundle
+): HTMLElement {
+  const list = h('ul', { className: 'jp-collab-entries' });
+  for (const entry of entries) {
+    list.appendChild(render(entry));
+  }
+  const facts = kind === 'fact';
+  return h(
+    'section',
+    { className: `jp-collab-group jp-mod-${kind}`, dataset: { kind } },
+    h('h3', {
+      text: facts
+        ? trans.__('Facts (%1)', entries.length)
+        : trans.__('Process rules (%1)', entries.length)
+    }),
+    entries.length
+      ? list
+      : h('div', {
+          className: 'jp-collab-muted',
+          text: facts
+            ? trans.__(
+                'No facts yet: highlight a span of an answer to add one.'
+              )
+            : trans.__('No process rules yet.')
+        })
+  );
+}

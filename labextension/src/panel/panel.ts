@@ -5,6 +5,11 @@
  * size and whether the last call read it from the prompt cache; mode and
  * model; live updates when the context file changes elsewhere; each entry's
  * health from the last constitution check, and checks streamed into the panel.
+ *
+ * The widget follows the shown notebook and renders it from the views in this
+ * folder (headerView, checkBar, entryView, issuesView, footerView); what lasts
+ * across renders lives in EntryControls (editing, expanded entries, probe
+ * drafts), HighlightPlacements (the server's anchoring) and NotebookChecks.
  */
 import { Notification } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
@@ -12,8 +17,6 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import {
-  AmendmentKind,
-  Expectation,
   IAnchorPlacement,
   IAnchorQuery,
   ICollabContext,
@@ -21,21 +24,19 @@ import {
   Mode
 } from '../api/wire';
 import { PatchOperation } from '../api/types';
-import { button, h, replaceChildren } from '../feedback/dom';
-import { answerTextOf, lastResult } from '../feedback/notebook';
-import { ICheckClient, NotebookCheck } from './check';
-import { IEntryCheck, IProbeDraft } from './checkView';
+import { h, replaceChildren } from '../feedback/dom';
+import { lastResult } from '../feedback/notebook';
+import { ICheckClient, NotebookCheck, NotebookChecks } from './check';
+import { checkBar } from './checkBar';
 import { errorMessage } from './client';
-import { IEditing, IEntryActions, entryView } from './entryView';
-import {
-  IEntryView,
-  anchorQueries,
-  groupEntries,
-  orphanedHighlights
-} from './grouping';
+import { EntryControls } from './entryControls';
+import { entryView, groupView } from './entryView';
+import { footerView } from './footerView';
+import { IEntryView, groupEntries } from './grouping';
+import { headerView, reviewBanner } from './headerView';
+import { issuesView } from './issuesView';
 import { NotebookContextModel } from './model';
-import { settingsView } from './settingsView';
-import { describeChanges } from './undo';
+import { HighlightPlacements } from './placements';
 
 export interface IContextPanelOptions {
   /**
@@ -72,6 +73,8 @@ export class ContextPanel extends Widget {
     this.addClass('jp-collab-panel');
     this.title.caption = this._trans.__('Notebook context (jupyter-collab)');
     this.title.label = this._trans.__('Context');
+    this._checks = options.checks ? new NotebookChecks(options.checks) : null;
+    this._placements = new HighlightPlacements(items => options.anchors(items));
     this.node.tabIndex = -1;
     this.node.addEventListener('keydown', event => {
       const target = event.target as HTMLElement;
@@ -109,8 +112,8 @@ export class ContextPanel extends Widget {
     this._check?.changed.disconnect(this.render, this);
     this._notebook = notebook;
     this._model = model;
-    this._editing = null;
-    this._check = model ? this._checkOf(model) : null;
+    this._entries.stopEditing();
+    this._check = model && this._checks ? this._checks.of(model) : null;
     this._check?.changed.connect(this.render, this);
     if (model) {
       model.changed.connect(this.render, this);
@@ -144,10 +147,10 @@ export class ContextPanel extends Widget {
   refresh(): void {
     const notebook = this._notebook;
     const context = this._model?.view?.context;
-    if (!notebook || !context || this._editing) {
+    if (!notebook || !context || this._entries.editing) {
       return;
     }
-    this._anchor(notebook, context);
+    this._placements.update(notebook, context, () => this.refresh());
     if (this._signatureOf(notebook, context) !== this._signature) {
       this.render();
     }
@@ -162,34 +165,8 @@ export class ContextPanel extends Widget {
   ): string {
     return JSON.stringify([
       lastResult(notebook)?.response_id ?? null,
-      orphanedHighlights(context, this._placements).map(o => o.id)
+      this._placements.orphans(context).map(o => o.id)
     ]);
-  }
-
-  /**
-   * Ask the server where the highlights sit, when the highlights or the
-   * answers changed since the last request; render again when its answer
-   * changes what the panel shows.
-   */
-  private _anchor(notebook: NotebookPanel, context: ICollabContext): void {
-    const queries = anchorQueries(context, id => answerTextOf(notebook, id));
-    const key = JSON.stringify(queries);
-    if (key === this._anchorsAsked) {
-      return;
-    }
-    this._anchorsAsked = key;
-    this.options
-      .anchors(queries)
-      .then(placements => {
-        if (key !== this._anchorsAsked) {
-          return; // a newer request is on its way
-        }
-        this._placements = placements;
-        this.refresh();
-      })
-      .catch(error => {
-        console.warn('jupyter-collab: placing the highlights failed', error);
-      });
   }
 
   render(): void {
@@ -210,57 +187,25 @@ export class ContextPanel extends Widget {
     const scroll = this.node.scrollTop;
     const focused = (document.activeElement as HTMLElement | null)?.dataset
       ?.focusKey;
-    const undoChanges = model.undo.nextChanges;
-    const header = h(
-      'div',
-      { className: 'jp-collab-panel-header' },
-      h('span', {
-        className: 'jp-collab-panel-title',
-        text: trans.__('Context')
-      }),
-      h('span', {
-        className: 'jp-collab-panel-path',
-        text: notebook.context.localPath
-      }),
-      h('span', { className: 'jp-collab-spacer' }),
-      button(trans.__('Undo'), () => void this.undo(), {
-        className: 'jp-collab-undo',
-        title: undoChanges
-          ? trans.__('Undo: %1 (Ctrl+Z)', describeChanges(undoChanges, trans))
-          : trans.__('Nothing to undo')
-      }),
-      button(
-        trans.__('Reload'),
-        () => void model.load().catch(() => undefined),
-        {
-          className: 'jp-collab-reload',
-          title: trans.__('Read the context from the server again')
-        }
-      )
+    const header = headerView(
+      notebook.context.localPath,
+      model.undo.nextChanges,
+      {
+        undo: () => void this.undo(),
+        reload: () => void model.load().catch(() => undefined)
+      },
+      trans
     );
-    (header.querySelector('.jp-collab-undo') as HTMLButtonElement).disabled =
-      !undoChanges;
-    const parts: (HTMLElement | null)[] = [header, this._checkBar()];
+    const parts: (HTMLElement | null)[] = [
+      header,
+      this._check && view ? checkBar(this._check, view.context, trans) : null
+    ];
     if (model.error) {
       parts.push(h('div', { className: 'jp-collab-error', text: model.error }));
     }
-    const opened = model.opened;
-    if (opened?.needs_review) {
+    if (model.opened?.needs_review) {
       parts.push(
-        h(
-          'div',
-          { className: 'jp-collab-review-banner' },
-          h('span', {
-            text: trans.__(
-              'This notebook carries a context you have not reviewed; it is not used until you accept it.'
-            )
-          }),
-          button(
-            trans.__('Review…'),
-            () => this.options.review(notebook, model),
-            { accept: true }
-          )
-        )
+        reviewBanner(() => this.options.review(notebook, model), trans)
       );
     }
     if (!view) {
@@ -271,15 +216,41 @@ export class ContextPanel extends Widget {
       return;
     }
     const grouped = groupEntries(view.context);
-    parts.push(this._group('fact', grouped.facts));
-    parts.push(this._group('process', grouped.process));
-    parts.push(this._issues(notebook, model));
-    parts.push(this._footer(notebook, model));
+    const entry = (item: IEntryView) =>
+      entryView(
+        item,
+        this._entries.actions,
+        this._entries.editingOf(item.amendment.id),
+        trans,
+        this._entries.entryCheck(
+          item.amendment.id,
+          view.expectations?.[item.amendment.id] ?? []
+        )
+      );
+    parts.push(
+      groupView('fact', grouped.facts, entry, trans),
+      groupView('process', grouped.process, entry, trans),
+      issuesView(this._placements.orphans(view.context), model.opened, trans),
+      footerView(
+        view,
+        lastResult(notebook),
+        this._models,
+        {
+          mode: (mode: Mode) =>
+            void this._apply([{ op: 'set_settings', settings: { mode } }]),
+          model: (name: string | null) =>
+            void this._apply([
+              { op: 'set_settings', settings: { model: name } }
+            ])
+        },
+        trans
+      )
+    );
     replaceChildren(this.node, ...parts);
     this.node.scrollTop = scroll;
     this._signature = this._signatureOf(notebook, view.context);
-    this._anchor(notebook, view.context);
-    if (this._editing) {
+    this._placements.update(notebook, view.context, () => this.refresh());
+    if (this._entries.editing) {
       const editor = this.node.querySelector<HTMLTextAreaElement>(
         '.jp-collab-entry-editor textarea'
       );
@@ -290,250 +261,6 @@ export class ContextPanel extends Widget {
         .find(node => node.dataset.focusKey === focused)
         ?.focus();
     }
-  }
-
-  /**
-   * The check of `model`'s notebook (kept while the panel shows another).
-   */
-  private _checkOf(model: NotebookContextModel): NotebookCheck | null {
-    if (!this.options.checks) {
-      return null;
-    }
-    let check = this._checks.get(model);
-    if (!check) {
-      check = new NotebookCheck(this.options.checks, model);
-      this._checks.set(model, check);
-    }
-    return check;
-  }
-
-  /**
-   * "Check all", and the progress of a running check (or how the last ended).
-   */
-  private _checkBar(): HTMLElement | null {
-    const check = this._check;
-    const view = this._model?.view;
-    if (!check || !view) {
-      return null;
-    }
-    const trans = this._trans;
-    const all = check.running
-      ? button(trans.__('Cancel check'), () => check.cancel(), {
-          className: 'jp-collab-check-all',
-          title: trans.__('Stop the check: keep what it found so far')
-        })
-      : button(trans.__('Check all'), () => void check.start(null), {
-          className: 'jp-collab-check-all',
-          title: trans.__(
-            'Answer every enabled entry’s probes again, with and without it, and see which still hold'
-          )
-        });
-    all.disabled =
-      !check.running &&
-      !view.context.amendments.some(a => a.status === 'accepted');
-    const parts: HTMLElement[] = [all];
-    if (check.running) {
-      const progress = h('progress', {
-        className: 'jp-collab-check-progress',
-        aria: { label: trans.__('Check progress') }
-      });
-      progress.max = Math.max(check.total, 1);
-      progress.value = check.done;
-      parts.push(
-        progress,
-        h('span', {
-          className: 'jp-collab-check-status',
-          role: 'status',
-          text: check.total
-            ? trans.__('%1 of %2 probes answered', check.done, check.total)
-            : trans.__('Starting the check…')
-        })
-      );
-    } else if (check.error) {
-      parts.push(
-        h('span', {
-          className: 'jp-collab-check-status jp-mod-error',
-          role: 'alert',
-          text: trans.__('The check failed: %1', check.error)
-        })
-      );
-    } else if (check.cancelled) {
-      parts.push(
-        h('span', {
-          className: 'jp-collab-check-status',
-          role: 'status',
-          text: trans.__(
-            'Check cancelled: the entries it finished were stored.'
-          )
-        })
-      );
-    }
-    return h('div', { className: 'jp-collab-check-bar' }, ...parts);
-  }
-
-  private _entryCheck(
-    id: string,
-    expectations: Expectation[]
-  ): IEntryCheck | null {
-    const check = this._check;
-    if (!check) {
-      return null;
-    }
-    let draft = this._drafts.get(id);
-    if (!draft) {
-      draft = { prompt: '', expectation: 'change' };
-      this._drafts.set(id, draft);
-    }
-    return {
-      run: check,
-      expectations,
-      textOf: other =>
-        this._model?.view?.context.amendments.find(a => a.id === other)?.text ??
-        null,
-      actions: this._checkActions,
-      draft
-    };
-  }
-
-  private _group(kind: AmendmentKind, entries: IEntryView[]): HTMLElement {
-    const trans = this._trans;
-    const list = h('ul', { className: 'jp-collab-entries' });
-    for (const entry of entries) {
-      const editing =
-        this._editing?.id === entry.amendment.id ? this._editing : null;
-      const expectations =
-        this._model?.view?.expectations?.[entry.amendment.id] ?? [];
-      list.appendChild(
-        entryView(
-          entry,
-          this._actions,
-          editing,
-          trans,
-          this._entryCheck(entry.amendment.id, expectations)
-        )
-      );
-    }
-    const facts = kind === 'fact';
-    return h(
-      'section',
-      { className: `jp-collab-group jp-mod-${kind}`, dataset: { kind } },
-      h('h3', {
-        text: facts
-          ? trans.__('Facts (%1)', entries.length)
-          : trans.__('Process rules (%1)', entries.length)
-      }),
-      entries.length
-        ? list
-        : h('div', {
-            className: 'jp-collab-muted',
-            text: facts
-              ? trans.__(
-                  'No facts yet: highlight a span of an answer to add one.'
-                )
-              : trans.__('No process rules yet.')
-          })
-    );
-  }
-
-  private _issues(
-    notebook: NotebookPanel,
-    model: NotebookContextModel
-  ): HTMLElement | null {
-    const context = model.view!.context;
-    const orphans = orphanedHighlights(context, this._placements);
-    const conflicts = model.opened?.conflicts ?? [];
-    const embeddedError = model.opened?.embedded_error;
-    if (!orphans.length && !conflicts.length && !embeddedError) {
-      return null;
-    }
-    const trans = this._trans;
-    const section = h('section', { className: 'jp-collab-issues' });
-    if (orphans.length) {
-      section.appendChild(
-        h('h3', {
-          text: trans.__('Orphaned highlights (%1)', orphans.length)
-        })
-      );
-      const list = h('ul', { className: 'jp-collab-orphans' });
-      for (const orphan of orphans) {
-        list.appendChild(
-          h(
-            'li',
-            {
-              title: trans.__(
-                'Its cell or its answer changed: the span is no longer found'
-              )
-            },
-            h('q', { text: orphan.quote.exact })
-          )
-        );
-      }
-      section.appendChild(list);
-    }
-    if (conflicts.length || embeddedError) {
-      section.appendChild(h('h3', { text: trans.__('Conflicts') }));
-      const list = h('ul', { className: 'jp-collab-conflicts' });
-      for (const conflict of conflicts) {
-        list.appendChild(h('li', { text: conflict }));
-      }
-      if (embeddedError) {
-        list.appendChild(h('li', { text: embeddedError }));
-      }
-      section.appendChild(list);
-    }
-    return section;
-  }
-
-  private _footer(
-    notebook: NotebookPanel,
-    model: NotebookContextModel
-  ): HTMLElement {
-    const trans = this._trans;
-    const view = model.view!;
-    const last = lastResult(notebook);
-    let cache = trans.__('No call yet.');
-    if (last) {
-      const read = last.usage?.cache_read_input_tokens ?? 0;
-      const written = last.usage?.cache_creation_input_tokens ?? 0;
-      cache = read
-        ? trans._n(
-            'Last call read %1 token from the prompt cache.',
-            'Last call read %1 tokens from the prompt cache.',
-            read
-          )
-        : written
-          ? trans._n(
-              'Last call wrote %1 token to the prompt cache.',
-              'Last call wrote %1 tokens to the prompt cache.',
-              written
-            )
-          : trans.__('Last call did not use the prompt cache.');
-    }
-    return h(
-      'div',
-      { className: 'jp-collab-panel-footer' },
-      h('div', {
-        className: 'jp-collab-size',
-        text: trans._n(
-          '≈ %1 token · revision %2',
-          '≈ %1 tokens · revision %2',
-          view.token_count,
-          view.revision
-        )
-      }),
-      h('div', { className: 'jp-collab-cache', text: cache }),
-      settingsView(
-        view.context.settings,
-        this._models,
-        {
-          mode: (mode: Mode) =>
-            this._apply([{ op: 'set_settings', settings: { mode } }]),
-          model: (name: string | null) =>
-            this._apply([{ op: 'set_settings', settings: { model: name } }])
-        },
-        trans
-      )
-    );
   }
 
   private async _apply(operations: PatchOperation[]): Promise<boolean> {
@@ -555,97 +282,25 @@ export class ContextPanel extends Widget {
     }
   }
 
-  private _checkActions: IEntryCheck['actions'] = {
-    check: id => void this._check?.start(id),
-    cancelCheck: () => this._check?.cancel(),
-    setExpectation: (id, probe, expectation) =>
-      void this._apply([{ op: 'set_expectation', id, probe, expectation }]),
-    addProbe: (id, prompt, expectation) =>
-      void this._apply([
-        { op: 'add_probe', id, prompt: prompt.trim(), expectation }
-      ]).then(written => {
-        if (written) {
-          this._drafts.delete(id);
-          this.render();
-        }
-      }),
-    removeProbe: (id, probe) =>
-      void this._apply([{ op: 'remove_probe', id, probe }]),
-    isOpen: key => this._open.has(key),
-    setOpen: (key, open) => {
-      if (open) {
-        this._open.add(key);
-      } else {
-        this._open.delete(key);
-      }
-    }
-  };
-
-  private _actions: IEntryActions = {
-    toggle: id => void this._apply([{ op: 'toggle_amendment', id }]),
-    remove: id => void this._apply([{ op: 'remove_amendment', id }]),
-    save: (id, text, kind) => {
-      const entry = this._model?.view?.context.amendments.find(
-        a => a.id === id
-      );
-      this._editing = null;
-      if (
-        !entry ||
-        !text.trim() ||
-        (entry.text === text.trim() && entry.kind === kind)
-      ) {
-        this.render();
-        return;
-      }
-      void this._apply([
-        {
-          op: 'update_amendment',
-          id,
-          text: text.trim(),
-          kind: entry.kind === kind ? undefined : kind,
-          note: 'edited in the context panel'
-        }
-      ]);
-    },
+  private readonly _entries = new EntryControls({
+    amendment: id =>
+      this._model?.view?.context.amendments.find(a => a.id === id),
+    apply: operations => this._apply(operations),
+    check: () => this._check,
     jump: (cellId, highlightId) => {
       if (this._notebook) {
         this.options.jump(this._notebook, cellId, highlightId);
       }
     },
-    startEdit: id => {
-      const entry = this._model?.view?.context.amendments.find(
-        a => a.id === id
-      );
-      if (entry) {
-        this._editing = { id, text: entry.text, kind: entry.kind };
-        this.render();
-      }
-    },
-    cancelEdit: () => {
-      this._editing = null;
-      this.render();
-    },
-    isOpen: id => this._open.has(id),
-    setOpen: (id, open) => {
-      if (open) {
-        this._open.add(id);
-      } else {
-        this._open.delete(id);
-      }
-    }
-  };
-
-  private _open = new Set<string>();
-  private _signature = '';
-  private _placements: IAnchorPlacement[] = [];
-  private _anchorsAsked = '';
-  private _checks = new WeakMap<NotebookContextModel, NotebookCheck>();
+    render: () => this.render()
+  });
+  private readonly _checks: NotebookChecks | null;
+  private readonly _placements: HighlightPlacements;
   private _check: NotebookCheck | null = null;
-  private _drafts = new Map<string, IProbeDraft>();
+  private _signature = '';
 
   private _notebook: NotebookPanel | null = null;
   private _model: NotebookContextModel | null = null;
-  private _editing: IEditing | null = null;
   private _models: IModelsInfo | null = null;
   private _trans: TranslationBundle;
 }
