@@ -450,8 +450,12 @@ def report(data: dict[str, Any]) -> list[Result]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.bench_quality --from-answers FILE``: rebuild the two
     results from a saved answers file (``benchmarks/out/quality_answers.json``)
-    without asking the models again, e.g. after a change to the scoring."""
+    without asking the models again, e.g. after a change to the scoring or to the
+    placement per model family (every placement's answers are saved; the default
+    one is read from the code as it is now)."""
     import argparse
+
+    from jupyter_collab.core.assembly import constitution_placement
 
     from .common import RESULTS_MD, load_results, machine, write_results
     from .report import render_markdown
@@ -461,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = json.loads(args.from_answers.read_text())
     data["cases"] = load_cases()
+    data["default_placement"] = {
+        name: constitution_placement(model).value for name, model in data["names"].items()
+    }
     results = load_results()
     for result in report(data):
         record = result.record()

@@ -83,13 +83,11 @@ class Placement(str, Enum):
 #: SmolLM2 0.375 / 0.469 / 0.469 (facts 6 / 7 / 9 of 10, format rules 0 / 2 / 0);
 #: Gemma 3 270M 0.375 / 0.375 / 0.188 (its turn format puts the system prompt at
 #: the start of the user turn anyway; the reminder lost every fact). SmolLM2
-#: still uses the system prompt: the reminder's gain on facts is the next change,
-#: and it changes the input hash of every answer recorded with SmolLM2, so the
-#: examples are re-recorded with it. Families not listed (Claude,
-#: OpenAI-compatible models) keep the system prompt, which is also what keeps
-#: Anthropic's prompt cache effective.
+#: gets the reminder, the placement it used facts best with; the examples are
+#: recorded with it. Families not listed (Claude, OpenAI-compatible models) keep
+#: the system prompt, which is also what keeps Anthropic's prompt cache effective.
 FAMILY_PLACEMENT: dict[str, Placement] = {
-    "smollm2": Placement.system,
+    "smollm2": Placement.reminder,
     "gemma": Placement.system,
 }
 
