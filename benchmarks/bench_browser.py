@@ -37,7 +37,7 @@ from .common import (
     ratio,
     rounded,
 )
-from .route_models import small_context
+from .wire import small_context
 
 CELLS = 200
 BROWSER_DIR = HERE / "browser"

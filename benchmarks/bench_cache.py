@@ -30,7 +30,7 @@ import urllib.request
 
 from .bench_stream import WSClient
 from .common import Result, Settings, jupyter_server, log, median, rounded
-from .route_models import AnthropicWireServer, Reply, anthropic_env, notebook_folder, small_context
+from .wire import AnthropicWireServer, Reply, anthropic_env, notebook_folder, small_context
 
 CALLS = 10
 AMEND_AFTER = 5

@@ -26,7 +26,7 @@ from typing import Any
 
 from .bench_stream import WSClient
 from .common import Result, Settings, jupyter_server, log, median, ratio, rounded
-from .route_models import FAKE_API_KEY, AnthropicWireServer, Reply, anthropic_env, notebook_folder
+from .wire import FAKE_API_KEY, AnthropicWireServer, Reply, anthropic_env, notebook_folder
 
 SLOW = Reply.text(" ".join(["word"] * 400), delta_delay=0.05)  # 20 s unless closed
 MESSAGE = {"path": "nb.ipynb", "prompt": "Write a long answer."}

@@ -29,7 +29,7 @@ import time
 
 from .bench_preview import AMENDMENT, PROBES, TYPICAL, Latency, _last_user
 from .common import Result, Settings, log, median, ratio, rounded
-from .route_models import FAKE_API_KEY, AnthropicWireServer, Reply
+from .wire import FAKE_API_KEY, AnthropicWireServer, Reply
 
 AMENDMENTS = 20
 KIT = "KIT-{:02d}"

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import REPO, Result, Settings, log
-from .route_models import FAKE_API_KEY, AnthropicWireServer
+from .wire import FAKE_API_KEY, AnthropicWireServer
 
 CALIBRATION = REPO / "tests" / "data" / "judge_calibration.json"
 #: Below this agreement a judge's verdict is a weak signal: the preview then leads

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from tests.reliability import load_clients
 
 from .common import OUT, REPO, Result, Settings, clean_env, jupyter_server, log, median, rounded
-from .route_models import FAKE_API_KEY
+from .wire import FAKE_API_KEY
 
 WS_STREAMS = 35
 SSE_STREAMS = 15

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from .common import Result, Settings, log, median, ratio, rounded
-from .route_models import small_context
+from .wire import small_context
 
 PROMPT = (
     "Explain step by step how to calibrate a spectrophotometer before measuring the "

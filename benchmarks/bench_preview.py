@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 
 from .common import Result, Settings, log, median, ratio, rounded
-from .route_models import FAKE_API_KEY, AnthropicWireServer, Reply, small_context
+from .wire import FAKE_API_KEY, AnthropicWireServer, Reply, small_context
 
 
 @dataclass(frozen=True)

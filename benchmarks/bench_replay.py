@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from .common import OUT, Result, Settings, clean_env, log, median, notebook_json, ratio, rounded
-from .route_models import AnthropicWireServer, Reply, anthropic_env, small_context
+from .wire import AnthropicWireServer, Reply, anthropic_env, small_context
 
 CELLS = 50
 PROMPTS = [

@@ -35,7 +35,7 @@ from .common import (
     ratio,
     rounded,
 )
-from .route_models import (
+from .wire import (
     FAKE_API_KEY,
     AnthropicWireServer,
     Reply,
