@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.assembly import estimate_tokens, render_constitution
+from ..core.context_format import context_to_jsonable
 from ..core.context_model import CollabContext, Expectation, Settings
 from ..core.errors import (
     ContextFileError,
@@ -34,7 +35,6 @@ from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_contex
 from ..core.operation_models import CheckReport
 from ..core.operations import entries, expectations
 from ..core.operations.check import record_check
-from ..core.store import context_to_jsonable
 from .contents_store import ContentsContextStore
 from .route_models import (
     AcceptReview,
