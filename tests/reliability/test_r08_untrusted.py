@@ -161,12 +161,13 @@ async def test_r08_deleted_entries_never_come_back(
 
 def _door(tmp_path: Path, notebook: Path, url: str, trust: bool):
     door_mod = pytest.importorskip("jupyter_collab.kernel.collab_cell")
+    settings_mod = pytest.importorskip("jupyter_collab.kernel.kernel_settings")
     from jupyter_collab.core.config import CollabConfig
     from jupyter_collab.core.replay import RunMode
     from jupyter_collab.kernel.discovery import NotebookFinder
 
     return door_mod.KernelDoor(
-        door_mod.KernelSettings(
+        settings_mod.KernelSettings(
             config=CollabConfig(provider="anthropic", anthropic_base_url=url),
             run_mode=RunMode.live,
             trust_embedded=trust,
