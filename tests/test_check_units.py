@@ -24,7 +24,7 @@ from jupyter_collab.core.context_model import (
 )
 from jupyter_collab.core.errors import InvalidRequestError, NotFoundError, ReplayMissError
 from jupyter_collab.core.operations import expectations
-from jupyter_collab.core.operations.check import record_check
+from jupyter_collab.core.operations.check_records import record_check
 from jupyter_collab.core.operations.checks import (
     Shape,
     check_change,

@@ -16,7 +16,7 @@ from ..core.broker import Broker
 from ..core.config import CHECK_ANSWERS_FILE, cache_dir
 from ..core.context_model import CollabContext
 from ..core.operation_models import CheckReport
-from ..core.operations.check import replay_identity
+from ..core.operations.check_records import replay_identity
 from ..core.operations.fanout import BaselineCache
 from ..core.providers.recorded import RecordedProvider
 from .errors import CollabCheckError

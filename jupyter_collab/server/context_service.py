@@ -34,7 +34,7 @@ from ..core.hashing import hash_json
 from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_context
 from ..core.operation_models import CheckReport
 from ..core.operations import entries, expectations
-from ..core.operations.check import record_check
+from ..core.operations.check_records import record_check
 from .contents_store import ContentsContextStore
 from .route_models import (
     AcceptReview,
