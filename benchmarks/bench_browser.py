@@ -109,7 +109,7 @@ def _collab_output(i: int) -> dict:
 
 
 def make_notebooks(folder: Path) -> None:
-    from jupyter_collab.core.store import serialize_context
+    from jupyter_collab.core.context_format import serialize_context
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

@@ -77,7 +77,7 @@ def _get_revision(server) -> int:
 
 async def session(server, wire: AnthropicWireServer, history: bool) -> list[dict]:
     """Ten cells top to bottom (fresh cache, fresh context); the usage of each call."""
-    from jupyter_collab.core.store import serialize_context
+    from jupyter_collab.core.context_format import serialize_context
 
     wire.reset_cache()
     (server.root / "nb.collab.json").write_text(

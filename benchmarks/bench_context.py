@@ -48,8 +48,8 @@ def _sentence(rng: random.Random, words: int) -> str:
 def make_lean_context_dict(n: int, seed: int = 7) -> dict:
     """``n`` amendments as the context panel or the CLI adds them: text only, no
     highlight, correction or preview (the shape of the smallest real entries)."""
+    from jupyter_collab.core.context_format import context_to_jsonable
     from jupyter_collab.core.context_model import Amendment, CollabContext
-    from jupyter_collab.core.store import context_to_jsonable
 
     rng = random.Random(seed)
     amendments = [
@@ -182,7 +182,9 @@ def measure_size(
 ) -> dict[str, dict]:
     """Load, save and assemble a context of ``n`` amendments, each against its baseline."""
     from jupyter_collab.core.assembly import share_read_only
-    from jupyter_collab.core.store import LocalContextStore, atomic_write_text, serialize_context
+    from jupyter_collab.core.context_format import serialize_context
+    from jupyter_collab.core.local_files import atomic_write_text
+    from jupyter_collab.core.store import LocalContextStore
 
     notebook = folder / f"ctx{n}{'-lean' if lean else ''}.ipynb"
     notebook.write_text("{}")
@@ -276,7 +278,8 @@ def parts(store, context, folder: Path, runs: int) -> dict[str, float]:
     the save's serialization against its write."""
     import orjson
 
-    from jupyter_collab.core.store import atomic_write_bytes, serialize_context_bytes
+    from jupyter_collab.core.context_format import serialize_context_bytes
+    from jupyter_collab.core.local_files import atomic_write_bytes
 
     raw = store.path.read_bytes()
     scratch = folder / "parts.scratch.json"

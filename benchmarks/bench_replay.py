@@ -47,7 +47,7 @@ def _cell(source: str, i: int) -> dict:
 
 
 def make_notebooks(folder: Path) -> tuple[Path, Path]:
-    from jupyter_collab.core.store import serialize_context
+    from jupyter_collab.core.context_format import serialize_context
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

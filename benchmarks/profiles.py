@@ -43,16 +43,16 @@ def profile_context() -> None:
     from jupyter_collab.core.assembly import share_read_only
     from jupyter_collab.core.broker import Broker
     from jupyter_collab.core.config import CollabConfig
-    from jupyter_collab.core.context_model import CollabContext
-    from jupyter_collab.core.operation_models import CompletionInput
-    from jupyter_collab.core.providers.anthropic import AnthropicProvider
-    from jupyter_collab.core.store import (
-        LocalContextStore,
-        atomic_write_bytes,
+    from jupyter_collab.core.context_format import (
         parse_context,
         serialize_context,
         serialize_context_bytes,
     )
+    from jupyter_collab.core.context_model import CollabContext
+    from jupyter_collab.core.local_files import atomic_write_bytes
+    from jupyter_collab.core.operation_models import CompletionInput
+    from jupyter_collab.core.providers.anthropic import AnthropicProvider
+    from jupyter_collab.core.store import LocalContextStore
 
     from .bench_context import make_context_dict
 

@@ -63,7 +63,7 @@ def empty_notebook() -> dict:
 
 def notebook_folder(name: str, context=None) -> Path:
     """A fresh folder holding ``nb.ipynb`` and (optionally) its sidecar context."""
-    from jupyter_collab.core.store import serialize_context
+    from jupyter_collab.core.context_format import serialize_context
 
     folder = OUT / name
     shutil.rmtree(folder, ignore_errors=True)

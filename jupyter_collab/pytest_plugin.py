@@ -107,7 +107,7 @@ def _run_check(config: pytest.Config, context):
 
     from .core.broker import Broker
     from .core.config import CHECK_ANSWERS_FILE, cache_dir
-    from .core.operations.check import replay_identity
+    from .core.operations.check_records import replay_identity
     from .core.operations.fanout import BaselineCache
     from .core.providers.recorded import RecordedProvider
 

@@ -27,9 +27,10 @@ from nbclient import NotebookClient
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
 from jupyter_collab.core.context_model import AmendmentKind, CorrectionOperation
+from jupyter_collab.core.local_files import atomic_write_text
 from jupyter_collab.core.notebook import embed_context
 from jupyter_collab.core.outputs import find_cell_output
-from jupyter_collab.core.store import LocalContextStore, atomic_write_text
+from jupyter_collab.core.store import LocalContextStore
 from jupyter_collab.kernel.review import ReviewController
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

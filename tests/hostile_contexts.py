@@ -8,8 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from jupyter_collab.core.context_format import MAX_CONTEXT_BYTES, serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
-from jupyter_collab.core.store import MAX_CONTEXT_BYTES, serialize_context
 from tests.reliability.helpers import fingerprint
 
 VALID = serialize_context(

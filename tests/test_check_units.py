@@ -11,6 +11,7 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_format import parse_context, serialize_context
 from jupyter_collab.core.context_model import (
     Amendment,
     AmendmentStatus,
@@ -23,7 +24,7 @@ from jupyter_collab.core.context_model import (
 )
 from jupyter_collab.core.errors import InvalidRequestError, NotFoundError, ReplayMissError
 from jupyter_collab.core.operations import expectations
-from jupyter_collab.core.operations.check import record_check
+from jupyter_collab.core.operations.check_records import record_check
 from jupyter_collab.core.operations.checks import (
     Shape,
     check_change,
@@ -32,7 +33,6 @@ from jupyter_collab.core.operations.checks import (
 )
 from jupyter_collab.core.operations.fanout import BaselineCache
 from jupyter_collab.core.operations.measures import key_terms
-from jupyter_collab.core.store import parse_context, serialize_context
 from tests.scripted_provider import ScriptedProvider
 
 

@@ -17,9 +17,10 @@ import nbformat
 import pytest
 
 from jupyter_collab.core.assembly import is_shared_read_only
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.errors import ContextFileError
-from jupyter_collab.core.store import SETTLED_SECONDS, serialize_context
+from jupyter_collab.core.local_files import SETTLED_SECONDS
 from jupyter_collab.kernel import notebook_state
 from jupyter_collab.kernel.notebook_state import load_state, read_notebook
 from jupyter_collab.server.shared_contexts import SharedContexts

@@ -19,11 +19,12 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_format import parse_context
 from jupyter_collab.core.context_model import CollabContext
 from jupyter_collab.core.operation_models import CompletionResult
 from jupyter_collab.core.outputs import CollabOutput
 from jupyter_collab.core.replay import cell_highlights
-from jupyter_collab.core.store import LocalContextStore, parse_context
+from jupyter_collab.core.store import LocalContextStore
 from jupyter_collab.kernel.loop_thread import LoopThread
 from jupyter_collab.kernel.review import ReviewController
 from tests.factories import completion_result

@@ -29,7 +29,7 @@ from jupyter_collab.core.providers.base import (
 )
 from jupyter_collab.core.replay import RunMode
 from jupyter_collab.core.store import LocalContextStore
-from jupyter_collab.kernel.collab_cell import KernelDoor, KernelSettings
+from jupyter_collab.kernel.collab_cell import KernelDoor
 from jupyter_collab.kernel.discovery import CellInfo, NotebookFinder
 from jupyter_collab.kernel.errors import (
     CollabConfigError,
@@ -38,6 +38,7 @@ from jupyter_collab.kernel.errors import (
     CollabReplayError,
     CollabUsageError,
 )
+from jupyter_collab.kernel.kernel_settings import KernelSettings
 from jupyter_collab.kernel.magic import CollabMagics
 from jupyter_collab.kernel.variables import format_value
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from jupyter_collab.core.assembly import assemble
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import AmendmentKind, AmendmentStatus, CollabContext
 from jupyter_collab.core.errors import InvalidRequestError, NotFoundError
 from jupyter_collab.core.notebook import reconcile
 from jupyter_collab.core.operations import entries
-from jupyter_collab.core.store import serialize_context
 
 
 def base() -> CollabContext:

@@ -16,6 +16,7 @@ import pytest
 from jupyter_collab.cli import main
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_format import parse_context, serialize_context
 from jupyter_collab.core.context_model import (
     Amendment,
     AmendmentStatus,
@@ -33,7 +34,6 @@ from jupyter_collab.core.operation_models import (
     SuggestedCorrection,
 )
 from jupyter_collab.core.operations.anchoring import make_quote
-from jupyter_collab.core.store import parse_context, serialize_context
 from tests.local_model import require_local_model
 
 pytestmark = pytest.mark.local_model

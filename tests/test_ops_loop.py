@@ -9,6 +9,7 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
+from jupyter_collab.core.context_format import parse_context, serialize_context
 from jupyter_collab.core.context_model import (
     Amendment,
     AmendmentKind,
@@ -33,7 +34,6 @@ from jupyter_collab.core.operation_models import (
 from jupyter_collab.core.operations.amend import AmendmentsResponse
 from jupyter_collab.core.operations.probes import ProbesResponse
 from jupyter_collab.core.operations.suggest import SuggestionsResponse
-from jupyter_collab.core.store import parse_context, serialize_context
 
 from .scripted_provider import ScriptedProvider
 

@@ -114,8 +114,8 @@ def test_merge_by_id_newer_entry_wins_and_conflicts_are_reported():
 
 
 def test_deleted_entries_are_not_brought_back_by_an_older_embedded_copy():
+    from jupyter_collab.core.context_format import serialize_context
     from jupyter_collab.core.operations import entries
-    from jupyter_collab.core.store import serialize_context
 
     older = CollabContext(
         amendments=[Amendment(kind="fact", text="keep"), Amendment(kind="fact", text="gone")]

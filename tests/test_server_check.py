@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext, ProbeKind
-from jupyter_collab.core.store import serialize_context
 from tests.test_check import GL, OSLO, lab_model, probe
 from tests.wire.anthropic_server import Reply
 

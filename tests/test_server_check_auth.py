@@ -9,8 +9,8 @@ import json
 import pytest
 from jupyter_server.auth.authorizer import Authorizer
 
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
-from jupyter_collab.core.store import serialize_context
 from tests.test_check import OSLO, probe
 
 

@@ -15,10 +15,10 @@ import nbformat
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.history import turns_above
 from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput, build_output
-from jupyter_collab.core.store import serialize_context
 from tests.factories import completion_result
 from tests.reliability.helpers import post_raw_complete, ws_send, ws_until
 from tests.wire.anthropic_server import Reply

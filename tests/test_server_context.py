@@ -11,8 +11,8 @@ import json
 import nbformat
 import pytest
 
+from jupyter_collab.core.context_format import context_to_jsonable, serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
-from jupyter_collab.core.store import context_to_jsonable, serialize_context
 
 
 def context_with(*texts: str, kind: str = "fact", revision: int = 0) -> CollabContext:

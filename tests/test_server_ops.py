@@ -11,10 +11,10 @@ import threading
 
 import pytest
 
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput
 from jupyter_collab.core.providers.base import Usage
-from jupyter_collab.core.store import serialize_context
 from tests.factories import completion_result
 from tests.wire.anthropic_server import Reply
 

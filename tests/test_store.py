@@ -12,20 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_collab.core.context_model import Amendment, CollabContext
-from jupyter_collab.core.errors import ContextFileError, StaleRevisionError
-from jupyter_collab.core.store import (
-    SETTLED_SECONDS,
-    LocalContextStore,
+from jupyter_collab.core.context_format import (
     context_to_jsonable,
-    file_signature,
-    gc_paused,
     parse_context,
     serialize_context,
     serialize_context_bytes,
     sidecar_path_for,
-    signature_settled,
 )
+from jupyter_collab.core.context_model import Amendment, CollabContext
+from jupyter_collab.core.errors import ContextFileError, StaleRevisionError
+from jupyter_collab.core.gc_pause import gc_paused
+from jupyter_collab.core.local_files import SETTLED_SECONDS, file_signature, signature_settled
+from jupyter_collab.core.store import LocalContextStore
 from tests.hostile_contexts import HOSTILE, plant, state
 
 

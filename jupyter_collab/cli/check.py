@@ -25,7 +25,7 @@ from ..core.config import CHECK_ANSWERS_FILE, CollabConfig, cache_dir
 from ..core.context_model import CollabContext, Health
 from ..core.errors import InvalidRequestError, NotFoundError
 from ..core.operation_models import CheckProgress, CheckReport
-from ..core.operations.check import record_check, replay_identity
+from ..core.operations.check_records import record_check, replay_identity
 from ..core.operations.common import one_line
 from ..core.operations.fanout import BaselineCache
 from ..core.providers.recorded import RecordedProvider

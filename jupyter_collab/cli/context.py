@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.context_format import serialize_context
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError, NotFoundError
 from ..core.notebook import (
@@ -16,7 +17,7 @@ from ..core.notebook import (
     shared_context,
 )
 from ..core.operations import entries, expectations
-from ..core.store import LocalContextStore, serialize_context
+from ..core.store import LocalContextStore
 from .files import (
     has_embedded_context,
     notebook_path,

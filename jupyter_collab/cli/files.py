@@ -8,6 +8,7 @@ from typing import Any
 
 from ..core.cellsource import parse_cell
 from ..core.errors import CollabError, InvalidRequestError, NotFoundError
+from ..core.local_files import atomic_write_text, remove_leftover_temp_files
 from ..core.notebook import (
     METADATA_KEY,
     embed_context,
@@ -15,7 +16,7 @@ from ..core.notebook import (
     read_notebook_file,
     shared_context,
 )
-from ..core.store import LocalContextStore, atomic_write_text, remove_leftover_temp_files
+from ..core.store import LocalContextStore
 
 
 def notebook_path(path: str) -> Path:

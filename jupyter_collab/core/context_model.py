@@ -41,7 +41,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     #: Fields added after context files were first written: the file leaves them out
     #: while they are unset (None, empty), so a file that uses none of them stays
-    #: byte-identical and readable by the versions that predate them (``store.py``).
+    #: byte-identical and readable by the versions that predate them (``context_format.py``).
     omit_when_unset: ClassVar[tuple[str, ...]] = ()
 
 

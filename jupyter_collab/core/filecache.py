@@ -3,11 +3,11 @@
 Both doors read the same files again and again (the server door a sidecar per
 completion, the kernel door a notebook and its sidecar per cell), and parsing
 and validating a large context is the expensive part. A :class:`FileCache`
-entry is keyed on the files' stat signatures (:func:`core.store.file_signature`),
+entry is keyed on the files' stat signatures (:func:`core.local_files.file_signature`),
 so any write on disk (by a door, the CLI, an editor) is seen by the next read.
 A read is kept only when it is safe to: the files did not change while they were
 read, and each changed long enough before the read that a later change will show
-in its signature (:func:`core.store.signature_settled`).
+in its signature (:func:`core.local_files.signature_settled`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from .store import FileSignature, file_signature, signature_settled
+from .local_files import FileSignature, file_signature, signature_settled
 
 V = TypeVar("V")
 

@@ -17,9 +17,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from .context_format import context_to_jsonable, parse_context
 from .context_model import CollabContext
 from .errors import CollabError
-from .store import context_to_jsonable, parse_context
 
 METADATA_KEY = "jupyter_collab"
 CELL_MAGIC = "%%collab"

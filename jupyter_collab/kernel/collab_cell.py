@@ -7,22 +7,24 @@ namespace, the running cell's id and source) and hands them to
 1. parses the options with ``core.cellsource.parse_options`` (the server's parser)
    and fills ``{name}`` from the namespace (``variables.py``);
 2. finds the notebook (``discovery.py``) and loads its context
-   (``notebook_state.py``);
+   (``notebook_state.py``), checking its constitution first when the settings
+   ask for it (``check_before_run.py``);
 3. builds the history: the answered collaborator cells above this one
    (``core.history``), unless ``--no-history``;
 4. prepares the request without calling (``Broker.prepare``) and decides,
    by run mode and input hash, whether to reuse a stored answer
-   (``core.replay.decide``). Stored answers, in order: this session's answer
+   (``answer_reuse.py`` on ``core.replay.decide``). Stored answers, in order: this session's answer
    of the cell, the cell's output in the notebook on disk (matched by cell id
    or source), and the cell's output in ``X.nbconvert.ipynb`` (what an earlier
-   ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote);
+   ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote,
+   ``executed_copies.py``);
 5. reuses (re-displays the stored bundle byte for byte) or streams a new answer
    (``loop_thread.py`` + ``display.py``) and shows the final bundle from
    ``core.outputs.build_bundle``: the very bundle the server door writes. A
    call with embedded context nobody accepted is refused first
    (``NotebookState.require_reviewed``); reuse needs no trust.
 6. embeds the context in effect in the output's metadata
-   (:func:`carrying_context`), so an executed copy written under another name
+   (``executed_copies.carrying_context``), so an executed copy written under another name
    carries it.
 
 Every failure raises a kernel error (``errors.py``).
@@ -35,53 +37,32 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..core.broker import Broker
-from ..core.config import CHECK_ANSWERS_FILE, CollabConfig, cache_dir
 from ..core.context_model import CollabContext
-from ..core.errors import CollabError, ConfigurationError
+from ..core.errors import CollabError
 from ..core.history import cell_key, turns_for_cell
-from ..core.notebook import METADATA_KEY, embed_context
 from ..core.operation_models import CheckReport, CompletionInput, CompletionResult
-from ..core.operations.check import replay_identity
-from ..core.operations.fanout import BaselineCache
 from ..core.outputs import CollabOutput, build_bundle
 from ..core.providers.base import TextDelta
-from ..core.providers.recorded import RecordedProvider
 from ..core.replay import (
     Action,
-    Decision,
-    RunMode,
     StoredAnswer,
     cell_highlights,
-    decide,
-    feedback_exclusions,
     redisplay_bundle,
     stored_answer_of_cell,
 )
+from .answer_reuse import decide_reuse
+from .check_before_run import require_holding, run_check
 from .discovery import CellInfo, NotebookFinder, NotebookLocation, locate_cell
 from .display import Publisher, StreamingDisplay, ipython_publisher
-from .errors import CollabCheckError, CollabUsageError, for_kernel
+from .errors import CollabUsageError, for_kernel
+from .executed_copies import carrying_context, nbconvert_answer
+from .kernel_settings import KernelSettings
 from .loop_thread import LoopThread, stream_events
-from .notebook_state import NotebookState, load_state, read_notebook_shared
-from .variables import DEFAULT_MAX_CHARS, fill_prompt
-
-CheckBeforeRun = Literal["off", "live", "replay"]
-
-
-@dataclass
-class KernelSettings:
-    config: CollabConfig = field(default_factory=CollabConfig)
-    run_mode: RunMode = RunMode.auto
-    #: Check the notebook's constitution before its first collaborator cell runs:
-    #: "live" calls the model, "replay" reads the check's recorded answers.
-    check: CheckBeforeRun = "off"
-    check_answers: str | None = None
-    trust_embedded: bool = False
-    update_interval: float = 0.05
-    value_max_chars: int = DEFAULT_MAX_CHARS
-    notebook_path: str | None = None
+from .notebook_state import NotebookState, load_state
+from .variables import fill_prompt
 
 
 @dataclass
@@ -99,38 +80,6 @@ class CellRun:
     request: CompletionInput
     filled: list[str] = field(default_factory=list)
     updates: int = 0
-
-
-def nbconvert_answer(notebook: Path, cell_id: str | None) -> StoredAnswer | None:
-    """The answer of ``cell_id`` in ``X.nbconvert.ipynb``, the file a previous
-    ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote beside ``X.ipynb``."""
-    sibling = notebook.with_name(notebook.name[: -len(".ipynb")] + ".nbconvert.ipynb")
-    if not cell_id or not sibling.is_file() or notebook.name.endswith(".nbconvert.ipynb"):
-        return None
-    try:
-        node = read_notebook_shared(sibling)
-    except Exception:
-        return None
-    for cell in node.get("cells") or []:
-        if isinstance(cell, dict) and cell.get("id") == cell_id:
-            return stored_answer_of_cell(cell, "nbconvert output")
-    return None
-
-
-def carrying_context(metadata: dict[str, Any], context: CollabContext | None) -> dict[str, Any]:
-    """The output metadata with ``context`` embedded (``core.notebook.embed_context``).
-
-    The kernel cannot write the metadata of the notebook that ``jupyter nbconvert
-    --execute --output NAME`` or papermill writes, and that notebook has no
-    sidecar under its new name; the display metadata of this output does end up
-    in it, so the copy carries the context its answers were checked against and
-    replays under any name. A copy, never the stored metadata itself: stored
-    answers are shared with the notebook cache.
-    """
-    if context is None:
-        return metadata
-    output = {"metadata": {**metadata, METADATA_KEY: dict(metadata.get(METADATA_KEY) or {})}}
-    return embed_context(output, context)["metadata"]
 
 
 def _warn(message: str) -> None:
@@ -261,8 +210,14 @@ class KernelDoor:
         if state is not None:
             where += f" of {state.path.name}"
         earlier = nbconvert_answer(state.path, cell_id) if state is not None else None
-        decision = self._decide(
-            request, context, [self.answers.get(key), on_disk, earlier], where, cell_id
+        decision = decide_reuse(
+            self.settings,
+            lambda: self.broker,
+            request,
+            context,
+            [self.answers.get(key), on_disk, earlier],
+            where,
+            cell_id,
         )
         carried = state.carried if state is not None else None
         if decision.action == Action.reuse and decision.stored is not None:
@@ -308,85 +263,6 @@ class KernelDoor:
         self.last = run
         return run
 
-    def _decide(
-        self,
-        request: CompletionInput,
-        context: Any,
-        candidates: list[StoredAnswer | None],
-        where: str,
-        cell_id: str | None = None,
-    ) -> Decision:
-        """The run mode's decision; replay needs no provider at all.
-
-        Replay checks each stored answer against the request as *its* provider and
-        model would have received it (so replaying a notebook recorded with another
-        provider works, e.g. in CI); auto uses the configured provider and falls
-        back to that check only when no provider can be built here.
-        """
-        mode = self.settings.run_mode
-        unusable: ConfigurationError | None = None
-        if mode != RunMode.replay:
-            try:
-                prepared = self.broker.prepare(request, context)
-            except ConfigurationError as err:
-                if mode != RunMode.auto:
-                    raise
-                unusable = err
-            else:
-                if mode == RunMode.auto:
-                    reusable = self._reusable_despite_feedback(
-                        request, context, candidates, cell_id
-                    )
-                    if reusable is not None:
-                        return decide(RunMode.replay, reusable.input_hash, [reusable], where=where)
-                return decide(mode, prepared.input_hash, candidates, where=where)
-        stored = [c for c in candidates if c is not None]
-        hashes = [
-            self._prepare_as(
-                c, request, context, feedback_exclusions(context, cell_id, c)
-            ).input_hash
-            for c in stored
-        ]
-        for candidate, input_hash in zip(stored, hashes, strict=True):
-            if candidate.reusable and candidate.input_hash == input_hash:
-                return decide(RunMode.replay, input_hash, [candidate], where=where)
-        if unusable is not None:
-            raise unusable
-        return decide(mode, hashes[0] if hashes else "", candidates, where=where)
-
-    def _prepare_as(
-        self,
-        stored: StoredAnswer,
-        request: CompletionInput,
-        context: Any,
-        exclude_ids: list[str] | None = None,
-    ):
-        result = stored.output.result
-        recorded = Broker(
-            self.settings.config, provider=RecordedProvider(result.provider, result.model)
-        )
-        return recorded.prepare(request, context, exclude_ids=exclude_ids or ())
-
-    def _reusable_despite_feedback(
-        self,
-        request: CompletionInput,
-        context: Any,
-        candidates: list[StoredAnswer | None],
-        cell_id: str | None,
-    ) -> StoredAnswer | None:
-        """A stored answer whose only changed input is feedback given on it (see
-        ``core.replay.feedback_exclusions``)."""
-        for candidate in candidates:
-            if candidate is None or not candidate.reusable:
-                continue
-            excluded = feedback_exclusions(context, cell_id, candidate)
-            if not excluded:
-                continue
-            prepared = self.broker.prepare(request, context, exclude_ids=excluded)
-            if prepared.input_hash == candidate.input_hash:
-                return candidate
-        return None
-
     def _stream(
         self,
         request: CompletionInput,
@@ -430,46 +306,10 @@ class KernelDoor:
         every later one, so a headless run stops."""
         report = self._checked.get(state.path)
         if report is None:
-            report = self._checked[state.path] = self._run_check(state)
-        if not report.all_hold:
-            failing = [a for a in report.amendments if a.health.value not in ("holds", "untested")]
-            lines = [
-                f"the constitution of {state.path.name} does not hold "
-                f"({report.provider} · {report.model}); fix or disable these amendments, or "
-                "unset JUPYTER_COLLAB_CHECK:"
-            ]
-            lines += [f"  {a.health.value} {a.amendment_id}: {a.summary}" for a in failing]
-            if report.cancelled:
-                lines.append("  (the check was cancelled)")
-            raise CollabCheckError("\n".join(lines))
-
-    def _run_check(self, state: NotebookState) -> CheckReport:
-        context = state.context or CollabContext()
-        replay = self.settings.check == "replay"
-        answers = Path(self.settings.check_answers or cache_dir() / CHECK_ANSWERS_FILE)
-        record = BaselineCache.load(answers, maxsize=50_000)
-        if replay:
-            config = self.settings.config
-            provider, model = replay_identity(
-                context,
-                config.provider if config.provider != "auto" else None,
-                config.model,
-                config.resolved_provider(),
+            report = self._checked[state.path] = run_check(
+                state, self.settings, lambda: self.broker, self.runner, self.warn
             )
-            broker = Broker(
-                config.model_copy(update={"model": model}),
-                provider=RecordedProvider(provider, model),
-            )
-        else:
-            state.require_reviewed()  # the check sends the context to the model
-            broker = self.broker
-        report = self.runner.run(broker.check_report(context, record=record, replay=replay))
-        if not replay:
-            try:
-                record.save(answers)
-            except OSError as err:
-                self.warn(f"jupyter-collab: could not record the check's answers: {err}")
-        return report
+        require_holding(report, state.path.name)
 
     # -- session bookkeeping -------------------------------------------------------
 

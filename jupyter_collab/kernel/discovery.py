@@ -49,9 +49,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.context_format import sidecar_path_for
 from ..core.history import cell_source
 from ..core.notebook import NotebookFileError, is_collab_cell, read_notebook_file
-from ..core.store import sidecar_path_for
 from .errors import CollabNotebookError
 
 NOTEBOOK_ENV = "JUPYTER_COLLAB_NOTEBOOK"

@@ -63,9 +63,10 @@ from ..core.config import CollabConfig
 from ..core.context_model import Mode
 from ..core.errors import CollabError
 from ..core.replay import RunMode, parse_run_mode
-from .collab_cell import KernelDoor, KernelSettings
+from .collab_cell import KernelDoor
 from .discovery import CellInfo
 from .errors import CollabConfigError, CollabUsageError, for_kernel
+from .kernel_settings import KernelSettings
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

@@ -7,7 +7,7 @@ both work), which keeps the extension working with any contents backend and
 inside JupyterHub, and confines every path to the server root.
 
 Parsing, serializing and the revision rule are the functions from
-``core/store.py`` that the CLI and the kernel use too, so the rules cannot
+``core/context_format.py`` that the CLI and the kernel use too, so the rules cannot
 drift: a sidecar that does not parse raises :class:`ContextFileError` and is
 never overwritten; a save based on an older revision raises
 :class:`StaleRevisionError` and writes nothing. Writers in this process are
@@ -18,7 +18,7 @@ When the contents manager is a local one (a ``FileContentsManager``: it has
 ``root_dir`` and ``_get_os_path``), the sidecar is on this machine's disk where
 the CLI and the kernel write it too, so the server
 
-* also takes their lock (``flock`` on the folder, ``core/store.py``) across
+* also takes their lock (``flock`` on the folder, ``core/local_files.py``) across
   read-check-write (waiting for it in a thread, never on the event loop), so a
   tab and the CLI writing at once cannot lose an amendment;
 * reads and writes the sidecar with the core's functions, in a worker thread:
@@ -49,22 +49,21 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado import web
 
+from ..core.context_format import (
+    MAX_CONTEXT_BYTES,
+    next_revision,
+    parse_context,
+    serialize_context,
+    sidecar_path_for,
+)
 from ..core.context_model import CollabContext
 from ..core.errors import (
     ContextFileError,
     NotFoundError,
     StaleRevisionError,
 )
-from ..core.store import (
-    MAX_CONTEXT_BYTES,
-    next_revision,
-    parse_context,
-    read_context_file,
-    release_folder_lock,
-    serialize_context,
-    sidecar_path_for,
-    write_context_file,
-)
+from ..core.local_files import release_folder_lock
+from ..core.store import read_context_file, write_context_file
 from .errors import CollabHTTPError
 from .folder_locks import wait_for_folder_lock
 from .notebook_paths import validate_notebook_path

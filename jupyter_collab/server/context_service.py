@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.assembly import estimate_tokens, render_constitution
+from ..core.context_format import context_to_jsonable
 from ..core.context_model import CollabContext, Expectation, Settings
 from ..core.errors import (
     ContextFileError,
@@ -33,8 +34,7 @@ from ..core.hashing import hash_json
 from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_context
 from ..core.operation_models import CheckReport
 from ..core.operations import entries, expectations
-from ..core.operations.check import record_check
-from ..core.store import context_to_jsonable
+from ..core.operations.check_records import record_check
 from .contents_store import ContentsContextStore
 from .route_models import (
     AcceptReview,

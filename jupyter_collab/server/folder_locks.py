@@ -1,7 +1,7 @@
 """Waiting for a folder lock held by another program (the CLI, a kernel) without
 blocking the event loop.
 
-The lock is ``core/store.py``'s ``flock`` on the notebook's folder. Waiting
+The lock is ``core/local_files.py``'s ``flock`` on the notebook's folder. Waiting
 happens in threads of their own: never the loop, and not the default executor,
 which file reads need meanwhile. flock wakes waiters as soon as the lock is
 released, so a browser tab is served as fairly as the CLI.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from ..core.store import acquire_folder_lock, release_folder_lock, try_folder_lock
+from ..core.local_files import acquire_folder_lock, release_folder_lock, try_folder_lock
 
 _LOCK_WAITERS: ThreadPoolExecutor | None = None
 

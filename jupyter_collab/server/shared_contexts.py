@@ -16,9 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.assembly import share_read_only
+from ..core.context_format import MAX_CONTEXT_BYTES
 from ..core.context_model import CollabContext
 from ..core.filecache import FileCache
-from ..core.store import MAX_CONTEXT_BYTES, read_context_file
+from ..core.store import read_context_file
 
 
 def _shared(context: CollabContext | None) -> bool:

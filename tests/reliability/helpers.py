@@ -143,8 +143,8 @@ def tree_fingerprint(root: Path) -> dict[str, tuple[str, int, int] | None]:
 
 
 def valid_context_json(*texts: str, revision: int = 0) -> str:
+    from jupyter_collab.core.context_format import serialize_context
     from jupyter_collab.core.context_model import Amendment, CollabContext
-    from jupyter_collab.core.store import serialize_context
 
     return serialize_context(
         CollabContext(revision=revision, amendments=[Amendment(kind="fact", text=t) for t in texts])

@@ -32,8 +32,9 @@ from pathlib import Path
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 
 from jupyter_collab.cli.context import change_context
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
-from jupyter_collab.core.store import LocalContextStore, serialize_context
+from jupyter_collab.core.store import LocalContextStore
 from jupyter_collab.server.contents_store import ContentsContextStore
 
 ENTRIES = 12

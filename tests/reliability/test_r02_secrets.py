@@ -24,8 +24,8 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from jupyter_collab.core.context_format import context_to_jsonable
 from jupyter_collab.core.context_model import Amendment, CollabContext
-from jupyter_collab.core.store import context_to_jsonable
 from tests.reliability.helpers import DRAFT, HIGHLIGHT, raw_fetch, sample_bodies
 from tests.wire.anthropic_server import FAKE_API_KEY, Reply
 

@@ -23,9 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import CollabContext
 from jupyter_collab.core.notebook import embed_context, extract_context
-from jupyter_collab.core.store import LocalContextStore, serialize_context
+from jupyter_collab.core.store import LocalContextStore
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = 100

@@ -177,7 +177,11 @@ async def test_r06_a_lock_held_elsewhere_is_waited_for_then_refused_clearly(
     """Another program holding the folder lock: the server waits off its loop, and
     after ``lock_timeout`` answers 503 with the reason; a waiter that gives up
     (cancelled or timed out) releases the lock as soon as it gets it."""
-    from jupyter_collab.core.store import acquire_folder_lock, release_folder_lock, try_folder_lock
+    from jupyter_collab.core.local_files import (
+        acquire_folder_lock,
+        release_folder_lock,
+        try_folder_lock,
+    )
 
     make_notebook("nb.ipynb")
     store = collab_app.contexts.store

@@ -233,6 +233,7 @@ class Recorder:
 @pytest.mark.timeout(180)
 def test_r07_faults_through_the_kernel_door(tmp_path, anthropic_env, figures):
     door_mod = pytest.importorskip("jupyter_collab.kernel.collab_cell")
+    settings_mod = pytest.importorskip("jupyter_collab.kernel.kernel_settings")
     from jupyter_collab.core.replay import RunMode
     from jupyter_collab.kernel.discovery import CellInfo, NotebookFinder
     from jupyter_collab.kernel.errors import CollabProviderError
@@ -247,7 +248,7 @@ def test_r07_faults_through_the_kernel_door(tmp_path, anthropic_env, figures):
     )
     recorder = Recorder()
     door = door_mod.KernelDoor(
-        door_mod.KernelSettings(
+        settings_mod.KernelSettings(
             config=config, run_mode=RunMode.live, update_interval=0.0, notebook_path=str(notebook)
         ),
         finder=NotebookFinder(env={}, cwd=tmp_path),

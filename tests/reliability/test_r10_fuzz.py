@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jupyter_collab.core.context_format import context_to_jsonable, parse_context, serialize_context
 from jupyter_collab.core.context_model import (
     Amendment,
     CollabContext,
@@ -40,7 +41,6 @@ from jupyter_collab.core.operations.anchoring import (
     anchor,
     make_quote,
 )
-from jupyter_collab.core.store import context_to_jsonable, parse_context, serialize_context
 from tests.reliability.helpers import collab_routes, sample_bodies, ws_send
 
 COUNTS: dict[str, int] = {}

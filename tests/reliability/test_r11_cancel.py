@@ -186,13 +186,14 @@ async def test_r11_sse_disconnect_closes_upstream(
 
 def test_r11_kernel_door_interrupt_in_process(tmp_path, anthropic_env, figures):
     door_mod = pytest.importorskip("jupyter_collab.kernel.collab_cell")
+    settings_mod = pytest.importorskip("jupyter_collab.kernel.kernel_settings")
     from jupyter_collab.core.config import CollabConfig
     from jupyter_collab.core.replay import RunMode
     from jupyter_collab.kernel.discovery import CellInfo, NotebookFinder
 
     disconnects = Disconnects(anthropic_env)
     door = door_mod.KernelDoor(
-        door_mod.KernelSettings(
+        settings_mod.KernelSettings(
             config=CollabConfig(provider="anthropic", anthropic_base_url=anthropic_env.url),
             run_mode=RunMode.live,
             update_interval=0.0,

@@ -6,7 +6,8 @@ exposes them as methods."""
 
 from .amend import propose_amendments
 from .anchoring import AnchorResult, anchor, anchor_highlight, make_quote
-from .check import record_check, run_check
+from .check import run_check
+from .check_records import record_check
 from .common import OpsClient
 from .diffing import short_diff, word_diff
 from .entries import (

@@ -18,7 +18,7 @@ some are flaky, and is **broken** when one fails, unless removing another
 enabled amendment makes a failing probe pass: then the two are in **conflict**
 (both are reported, each naming the other). The candidates for a conflict are
 the few amendments whose words are closest to the failing amendment and its
-probes (``conflict_candidates``). An amendment with no stored probe is
+probes (``check_conflicts.py``). An amendment with no stored probe is
 **untested**.
 
 The probes run through the preview's machinery (``compare.py``, ``fanout.py``):
@@ -26,13 +26,16 @@ the same bounded fan-out, warm-up, baseline cache and noise floor; a prompt
 several amendments share is answered once with the whole context. With a
 recording (``record``) every answer and verdict is kept by input hash; with
 ``replay`` the check makes no call at all.
+
+This module is the run; a probe's outcome and an amendment's health and summary
+are put together in ``check_report.py``, and what a check leaves on the context
+is ``check_records.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +43,6 @@ from dataclasses import dataclass, field
 from ..assembly import assemble, input_hash
 from ..context_model import (
     Amendment,
-    CheckRecord,
     CollabContext,
     Expectation,
     Health,
@@ -59,8 +61,10 @@ from ..operation_models import (
     ProbeCheck,
 )
 from ..providers.base import ChatRequest, Provider
+from .check_conflicts import CONFLICT_CANDIDATES, find_conflicts, pair_conflicts
+from .check_report import amendment_health, amendment_report, probe_outcome
 from .checks import check_change, decidable
-from .common import OpsClient, normalize, one_line
+from .common import OpsClient
 from .compare import (
     IDENTICAL_REASON,
     Decided,
@@ -70,11 +74,6 @@ from .compare import (
 )
 from .fanout import BaselineCache
 from .probes import EXPECT_CHANGE, EXPECT_NO_CHANGE
-
-#: Other amendments tried as the cause of a failing probe, per failing amendment.
-CONFLICT_CANDIDATES = 3
-#: Failing probes of one amendment tried against each candidate.
-CONFLICT_PROBES = 2
 
 
 def _requests(
@@ -112,16 +111,6 @@ def _requests(
         amended_key=input_hash(provider.name, model, amended),
         model=model,
     )
-
-
-def _outcome(expectation: Expectation, verdict: Verdict, decided_by: str, met: bool):
-    if decided_by == "deterministic":
-        return "pass" if met else "fail"
-    if verdict == Verdict.within_noise:
-        return "pass" if expectation == Expectation.no_change else "flaky"
-    if expectation == Expectation.change:
-        return "pass" if verdict == Verdict.intended else "fail"
-    return "pass" if verdict == Verdict.unchanged else "fail"
 
 
 @dataclass
@@ -212,7 +201,7 @@ class _Run:
             prompt=item.stored.probe,
             probe_kind=item.stored.probe_kind,
             expectation=expectation,
-            outcome=_outcome(
+            outcome=probe_outcome(
                 expectation,
                 outcome.verdict,
                 decided_by,
@@ -230,46 +219,18 @@ class _Run:
             measures=measures,
         )
 
-    def candidates(self, amendment: Amendment, failing: list[ProbeCheck]) -> list[Amendment]:
-        """The other enabled amendments most likely to pull against ``amendment``:
-        those sharing the most words with it and its failing probes."""
-        words = _words(amendment.text + " " + " ".join(p.prompt for p in failing))
-        others = [a for a in self.context.enabled_amendments() if a.id != amendment.id]
-        scored = sorted(
-            others,
-            key=lambda a: len(words & _words(a.text)) / (1 + len(_words(a.text))),
-            reverse=True,
+    async def rerun_probe(
+        self, amendment: Amendment, index: int, also_without: Sequence[str]
+    ) -> ProbeCheck:
+        """Probe ``index`` of ``amendment`` asked with the context less ``also_without``."""
+        return await self.run_probe(
+            _Probe(amendment, index, amendment.preview[index]), also_without
         )
-        return scored[: self.conflict_candidates]
-
-    async def find_conflicts(
-        self, amendment: Amendment, probes: list[ProbeCheck]
-    ) -> dict[int, str]:
-        """Failing probe index -> the id of an amendment whose removal makes it pass."""
-        failing = [p for p in probes if p.outcome == "fail"][:CONFLICT_PROBES]
-        if not failing:
-            return {}
-        trials = [
-            (probe, other) for other in self.candidates(amendment, failing) for probe in failing
-        ]
-        results = await asyncio.gather(
-            *(
-                self.run_probe(
-                    _Probe(amendment, probe.index, amendment.preview[probe.index]), [other.id]
-                )
-                for probe, other in trials
-            )
-        )
-        found: dict[int, str] = {}
-        for (probe, other), result in zip(trials, results, strict=True):
-            if result.outcome == "pass" and probe.index not in found:
-                found[probe.index] = other.id
-        return found
 
     async def check_amendment(self, amendment: Amendment) -> AmendmentCheck:
         items = [_Probe(amendment, i, stored) for i, stored in enumerate(amendment.preview)]
         if not items:
-            return _report(amendment, Health.untested, [], [])
+            return amendment_report(amendment, Health.untested, [], [])
 
         async def one(item: _Probe) -> ProbeCheck:
             result = await self.run_probe(item)
@@ -286,86 +247,17 @@ class _Run:
             return result
 
         probes = list(await asyncio.gather(*(one(item) for item in items)))
-        conflicts = await self.find_conflicts(amendment, probes)
+        conflicts = await find_conflicts(
+            self.rerun_probe, self.context, amendment, probes, self.conflict_candidates
+        )
         probes = [
             p.model_copy(update={"conflict_with": conflicts[p.index]})
             if p.index in conflicts
             else p
             for p in probes
         ]
-        if conflicts:
-            health = Health.conflict
-        elif any(p.outcome == "fail" for p in probes):
-            health = Health.broken
-        elif any(p.outcome == "flaky" for p in probes):
-            health = Health.flaky
-        else:
-            health = Health.holds
-        return _report(amendment, health, probes, sorted(set(conflicts.values())))
-
-
-_WORD = re.compile(r"\w{4,}")
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(normalize(text)))
-
-
-def _summary(amendment: Amendment, health: Health, probes: list[ProbeCheck]) -> str:
-    if health == Health.untested:
-        return (
-            "no probes recorded: preview it, or add one with "
-            f"`jupyter collab context expect NOTEBOOK {amendment.id} --add PROMPT`"
-        )
-    passed = sum(1 for p in probes if p.outcome == "pass")
-    head = f"{passed}/{len(probes)} probes pass"
-    worst = next((p for p in probes if p.outcome == "fail"), None) or next(
-        (p for p in probes if p.outcome == "flaky"), None
-    )
-    if worst is None:
-        return head
-    reason = one_line(worst.reason, 200).rstrip(".")
-    detail = f"probe {worst.index + 1} ({one_line(worst.prompt, 50)!r}): {reason}"
-    if worst.conflict_with:
-        detail += f"; passes once {worst.conflict_with} is removed"
-    return f"{head}; {detail}"
-
-
-def _report(
-    amendment: Amendment, health: Health, probes: list[ProbeCheck], conflicts: list[str]
-) -> AmendmentCheck:
-    return AmendmentCheck(
-        amendment_id=amendment.id,
-        kind=amendment.kind,
-        text=amendment.text,
-        health=health,
-        summary=_summary(amendment, health, probes),
-        conflicts_with=conflicts,
-        probes=probes,
-    )
-
-
-def _pair_conflicts(checks: dict[str, AmendmentCheck]) -> list[AmendmentCheck]:
-    """Name each conflict on both sides; returns the checks that changed."""
-    changed: dict[str, AmendmentCheck] = {}
-    for check in list(checks.values()):
-        for other_id in check.conflicts_with:
-            other = checks.get(other_id)
-            if other is None or check.amendment_id in other.conflicts_with:
-                continue
-            summary = (
-                f"pulls against {check.amendment_id}, whose probes fail with it enabled; "
-                + other.summary
-            )
-            other = other.model_copy(
-                update={
-                    "health": Health.conflict,
-                    "conflicts_with": [*other.conflicts_with, check.amendment_id],
-                    "summary": summary,
-                }
-            )
-            checks[other_id] = changed[other_id] = other
-    return list(changed.values())
+        health = amendment_health(probes, conflicts)
+        return amendment_report(amendment, health, probes, sorted(set(conflicts.values())))
 
 
 def check_targets(context: CollabContext, amendment_ids: Sequence[str] | None) -> list[Amendment]:
@@ -427,7 +319,7 @@ async def run_check(
         run.events.put_nowait(
             CheckProgress(event="amendment", total=run.total, done=run.done, amendment=check)
         )
-        for changed in _pair_conflicts(checks):
+        for changed in pair_conflicts(checks):
             run.events.put_nowait(
                 CheckProgress(event="amendment", total=run.total, done=run.done, amendment=changed)
             )
@@ -469,49 +361,3 @@ async def run_check(
         duration_s=round(time.monotonic() - started, 3),
     )
     yield CheckProgress(event="finished", total=run.total, done=run.done, report=report)
-
-
-def replay_identity(
-    context: CollabContext,
-    provider: str | None,
-    model: str | None,
-    default_provider: str | None = None,
-) -> tuple[str, str]:
-    """The provider and model whose recorded answers a replay reads: those given,
-    else those of the last check kept on the amendments (else ``default_provider``)."""
-    last = max(
-        (a.check for a in context.amendments if a.check is not None),
-        key=lambda record: record.at,
-        default=None,
-    )
-    provider = provider or (last.provider if last else None) or default_provider
-    model = model or (last.model if last else None)
-    if provider is None or model is None:
-        raise InvalidRequestError(
-            "a replayed check needs to know which provider and model answered: no check is "
-            "kept on the amendments, so name the provider and the model"
-        )
-    return provider, model
-
-
-def record_check(context: CollabContext, report: CheckReport) -> CollabContext:
-    """A NEW context with each checked amendment's :class:`CheckRecord` set from
-    ``report`` (nothing else changes: no revision of the amendment, no history)."""
-    updated = context.model_copy(deep=True)
-    by_id = {a.id: a for a in updated.amendments}
-    for check in report.amendments:
-        amendment = by_id.get(check.amendment_id)
-        if amendment is None:
-            continue  # removed since the check started
-        amendment.check = CheckRecord(
-            health=check.health,
-            at=report.at,
-            provider=report.provider,
-            model=report.model,
-            summary=check.summary[:1000],
-            conflicts_with=[c for c in check.conflicts_with if c in by_id],
-            probes_passed=sum(1 for p in check.probes if p.outcome == "pass"),
-            probes_total=len(check.probes),
-            replayed=report.replayed,
-        )
-    return updated

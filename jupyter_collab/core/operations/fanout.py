@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from ..errors import ProviderError
+from ..local_files import atomic_write_text
 from ..providers.base import ChatRequest, Provider, StreamEnd, TextDelta
-from ..store import atomic_write_text
 
 T = TypeVar("T")
 
