@@ -13,9 +13,9 @@ namespace, the running cell's id and source) and hands them to
    (``core.history``), unless ``--no-history``;
 4. prepares the request without calling (``Broker.prepare``) and decides,
    by run mode and input hash, whether to reuse a stored answer
-   (``answer_reuse.py`` on ``core.replay.decide``). Stored answers, in order: this session's answer
-   of the cell, the cell's output in the notebook on disk (matched by cell id
-   or source), and the cell's output in ``X.nbconvert.ipynb`` (what an earlier
+   (``core/answer_reuse.py`` on ``core.replay.decide``). Stored answers, in
+   order: this session's answer of the cell, the cell's output in the notebook
+   on disk (matched by cell id or source), and the cell's output in ``X.nbconvert.ipynb`` (what an earlier
    ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote,
    ``executed_copies.py``);
 5. reuses (re-displays the stored bundle byte for byte) or streams a new answer
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.answer_reuse import decide_reuse
 from ..core.broker import Broker
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError
@@ -53,7 +54,6 @@ from ..core.replay import (
     redisplay_bundle,
     stored_answer_of_cell,
 )
-from .answer_reuse import decide_reuse
 from .check_before_run import require_holding, run_check
 from .discovery import CellInfo, NotebookFinder, NotebookLocation, locate_cell
 from .display import Publisher, StreamingDisplay, ipython_publisher
@@ -211,7 +211,8 @@ class KernelDoor:
             where += f" of {state.path.name}"
         earlier = nbconvert_answer(state.path, cell_id) if state is not None else None
         decision = decide_reuse(
-            self.settings,
+            self.settings.run_mode,
+            self.settings.config,
             lambda: self.broker,
             request,
             context,

@@ -1,21 +1,24 @@
-"""Whether a cell reuses a stored answer or calls the model, by run mode and input hash."""
+"""Whether a collaborator cell reuses a stored answer or calls the model, by run mode
+and input hash: the run-mode rule of ``replay.py`` applied to a cell's stored answers
+(this session's, the notebook's, an executed copy's). Door-neutral: the kernel door
+calls it for every cell; it needs no IPython."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from ..core.broker import Broker
-from ..core.config import CollabConfig
-from ..core.errors import ConfigurationError
-from ..core.operation_models import CompletionInput
-from ..core.providers.recorded import RecordedProvider
-from ..core.replay import Decision, RunMode, StoredAnswer, decide, feedback_exclusions
-from .kernel_settings import KernelSettings
+from .broker import Broker
+from .config import CollabConfig
+from .errors import ConfigurationError
+from .operation_models import CompletionInput
+from .providers.recorded import RecordedProvider
+from .replay import Decision, RunMode, StoredAnswer, decide, feedback_exclusions
 
 
 def decide_reuse(
-    settings: KernelSettings,
+    mode: RunMode,
+    config: CollabConfig,
     broker: Callable[[], Broker],
     request: CompletionInput,
     context: Any,
@@ -31,7 +34,6 @@ def decide_reuse(
     provider works, e.g. in CI); auto uses the configured provider and falls
     back to that check only when no provider can be built here.
     """
-    mode = settings.run_mode
     unusable: ConfigurationError | None = None
     if mode != RunMode.replay:
         try:
@@ -51,7 +53,7 @@ def decide_reuse(
     stored = [c for c in candidates if c is not None]
     hashes = [
         _prepare_as(
-            settings.config, c, request, context, feedback_exclusions(context, cell_id, c)
+            config, c, request, context, feedback_exclusions(context, cell_id, c)
         ).input_hash
         for c in stored
     ]
