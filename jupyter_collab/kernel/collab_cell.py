@@ -15,7 +15,8 @@ namespace, the running cell's id and source) and hands them to
    by run mode and input hash, whether to reuse a stored answer
    (``core/answer_reuse.py`` on ``core.replay.decide``). Stored answers, in
    order: this session's answer of the cell, the cell's output in the notebook
-   on disk (matched by cell id or source), and the cell's output in ``X.nbconvert.ipynb`` (what an earlier
+   on disk (matched by cell id or source), and the cell's output in
+   ``X.nbconvert.ipynb`` (what an earlier
    ``jupyter nbconvert --to notebook --execute X.ipynb`` wrote,
    ``executed_copies.py``);
 5. reuses (re-displays the stored bundle byte for byte) or streams a new answer
