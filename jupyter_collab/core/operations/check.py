@@ -40,7 +40,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from ..assembly import assemble, input_hash
 from ..context_model import (
     Amendment,
     CollabContext,
@@ -71,6 +70,7 @@ from .compare import (
     PreviewSettings,
     ProbeComparer,
     ProbeRequests,
+    probe_request,
 )
 from .fanout import BaselineCache
 from .probes import EXPECT_CHANGE, EXPECT_NO_CHANGE
@@ -87,30 +87,10 @@ def _requests(
     """The probe asked with the context less ``also_without`` (amended) and less
     ``without`` too (baseline)."""
 
-    def build(exclude: Sequence[str]):
-        request = assemble(
-            prompt,
-            context=context,
-            mode=settings.mode,
-            exclude_ids=exclude,
-            token_budget=settings.token_budget,
-            model=settings.model,
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-        ).request
-        request.model = provider.resolve_model(request)
-        return request
+    def ask(exclude: Sequence[str]) -> ChatRequest:
+        return probe_request(provider, prompt, context, settings, exclude_ids=exclude)
 
-    baseline = build([*without, *also_without])
-    amended = build(list(also_without))
-    model = baseline.model or provider.default_model
-    return ProbeRequests(
-        baseline=baseline,
-        amended=amended,
-        baseline_key=input_hash(provider.name, model, baseline),
-        amended_key=input_hash(provider.name, model, amended),
-        model=model,
-    )
+    return ProbeRequests.of(provider, ask([*without, *also_without]), ask(also_without))
 
 
 @dataclass

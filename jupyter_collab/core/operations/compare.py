@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field
 
-from ..context_model import Mode, Verdict
+from ..assembly import assemble, input_hash
+from ..context_model import Amendment, CollabContext, Mode, Verdict
 from ..errors import InvalidRequestError, ReplayMissError
 from ..hashing import sha256_text
 from ..operation_models import (
@@ -103,6 +104,44 @@ class ProbeRequests:
     baseline_key: str
     amended_key: str
     model: str
+
+    @classmethod
+    def of(cls, provider: Provider, baseline: ChatRequest, amended: ChatRequest) -> ProbeRequests:
+        """The pair with the input hashes their answers are cached and recorded under."""
+        model = baseline.model or provider.default_model
+        return cls(
+            baseline=baseline,
+            amended=amended,
+            baseline_key=input_hash(provider.name, model, baseline),
+            amended_key=input_hash(provider.name, model, amended),
+            model=model,
+        )
+
+
+def probe_request(
+    provider: Provider,
+    prompt: str,
+    context: CollabContext | None,
+    settings: PreviewSettings,
+    *,
+    extra_amendments: Sequence[Amendment] = (),
+    exclude_ids: Sequence[str] = (),
+) -> ChatRequest:
+    """One probe as the preview and the check ask it: the context with
+    ``extra_amendments`` added and ``exclude_ids`` left out, for the provider's model."""
+    request = assemble(
+        prompt,
+        context=context,
+        mode=settings.mode,
+        extra_amendments=list(extra_amendments),
+        exclude_ids=list(exclude_ids),
+        token_budget=settings.token_budget,
+        model=settings.model,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+    ).request
+    request.model = provider.resolve_model(request)
+    return request
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from ..assembly import assemble, input_hash
 from ..context_model import Amendment, CollabContext
 from ..errors import InvalidRequestError
 from ..operation_models import (
@@ -48,7 +47,7 @@ from ..operation_models import (
     Probe,
     ProbeOutcome,
 )
-from ..providers.base import ChatRequest, Provider
+from ..providers.base import Provider
 from .common import OpsClient
 from .compare import (
     IDENTICAL_REASON,
@@ -58,6 +57,7 @@ from .compare import (
     ProbeComparer,
     ProbeRequests,
     judge_prompt,
+    probe_request,
     resample_key,
 )
 from .fanout import BaselineCache, in_completion_order
@@ -93,31 +93,11 @@ def build_requests(
     context: CollabContext | None,
     settings: PreviewSettings,
 ) -> ProbeRequests:
-    def build(extra: list[Amendment]) -> ChatRequest:
-        assembled = assemble(
-            probe.prompt,
-            context=context,
-            mode=settings.mode,
-            extra_amendments=extra,
-            token_budget=settings.token_budget,
-            model=settings.model,
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-        )
-        request = assembled.request
-        request.model = provider.resolve_model(request)
-        return request
-
-    baseline = build([])
-    amended = build([draft_amendment(draft)])
-    model = baseline.model or provider.default_model
-    return ProbeRequests(
-        baseline=baseline,
-        amended=amended,
-        baseline_key=input_hash(provider.name, model, baseline),
-        amended_key=input_hash(provider.name, model, amended),
-        model=model,
+    baseline = probe_request(provider, probe.prompt, context, settings)
+    amended = probe_request(
+        provider, probe.prompt, context, settings, extra_amendments=[draft_amendment(draft)]
     )
+    return ProbeRequests.of(provider, baseline, amended)
 
 
 class PreviewRun:
