@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from ..version import __version__
-    from . import check, context, install_local, preview
+    from . import check, context, export, install_local, preview
 
     parser = _Parser(
         prog="jupyter collab",
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_parsers(commands)
     preview.add_parser(commands)
     check.add_parser(commands)
+    export.add_parser(commands)
     install_local.add_parser(commands)
     return parser
 

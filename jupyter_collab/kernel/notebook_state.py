@@ -35,6 +35,7 @@ from ..core.notebook import (
     shared_context,
 )
 from ..core.store import LocalContextStore
+from ..core.trust import is_trusted
 from .errors import CollabContextError, for_kernel
 
 TRUST_ENV = "JUPYTER_COLLAB_TRUST_EMBEDDED"
@@ -63,19 +64,6 @@ class NotebookState:
     @property
     def sidecar(self) -> Path:
         return LocalContextStore(self.path).path
-
-
-def is_trusted(notebook: Any) -> bool:
-    """nbformat's signature check (the same one ``jupyter trust`` writes)."""
-    try:
-        from nbformat import from_dict
-        from nbformat.sign import NotebookNotary
-
-        # from_dict: the notary wants attribute access, and works on a copy (it
-        # takes the signature out of the metadata while it hashes).
-        return bool(NotebookNotary().check_signature(from_dict(notebook)))
-    except Exception:  # no signature database, unreadable secret...: not trusted
-        return False
 
 
 def untrusted_message(path: Path, count: int) -> str:
