@@ -30,8 +30,11 @@ class CorrectedAnswer:
     text: str | None
 
 
-def _without_double_space(before: str, after: str) -> str:
-    # Deleting a word between two spaces leaves two; keep one.
+def _deleted(before: str, after: str) -> str:
+    # Deleting a word between two spaces leaves two: keep one. Deleting the first
+    # sentence of a line leaves the space after it at the line's start: drop it.
+    if not before or before.endswith("\n"):
+        return before + after.lstrip(" \t")
     if before.endswith((" ", "\t")) and after.startswith((" ", "\t")):
         return before + after[1:]
     return before + after
@@ -58,7 +61,7 @@ def apply_to_span(answer: str, start: int, end: int, correction: Correction) -> 
     if operation == CorrectionOperation.replace:
         return before + correction.text + after
     if operation == CorrectionOperation.delete:
-        return _without_double_space(before, after)
+        return _deleted(before, after)
     if operation == CorrectionOperation.insert:
         return _insertion(answer[:end], correction.text, after)
     return None  # a comment describes the problem; it is not a rewrite
