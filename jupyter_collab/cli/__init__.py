@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="jupyter collab",
         description="Annotated AI collaboration for Jupyter notebooks: "
-        "inspect and edit a notebook's context, preview amendments, check them.",
+        "inspect and edit a notebook's context, preview amendments, check them, "
+        "export corrections as training data.",
     )
     parser.add_argument("--version", action="version", version=f"jupyter-collab {__version__}")
     commands = parser.add_subparsers(
