@@ -134,7 +134,8 @@ def accepted_answer(amendment: Amendment, prompt: str) -> str | None:
     if amendment.status != AmendmentStatus.accepted:
         return None
     for result in amendment.preview:
-        if result.probe_kind != ProbeKind.original or result.probe != prompt:
+        # The doors send the cell's prompt as the original probe (stripped).
+        if result.probe_kind != ProbeKind.original or result.probe.strip() != prompt.strip():
             continue
         text = result.amended_text
         if text is not None and sha256_text(text) == result.amended_hash:

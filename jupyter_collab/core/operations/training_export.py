@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..context_format import is_sidecar_path
 from ..errors import InvalidRequestError, NotFoundError
 from ..local_files import atomic_write_text
 from ..notebook import check_notebook, parse_notebook_json, read_notebook_text, reconcile
@@ -169,8 +170,10 @@ def training_records(
 
 
 def _check_output(output: Path) -> None:
-    if output.suffix == ".ipynb":
-        raise InvalidRequestError(f"{output}: the output is a notebook name; name a .jsonl file")
+    if output.suffix == ".ipynb" or is_sidecar_path(str(output)):
+        raise InvalidRequestError(
+            f"{output}: the output is a notebook's or a context file's name; name a .jsonl file"
+        )
     if output.is_dir():
         raise InvalidRequestError(f"{output}: is a folder; name a .jsonl file to write")
     folder = output.parent
