@@ -69,6 +69,32 @@ test('Notebook 7: run, stream, feedback, preview, finalize, context panel', asyn
     expect(await page.evaluate(() => window.jupyterapp.name)).toBe(
       'Jupyter Notebook'
     );
+    // Every plugin of the extension activates in Notebook 7's shell, and the
+    // extension's cell executor replaces the notebook's own.
+    const plugins = await page.evaluate(() => {
+      const app = window.jupyterapp;
+      return Object.fromEntries(
+        app
+          .listPlugins()
+          .filter(id => id.startsWith('jupyter-collab:'))
+          .map(id => [id, app.isPluginActivated(id)])
+      );
+    });
+    expect(plugins).toEqual({
+      'jupyter-collab:cell-executor': true,
+      'jupyter-collab:plugin': true,
+      'jupyter-collab:feedback': true,
+      'jupyter-collab:context-panel': true,
+      'jupyter-collab:sharing': true,
+      'jupyter-collab:renderer': true
+    });
+    expect(
+      await page.evaluate(() =>
+        window.jupyterapp.isPluginActivated(
+          '@jupyterlab/notebook-extension:cell-executor'
+        )
+      )
+    ).toBe(false);
     await expect(cells(page).nth(1)).toHaveClass(/jp-collab-cell/);
   });
 
