@@ -5,7 +5,8 @@
  * bottom panel: Notebook 7's main area holds the notebook alone) and
  * finalize, the context panel opens from the View menu in the right sidebar,
  * the next call carries the amendment and saving embeds the context; and the
- * page logs no error or warning of the extension.
+ * page logs no error or warning of the extension, there or on the file browser
+ * page.
  */
 import { expect, test } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
@@ -245,4 +246,21 @@ test('Notebook 7: run, stream, feedback, preview, finalize, context panel', asyn
     }
     expect(problems.fromExtension()).toEqual([]);
   });
+});
+
+test('Notebook 7: the file browser page loads the extension without an error', async ({
+  page
+}) => {
+  const problems = new PageProblems(page);
+  const handshake = page.waitForEvent(
+    'console',
+    message =>
+      message.text().includes('jupyter-collab') &&
+      message.text().includes('server extension')
+  );
+  await page.goto('tree');
+  // The handshake runs once the page is restored, after every plugin activated.
+  await handshake;
+  await expect(page.locator('.jp-DirListing-item').first()).toBeVisible();
+  expect(problems.fromExtension()).toEqual([]);
 });
