@@ -21,3 +21,7 @@ if provider == "local":
     # Short answers keep the embedded model's turns (and the preview's probes)
     # to a few seconds each on two CPU cores.
     c.CollabExtension.max_tokens = 64
+
+# Notebook 7 (COLLAB_UI_APP=notebook): `window.jupyterapp`, as galata's
+# configuration does for JupyterLab.
+c.JupyterNotebookApp.expose_app_in_browser = True

@@ -1,28 +1,37 @@
 /**
  * Browser tests in Debian's Chromium (never Playwright's own download)
- * against real JupyterLab servers started by start-server.sh (servers.ts):
+ * against real Jupyter servers started by start-server.sh (servers.ts):
  *
- * - project `wire`: every spec, against a JupyterLab whose server extension
- *   talks to the wire-level Anthropic server (tests/wire) through the SDK;
+ * - project `wire`: every JupyterLab spec, against a JupyterLab whose server
+ *   extension talks to the wire-level Anthropic server (tests/wire) through
+ *   the SDK;
  * - project `embedded`: the end-to-end scenario (endToEnd.spec.ts) again,
- *   against a JupyterLab answering with the embedded SmolLM2 model on the CPU.
+ *   against a JupyterLab answering with the embedded SmolLM2 model on the CPU;
+ * - project `notebook7`: notebook7.spec.ts, against Notebook 7
+ *   (`jupyter notebook`) with a wire-level Anthropic server of its own.
  *
- * One project alone: `npx playwright test --project=wire` (or `embedded`).
+ * One project alone: `npx playwright test --project=wire` (or `embedded`,
+ * `notebook7`).
  */
 import baseConfig from '@jupyterlab/galata/lib/playwright-config';
 import { defineConfig } from '@playwright/test';
 
-import { servers, token, wireServerPort } from './servers';
+import { notebookWirePort, servers, token, wireServerPort } from './servers';
 import type { ICollabOptions } from './tests/fixtures';
 
 const wire = servers.anthropic;
 const local = servers.local;
+const notebook = servers.notebook;
+
+/** The spec that runs against Notebook 7 only. */
+const NOTEBOOK7_SPEC = /notebook7\.spec\.ts/;
 
 function webServer(server: typeof wire, env: Record<string, string>) {
   return {
     command: './start-server.sh',
     url: `http://127.0.0.1:${server.port}/api/status?token=${token}`,
     env: {
+      COLLAB_UI_APP: server.app,
       COLLAB_UI_PROVIDER: server.provider,
       COLLAB_UI_PORT: server.port,
       COLLAB_UI_ROOT: server.root,
@@ -70,6 +79,7 @@ export default defineConfig<ICollabOptions>({
   projects: [
     {
       name: 'wire',
+      testIgnore: NOTEBOOK7_SPEC,
       use: {
         provider: 'anthropic',
         baseURL: `http://127.0.0.1:${wire.port}`
@@ -85,10 +95,20 @@ export default defineConfig<ICollabOptions>({
         provider: 'local',
         baseURL: `http://127.0.0.1:${local.port}`
       }
+    },
+    {
+      name: 'notebook7',
+      testMatch: NOTEBOOK7_SPEC,
+      use: {
+        provider: 'anthropic',
+        server: 'notebook',
+        baseURL: `http://127.0.0.1:${notebook.port}`
+      }
     }
   ],
   webServer: [
     webServer(wire, { COLLAB_WIRE_PORT: wireServerPort }),
-    webServer(local, {})
+    webServer(local, {}),
+    webServer(notebook, { COLLAB_WIRE_PORT: notebookWirePort })
   ]
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One JupyterLab the browser tests run against (started by playwright.config.ts,
-# once per provider; see servers.ts). COLLAB_UI_PROVIDER says which model
-# answers:
+# One Jupyter server the browser tests run against (started by
+# playwright.config.ts, once per entry of servers.ts). COLLAB_UI_APP says which
+# front end it serves: `lab` (JupyterLab) or `notebook` (Notebook 7).
+# COLLAB_UI_PROVIDER says which model answers:
 #   anthropic  the wire-level Anthropic server (tests/wire/anthropic_server.py,
 #              with its /_log, /_script and /_clear control routes), started
 #              here; the server extension talks to it through the real SDK;
@@ -10,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+: "${COLLAB_UI_APP:=lab}"
 : "${COLLAB_UI_PROVIDER:=anthropic}"
 : "${COLLAB_UI_PORT:=8866}"
 : "${COLLAB_WIRE_PORT:=8867}"
@@ -48,6 +50,14 @@ case "$COLLAB_UI_PROVIDER" in
     ;;
 esac
 
-jupyter lab --config ui-tests/jupyter_server_test_config.py &
+case "$COLLAB_UI_APP" in
+  lab | notebook) ;;
+  *)
+    echo "start-server.sh: unknown COLLAB_UI_APP=$COLLAB_UI_APP" >&2
+    exit 2
+    ;;
+esac
+
+jupyter "$COLLAB_UI_APP" --config ui-tests/jupyter_server_test_config.py &
 jupyter=$!
 wait "$jupyter"

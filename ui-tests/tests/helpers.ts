@@ -10,19 +10,33 @@ import { promisify } from 'util';
 import { test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { ICollabServer, Provider, servers, wireServerPort } from '../servers';
+import {
+  ICollabServer,
+  Provider,
+  ServerName,
+  servers,
+  wireServerPort
+} from '../servers';
 
-const wireUrl = `http://127.0.0.1:${wireServerPort}`;
-
-/** The JupyterLab server of the running test's project. */
+/** The Jupyter server of the running test's project. */
 export function currentServer(): ICollabServer {
-  const provider = (test.info().project.use as { provider?: Provider })
-    .provider;
-  return servers[provider ?? 'anthropic'];
+  const use = test.info().project.use as {
+    provider?: Provider;
+    server?: ServerName | null;
+  };
+  return servers[use.server ?? use.provider ?? 'anthropic'];
 }
 
 /**
- * The folder the running test's JupyterLab serves (start-server.sh copies
+ * The wire-level Anthropic server of the running test's server (the
+ * `anthropic` one when the project answers with the embedded model).
+ */
+function wireUrl(): string {
+  return `http://127.0.0.1:${currentServer().wirePort ?? wireServerPort}`;
+}
+
+/**
+ * The folder the running test's server serves (start-server.sh copies
  * ui-tests/notebooks there).
  */
 export function serverRoot(): string {
@@ -42,7 +56,7 @@ export interface IWireRequest {
 
 /** The requests the wire server received. */
 export async function wireLog(): Promise<IWireRequest[]> {
-  const response = await fetch(`${wireUrl}/_log`);
+  const response = await fetch(`${wireUrl()}/_log`);
   return (await response.json()) as IWireRequest[];
 }
 
@@ -53,7 +67,7 @@ export async function modelCalls(): Promise<IWireRequest[]> {
 
 /** Queue replies (Reply fields of tests/wire/anthropic_server.py). */
 export async function wireScript(...replies: object[]): Promise<void> {
-  const response = await fetch(`${wireUrl}/_script`, {
+  const response = await fetch(`${wireUrl()}/_script`, {
     method: 'POST',
     body: JSON.stringify(replies)
   });
@@ -63,7 +77,7 @@ export async function wireScript(...replies: object[]): Promise<void> {
 }
 
 export async function wireClear(): Promise<void> {
-  await fetch(`${wireUrl}/_clear`, { method: 'POST' });
+  await fetch(`${wireUrl()}/_clear`, { method: 'POST' });
 }
 
 /** The text of a message's content (a string or text blocks). */
@@ -107,7 +121,7 @@ export function headlessEnv(): Record<string, string | undefined> {
     env.JUPYTER_COLLAB_PROVIDER = 'local';
   } else {
     env.ANTHROPIC_API_KEY = 'fake-key-for-browser-tests';
-    env.ANTHROPIC_BASE_URL = wireUrl;
+    env.ANTHROPIC_BASE_URL = wireUrl();
   }
   return env;
 }

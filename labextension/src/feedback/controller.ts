@@ -1,6 +1,6 @@
 /**
  * The loop in the notebook: a selection in an answer → the popover →
- * the preview view (split beside the notebook) → finalize.
+ * the preview view (beside the notebook) → finalize.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
@@ -19,6 +19,7 @@ import {
 import { ContextRegistry } from '../panel/registry';
 import { PreviewModel } from '../preview/model';
 import { PreviewView } from '../preview/view';
+import { addBeside } from '../shellPlacement';
 import { operationLabel } from './correctionsView';
 import { finalize } from './finalize';
 import {
@@ -236,13 +237,14 @@ export class FeedbackController {
   }
 
   /**
-   * The preview view, split beside the notebook.
+   * The preview view, beside the notebook (see shellPlacement.ts for where
+   * that is in JupyterLab and in Notebook 7).
    */
   openPreview(
     target: IFeedbackTarget,
     correction: ICorrectionInput | null,
     draft: IAmendmentDraft
-  ): MainAreaWidget<PreviewView> {
+  ): MainAreaWidget<PreviewView> | null {
     const { panel, answer, highlight } = target;
     const model = this.registry.modelFor(panel);
     const preview = new PreviewModel(draft, panel.context.path, {
@@ -294,8 +296,14 @@ export class FeedbackController {
       shell.collapseLeft();
       widget.disposed.connect(() => shell.expandLeft?.());
     }
-    this.app.shell.add(widget, 'main', { mode: 'split-right', ref: panel.id });
-    this.app.shell.activateById(widget.id);
+    if (addBeside(this.app.shell, widget, panel.id) === null) {
+      widget.dispose();
+      Notification.error(
+        this.trans.__('This application has no area to show the preview in.'),
+        { autoClose: false }
+      );
+      return null;
+    }
     void preview.start();
     return widget;
   }
