@@ -10,6 +10,7 @@ traitlets (``--CollabBrokerService.budget_tokens=200000`` or a config file).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from pathlib import Path
@@ -26,6 +27,7 @@ from .handlers import (
     FORWARDER_SETTING,
     HUB_AUTH_SETTING,
     LEDGER_SETTING,
+    AboutHandler,
     MessagesHandler,
     UnknownRouteHandler,
     UsageHandler,
@@ -70,6 +72,10 @@ class CollabBrokerService(Application):
         "config": "CollabBrokerService.config_file",
     }
 
+    @default("log_level")
+    def _default_log_level(self) -> int:
+        return logging.INFO
+
     @default("upstream_url")
     def _default_upstream(self) -> str:
         return os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM
@@ -90,6 +96,7 @@ class CollabBrokerService(Application):
             [
                 (rf"{prefix}v1/(messages|messages/count_tokens)", MessagesHandler),
                 (rf"{prefix}usage", UsageHandler),
+                (rf"{prefix}?", AboutHandler),
                 (r".*", UnknownRouteHandler),
             ],
             **{

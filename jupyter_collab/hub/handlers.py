@@ -126,6 +126,21 @@ class UsageHandler(BrokerHandler):
         )
 
 
+class AboutHandler(BrokerHandler):
+    """``GET`` at the prefix: what this service is (the hub's readiness probe lands here)."""
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            json.dumps(
+                {
+                    "service": "jupyter-collab hub broker",
+                    "routes": ["POST v1/messages", "POST v1/messages/count_tokens", "GET usage"],
+                }
+            )
+        )
+
+
 class UnknownRouteHandler(BrokerHandler):
     def _unknown(self, *args: Any) -> None:
         self.fail(not_found(f"{self.request.method} {self.request.path}"))
