@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from jupyterhub.services.auth import HubAuth
-from tornado.web import RequestHandler
+from tornado.web import HTTPError, RequestHandler
 
-from .wire_errors import forbidden, unauthenticated
+from .wire_errors import forbidden, hub_unavailable, unauthenticated
 
 
 def request_token(hub_auth: HubAuth, handler: RequestHandler) -> str | None:
@@ -28,7 +28,10 @@ async def calling_user(hub_auth: HubAuth, handler: RequestHandler) -> str:
         raise unauthenticated(
             "no hub token: send the JUPYTERHUB_API_TOKEN of your server as the API key"
         )
-    model: dict[str, Any] | None = await hub_auth.user_for_token(token, sync=False)
+    try:
+        model: dict[str, Any] | None = await hub_auth.user_for_token(token, sync=False)
+    except HTTPError as err:  # the hub is down or refused the broker's own token
+        raise hub_unavailable(err.log_message or str(err)) from err
     if model is None:
         raise unauthenticated("the hub does not recognise this token")
     name = model.get("name", "?")

@@ -30,6 +30,14 @@ def forbidden(detail: str) -> WireError:
     return WireError(403, "permission_error", f"jupyter-collab hub broker: {detail}")
 
 
+def hub_unavailable(detail: str) -> WireError:
+    return WireError(
+        503,
+        "api_error",
+        f"jupyter-collab hub broker: could not check the token with the hub ({detail})",
+    )
+
+
 def budget_exceeded(message: str) -> WireError:
     return WireError(402, "billing_error", message)
 
