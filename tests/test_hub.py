@@ -174,8 +174,6 @@ def hub(tmp_path_factory) -> Iterator[Hub]:
         COLLAB_HUB_PASSWORD=PASSWORD,
         COLLAB_HUB_BOB_BUDGET=str(BOB_BUDGET),
         COLLAB_HUB_UPSTREAM=wire.url,
-        # The servers import jupyter_collab and the kernels tests' helpers from here.
-        PYTHONPATH=os.pathsep.join([str(HERE.parent.parent), env.get("PYTHONPATH", "")]),
     )
     log = (root / "hub.log").open("w")
     process = subprocess.Popen(
