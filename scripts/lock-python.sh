@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate requirements/constraints.txt: resolve the project's Python
-# dependencies (extras [dev], [hub] and [gemma]: test tools, the JupyterHub service and the embedded models) and the build
+# dependencies (extras [dev], [hub] and [gemma]: test tools, the JupyterHub
+# service and the embedded models) and the build
 # tools .ci/setup installs, afresh from the package index, in a throwaway
 # virtualenv. Nothing is compiled (pip only reads metadata; python >= 3.11). Review the diff,
 # run `bash .ci/run`, then commit the file.

@@ -478,7 +478,9 @@ def test_the_key_stays_in_the_broker_and_usage_is_recorded_per_user(hub: Hub):
             "import os",
             "from pathlib import Path",
             f"key = {KEY!r}",
-            "server_env = Path(f'/proc/{os.getppid()}/environ').read_bytes()",
+            "server = Path(f'/proc/{os.getppid()}')",
+            "server_env = (server / 'environ').read_bytes()",
+            "print('server:', (server / 'cmdline').read_bytes().replace(b'\\0', b' ').decode())",
             "print('key in kernel env:', any(key in v for v in os.environ.values()))",
             "print('key in server env:', key.encode() in server_env)",
             "print('broker:', os.environ.get('JUPYTER_COLLAB_HUB_BROKER_URL'))",
@@ -492,6 +494,7 @@ def test_the_key_stays_in_the_broker_and_usage_is_recorded_per_user(hub: Hub):
     stdout, errors = _run_in_kernel(alice, code)
     assert not errors, errors
     assert "key in kernel env: False" in stdout
+    assert "server: " in stdout and " -m jupyterhub.singleuser" in stdout  # the kernel's parent
     assert "key in server env: False" in stdout
     assert "broker: http://127.0.0.1:9003/services/jupyter-collab" in stdout
     assert "anthropic env: []" in stdout
