@@ -2,8 +2,8 @@
 
 Every field of a response's usage counts against the budget: input, output,
 cache writes and cache reads. A call is refused once a user has used their
-budget; a call in flight when the budget runs out finishes (its tokens are
-recorded), so the overrun is at most one answer.
+budget; calls in flight when the budget runs out finish (their tokens are
+recorded), so the overrun is at most the answers in flight at that moment.
 """
 
 from __future__ import annotations
