@@ -35,6 +35,13 @@ TOKENS = {
 }
 
 
+class CountTokens(web.RequestHandler):
+    def post(self) -> None:
+        if self.request.headers.get("x-api-key") != KEY:
+            raise web.HTTPError(401)
+        self.finish({"input_tokens": 42})
+
+
 class HubUserAPI(web.RequestHandler):
     """``GET /hub/api/user``: the hub's answer to "whose token is this"."""
 
@@ -105,6 +112,9 @@ class Upstream(web.RequestHandler):
             }
         )
         await self.flush()
+        if body["model"] == "drop":
+            self.request.connection.close()  # the connection dies mid-answer
+            return
         await self.gate.wait()
         self._event(
             {
@@ -146,7 +156,12 @@ async def broker(tmp_path, monkeypatch):
     servers = []
     for port, app in (
         (HUB_PORT, web.Application([("/hub/api/user", HubUserAPI)])),
-        (UPSTREAM_PORT, web.Application([("/v1/messages", upstream)])),
+        (
+            UPSTREAM_PORT,
+            web.Application(
+                [("/v1/messages", upstream), ("/v1/messages/count_tokens", CountTokens)]
+            ),
+        ),
         (BROKER_PORT, service.web_app(PREFIX)),
     ):
         server = HTTPServer(app)
@@ -243,3 +258,34 @@ async def test_callers_without_a_users_token_for_this_service_are_refused(
     assert says in str(refused.value)
     assert seen == [] and not usage_file.exists()
     await sdk.close()
+
+
+async def test_counting_tokens_is_forwarded_and_costs_nothing(broker):
+    _, _, usage_file = broker
+    sdk = client("tok-alice")
+    counted = await sdk.messages.count_tokens(
+        model="claude-test", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert counted.input_tokens == 42
+    assert not usage_file.exists()
+    await sdk.close()
+
+
+async def test_an_answer_cut_upstream_is_cut_for_the_caller_and_what_it_used_is_recorded(broker):
+    _, _, usage_file = broker
+    sdk = client("tok-alice")
+    stream = await sdk.messages.create(
+        model="drop", max_tokens=50, messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    kinds = []
+    with pytest.raises(anthropic.APIConnectionError):
+        async for event in stream:
+            kinds.append(event.type)
+    assert "message_stop" not in kinds
+    await sdk.close()
+    alice = json.loads(usage_file.read_text())["users"]["alice"]
+    assert (alice["requests"], alice["input_tokens"], alice["cache_read_input_tokens"]) == (
+        1,
+        11,
+        500,
+    )

@@ -89,9 +89,11 @@ class MessagesHandler(BrokerHandler):
                     else:
                         body.append(chunk)
             except httpx.TransportError as err:
-                # Upstream dropped mid-answer: end ours too, so the caller's SDK
-                # reports an incomplete answer as it would without the broker.
+                # Upstream dropped mid-answer: drop ours too, so the caller's SDK
+                # reports a dropped connection as it would without the broker.
                 app_log.warning("upstream dropped the answer for %s: %s", user, err)
+                self.request.connection.close()
+                return
             finally:
                 if metered and answer.status_code == 200:
                     usage = meter.usage if streamed else usage_of_message(b"".join(body))
