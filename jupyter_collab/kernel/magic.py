@@ -48,7 +48,9 @@ traitlet                        environment variable
 fails that cell, and so ``jupyter nbconvert --execute``, when an amendment does
 not hold; ``replay`` checks from the recorded answers without calling the model.
 
-``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are read by the Anthropic SDK.
+``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are read by the Anthropic SDK. Under a
+JupyterHub whose broker service holds the key (``JUPYTER_COLLAB_HUB_BROKER_URL``
+set by the hub), calls go to the broker with the server's hub token instead.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
 from ..core.config import CollabConfig
 from ..core.context_model import Mode
 from ..core.errors import CollabError
+from ..core.hub.endpoint import through_hub
 from ..core.replay import RunMode, parse_run_mode
 from .collab_cell import KernelDoor
 from .discovery import CellInfo
@@ -229,7 +232,8 @@ class CollabMagics(Magics):
                 temperature=self.temperature,
             )
             return KernelSettings(
-                config=config,
+                # Under a JupyterHub with a broker service, the broker holds the key.
+                config=through_hub(config, os.environ),
                 run_mode=parse_run_mode(self._setting("run_mode", "JUPYTER_COLLAB_MODE")),
                 trust_embedded=(
                     _env_bool("JUPYTER_COLLAB_TRUST_EMBEDDED", trust)

@@ -20,6 +20,7 @@ from traitlets import Enum, Float, Int, List, Unicode, validate
 from ..core.broker import Broker
 from ..core.config import CollabConfig
 from ..core.context_model import Mode
+from ..core.hub.endpoint import through_hub
 from .base import BROKER_SETTING, CONTEXTS_SETTING
 from .contents_store import ContentsContextStore
 from .context_service import ContextService
@@ -212,7 +213,9 @@ class CollabExtension(ExtensionApp):
     # -- building -------------------------------------------------------------
 
     def collab_config(self) -> CollabConfig:
-        return CollabConfig(
+        """The settings, with Anthropic calls sent to the hub's broker service when
+        this server runs under a JupyterHub that has one (``core/hub/endpoint.py``)."""
+        config = CollabConfig(
             provider=self.provider,
             model=self.model or None,
             ops_model=self.ops_model or None,
@@ -230,6 +233,7 @@ class CollabExtension(ExtensionApp):
             local_stall_timeout=self.local_stall_timeout,
             request_timeout=self.request_timeout,
         )
+        return through_hub(config, os.environ)
 
     def initialize_settings(self) -> None:
         self.broker = Broker(self.collab_config())
