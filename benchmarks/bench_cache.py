@@ -30,7 +30,14 @@ import urllib.request
 
 from .bench_stream import WSClient
 from .common import Result, Settings, jupyter_server, log, median, rounded
-from .wire import AnthropicWireServer, Reply, anthropic_env, notebook_folder, small_context
+from .wire import (
+    AnthropicWireServer,
+    Reply,
+    anthropic_env,
+    message_text,
+    notebook_folder,
+    small_context,
+)
 
 CALLS = 10
 AMEND_AFTER = 5
@@ -47,7 +54,7 @@ NEW_RULE = "State the unit of every number you report, even when it repeats."
 
 
 def answer_for(body: dict) -> Reply:
-    prompt = body["messages"][-1]["content"]
+    prompt = message_text(body["messages"][-1])
     words = [f"word{(len(prompt) + i) % 97}" for i in range(ANSWER_WORDS)]
     return Reply.text(" ".join(words))
 
@@ -103,13 +110,12 @@ async def session(server, wire: AnthropicWireServer, history: bool) -> list[dict
             usage = dict(result["usage"])
             usage["breakpoints"] = _breakpoints(body)
             usage["turns_sent"] = (len(body["messages"]) - 1) // 2
-            # The turn the previous call added (its prompt and answer), which no
-            # earlier request could have cached: the wire server's estimate.
+            # What no earlier request could have cached (the wire server's estimate):
+            # the previous cell's answer, sent here for the first time, and this
+            # call's prompt, which closes a cached prefix for the next cell.
             usage["new_turn"] = (
-                sum((len(turns[-1][k]) + 3) // 4 for k in ("prompt", "answer"))
-                if history and turns
-                else 0
-            )
+                (len(turns[-1]["answer"]) + 3) // 4 if history and turns else 0
+            ) + ((len(message_text(body["messages"][-1])) + 3) // 4 if history else 0)
             usages.append(usage)
             turns.append({"prompt": result["prompt"], "answer": result["answer"]})
     finally:
@@ -188,9 +194,10 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
             f"tokens. Breakpoints per request: {points['system']} in the system prompt, "
             f"{points['messages']} in the conversation. Calls 2..10: {totals['read']} input "
             f"tokens read from the cache, {totals['written']} written, {totals['uncached']} "
-            f"uncached. Not read: {new_turns} tokens are each call's newest turn (the previous "
-            f"cell's prompt and ~{ANSWER_WORDS}-word answer, which no earlier request could "
-            f"cache: {new_turns / totals['total']:.1%} of the input), {rewritten} were written "
+            f"uncached. Not read: {new_turns} tokens are new at each call (the previous cell's "
+            f"~{ANSWER_WORDS}-word answer, which no earlier request could send, and the call's "
+            f"own prompt, written for the next cell: {new_turns / totals['total']:.1%} of the "
+            f"input), {rewritten} were written "
             f"again after a prefix changed (by call: "
             + (", ".join(f"{k}: {v}" for k, v in rewrites.items()) or "none")
             + f"; call 6 follows the appended rule and reads {call6['read']}), "

@@ -217,9 +217,15 @@ def test_consecutive_cells_share_the_conversation_prefix_until_a_step():
     assert sent(9)[0] == ("user", "question 3")  # then the three oldest go at once
     assert len(sent(9)) == 12
     assert sent(10)[:12] == sent(9)
-    # The last earlier turn closes the cached conversation.
+    # The last earlier turn closes the cached conversation, and the prompt closes
+    # one more cached prefix (a deliberate change of layout: the next cell sends
+    # this prompt as history and reads it from the cache instead of writing it).
     messages = assemble("now?", context=None, history=_turns(7)).request.messages
-    assert [m.cache for m in messages] == [False] * 13 + [True, False]
+    assert [m.cache for m in messages] == [False] * 13 + [True, True]
+    # A prompt no later request sends as history (a cell run without history) is
+    # not marked: writing it to the cache would cost more than sending it plainly.
+    alone = assemble("now?", context=None, continued=False).request.messages
+    assert [m.cache for m in alone] == [False]
     none = assemble("now?", context=None, history=_turns(7), history_turns=0).request
     assert [m.content for m in none.messages] == ["now?"]
 

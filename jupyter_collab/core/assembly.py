@@ -7,9 +7,14 @@ Order: the base persona, then the notebook's facts, then its process rules
 Prompt caching (Anthropic; other providers ignore the marks): the system prompt
 is two cached blocks, persona + facts, then the process rules, so a rule added
 while working leaves the persona and the facts cached; the last earlier turn of
-the conversation closes a third cached prefix. Old turns are dropped a few at a
-time (see :func:`history_window`), not one per call, so consecutive cells send
-the same conversation prefix and read it from the cache.
+the conversation closes a third cached prefix, and the prompt itself a fourth
+(the API's limit is four). The prompt's breakpoint is for the next cell: its
+request sends this prompt as history, and reads it from the cache instead of
+writing it (only the answer, which no request has sent yet, is new to the
+cache). The last earlier turn keeps its own breakpoint so a cell run again with
+an edited prompt still reads the conversation before it. Old turns are dropped
+a few at a time (see :func:`history_window`), not one per call, so consecutive
+cells send the same conversation prefix and read it from the cache.
 
 Where the constitution goes depends on the model family (:func:`constitution_placement`):
 in the system prompt (Claude and any model not measured otherwise: the layout
@@ -365,9 +370,12 @@ def assemble(
     temperature: float | None = None,
     estimate: Callable[[str], int] = estimate_tokens,
     placement: Placement | None = None,
+    continued: bool = True,
 ) -> AssembledPrompt:
     """The request for ``prompt``; ``placement`` overrides the model family's
-    (:func:`constitution_placement` of ``model``, which callers pass resolved)."""
+    (:func:`constitution_placement` of ``model``, which callers pass resolved).
+    ``continued``: a later request may send this prompt as history (not so for a
+    cell run without history), so the prompt closes a cached prefix."""
     if not prompt.strip():
         from .errors import InvalidRequestError
 
@@ -400,7 +408,10 @@ def assemble(
         messages[-1].cache = True
     if where is Placement.reminder and rendered.entries:
         prompt = f"{prompt}\n\n{REMINDER_HEADING}\n{rendered.entries})"
-    messages.append(Message(role="user", content=prompt))
+    # The fourth breakpoint (see the module's docstring): the next cell reads this
+    # prompt from the cache. A request that no later one continues would pay the
+    # cache write price (1.25x) on its prompt instead of the plain price for nothing.
+    messages.append(Message(role="user", content=prompt, cache=continued))
 
     request = ChatRequest(
         model=model,

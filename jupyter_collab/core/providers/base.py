@@ -26,9 +26,9 @@ class SystemBlock(BaseModel):
 class Message(BaseModel):
     role: Literal["user", "assistant"]
     content: str
-    # True on the last message of the earlier conversation: Anthropic caches the
-    # prompt up to there too, so a notebook's growing history is read from the
-    # cache on the next call. Other providers ignore it.
+    # True on the last message of the earlier conversation and on the prompt:
+    # Anthropic caches the request up to there too, so a notebook's growing
+    # history is read from the cache on the next call. Other providers ignore it.
     cache: bool = False
 
 
