@@ -224,7 +224,8 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
             f"tokens read from the cache, {totals['written']} written, {totals['uncached']} "
             f"uncached. Not read: {new_turns} tokens are new at each call (the previous cell's "
             f"~{ANSWER_WORDS}-word answer, which no earlier request could send, and the call's "
-            f"own prompt, written for the next cell: {new_turns / totals['total']:.1%} of the "
+            f"own prompt, with the amendments added during the conversation before it from "
+            f"call 6 on, written for the next cell: {new_turns / totals['total']:.1%} of the "
             f"input), {rewritten} were written "
             f"again after a prefix changed (by call: "
             + (", ".join(f"{k}: {v}" for k, v in rewrites.items()) or "none")
