@@ -6,10 +6,12 @@ context (40 amendments, with the persona about 1,900 tokens) is above the
 minimum cacheable length (1,024 tokens, the wire server's setting, as for
 Claude Sonnet); ten collaborator cells run top to bottom over the
 ``jupyter-collab/stream`` WebSocket, each sending the turns of the cells above
-it as history (as the lab extension does; the broker sends at least the last 6
-and drops older ones 3 at a time). Answers are ~120 words. Between calls 5 and 6
-a process rule is appended to the context through ``PATCH jupyter-collab/context``
-(the context panel's route).
+it as history, with the amendments each was answered with (what the lab
+extension's ``cells_above`` carry in their outputs; the broker sends at least the
+last 6 and, with the Anthropic provider, drops older ones 6 at a time). The same
+session continued to 24 cells, dropping old turns twice, is reported beside it.
+Answers are ~120 words. Between calls 5 and 6 a process rule is appended to the
+context through ``PATCH jupyter-collab/context`` (the context panel's route).
 
 share = sum(cache_read_input_tokens) / sum(input_tokens + cache_read_input_tokens
 + cache_creation_input_tokens), over calls 2..10.
@@ -30,9 +32,17 @@ import urllib.request
 
 from .bench_stream import WSClient
 from .common import Result, Settings, jupyter_server, log, median, rounded
-from .wire import AnthropicWireServer, Reply, anthropic_env, notebook_folder, small_context
+from .wire import (
+    AnthropicWireServer,
+    Reply,
+    anthropic_env,
+    message_text,
+    notebook_folder,
+    small_context,
+)
 
 CALLS = 10
+LONG_CALLS = 24
 AMEND_AFTER = 5
 CONTEXT_AMENDMENTS = 40
 ANSWER_WORDS = 120
@@ -47,7 +57,7 @@ NEW_RULE = "State the unit of every number you report, even when it repeats."
 
 
 def answer_for(body: dict) -> Reply:
-    prompt = body["messages"][-1]["content"]
+    prompt = message_text(body["messages"][-1])
     words = [f"word{(len(prompt) + i) % 97}" for i in range(ANSWER_WORDS)]
     return Reply.text(" ".join(words))
 
@@ -75,8 +85,11 @@ def _get_revision(server) -> int:
         return json.loads(response.read())["revision"]
 
 
-async def session(server, wire: AnthropicWireServer, history: bool) -> list[dict]:
-    """Ten cells top to bottom (fresh cache, fresh context); the usage of each call."""
+async def session(
+    server, wire: AnthropicWireServer, history: bool, calls: int = CALLS
+) -> list[dict]:
+    """Ten cells (or ``calls``) top to bottom (fresh cache, fresh context); the usage
+    of each call."""
     from jupyter_collab.core.context_format import serialize_context
 
     wire.reset_cache()
@@ -88,7 +101,7 @@ async def session(server, wire: AnthropicWireServer, history: bool) -> list[dict
     turns: list[dict] = []
     usages = []
     try:
-        for i in range(CALLS):
+        for i in range(calls):
             if i == AMEND_AFTER:
                 _patch_context(server, _get_revision(server))
             prompt = PROMPTS[i % len(PROMPTS)].format(i=i + 1)
@@ -103,18 +116,29 @@ async def session(server, wire: AnthropicWireServer, history: bool) -> list[dict
             usage = dict(result["usage"])
             usage["breakpoints"] = _breakpoints(body)
             usage["turns_sent"] = (len(body["messages"]) - 1) // 2
-            # The turn the previous call added (its prompt and answer), which no
-            # earlier request could have cached: the wire server's estimate.
+            # What no earlier request could have cached (the wire server's estimate):
+            # the previous cell's answer, sent here for the first time, and this
+            # call's prompt, which closes a cached prefix for the next cell.
             usage["new_turn"] = (
-                sum((len(turns[-1][k]) + 3) // 4 for k in ("prompt", "answer"))
-                if history and turns
-                else 0
-            )
+                (len(turns[-1]["answer"]) + 3) // 4 if history and turns else 0
+            ) + ((len(message_text(body["messages"][-1])) + 3) // 4 if history else 0)
             usages.append(usage)
-            turns.append({"prompt": result["prompt"], "answer": result["answer"]})
+            # What the lab extension's cells above carry in their outputs: the prompt,
+            # the answer and the amendments it was answered with.
+            turns.append(
+                {
+                    "prompt": result["prompt"],
+                    "answer": result["answer"],
+                    "included_amendments": result["included_amendments"],
+                }
+            )
     finally:
         ws.close()
     return usages
+
+
+def _last_bodies(wire: AnthropicWireServer, count: int) -> list[dict]:
+    return [r.body for r in wire.message_requests()[-count:]]
 
 
 def _breakpoints(body: dict) -> dict[str, int]:
@@ -150,7 +174,17 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
         base_usages = await session(server, wire, history=False)
         base_value, base_totals = share(base_usages)
         base_shares.append(base_value)
-    log(f"cache read share: {median(shares):.3f} (no history: {median(base_shares):.3f})")
+    # The same session continued to LONG_CALLS cells: the share once old turns are
+    # dropped (the ten calls above drop none with the Anthropic provider's step).
+    long_usages = await session(server, wire, history=True, calls=LONG_CALLS)
+    long_share, long_totals = share(long_usages)
+    long_sent = [
+        (len(wire_body["messages"]) - 1) // 2 for wire_body in _last_bodies(wire, LONG_CALLS)
+    ]
+    log(
+        f"cache read share: {median(shares):.3f} (no history: {median(base_shares):.3f}; "
+        f"{LONG_CALLS} calls: {long_share:.3f})"
+    )
     per_call = [
         {
             "read": u["cache_read_input_tokens"],
@@ -188,16 +222,20 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
             f"tokens. Breakpoints per request: {points['system']} in the system prompt, "
             f"{points['messages']} in the conversation. Calls 2..10: {totals['read']} input "
             f"tokens read from the cache, {totals['written']} written, {totals['uncached']} "
-            f"uncached. Not read: {new_turns} tokens are each call's newest turn (the previous "
-            f"cell's prompt and ~{ANSWER_WORDS}-word answer, which no earlier request could "
-            f"cache: {new_turns / totals['total']:.1%} of the input), {rewritten} were written "
+            f"uncached. Not read: {new_turns} tokens are new at each call (the previous cell's "
+            f"~{ANSWER_WORDS}-word answer, which no earlier request could send, and the call's "
+            f"own prompt, with the amendments added during the conversation before it from "
+            f"call 6 on, written for the next cell: {new_turns / totals['total']:.1%} of the "
+            f"input), {rewritten} were written "
             f"again after a prefix changed (by call: "
             + (", ".join(f"{k}: {v}" for k, v in rewrites.items()) or "none")
             + f"; call 6 follows the appended rule and reads {call6['read']}), "
             f"{totals['uncached']} follow the last breakpoint. Turns sent per call: "
             f"{[c['turns_sent'] for c in per_call]}. At most "
             f"{(totals['read'] + rewritten) / totals['total']:.3f} with no rewrites at all. "
-            f"Without history the share is {median(base_shares):.3f}."
+            f"Without history the share is {median(base_shares):.3f}. The same session "
+            f"continued to {LONG_CALLS} cells (old turns dropped 6 at a time, turns sent: "
+            f"{long_sent}): {long_share:.3f} over calls 2..{LONG_CALLS}."
         ),
         samples=[rounded(x, 4) for x in shares],
         details={
@@ -213,6 +251,12 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
                 for u in base_usages
             ],
             "cache_min_tokens": wire.cache_min_tokens,
+            "long_session": {
+                "calls": LONG_CALLS,
+                "share_calls_2_n": rounded(long_share, 4),
+                "totals": long_totals,
+                "turns_sent": long_sent,
+            },
         },
     )
 

@@ -256,6 +256,7 @@ def measure_size(
     prepared = broker.prepare(request, state["context"])
     assert prepared.input_hash == broker.prepare(request, shared).input_hash
     results["parts"] = parts(store, state["context"], folder, runs)
+    results["hot_layout"] = hot_layout(state["context"], folder, runs)
     results["meta"] = {
         "file_mb": round(size_mb, 2),
         "included": len(prepared.assembled.included_ids),
@@ -308,6 +309,60 @@ def parts(store, context, folder: Path, runs: int) -> dict[str, float]:
     return {k: rounded(v, 3) for k, v in out.items()}
 
 
+def hot_layout(context, folder: Path, runs: int) -> dict[str, float]:
+    """The same context with its evidence left out (each amendment's provenance,
+    preview results, revision history and check, and the highlights and
+    corrections): what a file holding only what prompt assembly needs would cost
+    to load and save through the same store (median ms), and its size. The
+    measure a split of the context file into such a file and an evidence file
+    read only by the panel, the check, the preview and the export would be
+    chosen on; this module's load and save figures are the file as it is."""
+    from jupyter_collab.core.context_format import serialize_context
+    from jupyter_collab.core.context_model import Provenance
+    from jupyter_collab.core.store import LocalContextStore
+
+    hot = context.model_copy(
+        update={
+            "amendments": [
+                a.model_copy(
+                    update={"provenance": Provenance(), "preview": [], "history": [], "check": None}
+                )
+                for a in context.amendments
+            ],
+            "highlights": [],
+            "corrections": [],
+        }
+    )
+    notebook = folder / f"hot{len(context.amendments)}.ipynb"
+    notebook.write_text("{}")
+    store = LocalContextStore(notebook)
+    store.path.write_text(serialize_context(hot))
+    state = {"context": store.load()}
+
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start) * 1000
+
+    def save() -> None:
+        state["context"] = store.save(state["context"])
+
+    load_ms, save_ms = [], []
+    for _ in range(runs):
+        gc.collect()
+        load_ms.append(timed(store.load))
+        gc.collect()
+        save_ms.append(timed(save))
+    out = {
+        "load_ms": rounded(median(load_ms), 3),
+        "save_ms": rounded(median(save_ms), 3),
+        "file_mb": round(store.path.stat().st_size / 1e6, 2),
+    }
+    store.path.unlink(missing_ok=True)
+    notebook.unlink(missing_ok=True)
+    return out
+
+
 def run(settings: Settings) -> list[Result]:
     from jupyter_collab.core.broker import Broker
     from jupyter_collab.core.config import CollabConfig
@@ -352,6 +407,13 @@ def run(settings: Settings) -> list[Result]:
             f"Lean entries (text only, as the panel/CLI add them; "
             f"{lean['meta']['file_mb']} MB at 10k): {median(lean[name]['ms']):.1f} ms."
         )
+        if name in ("load", "save"):
+            hot = big["hot_layout"]
+            note += (
+                f" The same context without its evidence (provenance, preview results, "
+                f"history, checks, highlights, corrections; {hot['file_mb']} MB at 10k): "
+                f"{hot[name + '_ms']:.1f} ms."
+            )
         if name == "load":
             note += (
                 f" Parsing the 10k file's JSON alone, without validation (orjson, collector "
@@ -397,6 +459,7 @@ def run(settings: Settings) -> list[Result]:
                     "lean_10k_baseline_ms": rounded(median(lean[name]["baseline_ms"]), 3),
                     "lean_10k_file_mb": lean["meta"]["file_mb"],
                     "parts_10k_ms": big["parts"],
+                    "hot_layout_by_size": {str(n): per_size[n]["hot_layout"] for n in SIZES},
                     **(
                         {
                             "cold_by_size_ms": {

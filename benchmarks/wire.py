@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.wire.anthropic_server import FAKE_API_KEY, AnthropicWireServer, Reply
+from tests.wire.anthropic_server import FAKE_API_KEY, AnthropicWireServer, Reply, message_text
 
 from .common import OUT
 
@@ -20,6 +20,7 @@ __all__ = [
     "AnthropicWireServer",
     "Reply",
     "anthropic_env",
+    "message_text",
     "notebook_folder",
     "small_context",
 ]

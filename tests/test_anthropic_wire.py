@@ -184,15 +184,17 @@ async def test_cache_write_then_read(anthropic_env: AnthropicWireServer):
 
 
 async def test_the_conversation_so_far_is_cached_too(anthropic_env: AnthropicWireServer):
-    """assemble() marks the last earlier turn; the next call reads context + history
-    from the cache and writes only the new turn."""
+    """assemble() marks the last earlier turn and the prompt: the next cell, which
+    sends that prompt as history, reads context + history + the previous prompt
+    from the cache and writes only the previous answer and its own prompt."""
     from jupyter_collab.core.assembly import Turn, assemble
     from jupyter_collab.core.context_model import Amendment, CollabContext
 
     context = CollabContext(amendments=[Amendment(kind="fact", text=LONG_CONTEXT)])
     turns = [Turn(f"question {i}", f"answer {i} " + "word " * 50) for i in range(3)]
     p = provider()
-    first = assemble("next", context=context, history=turns[:2]).request
+    # Cell 3 asks turns[2].prompt after two turns; cell 4 sends all three turns.
+    first = assemble(turns[2].prompt, context=context, history=turns[:2]).request
     second = assemble("next", context=context, history=turns).request
     _, one = await collect(p, first)
     _, two = await collect(p, second)
@@ -200,14 +202,17 @@ async def test_the_conversation_so_far_is_cached_too(anthropic_env: AnthropicWir
 
     body = anthropic_env.message_requests()[-1].body
     marked = [m for m in body["messages"] if isinstance(m["content"], list)]
-    assert [m["role"] for m in marked] == ["assistant"]
-    assert marked[0]["content"][0]["cache_control"] == {"type": "ephemeral"}
-    assert body["messages"][-1] == {"role": "user", "content": "next"}
+    assert [m["role"] for m in marked] == ["assistant", "user"]
+    assert all(m["content"][0]["cache_control"] == {"type": "ephemeral"} for m in marked)
+    assert marked[-1] is body["messages"][-1]  # the prompt closes the last cached prefix
+    assert body["messages"][-1]["content"][0]["text"] == "next"
     assert one.usage.cache_read_input_tokens == 0
-    # Everything the first call wrote is read back; only the third turn is new.
+    # Everything the first call wrote (its prompt included) is read back; only the
+    # third answer, which no request had sent before, and the new prompt are written.
     assert two.usage.cache_read_input_tokens == one.usage.cache_creation_input_tokens
-    third_turn = sum((len(t) + 3) // 4 for t in (turns[2].prompt, turns[2].answer))
-    assert two.usage.cache_creation_input_tokens == third_turn
+    new = sum((len(t) + 3) // 4 for t in (turns[2].answer, "next"))
+    assert two.usage.cache_creation_input_tokens == new
+    assert two.usage.input_tokens == 0
 
 
 async def test_prefix_below_minimum_is_not_cached(anthropic_env: AnthropicWireServer):

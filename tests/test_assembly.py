@@ -7,12 +7,14 @@ import random
 import pytest
 
 from jupyter_collab.core.assembly import (
+    ADDED_HEADING,
     CONSTITUTION_HEADING,
     CONSTITUTION_INTRO,
     DEFAULT_HISTORY_STEP,
     DEFAULT_HISTORY_TURNS,
     FACTS_HEADING,
     PROCESS_HEADING,
+    Placement,
     Turn,
     _entry_cost,
     _line,
@@ -217,11 +219,105 @@ def test_consecutive_cells_share_the_conversation_prefix_until_a_step():
     assert sent(9)[0] == ("user", "question 3")  # then the three oldest go at once
     assert len(sent(9)) == 12
     assert sent(10)[:12] == sent(9)
-    # The last earlier turn closes the cached conversation.
+    # The last earlier turn closes the cached conversation, and the prompt closes
+    # one more cached prefix (a deliberate change of layout: the next cell sends
+    # this prompt as history and reads it from the cache instead of writing it).
     messages = assemble("now?", context=None, history=_turns(7)).request.messages
-    assert [m.cache for m in messages] == [False] * 13 + [True, False]
+    assert [m.cache for m in messages] == [False] * 13 + [True, True]
+    # A prompt no later request sends as history (a cell run without history) is
+    # not marked: writing it to the cache would cost more than sending it plainly.
+    alone = assemble("now?", context=None, continued=False).request.messages
+    assert [m.cache for m in alone] == [False]
     none = assemble("now?", context=None, history=_turns(7), history_turns=0).request
     assert [m.content for m in none.messages] == ["now?"]
+
+
+# -- amendments added during a conversation ----------------------------------------
+
+
+def _answered_with(context: CollabContext, n: int, start: int = 0) -> list[Turn]:
+    ids = [a.id for a in context.amendments]
+    return [Turn(f"question {i}", f"answer {i}", ids) for i in range(start, start + n)]
+
+
+def test_an_amendment_added_during_the_conversation_follows_it():
+    """The system prompt and the conversation stay as the previous cell sent them
+    (both cached); what was added since the oldest sent turn goes before the prompt."""
+    before = _context(FACT_1, RULE_1)
+    after = _context(FACT_1, RULE_1, RULE_2, FACT_2)
+    turns = _answered_with(before, 3)
+    previous = assemble("earlier?", context=before, history=turns[:2]).request
+    now = assemble("now?", context=after, history=turns)
+    assert now.request.system == previous.system
+    assert [m.content for m in now.request.messages[:4]] == [
+        m.content for m in previous.messages[:4]
+    ]
+    last = now.request.messages[-1].content
+    assert last.startswith(ADDED_HEADING) and last.endswith("\n\nnow?")
+    assert last.index(FACT_2.text) < last.index(PROCESS_HEADING) < last.index(RULE_2.text)
+    assert RULE_2.text not in now.system_text and FACT_2.text not in now.system_text
+    # What the answer records does not depend on where the entries were put.
+    alone = assemble("now?", context=after)
+    assert now.included_ids == alone.included_ids
+    assert (now.context_hash, now.context_tokens) == (alone.context_hash, alone.context_tokens)
+
+
+def test_the_system_prompt_takes_in_added_amendments_when_old_turns_are_dropped():
+    before = _context(FACT_1, RULE_1)
+    after = _context(FACT_1, RULE_1, RULE_2)
+    # Three turns answered before RULE_2 was added, six after: the three oldest are
+    # dropped (see history_window), and the oldest sent was answered with RULE_2.
+    turns = _answered_with(before, 3) + _answered_with(after, 6, start=3)
+    built = assemble("now?", context=after, history=turns)
+    assert built.request.messages[0].content == "question 3"
+    assert RULE_2.text in built.system_text
+    assert built.request.messages[-1].content == "now?"
+    # One turn fewer: nothing dropped, the oldest was answered without RULE_2.
+    kept = assemble("now?", context=after, history=turns[:8]).request
+    assert RULE_2.text not in kept.system_text() and RULE_2.text in kept.messages[-1].content
+
+
+@pytest.mark.parametrize(
+    "included", [None, []], ids=["not known", "answered without a constitution"]
+)
+def test_turns_without_their_amendments_split_nothing(included):
+    after = _context(FACT_1, RULE_1, RULE_2)
+    turns = [Turn("q", "a", included)]
+    built = assemble("now?", context=after, history=turns)
+    assert RULE_2.text in built.system_text and built.request.messages[-1].content == "now?"
+
+
+@pytest.mark.parametrize("placement", [Placement.user_prefix, Placement.reminder])
+def test_other_placements_keep_the_whole_constitution_in_place(placement):
+    before, after = _context(FACT_1), _context(FACT_1, RULE_2)
+    turns = _answered_with(before, 1)
+    built = assemble("now?", context=after, history=turns, placement=placement).request
+    unsplit = assemble(
+        "now?", context=after, history=[Turn("question 0", "answer 0")], placement=placement
+    ).request
+    assert built == unsplit
+    assert ADDED_HEADING not in built.messages[-1].content
+
+
+def test_the_provider_chooses_how_many_old_turns_go_at_once():
+    """Anthropic drops 6 at a time (a drop rewrites the kept turns to its prompt
+    cache); the others keep the default step."""
+    from jupyter_collab.core.broker import Broker
+    from jupyter_collab.core.config import CollabConfig
+    from jupyter_collab.core.operation_models import CompletionInput, TurnModel
+    from jupyter_collab.core.providers.anthropic import AnthropicProvider
+    from jupyter_collab.core.providers.base import Provider
+
+    assert Provider.history_step == DEFAULT_HISTORY_STEP
+    config = CollabConfig(provider="anthropic", anthropic_api_key="unused")
+    broker = Broker(config, provider=AnthropicProvider(config))
+
+    def sent(n: int) -> int:
+        turns = [TurnModel(prompt=f"q{i}", answer=f"a{i}") for i in range(n)]
+        prepared = broker.prepare(CompletionInput(prompt="now?", history=turns), None)
+        return (len(prepared.assembled.request.messages) - 1) // 2
+
+    assert [sent(n) for n in (9, 11, 12, 17, 18)] == [9, 11, 6, 11, 6]
 
 
 def _reference_select(amendments, budget, estimate=estimate_tokens):

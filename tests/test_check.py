@@ -22,7 +22,7 @@ from jupyter_collab.core.context_model import (
     Verdict,
 )
 from jupyter_collab.core.store import LocalContextStore
-from tests.wire.anthropic_server import Reply, echo_text
+from tests.wire.anthropic_server import Reply, echo_text, message_text
 
 GL = "Report every yield in grams per litre (g/L)."
 MG = "Report every yield in milligrams per millilitre (mg/mL)."
@@ -51,7 +51,7 @@ def judge_requests(server) -> list:
 
 
 def last_user(body: dict) -> str:
-    return body["messages"][-1]["content"]
+    return message_text(body["messages"][-1])
 
 
 def lab_model(body: dict) -> Reply | None:
@@ -182,7 +182,7 @@ def test_over_reach_is_judged_with_the_noise_floor(cli_env, tmp_path, capsys):
     assert evidence["decided_by"] == "judge" and evidence["verdict"] == "intended"
     assert evidence["noise"]["baseline_samples"] == 2  # the baseline answered twice
     [judge] = judge_requests(cli_env)
-    content = judge.body["messages"][0]["content"]
+    content = message_text(judge.body["messages"][0])
     assert "MEASURE:" in content and "should not change" in content
 
 

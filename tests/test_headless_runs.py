@@ -18,7 +18,7 @@ from jupyter_collab.core.notebook import carried_context, embed_context
 from jupyter_collab.core.outputs import MIME_TYPE
 from jupyter_collab.core.store import LocalContextStore
 from tests.headless_support import REPO, collab_outputs, run_nbclient, run_papermill, system_text
-from tests.wire.anthropic_server import Reply
+from tests.wire.anthropic_server import Reply, message_text
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_nbclient_run_uses_context_cache_breakpoint_and_history(kernel_env, note
     assert first.body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert first.body["stream"] is True
     # {yields} was filled from the kernel.
-    assert "'sample_c': 7.8" in first.body["messages"][-1]["content"]
+    assert "'sample_c': 7.8" in message_text(first.body["messages"][-1])
     # The second cell (--no-context) continues the conversation but has no context.
     assert FACT not in system_text(second)
     assert [m["role"] for m in second.body["messages"]] == ["user", "assistant", "user"]
@@ -262,7 +262,7 @@ def test_nbconvert_output_under_a_new_name_replays_with_its_own_context(kernel_e
     requests = kernel_env.message_requests()
     assert len(requests) == 4  # the changed cell, and the next one whose history it is
     assert FACT in system_text(requests[2]) and RULE in system_text(requests[2])
-    assert "9.9" in requests[2].body["messages"][-1]["content"]
+    assert "9.9" in message_text(requests[2].body["messages"][-1])
 
 
 def test_papermill_output_replays_under_its_own_name(kernel_env, notebook, tmp_path):

@@ -123,3 +123,12 @@ def test_history_turns_above_in_notebook_order():
     session = {"k1": first, "k2": second}
     unlocated = turns_for_cell(None, None, session, ["k2", "k1"], "k1")
     assert [t.answer for t in unlocated] == ["A2"]
+
+
+def test_a_turn_carries_the_amendments_its_answer_was_given_with():
+    # Prompt assembly keeps those before the conversation (see core/assembly.py).
+    answered = completion_result(prompt="q", answer="A", included_amendments=["a-one", "a-two"])
+    nb = {"cells": [collab_cell("c1", answered), collab_cell("c2")]}
+    assert turns_above(nb, 1)[0].included_amendments == ["a-one", "a-two"]
+    unlocated = turns_for_cell(None, None, {"k1": answered}, ["k1"], "k2")
+    assert unlocated[0].included_amendments == ["a-one", "a-two"]

@@ -22,7 +22,7 @@ from jupyter_collab.core.context_model import Amendment, AmendmentKind, CollabCo
 from jupyter_collab.core.notebook import carried_context
 from jupyter_collab.core.store import LocalContextStore
 from tests.headless_support import collab_outputs, run_nbclient, run_papermill, system_text
-from tests.wire.anthropic_server import Reply
+from tests.wire.anthropic_server import Reply, message_text
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +31,7 @@ PROMPT = "Plan {replicates} fermentation runs of the {strain} strain, in one sen
 
 
 def last_prompt(request) -> str:
-    content = request.body["messages"][-1]["content"]
-    if isinstance(content, str):
-        return content
-    return "".join(block.get("text", "") for block in content)
+    return message_text(request.body["messages"][-1])
 
 
 @pytest.fixture

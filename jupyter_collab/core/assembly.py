@@ -2,14 +2,24 @@
 
 Order: the base persona, then the notebook's facts, then its process rules
 (enabled amendments, each kind in creation order), then the conversation
-(earlier collaborator turns, when wanted), then the prompt.
+(earlier collaborator turns, when wanted), then the prompt. Amendments added
+during the conversation (since the oldest turn sent was answered, as its
+recorded ``included_amendments`` say) come after the conversation, under their
+own heading before the prompt, until old turns are dropped and the system prompt
+takes them in (:func:`_split_at_anchor`): a prefix cached with the conversation
+stays valid when an amendment is finalized while working.
 
 Prompt caching (Anthropic; other providers ignore the marks): the system prompt
 is two cached blocks, persona + facts, then the process rules, so a rule added
 while working leaves the persona and the facts cached; the last earlier turn of
-the conversation closes a third cached prefix. Old turns are dropped a few at a
-time (see :func:`history_window`), not one per call, so consecutive cells send
-the same conversation prefix and read it from the cache.
+the conversation closes a third cached prefix, and the prompt itself a fourth
+(the API's limit is four). The prompt's breakpoint is for the next cell: its
+request sends this prompt as history, and reads it from the cache instead of
+writing it (only the answer, which no request has sent yet, is new to the
+cache). The last earlier turn keeps its own breakpoint so a cell run again with
+an edited prompt still reads the conversation before it. Old turns are dropped
+a few at a time (see :func:`history_window`), not one per call, so consecutive
+cells send the same conversation prefix and read it from the cache.
 
 Where the constitution goes depends on the model family (:func:`constitution_placement`):
 in the system prompt (Claude and any model not measured otherwise: the layout
@@ -19,7 +29,8 @@ embedded models lose track of a long system prompt; benchmarks/bench_quality.py
 measures each placement per model and the table below follows its figures.
 
 Appending an amendment never changes the bytes before the point where it is
-inserted, which is what keeps earlier cache prefixes valid. How the system
+inserted, which is what keeps earlier cache prefixes valid; with a conversation,
+that point is after the conversation. How the system
 prompt is split into blocks does not change its text (the blocks joined by a
 blank line are the one block earlier versions sent) nor the input hash, so
 recorded answers stay replayable.
@@ -48,6 +59,8 @@ CONSTITUTION_INTRO = (
 FACTS_HEADING = "## Facts"
 PROCESS_HEADING = "## Process rules"
 REMINDER_HEADING = "(Follow this notebook's constitution:"
+ADDED_HEADING = "# Added to this notebook's constitution during this conversation"
+ADDED_INTRO = "Follow these amendments too, as part of the constitution above."
 DEFAULT_HISTORY_TURNS = 6
 #: Old turns are dropped this many at a time (so between DEFAULT_HISTORY_TURNS and
 #: DEFAULT_HISTORY_TURNS + DEFAULT_HISTORY_STEP - 1 turns are sent).
@@ -112,6 +125,8 @@ class Turn:
 
     prompt: str
     answer: str
+    #: The amendments the answer's constitution held (``None``: not known).
+    included: Sequence[str] | None = None
 
 
 @dataclass
@@ -268,6 +283,7 @@ class _Rendered:
     context_tokens: int
     included_ids: list[str]
     omitted_ids: list[str]
+    kept: list[Row]  # the kept entries' rows, in creation order
 
 
 # Contexts their holder promised not to change (see share_read_only), by id:
@@ -343,10 +359,44 @@ def _render(
         context_tokens=estimate(constitution) if constitution else 0,
         included_ids=list(map(_ID, kept)),
         omitted_ids=list(map(_ID, compress(rows, map(operator.not_, keep)))),
+        kept=kept,
     )
     if memo is not None:
         memo[budget] = rendered
     return rendered
+
+
+def _split_at_anchor(
+    kept: Sequence[Row], window: Sequence[Turn]
+) -> tuple[list[Row], list[Row]] | None:
+    """The kept entries as (before the conversation, added during it), or ``None``
+    when they all go before it.
+
+    The anchor is the oldest turn sent: the entries its answer was given with stay
+    in the system prompt, and the ones added since follow the conversation, so an
+    amendment finalized while working leaves the system prompt and the
+    conversation, both cached, as the previous cell sent them. The anchor moves
+    when old turns are dropped (the conversation is written to the cache again
+    then anyway), and the system prompt takes in what was added until then. A turn
+    whose amendments are not known, or that was answered without any (before the
+    first amendment, or with ``--no-context``), splits nothing.
+    """
+    if not window or not window[0].included:
+        return None
+    anchor = set(window[0].included)
+    before = [row for row in kept if row[3] in anchor]
+    if len(before) == len(kept):
+        return None
+    return before, [row for row in kept if row[3] not in anchor]
+
+
+def _added_text(rows: Sequence[Row]) -> str:
+    head, rules = _constitution_parts(rows)
+    # The same facts/rules sections as the constitution, under their own heading.
+    sections = head.split("\n\n", 2)[2:] if head else []
+    if rules:
+        sections.append(rules)
+    return "\n\n".join([ADDED_HEADING, ADDED_INTRO, *sections])
 
 
 def assemble(
@@ -365,9 +415,12 @@ def assemble(
     temperature: float | None = None,
     estimate: Callable[[str], int] = estimate_tokens,
     placement: Placement | None = None,
+    continued: bool = True,
 ) -> AssembledPrompt:
     """The request for ``prompt``; ``placement`` overrides the model family's
-    (:func:`constitution_placement` of ``model``, which callers pass resolved)."""
+    (:func:`constitution_placement` of ``model``, which callers pass resolved).
+    ``continued``: a later request may send this prompt as history (not so for a
+    cell run without history), so the prompt closes a cached prefix."""
     if not prompt.strip():
         from .errors import InvalidRequestError
 
@@ -376,31 +429,42 @@ def assemble(
     persona = persona_text(mode or settings_mode)
     rendered = _render(context, extra_amendments, exclude_ids, token_budget, estimate)
     where = placement or constitution_placement(model)
-    if where is Placement.user_prefix and rendered.head:
+    turns = list(history)
+    window = turns[history_window(len(turns), history_turns, history_step) :]
+    head, rules, added = rendered.head, rendered.rules, ""
+    split = _split_at_anchor(rendered.kept, window) if where is Placement.system else None
+    if split is not None:
+        head, rules = _constitution_parts(split[0])
+        added = _added_text(split[1])
+    if where is Placement.user_prefix and head:
         system = [SystemBlock(text=persona, cache=True)]
-        constitution = f"{rendered.head}\n\n{rendered.rules}" if rendered.rules else rendered.head
+        constitution = f"{head}\n\n{rules}" if rules else head
         prompt = f"{constitution}\n\n{prompt}"
     # Two cached blocks: a process rule added while working leaves persona + facts
     # cached. Joined by a blank line they are the one block of earlier versions.
-    elif rendered.rules:
+    elif rules:
         system = [
-            SystemBlock(text=f"{persona}\n\n{rendered.head}", cache=True),
-            SystemBlock(text=rendered.rules, cache=True),
+            SystemBlock(text=f"{persona}\n\n{head}", cache=True),
+            SystemBlock(text=rules, cache=True),
         ]
     else:
-        text = f"{persona}\n\n{rendered.head}" if rendered.head else persona
+        text = f"{persona}\n\n{head}" if head else persona
         system = [SystemBlock(text=text, cache=True)]
 
     messages: list[Message] = []
-    turns = list(history)
-    for turn in turns[history_window(len(turns), history_turns, history_step) :]:
+    for turn in window:
         messages.append(Message(role="user", content=turn.prompt))
         messages.append(Message(role="assistant", content=turn.answer))
     if messages:
         messages[-1].cache = True
     if where is Placement.reminder and rendered.entries:
         prompt = f"{prompt}\n\n{REMINDER_HEADING}\n{rendered.entries})"
-    messages.append(Message(role="user", content=prompt))
+    if added:
+        prompt = f"{added}\n\n{prompt}"
+    # The fourth breakpoint (see the module's docstring): the next cell reads this
+    # prompt from the cache. A request that no later one continues would pay the
+    # cache write price (1.25x) on its prompt instead of the plain price for nothing.
+    messages.append(Message(role="user", content=prompt, cache=continued))
 
     request = ChatRequest(
         model=model,

@@ -116,9 +116,12 @@ class Broker:
         self.check_model(request.model)
         settings = context.settings if context is not None else None
         mode = request.mode or (settings.mode if settings else None) or self.config.default_mode
-        history = [Turn(t.prompt, t.answer) for t in request.history] if request.use_history else []
-        if settings is not None and not settings.include_history:
-            history = []
+        with_history = request.use_history and (settings is None or settings.include_history)
+        history = (
+            [Turn(t.prompt, t.answer, t.included_amendments) for t in request.history]
+            if with_history
+            else []
+        )
         budget = settings.token_budget if settings and settings.token_budget is not None else None
         assembled = assemble(
             request.prompt,
@@ -126,6 +129,8 @@ class Broker:
             mode=mode,
             history=history,
             exclude_ids=exclude_ids,
+            continued=with_history,
+            history_step=self.provider.history_step,
             token_budget=budget if budget is not None else self.config.token_budget,
             model=request.model or (settings.model if settings else None) or self.config.model,
             max_tokens=request.max_tokens

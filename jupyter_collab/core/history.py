@@ -55,8 +55,18 @@ def turns_above(
             continue
         result = session.get(cell_key(cell, index)) or stored_result(cell)
         if result is not None and result.answer:
-            turns.append(TurnModel(prompt=result.prompt, answer=result.answer))
+            turns.append(turn_of(result))
     return turns
+
+
+def turn_of(result: CompletionResult) -> TurnModel:
+    """The turn an answer adds to the conversation, with the amendments it was
+    answered with (prompt assembly keeps those before the conversation)."""
+    return TurnModel(
+        prompt=result.prompt,
+        answer=result.answer,
+        included_amendments=list(result.included_amendments),
+    )
 
 
 def turns_for_cell(
@@ -82,7 +92,7 @@ def turns_for_cell(
             continue
         result = session[key]
         if result.answer:
-            turns.append(TurnModel(prompt=result.prompt, answer=result.answer))
+            turns.append(turn_of(result))
     return turns
 
 

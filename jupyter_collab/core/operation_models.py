@@ -26,6 +26,7 @@ from .context_model import (
 from .providers.base import Usage
 
 MAX_PROMPT = 200_000
+MAX_TURN_AMENDMENTS = 100_000
 
 
 class WireModel(BaseModel):
@@ -35,6 +36,12 @@ class WireModel(BaseModel):
 class TurnModel(WireModel):
     prompt: str = Field(max_length=MAX_PROMPT)
     answer: str = Field(max_length=MAX_PROMPT)
+    included_amendments: list[str] | None = Field(
+        default=None,
+        max_length=MAX_TURN_AMENDMENTS,
+        description="the amendments the answer's constitution held (its recorded "
+        "included_amendments); None: not known",
+    )
 
 
 class CompletionInput(WireModel):

@@ -411,6 +411,12 @@ def _message_text(content: Any) -> str:
     return ""
 
 
+def message_text(message: dict[str, Any]) -> str:
+    """A message's text, whether its content is a string or text blocks (a message
+    that closes a cached prefix carries its ``cache_control`` on a text block)."""
+    return _message_text(message.get("content"))
+
+
 def _system_text(system: Any) -> str:
     if isinstance(system, str):
         return system

@@ -26,9 +26,9 @@ class SystemBlock(BaseModel):
 class Message(BaseModel):
     role: Literal["user", "assistant"]
     content: str
-    # True on the last message of the earlier conversation: Anthropic caches the
-    # prompt up to there too, so a notebook's growing history is read from the
-    # cache on the next call. Other providers ignore it.
+    # True on the last message of the earlier conversation and on the prompt:
+    # Anthropic caches the request up to there too, so a notebook's growing
+    # history is read from the cache on the next call. Other providers ignore it.
     cache: bool = False
 
 
@@ -89,6 +89,11 @@ class Provider(abc.ABC):
     #: ``benchmarks/bench_judge.py``): its verdicts are then shown as a weak signal
     #: behind the deterministic measures.
     weak_judge: bool = False
+    #: How many old turns of a conversation are dropped at a time once more than
+    #: ``core.assembly.DEFAULT_HISTORY_TURNS`` are held (``core.assembly.history_window``):
+    #: each drop changes the conversation's prefix, so a provider with a prompt cache
+    #: writes the kept turns to it again.
+    history_step: int = 3
 
     @property
     @abc.abstractmethod

@@ -331,6 +331,10 @@ export interface ICompletionRequest {
 export interface ITurnModel {
   prompt: string;
   answer: string;
+  /**
+   * the amendments the answer's constitution held (its recorded included_amendments); None: not known
+   */
+  included_amendments?: string[] | null;
 }
 /**
  * A cell above the one that runs, as the notebook model holds it.
