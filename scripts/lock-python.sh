@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate requirements/constraints.txt: resolve the project's Python
-# dependencies (extras [dev] and [gemma]: test tools and the embedded models) and the build
+# dependencies (extras [dev], [rtc] and [gemma]: test tools, real-time collaboration and the
+# embedded models) and the build
 # tools .ci/setup installs, afresh from the package index, in a throwaway
 # virtualenv. Nothing is compiled (pip only reads metadata; python >= 3.11). Review the diff,
 # run `bash .ci/run`, then commit the file.
@@ -21,7 +22,7 @@ build_tools=(pip hatchling hatch-jupyter-builder hatch-nodejs-version editables 
 import tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 extras = project["optional-dependencies"]
-for requirement in project["dependencies"] + [r for e in ("test", "local", "gemma", "dev") for r in extras[e]]:
+for requirement in project["dependencies"] + [r for e in ("test", "local", "gemma", "rtc", "dev") for r in extras[e]]:
     if not requirement.startswith(project["name"] + "["):
         print(requirement)
 PY

@@ -5,14 +5,24 @@
  * - project `wire`: every spec, against a JupyterLab whose server extension
  *   talks to the wire-level Anthropic server (tests/wire) through the SDK;
  * - project `embedded`: the end-to-end scenario (endToEnd.spec.ts) again,
- *   against a JupyterLab answering with the embedded SmolLM2 model on the CPU.
+ *   against a JupyterLab answering with the embedded SmolLM2 model on the CPU;
+ * - project `rtc`: rtc.spec.ts, two users in two browser contexts on one
+ *   notebook of a JupyterLab with real-time collaboration enabled
+ *   (jupyter-collaboration, on for that server only; the others run with
+ *   `YDocExtension.disable_rtc`).
  *
  * One project alone: `npx playwright test --project=wire` (or `embedded`).
  */
 import baseConfig from '@jupyterlab/galata/lib/playwright-config';
 import { defineConfig } from '@playwright/test';
 
-import { servers, token, wireServerPort } from './servers';
+import {
+  rtcServer,
+  rtcWireServerPort,
+  servers,
+  token,
+  wireServerPort
+} from './servers';
 import type { ICollabOptions } from './tests/fixtures';
 
 const wire = servers.anthropic;
@@ -70,6 +80,7 @@ export default defineConfig<ICollabOptions>({
   projects: [
     {
       name: 'wire',
+      testIgnore: /rtc\.spec\.ts/,
       use: {
         provider: 'anthropic',
         baseURL: `http://127.0.0.1:${wire.port}`
@@ -85,10 +96,23 @@ export default defineConfig<ICollabOptions>({
         provider: 'local',
         baseURL: `http://127.0.0.1:${local.port}`
       }
+    },
+    {
+      name: 'rtc',
+      testMatch: /rtc\.spec\.ts/,
+      timeout: 4 * 60_000,
+      use: {
+        provider: 'anthropic',
+        baseURL: `http://127.0.0.1:${rtcServer.port}`
+      }
     }
   ],
   webServer: [
     webServer(wire, { COLLAB_WIRE_PORT: wireServerPort }),
-    webServer(local, {})
+    webServer(local, {}),
+    webServer(rtcServer, {
+      COLLAB_WIRE_PORT: rtcWireServerPort,
+      COLLAB_UI_RTC: '1'
+    })
   ]
 });

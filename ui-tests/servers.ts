@@ -6,6 +6,10 @@
  * - `anthropic`: the wire-level Anthropic server (tests/wire) behind the real
  *   SDK; its request log is at `GET /_log`.
  * - `local`: the embedded SmolLM2 model run by llama-cpp-python on the CPU.
+ *
+ * And `rtcServer`: a third JupyterLab, with real-time collaboration
+ * (jupyter-collaboration) enabled for it alone, answering through its own
+ * wire-level Anthropic server (`rtcWireServerPort`).
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -43,4 +47,15 @@ export const servers: Record<Provider, ICollabServer> = {
     port: localPort,
     root: rootFor(localPort, process.env.COLLAB_UI_LOCAL_ROOT)
   }
+};
+
+const rtcPort = process.env.COLLAB_UI_RTC_PORT ?? '8869';
+
+/** The real-time collaboration server's own wire-level Anthropic server. */
+export const rtcWireServerPort = process.env.COLLAB_RTC_WIRE_PORT ?? '8870';
+
+export const rtcServer: ICollabServer = {
+  provider: 'anthropic',
+  port: rtcPort,
+  root: rootFor(rtcPort, process.env.COLLAB_UI_RTC_ROOT)
 };
