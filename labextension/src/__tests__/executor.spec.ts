@@ -418,3 +418,19 @@ describe('a collaborator cell run', () => {
     ]);
   });
 });
+
+describe('run ids', () => {
+  it('never name another page’s run (the streaming output is shared under real-time collaboration)', () => {
+    const notebook = {};
+    const cell = {};
+    const thisPage = new ActiveRuns();
+    const otherPage = new ActiveRuns();
+    const mine = thisPage.start(notebook, cell);
+    const theirs = otherPage.start(notebook, cell);
+    expect(mine.id).not.toBe(theirs.id);
+    // The other page's run id, read from the shared output, is not a run here.
+    expect(thisPage.get(theirs.id)).toBeUndefined();
+    expect(thisPage.cancel(theirs.id)).toBe(false);
+    expect(mine.cancelled).toBe(false);
+  });
+});
