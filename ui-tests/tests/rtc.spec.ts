@@ -206,15 +206,41 @@ test('two users on one notebook: one answer, shared highlights and context, no l
     // (a) A runs the first collaborator cell; the answer streams into the
     // shared document once, and B sees the same single output.
     const callsBefore = await modelCallCount();
-    await wire('/_script', [{ kind: 'text', answer: ANSWER, chunks: 30 }]);
+    await wire('/_script', [
+      { kind: 'text', answer: ANSWER, chunks: 30, delta_delay: 0.25 }
+    ]);
     await cells(a).first().locator('.jp-InputPrompt').click();
     await a.keyboard.press('Shift+Enter');
     const answerB = cells(b).first().locator('.jp-collab-answer');
-    await expect(answerB).toContainText('lists five problems', {
+    // B sees the answer arrive, without a cancel button: the run is A's.
+    await expect(
+      cells(b).first().locator('.jp-collab-mod-elsewhere')
+    ).toContainText('Still arriving from the page that ran this cell', {
       timeout: 30_000
     });
+    await expect(
+      cells(a).first().locator('.jp-collab-mod-streaming')
+    ).toBeVisible();
+    await expect(answerB).toContainText('Concrete Problems', {
+      timeout: 30_000
+    });
+    await expect(cells(a).first().locator('.jp-collab-cancel')).toBeVisible();
+    await expect(cells(b).first().locator('.jp-collab-cancel')).toHaveCount(0);
+    // B running the same cell meanwhile would make two writers of one
+    // answer: B is asked, and waits for A's.
+    await cells(b).first().locator('.jp-InputPrompt').click();
+    await b.keyboard.press('Shift+Enter');
+    const dialog = b.locator('.jp-Dialog');
+    await expect(dialog).toContainText(
+      'Another collaborator is running this cell'
+    );
+    await b.screenshot(shot('1-b-asked-while-a-streams'));
+    await dialog
+      .locator('button', { hasText: 'Wait for their answer' })
+      .click();
     await expect(cells(a).first().locator('.jp-collab-answer')).toContainText(
-      'on specification gaming.'
+      'on specification gaming.',
+      { timeout: 30_000 }
     );
     await expect(answerB).toContainText('on specification gaming.');
     await expect
@@ -231,7 +257,7 @@ test('two users on one notebook: one answer, shared highlights and context, no l
       1
     );
     expect(await modelCallCount()).toBe(callsBefore + 1);
-    await b.screenshot(shot('1-answer-seen-by-b'));
+    await b.screenshot(shot('2-answer-seen-by-b'));
 
     // B types a new cell (it must survive).
     await cells(b).nth(1).locator('.jp-InputPrompt').click();
@@ -256,7 +282,7 @@ test('two users on one notebook: one answer, shared highlights and context, no l
       ['Smith et al., 2019'],
       { timeout: 15_000 }
     );
-    await b.screenshot(shot('2-a-finalized-seen-by-b'));
+    await b.screenshot(shot('3-a-finalized-seen-by-b'));
 
     await b.locator('.jp-collab-preview .jp-collab-finalize').click();
     await expect(
@@ -274,7 +300,7 @@ test('two users on one notebook: one answer, shared highlights and context, no l
       ['Smith et al., 2019', 'Jones (2021)'],
       { timeout: 15_000 }
     );
-    await b.screenshot(shot('3-b-finalized-after-merge'));
+    await b.screenshot(shot('4-b-finalized-after-merge'));
     const sidecar = readJSON('rtc/shared.collab.json');
     expect(sidecar.amendments.map((entry: any) => entry.text)).toEqual([
       RULE_A,
@@ -303,8 +329,8 @@ test('two users on one notebook: one answer, shared highlights and context, no l
     await expect(
       panelB.locator('.jp-collab-entry').filter({ hasText: RULE_B })
     ).toHaveClass(/jp-mod-disabled/, { timeout: 15_000 });
-    await a.screenshot(shot('4-panel-edit-by-a'));
-    await b.screenshot(shot('5-panel-edit-seen-by-b'));
+    await a.screenshot(shot('5-panel-edit-by-a'));
+    await b.screenshot(shot('6-panel-edit-seen-by-b'));
 
     // (d) One document: both pages hold the same cells, B's typed cell
     // included, and the file the collaboration extension saves has it too,
