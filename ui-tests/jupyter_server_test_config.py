@@ -19,9 +19,10 @@ c.ServerApp.disable_check_xsrf = False
 # would otherwise make every notebook of every other test a shared document.
 rtc = os.environ.get("COLLAB_UI_RTC") == "1"
 c.YDocExtension.disable_rtc = not rtc
-if rtc:
-    # Its update store would otherwise be .jupyter_ystore.db in the current folder.
-    c.SQLiteYStore.db_path = os.path.join(c.ServerApp.root_dir, ".jupyter_ystore.db")
+# Its databases would otherwise be .jupyter_ystore.db in the current folder and a
+# file id database in the user's Jupyter data folder, shared by every server.
+c.SQLiteYStore.db_path = c.ServerApp.root_dir.rstrip("/") + "-ystore.db"
+c.BaseFileIdManager.db_path = c.ServerApp.root_dir.rstrip("/") + "-file-ids.db"
 
 # "anthropic": the wire-level server; "local": the embedded SmolLM2 model.
 provider = os.environ.get("COLLAB_UI_PROVIDER", "anthropic")
