@@ -46,7 +46,8 @@ export const FINALIZE_ATTEMPTS = 3;
  */
 export async function finalize(
   input: IFinalizeInput,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  send: typeof finalizeAmendment = finalizeAmendment
 ): Promise<IAmendment | null> {
   const { panel, model } = input;
   if (!model.view) {
@@ -59,7 +60,7 @@ export async function finalize(
     // reached it through the shared document meanwhile.
     const answer = cellId ? answerOfCellId(panel, cellId) : null;
     try {
-      const reply = await finalizeAmendment({
+      const reply = await send({
         path: model.path,
         revision: model.revision,
         amendment: input.amendment,
