@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate requirements/constraints.txt: resolve the project's Python
-# dependencies (extras [dev], [hub] and [gemma]: test tools, the JupyterHub
-# service and the embedded models) and the build
+# dependencies (extras [dev], [hub], [rtc] and [gemma]: test tools, the JupyterHub
+# service, real-time collaboration and the embedded models) and the build
 # tools .ci/setup installs, afresh from the package index, in a throwaway
 # virtualenv. Nothing is compiled (pip only reads metadata; python >= 3.11). Review the diff,
 # run `bash .ci/run`, then commit the file.
@@ -22,7 +22,7 @@ build_tools=(pip hatchling hatch-jupyter-builder hatch-nodejs-version editables 
 import tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 extras = project["optional-dependencies"]
-for requirement in project["dependencies"] + [r for e in ("test", "local", "gemma", "hub", "dev") for r in extras[e]]:
+for requirement in project["dependencies"] + [r for e in ("test", "local", "gemma", "hub", "rtc", "dev") for r in extras[e]]:
     if not requirement.startswith(project["name"] + "["):
         print(requirement)
 PY

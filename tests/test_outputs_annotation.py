@@ -96,3 +96,37 @@ def test_the_annotated_display_rebuilds_the_fallbacks():
         in (data["text/markdown"])
     )
     assert annotated_display({"result": {"answer": ANSWER}}, context, amendment) is None
+
+
+def test_a_highlight_finalized_meanwhile_on_the_same_answer_is_kept():
+    # Two people finalize on one answer at once: the second sends the answer as
+    # its page held it, before the first one's highlight reached it.
+    output = _output()
+    on_answer = dict(response_id=output.result.response_id, answer_hash=output.result.answer_hash)
+    first = _highlight("h-1").model_copy(update=on_answer)
+    second = Highlight(
+        id="h-2",
+        position=TextPositionSelector(start=0, end=3),
+        quote=TextQuoteSelector(exact="See"),
+        **on_answer,
+    )
+    elsewhere = Highlight(
+        id="h-3",
+        response_id="msg_another_answer",
+        position=TextPositionSelector(start=0, end=3),
+        quote=TextQuoteSelector(exact="See"),
+    )
+    amendments = [
+        Amendment(
+            id=f"a-{n}", kind="fact", text=f"Rule {n}.", provenance=Provenance(highlight_id=h)
+        )
+        for n, h in ((1, "h-1"), (2, "h-2"), (3, "h-3"))
+    ]
+    context = CollabContext(highlights=[first, second, elsewhere], amendments=amendments)
+
+    display = annotated_display(output.model_dump(mode="json"), context, amendments[1])
+
+    assert display is not None
+    shown = display.model_dump(mode="json", by_alias=True)["data"][MIME_TYPE]["highlights"]
+    assert [item["highlight"]["id"] for item in shown] == ["h-1", "h-2"]
+    assert [item["amendment_ids"] for item in shown] == [["a-1"], ["a-2"]]

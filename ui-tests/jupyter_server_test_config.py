@@ -14,6 +14,16 @@ c.ServerApp.allow_root = True  # CI runs as root
 c.IdentityProvider.token = os.environ.get("COLLAB_UI_TOKEN", "collab-ui-test-token")
 c.ServerApp.disable_check_xsrf = False
 
+# Real-time collaboration (jupyter-collaboration, installed by the [dev] extra) is
+# on only for the server of the `rtc` project (COLLAB_UI_RTC=1): installed, it
+# would otherwise make every notebook of every other test a shared document.
+rtc = os.environ.get("COLLAB_UI_RTC") == "1"
+c.YDocExtension.disable_rtc = not rtc
+# Its databases would otherwise be .jupyter_ystore.db in the current folder and a
+# file id database in the user's Jupyter data folder, shared by every server.
+c.SQLiteYStore.db_path = c.ServerApp.root_dir.rstrip("/") + "-ystore.db"
+c.BaseFileIdManager.db_path = c.ServerApp.root_dir.rstrip("/") + "-file-ids.db"
+
 # "anthropic": the wire-level server; "local": the embedded SmolLM2 model.
 provider = os.environ.get("COLLAB_UI_PROVIDER", "anthropic")
 c.CollabExtension.provider = provider

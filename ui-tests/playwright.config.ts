@@ -8,23 +8,37 @@
  * - project `embedded`: the end-to-end scenario (endToEnd.spec.ts) again,
  *   against a JupyterLab answering with the embedded SmolLM2 model on the CPU;
  * - project `notebook7`: notebook7.spec.ts, against Notebook 7
- *   (`jupyter notebook`) with a wire-level Anthropic server of its own.
+ *   (`jupyter notebook`) with a wire-level Anthropic server of its own;
+ * - project `rtc`: rtc.spec.ts, two users in two browser contexts on one
+ *   notebook of a JupyterLab with real-time collaboration enabled
+ *   (jupyter-collaboration, on for that server only; the others run with
+ *   `YDocExtension.disable_rtc`).
  *
  * One project alone: `npx playwright test --project=wire` (or `embedded`,
- * `notebook7`).
+ * `notebook7`, `rtc`).
  */
 import baseConfig from '@jupyterlab/galata/lib/playwright-config';
 import { defineConfig } from '@playwright/test';
 
-import { notebookWirePort, servers, token, wireServerPort } from './servers';
+import {
+  notebookWirePort,
+  rtcWireServerPort,
+  servers,
+  token,
+  wireServerPort
+} from './servers';
 import type { ICollabOptions } from './tests/fixtures';
 
 const wire = servers.anthropic;
 const local = servers.local;
 const notebook = servers.notebook;
+const rtc = servers.rtc;
 
 /** The spec that runs against Notebook 7 only. */
 const NOTEBOOK7_SPEC = /notebook7\.spec\.ts/;
+
+/** The spec that runs against the real-time collaboration server only. */
+const RTC_SPEC = /rtc\.spec\.ts/;
 
 function webServer(server: typeof wire, env: Record<string, string>) {
   return {
@@ -79,7 +93,7 @@ export default defineConfig<ICollabOptions>({
   projects: [
     {
       name: 'wire',
-      testIgnore: NOTEBOOK7_SPEC,
+      testIgnore: [NOTEBOOK7_SPEC, RTC_SPEC],
       use: {
         provider: 'anthropic',
         baseURL: `http://127.0.0.1:${wire.port}`
@@ -104,11 +118,25 @@ export default defineConfig<ICollabOptions>({
         server: 'notebook',
         baseURL: `http://127.0.0.1:${notebook.port}`
       }
+    },
+    {
+      name: 'rtc',
+      testMatch: RTC_SPEC,
+      timeout: 4 * 60_000,
+      use: {
+        provider: 'anthropic',
+        server: 'rtc',
+        baseURL: `http://127.0.0.1:${rtc.port}`
+      }
     }
   ],
   webServer: [
     webServer(wire, { COLLAB_WIRE_PORT: wireServerPort }),
     webServer(local, {}),
-    webServer(notebook, { COLLAB_WIRE_PORT: notebookWirePort })
+    webServer(notebook, { COLLAB_WIRE_PORT: notebookWirePort }),
+    webServer(rtc, {
+      COLLAB_WIRE_PORT: rtcWireServerPort,
+      COLLAB_UI_RTC: '1'
+    })
   ]
 });

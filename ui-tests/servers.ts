@@ -9,6 +9,8 @@
  *   llama-cpp-python on the CPU.
  * - `notebook`: Notebook 7 (`jupyter notebook`) with a wire-level Anthropic
  *   server of its own.
+ * - `rtc`: JupyterLab with real-time collaboration (jupyter-collaboration)
+ *   enabled for it alone, with a wire-level Anthropic server of its own.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -18,7 +20,7 @@ export type Provider = 'anthropic' | 'local';
 /** The front end a server serves: JupyterLab or Notebook 7. */
 export type App = 'lab' | 'notebook';
 
-export type ServerName = 'anthropic' | 'local' | 'notebook';
+export type ServerName = 'anthropic' | 'local' | 'notebook' | 'rtc';
 
 export interface ICollabServer {
   provider: Provider;
@@ -39,6 +41,7 @@ const env = process.env;
 const labPort = env.COLLAB_UI_PORT ?? '8866';
 const localPort = env.COLLAB_UI_LOCAL_PORT ?? '8868';
 const notebookPort = env.COLLAB_UI_NOTEBOOK_PORT ?? '8869';
+const rtcPort = env.COLLAB_UI_RTC_PORT ?? '8871';
 
 export const token = env.COLLAB_UI_TOKEN ?? 'collab-ui-test-token';
 
@@ -47,6 +50,9 @@ export const wireServerPort = env.COLLAB_WIRE_PORT ?? '8867';
 
 /** The wire-level Anthropic server's port of the `notebook` server. */
 export const notebookWirePort = env.COLLAB_NOTEBOOK_WIRE_PORT ?? '8870';
+
+/** The wire-level Anthropic server's port of the `rtc` server. */
+export const rtcWireServerPort = env.COLLAB_RTC_WIRE_PORT ?? '8872';
 
 export const servers: Record<ServerName, ICollabServer> = {
   anthropic: {
@@ -69,5 +75,15 @@ export const servers: Record<ServerName, ICollabServer> = {
     port: notebookPort,
     root: rootFor(notebookPort, env.COLLAB_UI_NOTEBOOK_ROOT),
     wirePort: notebookWirePort
+  },
+  rtc: {
+    provider: 'anthropic',
+    app: 'lab',
+    port: rtcPort,
+    root: rootFor(rtcPort, env.COLLAB_UI_RTC_ROOT),
+    wirePort: rtcWireServerPort
   }
 };
+
+/** The real-time collaboration server (rtc.spec.ts). */
+export const rtcServer = servers.rtc;

@@ -19,6 +19,8 @@ cd "$(dirname "$0")/.."
 export COLLAB_UI_PROVIDER COLLAB_UI_PORT COLLAB_UI_ROOT
 
 rm -rf "$COLLAB_UI_ROOT"
+# The collaboration extension's databases beside it (jupyter_server_test_config.py).
+rm -f "$COLLAB_UI_ROOT-ystore.db" "$COLLAB_UI_ROOT-file-ids.db"
 mkdir -p "$COLLAB_UI_ROOT"
 if [ -d ui-tests/notebooks ]; then cp -r ui-tests/notebooks/. "$COLLAB_UI_ROOT/"; fi
 

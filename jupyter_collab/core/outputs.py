@@ -193,16 +193,43 @@ def with_annotation(output: CollabOutput, annotation: AnnotatedHighlight) -> Col
     return output.model_copy(update={"highlights": highlights})
 
 
+def _on_answer(highlight: Highlight, output: CollabOutput) -> bool:
+    """Whether ``highlight`` was made on the answer ``output`` holds."""
+    result = output.result
+    return (
+        highlight.response_id is not None
+        and highlight.response_id == result.response_id
+        and highlight.answer_hash in (None, result.answer_hash)
+    )
+
+
 def annotated_display(
     payload: dict[str, Any], context: CollabContext, amendment: Amendment
 ) -> CollabDisplayData | None:
     """The display output of an answer (its raw MIME payload) once ``amendment`` is
     finalized on it: the amendment's highlight shown on the answer and in the
-    fallbacks. ``None`` when the payload is damaged or the amendment has no highlight."""
+    fallbacks. ``None`` when the payload is damaged or the amendment has no highlight.
+
+    The highlights of the context's other amendments finalized on the same answer
+    are added too when the payload lacks them: under real-time collaboration two
+    people can finalize on one answer at once, and the payload one of them sends
+    may predate the other's highlight reaching the shared notebook."""
     annotation = annotation_for(context, amendment)
     output = read_output({"data": {MIME_TYPE: payload}})
     if annotation is None or output is None:
         return None
+    shown = {item.highlight.id for item in output.highlights}
+    for other in context.amendments:
+        if other.id == amendment.id:
+            continue
+        other_annotation = annotation_for(context, other)
+        if (
+            other_annotation is not None
+            and other_annotation.highlight.id not in shown
+            and _on_answer(other_annotation.highlight, output)
+        ):
+            output = with_annotation(output, other_annotation)
+            shown.add(other_annotation.highlight.id)
     return build_display(with_annotation(output, annotation))
 
 

@@ -1,6 +1,8 @@
 /**
  * Running one collaborator cell through the server door.
  *
+ * 0. under real-time collaboration, when another page's run is still
+ *    writing this cell's answer, ask first (one writer per output);
  * 1. wait for collaborator cells above this one that are still running (their
  *    answers are this cell's history, as in a top-to-bottom headless run);
  * 2. have the server parse the cell and read the `{name}` references it
@@ -13,6 +15,7 @@
  * The kernel is not involved otherwise, so the cell runs while the kernel is
  * busy or when there is none.
  */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
 import type {
   INotebookCellExecutor,
@@ -30,8 +33,8 @@ import {
 } from './api';
 import { AnswerWriter } from './answerWriter';
 import { METADATA_KEY } from './cellSource';
-import { COLLAB_MIME } from './mimetypes';
-import { describeFailure, finalOutput } from './outputs';
+import { COLLAB_MIME, STREAM_MIME } from './mimetypes';
+import { IStreamingAnswer, describeFailure, finalOutput } from './outputs';
 import { ActiveRun, ActiveRuns } from './runs';
 import { readVariables } from './variables';
 
@@ -51,6 +54,58 @@ export interface ICollabRunDeps {
    * lags behind a rename, so the document's own path is preferred.
    */
   documentPath?: (notebook: INotebookModel) => string | undefined;
+  /**
+   * Whether to run a cell whose answer another page is still writing (real-
+   * time collaboration); by default the user is asked.
+   */
+  confirmOverOtherRun?: (trans: TranslationBundle) => Promise<boolean>;
+}
+
+/**
+ * The id of a run of another page that is still writing into this cell, or
+ * `null`. Under real-time collaboration the outputs are shared: the page that
+ * started a run is the only one writing its answer, and a second page
+ * running the same cell meanwhile would make two writers of one output.
+ */
+export function otherPageRun(
+  model: ICodeCellModel,
+  runs: ActiveRuns
+): string | null {
+  const outputs = model.outputs;
+  for (let i = 0; i < outputs.length; i++) {
+    const payload = outputs.get(i).data[STREAM_MIME] as
+      IStreamingAnswer | undefined;
+    if (
+      payload?.run_id &&
+      (payload.status === 'waiting' || payload.status === 'streaming') &&
+      runs.get(payload.run_id) === undefined
+    ) {
+      return payload.run_id;
+    }
+  }
+  return null;
+}
+
+/**
+ * Ask whether to run a cell another collaborator's run is still answering
+ * (its page may also have closed mid-answer, leaving the answer unfinished).
+ */
+export async function askRunOverOtherRun(
+  trans: TranslationBundle
+): Promise<boolean> {
+  const result = await showDialog({
+    title: trans.__('Another collaborator is running this cell'),
+    body: trans.__(
+      'Its answer is still arriving from their page and will appear here. Run it again from this page anyway (their answer would be replaced)?'
+    ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Wait for their answer') }),
+      Dialog.warnButton({ label: trans.__('Run here') })
+    ],
+    // Enter keeps the one writer.
+    defaultButton: 0
+  });
+  return result.button.accept;
 }
 
 /**
@@ -62,6 +117,12 @@ export async function runCollabCell(
 ): Promise<boolean> {
   const { cell, notebook, sessionContext } = options;
   const model = cell.model as ICodeCellModel;
+  if (otherPageRun(model, deps.runs) !== null) {
+    const confirm = deps.confirmOverOtherRun ?? askRunOverOtherRun;
+    if (!(await confirm(deps.trans))) {
+      return false;
+    }
+  }
   const run = deps.runs.start(notebook, model);
   const isCurrent = () => deps.runs.get(run.id) === run;
   const { trans } = deps;

@@ -11,14 +11,18 @@
  *
  * The cost: only one extension can provide the token. To provide it,
  * package.json lists `@jupyterlab/notebook-extension:cell-executor` under
- * `jupyterlab.disabledExtensions`. This conflicts with other extensions that
- * replace the executor the same way, for instance jupyter-server-nbmodel
- * (server-side execution) and the real-time collaboration executor of
- * jupyter-collaboration/jupyter-docprovider: with both installed, whichever
- * activates last wins and the other's cells run through the wrong executor.
- * Disable one of them (`jupyter labextension disable jupyter-collab:cell-executor`
- * keeps the rest of this extension working; collaborator cells then run
- * through the kernel magic).
+ * `jupyterlab.disabledExtensions`, and also
+ * `@jupyter/docprovider-extension:notebook-cell-executor`, the executor of
+ * real-time collaboration (jupyter-collaboration): it runs cells with
+ * JupyterLab's `runCell` unless the server executes them
+ * (`YDocExtension.server_side_execution`, off by default), and with both
+ * present whichever registered last would win. Under real-time collaboration
+ * the answer is written only by the page that ran the cell, into the shared
+ * document, which the other collaborators see. Other extensions that replace
+ * the executor (jupyter-server-nbmodel, server-side execution) still conflict:
+ * disable one of them (`jupyter labextension disable
+ * jupyter-collab:cell-executor` keeps the rest of this extension working;
+ * collaborator cells then run through the kernel magic).
  */
 import {
   INotebookCellExecutor,

@@ -3,6 +3,7 @@
  * notebook's stop button (interrupt), by the cancel button of the streaming
  * view, by running the cell again, or when the cell is deleted.
  */
+import { UUID } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
 /**
@@ -78,7 +79,13 @@ export class ActiveRuns {
    */
   start(notebook: object, cell: object): ActiveRun {
     this.cancelCell(cell);
-    const run = new ActiveRun(`run-${++this._counter}`, notebook, cell);
+    // The id travels in the streaming output, which real-time collaboration
+    // shows to every collaborator: it must not name another page's run.
+    const run = new ActiveRun(
+      `run-${++this._counter}-${this._page}`,
+      notebook,
+      cell
+    );
     this._runs.set(run.id, run);
     this._changed.emit(run);
     return run;
@@ -133,6 +140,7 @@ export class ActiveRuns {
 
   private _changed = new Signal<this, ActiveRun>(this);
   private _counter = 0;
+  private _page = UUID.uuid4();
   private _runs = new Map<string, ActiveRun>();
 }
 

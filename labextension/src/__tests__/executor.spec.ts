@@ -113,6 +113,7 @@ function setup(
     ) => Promise<any>;
     parseCell?: (source: string) => Promise<IParsedCell>;
     fallback?: jest.Mock<(options: any) => Promise<boolean>>;
+    confirmOverOtherRun?: () => Promise<boolean>;
   } = {}
 ) {
   const stream = new FakeStream();
@@ -125,7 +126,8 @@ function setup(
     trans,
     throttleMs: 0,
     readVariables: options.readVariables as any,
-    parseCell: options.parseCell ?? parsedWith([])
+    parseCell: options.parseCell ?? parsedWith([]),
+    confirmOverOtherRun: options.confirmOverOtherRun
   });
   const executed: any[] = [];
   const run = (notebook: NotebookModel, index: number, session: any = {}) =>
@@ -416,5 +418,86 @@ describe('a collaborator cell run', () => {
         outputs: [{ data: { [COLLAB_MIME]: first.data[COLLAB_MIME] } }]
       }
     ]);
+  });
+});
+
+describe('run ids', () => {
+  it('never name another page’s run (the streaming output is shared under real-time collaboration)', () => {
+    const notebook = {};
+    const cell = {};
+    const thisPage = new ActiveRuns();
+    const otherPage = new ActiveRuns();
+    const mine = thisPage.start(notebook, cell);
+    const theirs = otherPage.start(notebook, cell);
+    expect(mine.id).not.toBe(theirs.id);
+    // The other page's run id, read from the shared output, is not a run here.
+    expect(thisPage.get(theirs.id)).toBeUndefined();
+    expect(thisPage.cancel(theirs.id)).toBe(false);
+    expect(mine.cancelled).toBe(false);
+  });
+});
+
+describe('a cell another page is answering (real-time collaboration)', () => {
+  /** The streaming output another page's run keeps writing into the cell. */
+  function answeredElsewhere(notebook: NotebookModel): void {
+    (notebook.cells.get(0) as ICodeCellModel).outputs.add({
+      output_type: 'display_data',
+      data: {
+        [STREAM_MIME]: {
+          text: 'Their partial answer',
+          status: 'streaming',
+          run_id: 'run-1-another-page'
+        },
+        'text/markdown': 'Their partial answer'
+      },
+      metadata: {}
+    });
+  }
+
+  it('is not run over that answer unless the user says so', async () => {
+    const confirm = jest.fn(async () => false);
+    const { run, stream, executed } = setup({ confirmOverOtherRun: confirm });
+    const notebook = notebookWith('%%collab\nExplain.');
+    answeredElsewhere(notebook);
+    const before = outputs(notebook, 0);
+
+    expect(await run(notebook, 0)).toBe(false);
+    expect(confirm).toHaveBeenCalledTimes(1);
+    expect(stream.calls).toHaveLength(0);
+    expect(outputs(notebook, 0)).toEqual(before);
+    expect(executed).toEqual([]);
+  });
+
+  it('runs from this page when the user chooses to', async () => {
+    const confirm = jest.fn(async () => true);
+    const { run, stream } = setup({ confirmOverOtherRun: confirm });
+    const notebook = notebookWith('%%collab\nExplain.');
+    answeredElsewhere(notebook);
+
+    const running = run(notebook, 0);
+    await settle();
+    expect(stream.calls).toHaveLength(1);
+    const output = answerOutput('Explain.', 'Mine');
+    stream.last.resolve({ result: {}, output });
+    expect(await running).toBe(true);
+    expect(outputs(notebook, 0)).toEqual([output]);
+  });
+
+  it('is not asked about a finished or cancelled answer', async () => {
+    const confirm = jest.fn(async () => false);
+    const { run, stream } = setup({ confirmOverOtherRun: confirm });
+    const notebook = notebookWith('%%collab\nExplain.');
+    (notebook.cells.get(0) as ICodeCellModel).outputs.add({
+      output_type: 'display_data',
+      data: {
+        [STREAM_MIME]: { text: 'Cut', status: 'cancelled', run_id: null }
+      },
+      metadata: {}
+    });
+    const running = run(notebook, 0);
+    await settle();
+    expect(confirm).not.toHaveBeenCalled();
+    stream.last.resolve({ result: {}, output: answerOutput('Explain.', 'A') });
+    expect(await running).toBe(true);
   });
 });

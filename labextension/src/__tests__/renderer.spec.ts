@@ -306,8 +306,13 @@ describe('the streaming view', () => {
       })
     );
     expect(widget.node.textContent).toContain(
-      'still arriving when the notebook was saved'
+      'Still arriving from the page that ran this cell'
     );
+    expect(
+      widget.node.querySelector('.jp-collab-mod-elsewhere')
+    ).not.toBeNull();
+    // Another page's run cannot be cancelled from here.
+    expect(widget.node.querySelector('button')).toBeNull();
   });
 });
 

@@ -311,9 +311,13 @@ function streamingStatus(
   } else if (payload.status === 'error') {
     label.textContent = trans.__('Failed: the answer above is incomplete.');
   } else {
+    // A run of another page: under real-time collaboration, a collaborator's
+    // run still writing into the shared notebook (only that page can cancel
+    // it); otherwise a notebook saved while the answer was arriving.
     label.textContent = trans.__(
-      'Incomplete: this answer was still arriving when the notebook was saved. Run the cell again.'
+      'Still arriving from the page that ran this cell (a collaborator’s), or saved before it was complete; if no one is running it, run the cell again.'
     );
+    status.classList.add('jp-collab-mod-elsewhere');
   }
   status.classList.add('jp-collab-mod-ended');
   status.append(label);
