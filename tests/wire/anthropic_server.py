@@ -517,6 +517,18 @@ def _string_example(name: str, schema: dict[str, Any]) -> str:
     return value
 
 
+def generation_seconds(reply: Reply) -> float:
+    """How long ``reply`` takes to be written: the first token's delay, then the
+    delay before each further delta (as :meth:`_Handler._stream` sends them)."""
+    if not reply.delta_delay:
+        return reply.first_token_delay
+    if reply.kind == "text":
+        pieces = split_chunks(reply.answer, reply.chunks)
+    else:
+        pieces = split_chunks(json.dumps(reply.tool_input or {}), reply.chunks or 3)
+    return reply.first_token_delay + reply.delta_delay * max(0, len(pieces) - 1)
+
+
 def split_chunks(text: str, chunks: int | None) -> list[str]:
     """``chunks`` nearly equal pieces, or one piece per word (keeping spaces)."""
     if not text:
@@ -641,7 +653,9 @@ class _Handler(BaseHTTPRequestHandler):
             usage.update(cache_creation_input_tokens=None, cache_read_input_tokens=None)
         if body.get("stream"):
             return self._stream(body, reply, usage)
-        if reply.first_token_delay and not self._pause(reply.first_token_delay):
+        # A whole answer arrives when the model has written all of it: the same
+        # time the stream's last delta would have taken.
+        if not self._pause(generation_seconds(reply)):
             self.wire._note_disconnect()
             return 200
         if reply.drop_after is not None:  # no response at all

@@ -139,6 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": {"message": message, "type": "invalid_request_error"}})
             return
         content = state.structured_reply if response_format else state.reply_text
+        if state.chunk_delay and not response_format:
+            # A whole answer arrives when the stream's last chunk would have.
+            time.sleep(state.chunk_delay * len(content.split(" ")))
         self._send_json(200, self._completion(body, content))
 
     # -- payloads -----------------------------------------------------------------
