@@ -176,6 +176,13 @@ def request_api_key(headers: dict[str, str]) -> str | None:
     return None
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: more clients connecting at
+    # once than that have their connection attempt dropped and retried by the kernel
+    # a second later, which no API server does (a check opens a hundred at once).
+    request_queue_size = 1024
+
+
 class AnthropicWireServer:
     """A threaded HTTP server on an ephemeral 127.0.0.1 port."""
 
@@ -198,7 +205,7 @@ class AnthropicWireServer:
 
     def start(self) -> AnthropicWireServer:
         handler = type("Handler", (_Handler,), {"wire": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

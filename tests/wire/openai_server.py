@@ -223,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Not the standard library's backlog of 5: clients connecting at once past it
+    # would have their connection retried by the kernel a second later.
+    request_queue_size = 1024
     state: WireState
 
 
