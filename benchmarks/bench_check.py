@@ -10,10 +10,14 @@ streamed answer (0.5 s to the first token, then 100 deltas 20 ms apart, about
 
 The context: 20 facts ("sample i was measured with kit KIT-i"), each with two
 probes it should change (the answer names the kit only when the fact is in the
-instructions: decided by the key-term check, no judge, no noise floor) and two it
-should not (answers that depend on the prompt only: identical). So 160 answers
-(80 prompts x with/without) plus the speculative noise-floor samples the default
-Claude model (no temperature) starts and cancels. Every amendment holds.
+instructions: the key-term check passes them on the answer with the whole context
+alone, so the answer without the fact is not asked) and two it should not
+(answers that depend on the prompt only: identical, with and without). So 120
+answers (40 + 2 x 40) plus the speculative noise-floor samples of the 40 probes
+that should not change, which the default Claude model (no temperature) starts
+when a slot is free and cancels once the answers are identical. Every amendment
+holds. The first request of each prompt prefix streams (its start releases the
+others, warm-up), every other answer is asked whole; the details count both.
 
 Baseline: one preview as ``preview_wall_ratio`` measures it (8 probes whose answer
 the amendment does not change, 16 answers), same latency, same run, interleaved.
@@ -116,6 +120,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         return Broker(config.model_copy(update=overrides))
 
     requests: list[int] = []
+    streamed: list[int] = []
 
     async def check(broker: Broker) -> float:
         broker.baseline_cache = BaselineCache()
@@ -126,7 +131,9 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         healths = {a.health for a in report.amendments}
         if healths != {Health.holds} or len(report.amendments) != AMENDMENTS:
             raise RuntimeError(f"expected every amendment to hold, got {healths}")
-        requests.append(len(wire.message_requests()) - before)
+        sent = wire.message_requests()[before:]
+        requests.append(len(sent))
+        streamed.append(sum(1 for r in sent if isinstance(r.body, dict) and r.body.get("stream")))
         return elapsed
 
     async def preview(broker: Broker) -> float:
@@ -150,7 +157,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         else:
             checks.append(await check(default))
             previews.append(await preview(default))
-    measured_requests = requests[1:]
+    measured_requests, measured_streamed = requests[1:], streamed[1:]
     log(
         f"check (concurrency {default.config.check_concurrency}): {median(checks):.2f} s, "
         f"preview {median(previews):.2f} s"
@@ -176,10 +183,12 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         },
         runs=runs,
         note=(
-            f"{AMENDMENTS} amendments x 4 probes: 160 answers (80 prompts with the whole "
-            "context and without the amendment) plus speculative noise-floor samples, "
-            f"{min(measured_requests)}-{max(measured_requests)} requests per check; "
-            "decided by key terms (no judge). Default check_concurrency="
+            f"{AMENDMENTS} amendments x 4 probes: 120 answers (the 40 probes that should "
+            "change pass on the answer with the whole context alone, by key terms; the 40 "
+            "that should not are answered with and without the amendment) plus speculative "
+            f"noise-floor samples, {min(measured_requests)}-{max(measured_requests)} requests "
+            f"per check, {max(measured_streamed)} of them streamed (warm-ups); no judge. "
+            "Default check_concurrency="
             f"{default.config.check_concurrency}: {median(checks):.2f} s vs one preview "
             f"{median(previews):.2f} s. With check_concurrency=160 (every answer in flight): "
             f"{wide_ratio:.2f}x. Each call ~{TYPICAL.seconds:.1f} s."
@@ -193,6 +202,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
             "concurrency160_ratio": rounded(wide_ratio, 3),
             "concurrency160_check_s": [rounded(x, 3) for x in wide_checks],
             "requests_per_check": measured_requests,
+            "streamed_per_check": measured_streamed,
         },
     )
 
