@@ -107,7 +107,8 @@ async def test_complete_asks_one_response_without_streaming(server):
     (sent,) = server.chat_requests()
     assert "stream" not in sent.body and "stream_options" not in sent.body
     assert sent.body["temperature"] == 0.3 and sent.body["max_tokens"] == 50
-    assert sent.body["messages"][0] == {"role": "system", "content": "You are terse.\n\nFacts: none."}
+    system = {"role": "system", "content": "You are terse.\n\nFacts: none."}
+    assert sent.body["messages"][0] == system
 
 
 async def test_usage_without_cache_details(server):

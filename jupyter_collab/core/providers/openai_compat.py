@@ -1,12 +1,12 @@
 """OpenAI-compatible chat endpoints: Ollama, vLLM, llama.cpp server, LM Studio, OpenAI.
 
 Uses the official ``openai`` SDK (``AsyncOpenAI``) with the configured base URL.
-A whole answer (``complete``) is one request without ``stream``. Streaming asks for a final usage chunk (``stream_options.include_usage``); a
-server that reports cached prompt tokens (``prompt_tokens_details.cached_tokens``)
-has them mapped to ``cache_read_input_tokens``. Structured output uses
-``response_format`` with a JSON schema, falling back to plain JSON mode when
-the server rejects schemas. Error messages carry the server's own message and
-status, never the API key.
+A whole answer (``complete``) is one request without ``stream``. Streaming asks
+for a final usage chunk (``stream_options.include_usage``); a server that reports
+cached prompt tokens (``prompt_tokens_details.cached_tokens``) has them mapped to
+``cache_read_input_tokens``. Structured output uses ``response_format`` with a
+JSON schema, falling back to plain JSON mode when the server rejects schemas.
+Error messages carry the server's own message and status, never the API key.
 """
 
 from __future__ import annotations
