@@ -36,6 +36,9 @@ from .common import Result, Settings, log, median, ratio, rounded
 from .wire import FAKE_API_KEY, AnthropicWireServer, Reply
 
 AMENDMENTS = 20
+#: The answers a check must have: one per probe that should change (its answer with
+#: the whole context decides), two per probe that should not (with and without).
+ANSWERS = AMENDMENTS * (2 * 1 + 2 * 2)
 KIT = "KIT-{:02d}"
 
 
@@ -169,6 +172,8 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
     await wide.aclose()
     wire.responder = None
 
+    concurrency = default.config.check_concurrency
+    rounds = -(-ANSWERS // concurrency)  # rounds of calls the answers need at that bound
     value = ratio(median(checks), median(previews))
     wide_ratio = ratio(median(wide_checks), median(previews))
     return Result(
@@ -183,20 +188,22 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         },
         runs=runs,
         note=(
-            f"{AMENDMENTS} amendments x 4 probes: 120 answers (the 40 probes that should "
-            "change pass on the answer with the whole context alone, by key terms; the 40 "
-            "that should not are answered with and without the amendment) plus speculative "
-            f"noise-floor samples, {min(measured_requests)}-{max(measured_requests)} requests "
-            f"per check, {max(measured_streamed)} of them streamed (warm-ups); no judge. "
-            "Default check_concurrency="
-            f"{default.config.check_concurrency}: {median(checks):.2f} s vs one preview "
-            f"{median(previews):.2f} s. With check_concurrency=160 (every answer in flight): "
-            f"{wide_ratio:.2f}x. Each call ~{TYPICAL.seconds:.1f} s."
+            f"{AMENDMENTS} amendments x 4 probes: {ANSWERS} answers (the 40 probes that "
+            "should change pass on the answer with the whole context alone, by key terms; "
+            "the 40 that should not are answered with and without the amendment) plus "
+            "speculative noise-floor samples, "
+            f"{min(measured_requests)}-{max(measured_requests)} requests per check, "
+            f"{max(measured_streamed)} of them streamed (warm-ups); no judge. Default "
+            f"check_concurrency={concurrency}: {median(checks):.2f} s ({rounds} rounds of "
+            f"calls) vs one preview {median(previews):.2f} s. With check_concurrency=160 "
+            f"(every answer in flight, one round): {wide_ratio:.2f}x. Each call "
+            f"~{TYPICAL.seconds:.1f} s."
         ),
         samples=[rounded(c / p, 3) for c, p in zip(checks, previews, strict=True)],
         details={
             "call_seconds": TYPICAL.seconds,
-            "check_concurrency": default.config.check_concurrency,
+            "check_concurrency": concurrency,
+            "answers_per_check": ANSWERS,
             "check_s": [rounded(x, 3) for x in checks],
             "preview_s": [rounded(x, 3) for x in previews],
             "concurrency160_ratio": rounded(wide_ratio, 3),
