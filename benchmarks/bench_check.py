@@ -10,10 +10,14 @@ streamed answer (0.5 s to the first token, then 100 deltas 20 ms apart, about
 
 The context: 20 facts ("sample i was measured with kit KIT-i"), each with two
 probes it should change (the answer names the kit only when the fact is in the
-instructions: decided by the key-term check, no judge, no noise floor) and two it
-should not (answers that depend on the prompt only: identical). So 160 answers
-(80 prompts x with/without) plus the speculative noise-floor samples the default
-Claude model (no temperature) starts and cancels. Every amendment holds.
+instructions: the key-term check passes them on the answer with the whole context
+alone, so the answer without the fact is not asked) and two it should not
+(answers that depend on the prompt only: identical, with and without). So 120
+answers (40 + 2 x 40) plus the speculative noise-floor samples of the 40 probes
+that should not change, which the default Claude model (no temperature) starts
+when a slot is free and cancels once the answers are identical. Every amendment
+holds. The first request of each prompt prefix streams (its start releases the
+others, warm-up), every other answer is asked whole; the details count both.
 
 Baseline: one preview as ``preview_wall_ratio`` measures it (8 probes whose answer
 the amendment does not change, 16 answers), same latency, same run, interleaved.
@@ -32,6 +36,9 @@ from .common import Result, Settings, log, median, ratio, rounded
 from .wire import FAKE_API_KEY, AnthropicWireServer, Reply
 
 AMENDMENTS = 20
+#: The answers a check must have: one per probe that should change (its answer with
+#: the whole context decides), two per probe that should not (with and without).
+ANSWERS = AMENDMENTS * (2 * 1 + 2 * 2)
 KIT = "KIT-{:02d}"
 
 
@@ -116,6 +123,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         return Broker(config.model_copy(update=overrides))
 
     requests: list[int] = []
+    streamed: list[int] = []
 
     async def check(broker: Broker) -> float:
         broker.baseline_cache = BaselineCache()
@@ -126,7 +134,9 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         healths = {a.health for a in report.amendments}
         if healths != {Health.holds} or len(report.amendments) != AMENDMENTS:
             raise RuntimeError(f"expected every amendment to hold, got {healths}")
-        requests.append(len(wire.message_requests()) - before)
+        sent = wire.message_requests()[before:]
+        requests.append(len(sent))
+        streamed.append(sum(1 for r in sent if isinstance(r.body, dict) and r.body.get("stream")))
         return elapsed
 
     async def preview(broker: Broker) -> float:
@@ -150,7 +160,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         else:
             checks.append(await check(default))
             previews.append(await preview(default))
-    measured_requests = requests[1:]
+    measured_requests, measured_streamed = requests[1:], streamed[1:]
     log(
         f"check (concurrency {default.config.check_concurrency}): {median(checks):.2f} s, "
         f"preview {median(previews):.2f} s"
@@ -162,6 +172,8 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
     await wide.aclose()
     wire.responder = None
 
+    concurrency = default.config.check_concurrency
+    rounds = -(-ANSWERS // concurrency)  # rounds of calls the answers need at that bound
     value = ratio(median(checks), median(previews))
     wide_ratio = ratio(median(wide_checks), median(previews))
     return Result(
@@ -176,23 +188,28 @@ async def _measure(settings: Settings, wire: AnthropicWireServer) -> Result:
         },
         runs=runs,
         note=(
-            f"{AMENDMENTS} amendments x 4 probes: 160 answers (80 prompts with the whole "
-            "context and without the amendment) plus speculative noise-floor samples, "
-            f"{min(measured_requests)}-{max(measured_requests)} requests per check; "
-            "decided by key terms (no judge). Default check_concurrency="
-            f"{default.config.check_concurrency}: {median(checks):.2f} s vs one preview "
-            f"{median(previews):.2f} s. With check_concurrency=160 (every answer in flight): "
-            f"{wide_ratio:.2f}x. Each call ~{TYPICAL.seconds:.1f} s."
+            f"{AMENDMENTS} amendments x 4 probes: {ANSWERS} answers (the 40 probes that "
+            "should change pass on the answer with the whole context alone, by key terms; "
+            "the 40 that should not are answered with and without the amendment) plus "
+            "speculative noise-floor samples, "
+            f"{min(measured_requests)}-{max(measured_requests)} requests per check, "
+            f"{max(measured_streamed)} of them streamed (warm-ups); no judge. Default "
+            f"check_concurrency={concurrency}: {median(checks):.2f} s ({rounds} rounds of "
+            f"calls) vs one preview {median(previews):.2f} s. With check_concurrency=160 "
+            f"(every answer in flight, one round): {wide_ratio:.2f}x. Each call "
+            f"~{TYPICAL.seconds:.1f} s."
         ),
         samples=[rounded(c / p, 3) for c, p in zip(checks, previews, strict=True)],
         details={
             "call_seconds": TYPICAL.seconds,
-            "check_concurrency": default.config.check_concurrency,
+            "check_concurrency": concurrency,
+            "answers_per_check": ANSWERS,
             "check_s": [rounded(x, 3) for x in checks],
             "preview_s": [rounded(x, 3) for x in previews],
             "concurrency160_ratio": rounded(wide_ratio, 3),
             "concurrency160_check_s": [rounded(x, 3) for x in wide_checks],
             "requests_per_check": measured_requests,
+            "streamed_per_check": measured_streamed,
         },
     )
 

@@ -24,7 +24,7 @@ KEYS: dict[str, tuple[str, str]] = {
     ),
     "preview_wall_ratio": ("preview of 8 probes x 2 variants ÷ one call", "<= 1.5"),
     "check_wall_ratio": (
-        "check of 20 amendments x 4 probes (with and without each) ÷ one preview",
+        "check of 20 amendments x 4 probes (with each, without it where that decides) ÷ preview",
         "<= 1.5",
     ),
     "context_10k_load_ms": ("load + validate a 10,000-amendment context", "<= 100"),

@@ -5,7 +5,8 @@ answers differ exactly when the system prompt differs); structured answers come
 from per-tool scripts. Every call is logged with its kind, and the number of
 concurrent calls is tracked. A streamed call also records when it started, gave
 its first text and ended, as positions on one counter shared by all calls, so a
-test can check the order of events without reading a clock.
+test can check the order of events without reading a clock; a whole answer
+(``complete``, kind ``"complete"``) records when it started and ended.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from jupyter_collab.core.providers.base import (
     ChatRequest,
+    Completion,
     Provider,
     StreamEnd,
     StreamEvent,
@@ -30,7 +32,7 @@ from jupyter_collab.core.providers.base import (
 
 @dataclass
 class Call:
-    kind: str  # "stream" or the tool name
+    kind: str  # "stream", "complete" (a whole answer) or the tool name
     request: ChatRequest
     tool: ToolSpec | None = None
     # For streamed calls: the order in which it started, gave its first text and
@@ -38,6 +40,11 @@ class Call:
     started: int | None = None
     first_text: int | None = None
     ended: int | None = None
+
+    @property
+    def is_answer(self) -> bool:
+        """An answer, streamed or whole (not a structured call)."""
+        return self.kind in ("stream", "complete")
 
 
 def default_answer(request: ChatRequest) -> str:
@@ -95,6 +102,32 @@ class ScriptedProvider(Provider):
                 stop_reason="end_turn",
             )
             call.ended = next(self._order)
+        finally:
+            self.in_flight -= 1
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        call = Call("complete", request, started=next(self._order))
+        self.calls.append(call)
+        self._enter()
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.fail_on is not None and self.fail_on(request):
+                from jupyter_collab.core.errors import ProviderError
+
+                raise ProviderError("scripted failure")
+            text = self.answer(request)
+            if self.delta_delay:  # as long as the stream of the same answer
+                await asyncio.sleep(self.delta_delay * len(text.split(" ")))
+            end = StreamEnd(
+                usage=Usage(input_tokens=10, output_tokens=len(text.split())),
+                model=self.resolve_model(request),
+                response_id=f"scripted-{len(self.calls)}",
+                stop_reason="end_turn",
+            )
+            call.ended = next(self._order)
+            # The words as the stream sends them, joined.
+            return Completion("".join(word + " " for word in text.split(" ")), end)
         finally:
             self.in_flight -= 1
 

@@ -85,6 +85,26 @@ async def test_stream_yields_deltas_in_order_then_usage(anthropic_env: Anthropic
     assert sent.body["system"] == [{"type": "text", "text": "You are terse."}]
 
 
+async def test_complete_asks_one_response_without_streaming(anthropic_env: AnthropicWireServer):
+    anthropic_env.script(
+        Reply.text("alpha beta gamma delta", output_tokens=7, first_token_delay=0.05),
+        Reply.error(529, "Overloaded"),
+        Reply.text("after a retry"),
+    )
+    p = provider()
+    answer = await p.complete(request(SystemBlock(text="You are terse."), prompt="hello"))
+    assert answer.text == "alpha beta gamma delta"
+    assert answer.end.model == DEFAULT_ANTHROPIC_MODEL and answer.end.stop_reason == "end_turn"
+    assert answer.end.response_id.startswith("msg_")
+    assert answer.end.usage.input_tokens == 6 and answer.end.usage.output_tokens == 7
+    sent = anthropic_env.message_requests()[0]
+    assert "stream" not in sent.body or sent.body["stream"] is False
+    assert sent.body["system"] == [{"type": "text", "text": "You are terse."}]
+    # A failed request is retried by the SDK, as a stream's creation is.
+    assert (await p.complete(request(prompt="again"))).text == "after a retry"
+    await p.aclose()
+
+
 async def test_default_answer_echoes_the_request(anthropic_env: AnthropicWireServer):
     p = provider()
     texts, _ = await collect(p, request(SystemBlock(text="Be brief."), prompt="what is 2+2"))

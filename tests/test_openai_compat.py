@@ -97,6 +97,20 @@ async def test_stream_text_and_usage(server):
     assert sent.headers["authorization"] == f"Bearer {SECRET}"
 
 
+async def test_complete_asks_one_response_without_streaming(server):
+    provider = make_provider(server, model="wire-model")
+    answer = await provider.complete(request(temperature=0.3))
+    await provider.aclose()
+    assert answer.text == server.state.reply_text
+    assert answer.end.model == "wire-model" and answer.end.stop_reason == "end_turn"
+    assert answer.end.usage.input_tokens == 21 - 16 and answer.end.usage.output_tokens == 9
+    (sent,) = server.chat_requests()
+    assert "stream" not in sent.body and "stream_options" not in sent.body
+    assert sent.body["temperature"] == 0.3 and sent.body["max_tokens"] == 50
+    system = {"role": "system", "content": "You are terse.\n\nFacts: none."}
+    assert sent.body["messages"][0] == system
+
+
 async def test_usage_without_cache_details(server):
     server.state.cached_tokens = None
     provider = make_provider(server, model="wire-model")

@@ -35,7 +35,7 @@ def make(delay: float = 0.0, **config) -> tuple[Broker, ScriptedProvider]:
 
 def stream_calls(provider: ScriptedProvider, text: str) -> tuple[list, list]:
     """(baseline, amended) answer requests: amended ones carry the amendment text."""
-    streams = [c.request for c in provider.calls if c.kind == "stream"]
+    streams = [c.request for c in provider.calls if c.is_answer]
     return (
         [r for r in streams if text not in r.system_text()],
         [r for r in streams if text in r.system_text()],
@@ -111,7 +111,7 @@ def streams_by_prefix(provider: ScriptedProvider) -> dict[str, list[Call]]:
     """The streamed calls of each system prompt, in the order they started."""
     by_prefix: dict[str, list[Call]] = {}
     for call in sorted(provider.calls, key=lambda c: c.started or 0):
-        if call.kind == "stream":
+        if call.is_answer:
             by_prefix.setdefault(call.request.system_text(), []).append(call)
     return by_prefix
 
@@ -202,7 +202,7 @@ async def test_preview_uses_notebook_settings():
     broker, provider = make()
     context = CollabContext(settings=Settings(model="nb-model", max_tokens=77, mode="learning"))
     await broker.preview_report(DRAFT, probes(1), context)
-    request = next(c.request for c in provider.calls if c.kind == "stream")
+    request = next(c.request for c in provider.calls if c.is_answer)
     assert request.model == "nb-model" and request.max_tokens == 77
     assert "Mode: learning" in request.system_text()
 

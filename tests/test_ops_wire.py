@@ -195,11 +195,16 @@ class Tracker:
         return None  # the server's deterministic default reply
 
 
+def is_judge(body: dict) -> bool:
+    """A structured call (the judge), not an answer."""
+    return bool(body.get("output_config") or body.get("tool_choice"))
+
+
 def answer_requests(server: AnthropicWireServer, amendment: str) -> tuple[list, list]:
-    streamed = [b for b in bodies(server) if b.get("stream")]
+    answers = [b for b in bodies(server) if not is_judge(b)]
     return (
-        [b for b in streamed if amendment not in system_text(b)],
-        [b for b in streamed if amendment in system_text(b)],
+        [b for b in answers if amendment not in system_text(b)],
+        [b for b in answers if amendment in system_text(b)],
     )
 
 
@@ -224,22 +229,25 @@ async def test_preview_concurrency_warming_and_baseline_reuse(anthropic_env):
         assert body["temperature"] == 0  # low temperature for previews
         assert "Be concise." in system_text(body)  # the current context
         assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
-    judges = [b for b in bodies(anthropic_env) if not b.get("stream")]
-    assert len(judges) == 4
+    judges = [b for b in bodies(anthropic_env) if is_judge(b)]
+    assert len(judges) == 4 and not any(j.get("stream") for j in judges)
     assert all("BASELINE:" in j["messages"][0]["content"] for j in judges)
 
     # Bounded concurrency, and it did fan out.
     assert 1 < tracker.max_in_flight <= 3
     # The first request of each system prompt finished before the next one started.
-    by_system: dict[str, list[tuple[int, int]]] = {}
+    # Only that first request streams (its start releases the others); the others
+    # are read by nobody until they end, so they are asked whole.
+    by_system: dict[str, list[tuple[int, int, bool]]] = {}
     for system, start, end, body in tracker.spans:
-        if body.get("stream"):
-            by_system.setdefault(system, []).append((start, end))
+        if not is_judge(body):
+            by_system.setdefault(system, []).append((start, end, bool(body.get("stream"))))
     assert len(by_system) == 2
     for spans in by_system.values():
         spans.sort()
         first_end = spans[0][1]
-        assert all(start > first_end for start, _ in spans[1:])
+        assert all(start > first_end for start, _, _ in spans[1:])
+        assert [streamed for _, _, streamed in spans] == [True] + [False] * (len(spans) - 1)
 
     # A revised amendment re-runs only the amended side.
     anthropic_env.clear()

@@ -51,7 +51,7 @@ def streamed(provider: ScriptedProvider, prompt: str) -> list:
     return [
         c.request
         for c in provider.calls
-        if c.kind == "stream" and c.request.messages[-1].content == prompt
+        if c.is_answer and c.request.messages[-1].content == prompt
     ]
 
 
@@ -103,7 +103,7 @@ async def test_when_answers_are_known_to_vary_the_extra_samples_start_with_the_f
     broker = Broker(CollabConfig(preview_temperature=0.7), provider=provider)
     report = await broker.preview_report(DRAFT, probes(3), None)
     assert [o.verdict for o in report.outcomes] == [Verdict.within_noise] * 3
-    streamed = [c for c in provider.calls if c.kind == "stream"]
+    streamed = [c for c in provider.calls if c.is_answer]
     for outcome in report.outcomes:
         mine = [c for c in streamed if c.request.messages[-1].content == outcome.probe.prompt]
         [amended] = [c for c in mine if DRAFT.text in c.request.system_text()]

@@ -167,7 +167,7 @@ class SamplingAnswers:
         self.lock = threading.Lock()  # the wire server answers on its own threads
 
     def __call__(self, body: dict):
-        if not body.get("stream"):
+        if body.get("output_config") or body.get("tool_choice"):
             return None
         with self.lock:
             words = [self.rng.choice(self.WORDS) for _ in range(40)]
@@ -190,7 +190,8 @@ async def test_preview_of_sampling_noise_reports_no_change(collab_api, notebook,
     assert report["noise_samples"] == 1
     requests = [r.body for r in anthropic_env.message_requests()]
     # Baseline, its second sample and the amended answer per probe, and no judge call.
-    assert len(requests) == 3 * 3 and all(body.get("stream") for body in requests)
+    assert len(requests) == 3 * 3
+    assert not any(body.get("output_config") or body.get("tool_choice") for body in requests)
     # The default model takes no temperature, which is why its answers vary.
     assert all("temperature" not in body for body in requests)
 

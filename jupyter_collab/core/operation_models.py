@@ -299,7 +299,8 @@ class PreviewProgress(WireModel):
 
 
 class ProbeCheck(WireModel):
-    """One stored probe of an amendment, answered again with and without it."""
+    """One stored probe of an amendment, answered again with it (and without it,
+    unless the answer with it decided)."""
 
     index: int = Field(ge=0, description="the probe's position in the amendment's preview list")
     prompt: str
@@ -312,9 +313,13 @@ class ProbeCheck(WireModel):
     )
     verdict: Verdict
     reason: str = ""
-    baseline: str = Field(description="the answer without the amendment")
+    baseline: str | None = Field(
+        default=None,
+        description="the answer without the amendment; null when the amended answer "
+        "alone showed the amendment holds (its key terms, its shape), so it was not asked",
+    )
     amended: str = Field(description="the answer with every enabled amendment")
-    baseline_hash: str
+    baseline_hash: str | None = None
     amended_hash: str
     accepted_hash: str | None = Field(
         default=None, description="the amended answer's hash when the amendment was accepted"

@@ -176,6 +176,13 @@ def request_api_key(headers: dict[str, str]) -> str | None:
     return None
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: more clients connecting at
+    # once than that have their connection attempt dropped and retried by the kernel
+    # a second later, which no API server does (a check opens a hundred at once).
+    request_queue_size = 1024
+
+
 class AnthropicWireServer:
     """A threaded HTTP server on an ephemeral 127.0.0.1 port."""
 
@@ -198,7 +205,7 @@ class AnthropicWireServer:
 
     def start(self) -> AnthropicWireServer:
         handler = type("Handler", (_Handler,), {"wire": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -523,6 +530,18 @@ def _string_example(name: str, schema: dict[str, Any]) -> str:
     return value
 
 
+def generation_seconds(reply: Reply) -> float:
+    """How long ``reply`` takes to be written: the first token's delay, then the
+    delay before each further delta (as :meth:`_Handler._stream` sends them)."""
+    if not reply.delta_delay:
+        return reply.first_token_delay
+    if reply.kind == "text":
+        pieces = split_chunks(reply.answer, reply.chunks)
+    else:
+        pieces = split_chunks(json.dumps(reply.tool_input or {}), reply.chunks or 3)
+    return reply.first_token_delay + reply.delta_delay * max(0, len(pieces) - 1)
+
+
 def split_chunks(text: str, chunks: int | None) -> list[str]:
     """``chunks`` nearly equal pieces, or one piece per word (keeping spaces)."""
     if not text:
@@ -647,7 +666,9 @@ class _Handler(BaseHTTPRequestHandler):
             usage.update(cache_creation_input_tokens=None, cache_read_input_tokens=None)
         if body.get("stream"):
             return self._stream(body, reply, usage)
-        if reply.first_token_delay and not self._pause(reply.first_token_delay):
+        # A whole answer arrives when the model has written all of it: the same
+        # time the stream's last delta would have taken.
+        if not self._pause(generation_seconds(reply)):
             self.wire._note_disconnect()
             return 200
         if reply.drop_after is not None:  # no response at all

@@ -139,6 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": {"message": message, "type": "invalid_request_error"}})
             return
         content = state.structured_reply if response_format else state.reply_text
+        if state.chunk_delay and not response_format:
+            # A whole answer arrives when the stream's last chunk would have.
+            time.sleep(state.chunk_delay * len(content.split(" ")))
         self._send_json(200, self._completion(body, content))
 
     # -- payloads -----------------------------------------------------------------
@@ -220,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Not the standard library's backlog of 5: clients connecting at once past it
+    # would have their connection retried by the kernel a second later.
+    request_queue_size = 1024
     state: WireState
 
 

@@ -1,11 +1,15 @@
 """Check a constitution: every enabled amendment's stored probes answered again
-with the amendment (the whole context) and without it, and a health per amendment.
+with the amendment (the whole context) and, where it matters, without it, and a
+health per amendment.
 
 Per probe the expectation in force (``PreviewResult.expected()``) decides:
 
 ========================  =========================================================
 the answers               outcome
 ========================  =========================================================
+with it, alone            "change" passes when it has the fact's key terms (beyond
+                          the prompt's) or the rule's shape (``holds_on_amended``):
+                          the answer without it is not asked for
 identical                 "no change" passes; "change" fails (no effect)
 differ, decided by        met: pass; not met: fail (a fact ignored, a rule's shape
 ``checks.py``             missing)
@@ -22,8 +26,12 @@ probes (``check_conflicts.py``). An amendment with no stored probe is
 **untested**.
 
 The probes run through the preview's machinery (``compare.py``, ``fanout.py``):
-the same bounded fan-out, warm-up, baseline cache and noise floor; a prompt
-several amendments share is answered once with the whole context. With a
+the same bounded fan-out, warm-up, whole answers (not streamed) but for the
+warm-up, baseline cache and noise floor. A request is answered once per check,
+by its input hash: a prompt several amendments share is answered once with the
+whole context. The answer without an amendment is asked only where it decides:
+for a probe that should not change, for a failing one (no effect, or the fact
+ignored), and where the judge must decide. With a
 recording (``record``) every answer and verdict is kept by input hash; with
 ``replay`` the check makes no call at all.
 
@@ -51,6 +59,7 @@ from ..context_model import (
     utcnow,
 )
 from ..errors import InvalidRequestError
+from ..hashing import sha256_text
 from ..operation_models import (
     AmendmentCheck,
     AmendmentDraft,
@@ -62,7 +71,7 @@ from ..operation_models import (
 from ..providers.base import ChatRequest, Provider
 from .check_conflicts import CONFLICT_CANDIDATES, find_conflicts, pair_conflicts
 from .check_report import amendment_health, amendment_report, probe_outcome
-from .checks import check_change, decidable
+from .checks import Decision, check_change, decidable, holds_on_amended
 from .common import OpsClient
 from .compare import (
     IDENTICAL_REASON,
@@ -134,6 +143,13 @@ class _Run:
         )
         self.model = self.model or requests.model
         expectation = item.expectation
+        if expectation == Expectation.change and decidable(amendment):
+            # The answer with the amendment first: when it alone shows the amendment
+            # holds, the answer without it (and its noise floor) is not needed.
+            amended = await self.comparer.answer(requests.amended_key, requests.amended)
+            found = holds_on_amended(amendment.kind, amendment.text, item.stored.probe, amended)
+            if found.decided:
+                return self._held(item, amended, found)
         measures: dict[str, MeasureValue] = {}
         deterministic: list[bool] = []
 
@@ -197,6 +213,24 @@ class _Run:
             accepted_hash=item.stored.amended_hash or None,
             noise=outcome.noise,
             measures=measures,
+        )
+
+    @staticmethod
+    def _held(item: _Probe, amended: str, found: Decision) -> ProbeCheck:
+        """A probe the amended answer alone passes (:func:`holds_on_amended`)."""
+        return ProbeCheck(
+            index=item.index,
+            prompt=item.stored.probe,
+            probe_kind=item.stored.probe_kind,
+            expectation=item.expectation,
+            outcome="pass",
+            decided_by="deterministic",
+            verdict=Verdict.intended,
+            reason=found.reason,
+            amended=amended,
+            amended_hash=sha256_text(amended),
+            accepted_hash=item.stored.amended_hash or None,
+            measures=found.measures,
         )
 
     async def rerun_probe(

@@ -14,6 +14,12 @@ model judge, which is asked only when these cannot decide.
 
 Anything else (the terms or the shape in both answers, a rule with no shape we
 can read) is left to the judge with the noise floor.
+
+The check of a constitution asks first whether the amended answer alone has what
+the amendment asks for (:func:`holds_on_amended`): a fact's key terms (other than
+those the prompt itself contains, which an answer may only echo), a rule's shape.
+When it has, the amendment holds on that probe whatever the model would answer
+without it, and the answer without it is not asked for.
 """
 
 from __future__ import annotations
@@ -233,6 +239,41 @@ def check_change(kind: AmendmentKind, text: str, baselines: list[str], amended: 
             measures,
         )
     return _undecided("the answers with and without the rule both have its shape", measures)
+
+
+def holds_on_amended(kind: AmendmentKind, text: str, prompt: str, amended: str) -> Decision:
+    """Decided (and met) when the amended answer alone shows the amendment holds: a
+    fact's key terms that the prompt does not contain, or every shape of a rule.
+    Anything else is left undecided here (a failure is told apart, as no effect or
+    an ignored fact, with the answer without the amendment: :func:`check_change`)."""
+    if kind == AmendmentKind.fact:
+        terms = key_terms(text)
+        found = terms_found(terms, amended)
+        echoed = set(terms_found(found, prompt))
+        brought = [t for t in found if t not in echoed]
+        measures: dict[str, MeasureValue] = {
+            "key_terms": ", ".join(terms)[:500],
+            "terms_in_amended": len(found),
+        }
+        if not brought:
+            return _undecided("no key term of the fact beyond the prompt's own", measures)
+        return Decision(
+            True,
+            True,
+            f"the amended answer has {', '.join(brought[:6])}, the fact's key terms",
+            measures,
+        )
+    shapes = rule_shape(text)
+    measures = {}
+    for shape in shapes:
+        ok, measure = shape_holds(shape, amended)
+        measures[f"shape: {shape.describe()}"] = measure
+        if not ok:
+            return _undecided(f"{shape.describe()}: {measure}", measures)
+    if not shapes:
+        return _undecided("the rule asks for no shape that can be measured", measures)
+    described = ", ".join(s.describe() for s in shapes)
+    return Decision(True, True, f"the amended answer has the rule's shape ({described})", measures)
 
 
 def decidable(amendment: Amendment) -> bool:

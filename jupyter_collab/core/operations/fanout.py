@@ -83,8 +83,14 @@ async def answer_text(
 ) -> str:
     """Run one request to its end and return the answer text.
 
-    ``on_first_event`` is called when the answer starts (the prompt has been read).
+    The one choice between a streamed and a whole answer: only a caller that
+    needs ``on_first_event`` (called when the answer starts, i.e. once the
+    provider has read the prompt: the warm-up call of a prefix) streams; every
+    other answer is read by nobody until it has ended, so it is asked whole
+    (:meth:`Provider.complete`), which spares parsing an event per token.
     """
+    if on_first_event is None:
+        return (await provider.complete(request)).text
     parts: list[str] = []
     ended = False
     async with aclosing(provider.stream(request)) as stream:
@@ -153,11 +159,12 @@ class Limiter:
     async def run(
         self,
         prefix: str,
-        call: Callable[[Callable[[], None]], Awaitable[T]],
+        call: Callable[[Callable[[], None] | None], Awaitable[T]],
         speculative: bool = False,
     ) -> T:
         """Run ``call(warmed)``; the first call of a prefix signals ``warmed()`` when the
-        provider has read its prompt (or when it ends), releasing the others."""
+        provider has read its prompt (or when it ends), releasing the others, which
+        are given None (nobody waits for their start)."""
         waiting = not speculative
         if waiting:
             self._slots.announce_required()
@@ -174,14 +181,10 @@ class Limiter:
             await event.wait()
             async with self._slots.hold(speculative):
                 waiting = False
-                return await call(_nothing)
+                return await call(None)
         finally:
             if waiting:
                 await self._slots.withdraw_required()
-
-
-def _nothing() -> None:
-    return None
 
 
 @dataclass

@@ -4,6 +4,8 @@
   text deltas are yielded as they arrive; usage comes from ``message_start`` and
   ``message_delta`` (cache fields may be null and count as 0). Closing the
   generator closes the HTTP response.
+- A whole answer (``complete``) is one ``messages.create`` without ``stream``: the
+  SDK reads one JSON response instead of an event per token.
 - Retries with backoff on 408/409/429/5xx/connection errors are the SDK's own
   (``max_retries``), which honour ``retry-after`` / ``retry-after-ms``. Nothing is
   retried once an answer has started streaming.
@@ -32,6 +34,7 @@ from .anthropic_request import (
 )
 from .base import (
     ChatRequest,
+    Completion,
     Provider,
     StreamEnd,
     StreamEvent,
@@ -233,6 +236,25 @@ class AnthropicProvider(Provider):
             response_id=response_id,
             stop_reason=stop_reason,
         )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """The whole answer in one response (failures are retried by the SDK)."""
+        client = self._sdk()
+        params = self._params(request)
+        try:
+            message = await client.messages.create(**params)
+        except Exception as err:
+            raise self._error(err) from err
+        usage: dict[str, int] = {}
+        _merge_usage(usage, message.usage)
+        text = "".join(block.text for block in message.content if block.type == "text")
+        end = StreamEnd(
+            usage=Usage(**usage),
+            model=message.model or params["model"],
+            response_id=message.id,
+            stop_reason=message.stop_reason,
+        )
+        return Completion(text, end)
 
     async def complete_structured(self, request: ChatRequest, tool: ToolSpec) -> str:
         client = self._sdk()

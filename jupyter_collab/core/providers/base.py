@@ -1,19 +1,25 @@
-"""The one streaming interface every model provider implements.
+"""The one interface every model provider implements.
 
 A request is provider-neutral: system blocks (the last one marked ``cache``
 closes the cacheable context), then alternating user/assistant messages.
 A stream yields :class:`TextDelta` events and ends with exactly one
 :class:`StreamEnd` carrying the usage (including prompt-cache tokens).
+:meth:`Provider.complete` answers the same request whole, for callers that
+read nothing until the answer has ended (which calls take it is decided in one
+place, ``operations/fanout.answer_text``).
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from ..errors import ProviderError
 
 
 class SystemBlock(BaseModel):
@@ -70,6 +76,14 @@ class StreamEnd:
 StreamEvent = TextDelta | StreamEnd
 
 
+@dataclass(frozen=True)
+class Completion:
+    """A whole answer: its text and what the stream's end would have carried."""
+
+    text: str
+    end: StreamEnd
+
+
 @dataclass
 class ToolSpec:
     """A structured-output request: the model must answer with JSON matching ``schema``."""
@@ -105,6 +119,23 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream an answer; closing the iterator cancels the upstream request."""
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """The whole answer at once. This default reads :meth:`stream` to its end
+        (a backend where streaming costs nothing extra keeps it); an HTTP backend
+        asks its API for one response instead, which spares the parsing of an
+        event per token on both sides."""
+        parts: list[str] = []
+        end: StreamEnd | None = None
+        async with aclosing(self.stream(request)) as stream:  # type: ignore[type-var]
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                elif isinstance(event, StreamEnd):
+                    end = event
+        if end is None:
+            raise ProviderError(f"{self.name}: the stream ended without a final message")
+        return Completion("".join(parts), end)
 
     @abc.abstractmethod
     async def complete_structured(self, request: ChatRequest, tool: ToolSpec) -> str:

@@ -9,7 +9,9 @@ out of memory takes only that process down. The request that was running gets
 a :class:`~..errors.ProviderError` saying what happened (text already streamed
 stays with the caller), and the next request starts a fresh process. Tokens
 arrive one JSON line each; closing a stream sends a cancel, and the model stops
-within a token.
+within a token. A whole answer (``complete``) is the stream read to its end (the
+base class's): the tokens come at the model's own pace over a local pipe, so
+there is nothing to spare by batching them.
 
 The prompt is formatted with the model's own chat template (when the file has
 none: Gemma's turn format for Gemma, else ChatML), in the model's process, by

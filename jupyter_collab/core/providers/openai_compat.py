@@ -1,12 +1,12 @@
 """OpenAI-compatible chat endpoints: Ollama, vLLM, llama.cpp server, LM Studio, OpenAI.
 
 Uses the official ``openai`` SDK (``AsyncOpenAI``) with the configured base URL.
-Streaming asks for a final usage chunk (``stream_options.include_usage``); a
-server that reports cached prompt tokens (``prompt_tokens_details.cached_tokens``)
-has them mapped to ``cache_read_input_tokens``. Structured output uses
-``response_format`` with a JSON schema, falling back to plain JSON mode when
-the server rejects schemas. Error messages carry the server's own message and
-status, never the API key.
+A whole answer (``complete``) is one request without ``stream``. Streaming asks
+for a final usage chunk (``stream_options.include_usage``); a server that reports
+cached prompt tokens (``prompt_tokens_details.cached_tokens``) has them mapped to
+``cache_read_input_tokens``. Structured output uses ``response_format`` with a
+JSON schema, falling back to plain JSON mode when the server rejects schemas.
+Error messages carry the server's own message and status, never the API key.
 """
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ import openai
 
 from ..config import CollabConfig
 from ..errors import ConfigurationError, ProviderError
-from .base import ChatRequest, Provider, StreamEnd, StreamEvent, TextDelta, ToolSpec, Usage
+from .base import (
+    ChatRequest,
+    Completion,
+    Provider,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolSpec,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +151,27 @@ class OpenAICompatProvider(Provider):
             response_id=response_id or f"openai-{secrets.token_hex(12)}",
             stop_reason=_STOP_REASONS.get(finish or "", finish),
         )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """The whole answer in one response."""
+        model = await self._model_for(request)
+        try:
+            response = await self._client.chat.completions.create(
+                **self._chat_kwargs(request, model)
+            )
+        except openai.APIError as exc:
+            raise self._error(exc) from None
+        if not response.choices:
+            raise ProviderError(f"{self._display_url} returned no choices")
+        choice = response.choices[0]
+        finish = choice.finish_reason
+        end = StreamEnd(
+            usage=_usage(response.usage) if response.usage is not None else Usage(),
+            model=response.model or model,
+            response_id=response.id or f"openai-{secrets.token_hex(12)}",
+            stop_reason=_STOP_REASONS.get(finish or "", finish),
+        )
+        return Completion(choice.message.content or "", end)
 
     async def complete_structured(self, request: ChatRequest, tool: ToolSpec) -> str:
         model = await self._model_for(request)

@@ -1187,7 +1187,8 @@ export interface ICheckMessage {
   id: string;
 }
 /**
- * One stored probe of an amendment, answered again with and without it.
+ * One stored probe of an amendment, answered again with it (and without it,
+ * unless the answer with it decided).
  */
 export interface IProbeCheck {
   /**
@@ -1205,14 +1206,14 @@ export interface IProbeCheck {
   verdict: Verdict;
   reason: string;
   /**
-   * the answer without the amendment
+   * the answer without the amendment; null when the amended answer alone showed the amendment holds (its key terms, its shape), so it was not asked
    */
-  baseline: string;
+  baseline: string | null;
   /**
    * the answer with every enabled amendment
    */
   amended: string;
-  baseline_hash: string;
+  baseline_hash: string | null;
   amended_hash: string;
   /**
    * the amended answer's hash when the amendment was accepted
