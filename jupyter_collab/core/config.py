@@ -49,11 +49,13 @@ class CollabConfig(BaseModel):
         "measure how much answers vary by sampling alone.",
     )
     check_concurrency: int = Field(
-        default=64,
+        default=160,
         ge=1,
         le=256,
-        description="Parallel model calls of a constitution check (a batch of every "
-        "amendment's probes, with and without it).",
+        description="The most parallel model calls of a constitution check (a batch of "
+        "every amendment's probes, with and without it): enough for 20 amendments' "
+        "answers in one round. A provider that refuses calls for load (429, 529) "
+        "halves the bound, which then grows back as answers return.",
     )
     token_budget: int = Field(default=50_000, ge=0)
     # Anthropic: the key and base URL are read by the SDK from the environment

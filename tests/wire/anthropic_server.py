@@ -186,9 +186,21 @@ class _Server(ThreadingHTTPServer):
 class AnthropicWireServer:
     """A threaded HTTP server on an ephemeral 127.0.0.1 port."""
 
-    def __init__(self, *, cache_min_tokens: int = 1024, required_api_key: str | None = None):
+    def __init__(
+        self,
+        *,
+        cache_min_tokens: int = 1024,
+        required_api_key: str | None = None,
+        max_concurrent_messages: int | None = None,
+    ):
         self.cache_min_tokens = cache_min_tokens
         self.required_api_key = required_api_key
+        # An account's rate limit, as the API enforces it: a Messages request
+        # beyond this many in flight is refused with 429 and a retry-after.
+        self.max_concurrent_messages = max_concurrent_messages
+        self.refused_for_load = 0
+        self.peak_in_flight = 0
+        self._in_flight = 0
         self.responder: Callable[[dict[str, Any]], Reply | None] | None = None
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
@@ -283,6 +295,21 @@ class AnthropicWireServer:
         return self._disconnected.wait(timeout)
 
     # -- internals used by the handler ---------------------------------------
+
+    def _enter_messages(self) -> bool:
+        """Count a Messages request in; False when the account's limit refuses it."""
+        with self._lock:
+            limit = self.max_concurrent_messages
+            if limit is not None and self._in_flight >= limit:
+                self.refused_for_load += 1
+                return False
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            return True
+
+    def _leave_messages(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -614,7 +641,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif not isinstance(body, dict):
             self._send_error_json(400, "invalid_request_error", "request body is not JSON")
         elif path == "/v1/messages":
-            self._messages(body)
+            if self.wire._enter_messages():
+                try:
+                    self._messages(body)
+                finally:
+                    self.wire._leave_messages()
+            else:
+                self._send_error_json(
+                    429,
+                    "rate_limit_error",
+                    "Number of concurrent requests exceeds your rate limit.",
+                    {"retry-after": "0.2"},
+                )
         elif path == "/v1/messages/count_tokens":
             self._count_tokens(body)
         else:

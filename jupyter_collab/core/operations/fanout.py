@@ -107,6 +107,20 @@ async def answer_text(
     return "".join(parts)
 
 
+# A provider that refuses for load (429 rate limited, 529 overloaded) after the
+# SDK's own retries: the fan-out halves its bound and asks again after a pause.
+# From a ceiling of 256 down to one call in flight is 8 halvings, each needing a
+# call refused under the bound before it, hence the retries.
+RATE_LIMITED_STATUSES = frozenset({429, 529})
+RATE_LIMIT_RETRIES = 8
+RATE_LIMIT_PAUSE_S = 1.0
+
+
+def is_rate_limited(error: BaseException) -> bool:
+    """Whether the provider refused a call for load rather than for the request itself."""
+    return isinstance(error, ProviderError) and error.status in RATE_LIMITED_STATUSES
+
+
 class Slots:
     """The concurrency bound, with required calls served before speculative ones.
 
@@ -114,12 +128,29 @@ class Slots:
     first answers in case they are needed) take a slot only when more slots are
     free than required calls (answers, needed samples, judge calls) are announced
     and still waiting, so they fill idle slots and never push an answer the
-    preview must have into a second wave."""
+    preview must have into a second wave.
+
+    The bound adapts to the provider: configured concurrency is a ceiling, and a
+    refusal for load halves the bound, then each ``bound`` answers that come back
+    raise it by one again (additive increase, multiplicative decrease). Calls
+    admitted under a larger bound are refused together when the account's limit
+    is reached, so only a refusal of a call admitted under the current bound
+    halves it again (each slot carries the generation of the bound it was taken
+    under). A check can then start with every answer in flight and still settle
+    at what a rate-limited account allows.
+    """
 
     def __init__(self, concurrency: int):
-        self._free = max(1, concurrency)
+        self.ceiling = max(1, concurrency)
+        self.bound = self.ceiling
+        self._generation = 0
+        self._in_flight = 0
+        self._answered_since_change = 0
         self._required_waiting = 0
         self._changed = asyncio.Condition()
+
+    def _free(self) -> int:
+        return self.bound - self._in_flight
 
     def announce_required(self) -> None:
         """A required call is on its way (it may first wait for its prefix's warm-up)."""
@@ -131,21 +162,43 @@ class Slots:
             self._required_waiting -= 1
             self._changed.notify_all()
 
+    async def answered(self) -> None:
+        """A call came back: one step towards raising the bound to its ceiling."""
+        if self.bound >= self.ceiling:
+            return
+        async with self._changed:
+            self._answered_since_change += 1
+            if self._answered_since_change >= self.bound:
+                self.bound += 1
+                self._answered_since_change = 0
+                self._changed.notify_all()
+
+    def refused_for_load(self, generation: int) -> None:
+        """The provider refused a call admitted under bound ``generation``: halve the
+        bound, unless it was halved since that call was admitted."""
+        if generation != self._generation:
+            return
+        self._generation += 1
+        # The refused call has left its slot already: it was in flight too.
+        self.bound = max(1, min(self.bound, self._in_flight + 1) // 2)
+        self._answered_since_change = 0
+
     @contextlib.asynccontextmanager
-    async def hold(self, speculative: bool) -> AsyncIterator[None]:
-        """A slot; a required caller must have announced itself first."""
+    async def hold(self, speculative: bool) -> AsyncIterator[int]:
+        """A slot, as the generation of the bound it was taken under; a required
+        caller must have announced itself first."""
         async with self._changed:
             if speculative:
-                await self._changed.wait_for(lambda: self._free > self._required_waiting)
+                await self._changed.wait_for(lambda: self._free() > self._required_waiting)
             else:
-                await self._changed.wait_for(lambda: self._free > 0)
+                await self._changed.wait_for(lambda: self._free() > 0)
                 self._required_waiting -= 1
-            self._free -= 1
+            self._in_flight += 1
         try:
-            yield
+            yield self._generation
         finally:
             async with self._changed:
-                self._free += 1
+                self._in_flight -= 1
                 self._changed.notify_all()
 
 
@@ -156,6 +209,11 @@ class Limiter:
         self._slots = Slots(concurrency)
         self._warmed: dict[str, asyncio.Event] = {}
 
+    @property
+    def bound(self) -> int:
+        """How many calls may be in flight now (the ceiling unless refused for load)."""
+        return self._slots.bound
+
     async def run(
         self,
         prefix: str,
@@ -164,26 +222,44 @@ class Limiter:
     ) -> T:
         """Run ``call(warmed)``; the first call of a prefix signals ``warmed()`` when the
         provider has read its prompt (or when it ends), releasing the others, which
-        are given None (nobody waits for their start)."""
-        waiting = not speculative
-        if waiting:
+        are given None (nobody waits for their start). A call refused for load is
+        asked again (up to ``RATE_LIMIT_RETRIES`` times, ``RATE_LIMIT_PAUSE_S``
+        apart) under a halved bound."""
+        announced = not speculative
+        if announced:
             self._slots.announce_required()
+        event = self._warmed.get(prefix)
+        first = event is None
+        if event is None:
+            event = self._warmed[prefix] = asyncio.Event()
         try:
-            event = self._warmed.get(prefix)
-            if event is None:
-                event = self._warmed[prefix] = asyncio.Event()
+            if not first:
+                await event.wait()
+            warmed = event.set if first else None
+            attempt = 0
+            while True:
+                attempt += 1
+                generation = None
                 try:
-                    async with self._slots.hold(speculative):
-                        waiting = False
-                        return await call(event.set)
-                finally:
-                    event.set()  # on failure too: the others then try for themselves
-            await event.wait()
-            async with self._slots.hold(speculative):
-                waiting = False
-                return await call(None)
+                    async with self._slots.hold(speculative) as generation:
+                        announced = False
+                        result = await call(warmed)
+                except ProviderError as error:
+                    if not is_rate_limited(error) or attempt > RATE_LIMIT_RETRIES:
+                        raise
+                    if generation is not None:
+                        self._slots.refused_for_load(generation)
+                    if not speculative:
+                        self._slots.announce_required()
+                        announced = True
+                    await asyncio.sleep(RATE_LIMIT_PAUSE_S)
+                else:
+                    await self._slots.answered()
+                    return result
         finally:
-            if waiting:
+            if first:
+                event.set()  # on failure too: the others then try for themselves
+            if announced:
                 await self._slots.withdraw_required()
 
 
