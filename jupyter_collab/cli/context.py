@@ -1,5 +1,6 @@
 """``jupyter collab context …``: show, add, remove, toggle, edit, undo, validate,
-export and import a notebook's context."""
+export and import a notebook's context (promote, demote and the layers view are
+``layers.py``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..core.notebook import (
 )
 from ..core.operations import entries, expectations
 from ..core.store import LocalContextStore
+from . import layers
 from .files import (
     has_embedded_context,
     notebook_path,
@@ -47,6 +49,11 @@ def add_parsers(subparsers) -> None:
     fmt = show.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="the context file as JSON")
     fmt.add_argument("--markdown", action="store_true", help="a Markdown summary")
+    show.add_argument(
+        "--layers",
+        action="store_true",
+        help="every layer (personal, project, notebook): which entries apply and from which file",
+    )
     show.set_defaults(handler=cmd_show)
 
     add = commands.add_parser("add", help="add an amendment")
@@ -117,16 +124,31 @@ def add_parsers(subparsers) -> None:
     export.set_defaults(handler=cmd_export)
 
     restore = commands.add_parser(
-        "import", help="restore (or merge into) the context file from the notebook metadata"
+        "import",
+        help="restore (or merge into) the context file from the notebook metadata, or "
+        "with --from, import another notebook's entries",
     )
     restore.add_argument("notebook")
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="OTHER.ipynb",
+        help="import OTHER's accepted entries (or the ENTRY ids given) with their provenance",
+    )
+    restore.add_argument("entries", nargs="*", metavar="ENTRY", help="ids to import (with --from)")
     restore.set_defaults(handler=cmd_import)
+
+    layers.add_parsers(commands)
 
 
 # -- reading --------------------------------------------------------------------
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.layers:
+        if args.markdown:
+            raise CollabError("--layers prints text or --json, not --markdown")
+        return layers.cmd_show_layers(args)
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
     context = store.load()
@@ -333,6 +355,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.source is not None:
+        return layers.cmd_import_from(args, change_context)
+    if args.entries:
+        raise CollabError("ENTRY ids go with --from OTHER.ipynb")
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
     sidecar = store.load()

@@ -18,6 +18,15 @@ the system prompt plus a short reminder of its entries after the prompt. Small
 embedded models lose track of a long system prompt; benchmarks/bench_quality.py
 measures each placement per model and the table below follows its figures.
 
+Shared layers (``core/layers.py``: the researcher's personal layer, then the
+project's) come before the notebook's own entries, most stable first, each
+under its own heading, and the constitution's introduction tells the model that
+a later layer wins over an earlier one where entries disagree. The system
+prompt is then three cached blocks: persona and the shared layers (which change
+least), the notebook's facts, the notebook's process rules. Without shared
+entries the text is exactly what it was before layers existed, so recorded
+answers still replay.
+
 Appending an amendment never changes the bytes before the point where it is
 inserted, which is what keeps earlier cache prefixes valid. How the system
 prompt is split into blocks does not change its text (the blocks joined by a
@@ -48,6 +57,19 @@ CONSTITUTION_INTRO = (
 FACTS_HEADING = "## Facts"
 PROCESS_HEADING = "## Process rules"
 REMINDER_HEADING = "(Follow this notebook's constitution:"
+LAYERS_INTRO = (
+    "The entries come in layers, from the most general to the most specific: the "
+    "researcher's personal layer, the project's layer, then this notebook's own entries. "
+    "Where two entries disagree, follow the later one: this notebook's entries override "
+    "the project's, and the project's override the personal ones."
+)
+#: The heading of each shared layer's section (layer names from core/layers.py).
+LAYER_HEADINGS = {
+    "personal": "## Personal layer (the researcher's entries for every notebook)",
+    "project": "## Project layer (entries for every notebook of this project)",
+}
+OWN_FACTS_HEADING = "## This notebook's facts"
+OWN_PROCESS_HEADING = "## This notebook's process rules"
 DEFAULT_HISTORY_TURNS = 6
 #: Old turns are dropped this many at a time (so between DEFAULT_HISTORY_TURNS and
 #: DEFAULT_HISTORY_TURNS + DEFAULT_HISTORY_STEP - 1 turns are sent).
@@ -256,6 +278,48 @@ def history_window(
     return excess - excess % step
 
 
+def _layered_parts(rows: Sequence[Row], layers: Sequence[str | None]) -> tuple[str, str, str]:
+    """The constitution with shared layers as (heading, intro and the shared layers;
+    the notebook's facts; the notebook's process rules), each part possibly empty
+    but the first."""
+    sections = [CONSTITUTION_HEADING, CONSTITUTION_INTRO, LAYERS_INTRO]
+    own_facts: list[str] = []
+    own_rules: list[str] = []
+    order: list[str] = []
+    grouped: dict[str, tuple[list[str], list[str]]] = {}
+    for row, layer in zip(rows, layers, strict=True):
+        facts, rules = own_facts, own_rules
+        if layer is not None:
+            if layer not in grouped:
+                order.append(layer)
+                grouped[layer] = ([], [])
+            facts, rules = grouped[layer]
+        (facts if row[1] == AmendmentKind.fact else rules).append(_line(row[2]))
+    for layer in order:
+        facts, rules = grouped[layer]
+        section = [LAYER_HEADINGS.get(layer, f"## {layer} layer")]
+        if facts:
+            section.append("### Facts\n" + "\n".join(facts))
+        if rules:
+            section.append("### Process rules\n" + "\n".join(rules))
+        sections.append("\n\n".join(section))
+    facts_part = OWN_FACTS_HEADING + "\n" + "\n".join(own_facts) if own_facts else ""
+    rules_part = OWN_PROCESS_HEADING + "\n" + "\n".join(own_rules) if own_rules else ""
+    return "\n\n".join(sections), facts_part, rules_part
+
+
+def _row_layers(context: CollabContext | None) -> list[str | None]:
+    """Each amendment's shared layer (``None``: the notebook's own), or ``[]`` when
+    the context has no shared layers."""
+    spans = context._shared_layers if context is not None else ()
+    if not spans:
+        return []
+    layers: list[str | None] = []
+    for layer, count in spans:
+        layers += [layer] * count
+    return layers + [None] * (len(context.amendments) - len(layers))
+
+
 @dataclass(frozen=True)
 class _Rendered:
     """A context's constitution for one budget (what :func:`assemble` derives from
@@ -268,6 +332,10 @@ class _Rendered:
     context_tokens: int
     included_ids: list[str]
     omitted_ids: list[str]
+    # With shared layers: the heading, intro and shared layers (``head`` starts
+    # with it), and the notebook's own facts; both empty without shared entries.
+    shared: str = ""
+    own_facts: str = ""
 
 
 # Contexts their holder promised not to change (see share_read_only), by id:
@@ -324,14 +392,25 @@ def _render(
                 return found
     # context_amendments and select_within_budget, on rows read once.
     rows = _rows(context.amendments) if context is not None else []
-    rows = list(compress(rows, _enabled(rows)))
+    layers = _row_layers(context)
+    enabled = _enabled(rows)
+    rows = list(compress(rows, enabled))
+    layers = list(compress(layers, enabled))
     if exclude_ids:
         excluded = set(exclude_ids)
+        if layers:
+            layers = [layer for row, layer in zip(rows, layers, strict=True) if row[3] not in excluded]
         rows = [row for row in rows if row[3] not in excluded]
     rows += _rows(extra)
     keep = _fitting(rows, budget, estimate) if budget is not None else [True] * len(rows)
     kept = list(compress(rows, keep))
-    head, rules = _constitution_parts(kept)
+    kept_layers = list(compress(layers + [None] * len(extra), keep)) if layers else []
+    shared = own_facts = ""
+    if any(kept_layers):
+        shared, own_facts, rules = _layered_parts(kept, kept_layers)
+        head = f"{shared}\n\n{own_facts}" if own_facts else shared
+    else:
+        head, rules = _constitution_parts(kept)
     constitution = f"{head}\n\n{rules}" if rules else head
     facts = [_line(text) for _, kind, text, _ in kept if kind == AmendmentKind.fact]
     process = [_line(text) for _, kind, text, _ in kept if kind == AmendmentKind.process]
@@ -343,6 +422,8 @@ def _render(
         context_tokens=estimate(constitution) if constitution else 0,
         included_ids=list(map(_ID, kept)),
         omitted_ids=list(map(_ID, compress(rows, map(operator.not_, keep)))),
+        shared=shared,
+        own_facts=own_facts,
     )
     if memo is not None:
         memo[budget] = rendered
@@ -380,6 +461,13 @@ def assemble(
         system = [SystemBlock(text=persona, cache=True)]
         constitution = f"{rendered.head}\n\n{rendered.rules}" if rendered.rules else rendered.head
         prompt = f"{constitution}\n\n{prompt}"
+    elif rendered.shared:
+        # Most stable first: persona and the shared layers, then the notebook's
+        # facts, then its process rules, each closing a cached prefix.
+        system = [SystemBlock(text=f"{persona}\n\n{rendered.shared}", cache=True)]
+        for part in (rendered.own_facts, rendered.rules):
+            if part:
+                system.append(SystemBlock(text=part, cache=True))
     # Two cached blocks: a process rule added while working leaves persona + facts
     # cached. Joined by a blank line they are the one block of earlier versions.
     elif rendered.rules:
