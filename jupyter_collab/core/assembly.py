@@ -399,7 +399,8 @@ def _render(
     if exclude_ids:
         excluded = set(exclude_ids)
         if layers:
-            layers = [layer for row, layer in zip(rows, layers, strict=True) if row[3] not in excluded]
+            pairs = zip(rows, layers, strict=True)
+            layers = [layer for row, layer in pairs if row[3] not in excluded]
         rows = [row for row in rows if row[3] not in excluded]
     rows += _rows(extra)
     keep = _fitting(rows, budget, estimate) if budget is not None else [True] * len(rows)

@@ -45,6 +45,7 @@ from ..core.broker import Broker
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError
 from ..core.history import cell_key, turns_for_cell
+from ..core.layers import context_in_effect
 from ..core.operation_models import CheckReport, CompletionInput, CompletionResult
 from ..core.outputs import CollabOutput, build_bundle
 from ..core.providers.base import TextDelta
@@ -203,7 +204,9 @@ class KernelDoor:
             use_context=not options.no_context,
             use_history=not options.no_history,
         )
-        context = state.context if state is not None else None
+        # The notebook's context with its project and personal layers (the project
+        # layer is looked for up to the repository or file system root).
+        context = context_in_effect(state.path, state.context) if state is not None else None
         on_disk = None
         if state is not None and index is not None:
             on_disk = stored_answer_of_cell(state.notebook["cells"][index], "notebook")
