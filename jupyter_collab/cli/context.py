@@ -132,10 +132,11 @@ def add_parsers(subparsers) -> None:
     restore.add_argument(
         "--from",
         dest="source",
-        metavar="OTHER.ipynb",
-        help="import OTHER's accepted entries (or the ENTRY ids given) with their provenance",
+        nargs="+",
+        metavar=("OTHER.ipynb", "ENTRY"),
+        help="import OTHER's accepted entries (or the ENTRY ids given after it) with their "
+        "provenance",
     )
-    restore.add_argument("entries", nargs="*", metavar="ENTRY", help="ids to import (with --from)")
     restore.set_defaults(handler=cmd_import)
 
     layers.add_parsers(commands)
@@ -357,8 +358,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     if args.source is not None:
         return layers.cmd_import_from(args, change_context)
-    if args.entries:
-        raise CollabError("ENTRY ids go with --from OTHER.ipynb")
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
     sidecar = store.load()

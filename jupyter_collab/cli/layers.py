@@ -146,7 +146,8 @@ def cmd_demote(args: argparse.Namespace) -> int:
 def cmd_import_from(args: argparse.Namespace, change_context) -> int:
     """Import another notebook's accepted entries (or those named) into this one."""
     path = notebook_path(args.notebook)
-    other_path = notebook_path(args.source)
+    other_path = notebook_path(args.source[0])
+    wanted = args.source[1:]
     if other_path.resolve() == path.resolve():
         raise CollabError(f"{path.name} cannot import from itself")
     other = LocalContextStore(other_path).load()
@@ -158,15 +159,15 @@ def cmd_import_from(args: argparse.Namespace, change_context) -> int:
             )
         raise NotFoundError(f"{other_path.name} has no context to import from")
     current = LocalContextStore(path).load() or CollabContext()
-    if not import_entries(current, other, str(other_path), args.entries).imported:
+    if not import_entries(current, other, str(other_path), wanted).imported:
         out(f"nothing to import from {other_path.name} into {path.name}")
-        for reason in import_entries(current, other, str(other_path), args.entries).skipped:
+        for reason in import_entries(current, other, str(other_path), wanted).skipped:
             out(f"  skipped {reason}")
         return 0
     found = {}
 
     def change(context: CollabContext) -> CollabContext:
-        result = import_entries(context, other, str(other_path), args.entries)
+        result = import_entries(context, other, str(other_path), wanted)
         found["result"] = result
         return result.context
 

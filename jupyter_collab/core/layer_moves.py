@@ -144,6 +144,8 @@ def write_pair(
     """
     if source == target:
         raise InvalidRequestError(f"{source} is both the source and the target")
+    if not source.exists():
+        raise MissingLayerError(f"{source} does not exist: there is nothing to move from it")
     target.parent.mkdir(parents=True, exist_ok=True)
     folders = sorted({source.parent, target.parent})
     with contextlib.ExitStack() as locks:
