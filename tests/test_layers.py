@@ -309,9 +309,8 @@ def test_moves_check_revisions_repeats_and_missing_layers(project, personal):
         promote(notebook, "a-origin000001", "project")
     with pytest.raises(NotFoundError, match="a-nosuchentry1"):
         promote(notebook, "a-nosuchentry1", "personal")
-    sidecar = LocalContextStore(notebook).path
     with pytest.raises(StaleRevisionError):
-        promote(notebook, "a-origin000001", "personal", expected={sidecar: 0})
+        promote(notebook, "a-origin000001", "personal", expected={Layer.notebook: 0})
     assert LocalContextStore(notebook).path.read_bytes() == sidecar_bytes
     assert not personal.exists()
 
@@ -319,6 +318,9 @@ def test_moves_check_revisions_repeats_and_missing_layers(project, personal):
 def test_a_new_project_layer_is_started_only_inside_its_folder(project, personal, tmp_path):
     notebook = notebook_of(project)
     LocalContextStore(notebook).save(CollabContext(amendments=[origin_entry()]))
+    with pytest.raises(NotFoundError, match="not a folder"):
+        promote(notebook, "a-origin000001", "project", project_folder=tmp_path / "missing")
+    (tmp_path / "elsewhere").mkdir()
     with pytest.raises(CollabError, match="not inside"):
         promote(notebook, "a-origin000001", "project", project_folder=tmp_path / "elsewhere")
     moved = promote(notebook, "a-origin000001", "project", project_folder=project / "analysis")

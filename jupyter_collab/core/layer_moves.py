@@ -64,6 +64,8 @@ def target_layer_path(
         return personal_layer_path()
     if project_folder is not None:
         folder = Path(os.path.abspath(project_folder))
+        if not folder.is_dir():
+            raise NotFoundError(f"{project_folder} is not a folder")
         if not Path(os.path.abspath(notebook)).is_relative_to(folder):
             raise InvalidRequestError(
                 f"{notebook} is not inside {folder}: a project layer applies to the "
@@ -216,11 +218,12 @@ def move_entry(
     target_layer: Layer,
     root: str | os.PathLike[str] | None = None,
     project_folder: str | os.PathLike[str] | None = None,
-    expected: Expected | None = None,
+    expected: dict[Layer, int] | None = None,
     then: Callable[[CollabContext, CollabContext], object] | None = None,
 ) -> MoveResult:
     """Move one entry between two of ``notebook``'s layers (promote: from the
-    notebook out; demote: back into it)."""
+    notebook out; demote: back into it). ``expected``: the revisions of the two
+    layers the caller based the move on (a layer that moved on since is refused)."""
     if source_layer == target_layer:
         raise InvalidRequestError(f"{entry_id} is already in the {target_layer.value} layer")
     source = target_layer_path(notebook, source_layer, root=root, project_folder=project_folder)
@@ -254,8 +257,10 @@ def move_entry(
         moved["entry"] = arriving
         return updated_source, updated_target
 
+    by_path = {source: source_layer, target: target_layer}
+    revisions = {p: expected[layer] for p, layer in by_path.items() if layer in (expected or {})}
     written_source, written_target = write_pair(
-        source, target, change, expected=expected, then=then
+        source, target, change, expected=revisions, then=then
     )
     return MoveResult(
         moved["entry"], source, target, written_source.revision, written_target.revision

@@ -9,6 +9,9 @@ nearer layer's entry wins over a farther one's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 from .context_model import Amendment, AmendmentStatus
@@ -42,17 +45,22 @@ class LayersReport(BaseModel):
     layers: list[LayerReport] = Field(description="in prompt order: personal, project, notebook")
 
 
-def _reason(layer: LayerFile, notebook: str) -> str:
+#: How a report names a file: the CLI prints OS paths; the server names files by
+#: their path under its root, and the personal layer without the home folder.
+Display = Callable[[Path], str]
+
+
+def _reason(layer: LayerFile, notebook: str, display: Display) -> str:
     if layer.layer == Layer.personal:
         return "personal layer: applies to every notebook you open"
-    if layer.layer == Layer.project:
-        folder = layer.path.parent.parent if layer.path is not None else None
+    if layer.layer == Layer.project and layer.path is not None:
+        folder = display(layer.path.parent.parent)
         return f"project layer of {folder}: {notebook} is inside that folder"
     return "this notebook's own entry"
 
 
 def _entry_report(
-    entry: Amendment, layer: LayerFile, layers: ContextLayers, notebook: str
+    entry: Amendment, layer: LayerFile, layers: ContextLayers, notebook: str, display: Display
 ) -> LayerEntryReport:
     nearer = PROMPT_ORDER[PROMPT_ORDER.index(layer.layer) + 1 :]
     overridden = next(
@@ -63,7 +71,7 @@ def _entry_report(
     elif entry.status != AmendmentStatus.accepted:
         applies, why = False, f"{entry.status.value}: not in the prompt"
     else:
-        applies, why = True, _reason(layer, notebook)
+        applies, why = True, _reason(layer, notebook, display)
     found = []
     for other in PROMPT_ORDER:
         if other == layer.layer:
@@ -82,16 +90,16 @@ def _entry_report(
     )
 
 
-def layers_report(layers: ContextLayers, notebook: str) -> LayersReport:
+def layers_report(layers: ContextLayers, notebook: str, display: Display = str) -> LayersReport:
     reports = []
     for layer in layers.in_prompt_order():
         reports.append(
             LayerReport(
                 layer=layer.layer,
-                path=str(layer.path) if layer.path is not None else None,
+                path=display(layer.path) if layer.path is not None else None,
                 exists=layer.context is not None,
                 revision=layer.context.revision if layer.context is not None else 0,
-                entries=[_entry_report(a, layer, layers, notebook) for a in layer.entries],
+                entries=[_entry_report(a, layer, layers, notebook, display) for a in layer.entries],
             )
         )
     return LayersReport(notebook=notebook, layers=reports)

@@ -49,6 +49,13 @@ from .route_models import (
     SuggestRequest,
     VersionInfo,
 )
+from .route_models_layers import (
+    LayerImportReply,
+    LayerImportRequest,
+    LayerMoveReply,
+    LayerMoveRequest,
+    LayersView,
+)
 from .stream_protocol import StreamMessage
 
 SCHEMA_PATH = Path("labextension") / "src" / "api" / "wire.schema.json"
@@ -68,6 +75,8 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     PreviewRequest,
     FinalizeRequest,
     CheckRequest,
+    LayerMoveRequest,
+    LayerImportRequest,
 )
 
 #: Bodies the server sends, and the output it writes into notebooks.
@@ -87,6 +96,9 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     PreviewProgress,
     CollabOutput,
     CollabDisplayData,
+    LayersView,
+    LayerMoveReply,
+    LayerImportReply,
 )
 
 

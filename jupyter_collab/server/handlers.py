@@ -228,6 +228,7 @@ class FinalizeHandler(OpsHandler):
 
 def route_table(namespace: str) -> list[tuple[str, type]]:
     """The extension's routes (base_url is prepended by ExtensionApp)."""
+    from .layer_routes import ROUTES as LAYER_ROUTES
     from .streaming import CheckHandler, CompleteHandler, PreviewHandler, StreamHandler
 
     routes: list[tuple[str, type]] = [
@@ -245,5 +246,6 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("finalize", FinalizeHandler),
         ("check", CheckHandler),
         ("stream", StreamHandler),
+        *LAYER_ROUTES,
     ]
     return [(rf"/{namespace}/{route}", handler) for route, handler in routes]

@@ -29,6 +29,11 @@ export type WireBody =
   | IErrorReply
   | IFinalizeReply
   | IFinalizeRequest
+  | ILayerImportReply
+  | ILayerImportRequest
+  | ILayerMoveReply
+  | ILayerMoveRequest
+  | ILayersView
   | IModelsInfo
   | IOpenedContext
   | IParsedCell
@@ -57,6 +62,7 @@ export type Expectation = 'change' | 'no_change';
  * An amendment's state in the last check of the constitution.
  */
 export type Health = 'holds' | 'broken' | 'flaky' | 'conflict' | 'untested';
+export type Layer = 'personal' | 'project' | 'notebook';
 /**
  * A message the server sends on the ``stream`` WebSocket.
  */
@@ -430,9 +436,13 @@ export interface IAmendmentSent {
   check?: ICheckRecordSent | null;
 }
 /**
- * Where an amendment came from: which cell, which span, which correction.
+ * Where an amendment came from: which notebook, cell, span and correction.
  */
 export interface IProvenanceSent {
+  /**
+   * the notebook the entry was made in, set when it leaves that notebook (promoted to a shared layer, imported into another notebook); relative to the layer's folder when it is inside it
+   */
+  notebook?: string | null;
   cell_id?: string | null;
   response_id?: string | null;
   highlight_id?: string | null;
@@ -671,9 +681,13 @@ export interface IAmendment {
   check: ICheckRecord | null;
 }
 /**
- * Where an amendment came from: which cell, which span, which correction.
+ * Where an amendment came from: which notebook, cell, span and correction.
  */
 export interface IProvenance {
+  /**
+   * the notebook the entry was made in, set when it leaves that notebook (promoted to a shared layer, imported into another notebook); relative to the layer's folder when it is inside it
+   */
+  notebook: string | null;
   cell_id: string | null;
   response_id: string | null;
   highlight_id: string | null;
@@ -909,6 +923,96 @@ export interface IAnswerShape {
    * question marks outside code
    */
   questions: number;
+}
+export interface ILayerImportReply {
+  imported: IAmendment[];
+  /**
+   * entries not imported, each with why
+   */
+  skipped: string[];
+  context: IContextView;
+}
+/**
+ * Import another notebook's accepted entries (or those named) into this one.
+ */
+export interface ILayerImportRequest {
+  path: string;
+  from_path: string;
+  /**
+   * @maxItems 1000
+   */
+  entry_ids?: string[];
+  /**
+   * if given, refuse (409) when the context moved on
+   */
+  revision?: number | null;
+}
+export interface ILayerMoveReply {
+  entry: IAmendment;
+  layers: ILayersView;
+  /**
+   * the notebook's own context after the move
+   */
+  context: IContextView;
+}
+/**
+ * GET layers: every layer of a notebook, which entries apply and why.
+ */
+export interface ILayersView {
+  path: string;
+  report: ILayersReport;
+}
+export interface ILayersReport {
+  notebook: string;
+  /**
+   * in prompt order: personal, project, notebook
+   */
+  layers: ILayerReport[];
+}
+export interface ILayerReport {
+  layer: Layer;
+  /**
+   * the layer's file; None when there is no such layer
+   */
+  path: string | null;
+  exists: boolean;
+  revision: number;
+  entries: ILayerEntryReport[];
+}
+export interface ILayerEntryReport {
+  id: string;
+  kind: string;
+  text: string;
+  status: string;
+  applies: boolean;
+  /**
+   * why the entry applies to this notebook, or why not
+   */
+  why: string;
+  /**
+   * 'layer:id' of entries of other layers it repeats
+   */
+  repeats: string[];
+  origin_notebook: string | null;
+}
+/**
+ * Promote (from the notebook) or demote (into it) one entry.
+ */
+export interface ILayerMoveRequest {
+  path: string;
+  entry_id: string;
+  from_layer: Layer;
+  to_layer: Layer;
+  /**
+   * the revisions of the layers the move was based on (from GET layers); a layer that changed since is refused with 409
+   */
+  revisions?: {
+    [k: string]: number;
+  };
+  /**
+   * a folder under the server root to start a project layer in (FOLDER/.collab/context.json) when the notebook has none; '' is the root
+   */
+  project_dir?: string | null;
 }
 /**
  * What the UI may know about the model setup: never a key, only whether one is set.

@@ -1,0 +1,115 @@
+"""The layer routes: ``GET layers``, ``POST layers/move`` and ``POST layers/import``
+(revision-checked: 409 on a layer that moved on; 404 on a missing entry or layer;
+nothing written on an error)."""
+
+from __future__ import annotations
+
+from jupyter_collab.core.context_format import serialize_context
+from jupyter_collab.core.context_model import Amendment, CollabContext, Provenance
+from jupyter_collab.core.layers import layer_store, personal_layer_path, project_layer_path
+
+FACT = "Cite Hubinger et al. 2019 for mesa-optimization."
+RULE = "Ask before writing a long report."
+
+
+def own_context(root, path: str, *amendments: Amendment, revision: int = 1) -> None:
+    sidecar = root / path.replace(".ipynb", ".collab.json")
+    sidecar.write_text(
+        serialize_context(CollabContext(revision=revision, amendments=list(amendments)))
+    )
+
+
+def write_layer(path, *amendments: Amendment) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    layer_store(path).save(CollabContext(amendments=list(amendments)))
+
+
+async def test_layers_names_files_under_the_root_and_says_why(
+    collab_api, make_notebook, jp_root_dir, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    write_layer(personal_layer_path(), Amendment(kind="process", text=RULE))
+    write_layer(project_layer_path(jp_root_dir / "study"), Amendment(kind="fact", text=FACT))
+    make_notebook("study/week1/nb.ipynb")
+    own_context(jp_root_dir, "study/week1/nb.ipynb", Amendment(kind="fact", text=FACT.lower()))
+
+    code, body = await collab_api("layers", params={"path": "study/week1/nb.ipynb"})
+    assert code == 200, body
+    personal, project, own = body["report"]["layers"]
+    assert [personal["layer"], project["layer"], own["layer"]] == [
+        "personal",
+        "project",
+        "notebook",
+    ]
+    assert project["path"] == "study/.collab/context.json"
+    assert own["path"] == "study/week1/nb.collab.json" and own["revision"] == 1
+    assert str(jp_root_dir) not in str(body)  # no absolute server paths
+    assert project["entries"][0]["why"].startswith("project layer of study:")
+    assert own["entries"][0]["repeats"] == [f"project:{project['entries'][0]['id']}"]
+
+
+async def test_promote_and_demote_through_the_routes(
+    collab_api, make_notebook, jp_root_dir, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    make_notebook("nb.ipynb")
+    entry = Amendment(kind="fact", text=FACT, provenance=Provenance(cell_id="cell-1", quote="x"))
+    own_context(jp_root_dir, "nb.ipynb", entry, revision=4)
+
+    move = {
+        "path": "nb.ipynb",
+        "entry_id": entry.id,
+        "from_layer": "notebook",
+        "to_layer": "project",
+        "revisions": {"notebook": 4},
+    }
+    code, body = await collab_api("layers/move", method="POST", body=move)
+    assert code == 404 and "no project layer" in body["message"]
+
+    stale = {**move, "to_layer": "personal", "revisions": {"notebook": 3}}
+    code, body = await collab_api("layers/move", method="POST", body=stale)
+    assert code == 409 and body["reason"] == "stale_revision"
+    assert not personal_layer_path().exists()
+
+    code, body = await collab_api("layers/move", method="POST", body={**move, "project_dir": ""})
+    assert code == 200, body
+    assert body["entry"]["provenance"]["notebook"] == "nb.ipynb"
+    assert body["entry"]["provenance"]["cell_id"] == "cell-1"
+    assert body["context"]["context"]["amendments"] == [] and body["context"]["revision"] == 5
+    project = body["layers"]["report"]["layers"][1]
+    assert project["path"] == ".collab/context.json" and project["entries"][0]["applies"]
+
+    back = {**move, "from_layer": "project", "to_layer": "notebook", "revisions": {}}
+    code, body = await collab_api("layers/move", method="POST", body=back)
+    assert code == 200, body
+    assert [a["id"] for a in body["context"]["context"]["amendments"]] == [entry.id]
+
+    outside = {**move, "project_dir": "../elsewhere"}
+    code, body = await collab_api("layers/move", method="POST", body=outside)
+    assert code in (400, 403, 404), body
+
+
+async def test_import_from_another_notebook_through_the_route(
+    collab_api, make_notebook, jp_root_dir
+):
+    make_notebook("a.ipynb")
+    make_notebook("b.ipynb")
+    entry = Amendment(kind="process", text=RULE)
+    own_context(jp_root_dir, "a.ipynb", entry)
+    request = {"path": "b.ipynb", "from_path": "a.ipynb", "revision": 0}
+    code, body = await collab_api("layers/import", method="POST", body=request)
+    assert code == 200, body
+    assert [a["id"] for a in body["imported"]] == [entry.id]
+    assert body["imported"][0]["provenance"]["source"] == "import"
+    assert body["imported"][0]["provenance"]["notebook"] == "a.ipynb"
+    code, body = await collab_api("layers/import", method="POST", body=request)
+    assert code == 409 and body["reason"] == "stale_revision"
+    code, body = await collab_api(
+        "layers/import", method="POST", body={**request, "from_path": "b.ipynb"}
+    )
+    assert code == 400 and "itself" in body["message"]
+    make_notebook("c.ipynb", context={"schema_version": 1, "amendments": []})
+    code, body = await collab_api(
+        "layers/import", method="POST", body={"path": "b.ipynb", "from_path": "c.ipynb"}
+    )
+    assert code >= 400 and "reviewed" in body["message"]
