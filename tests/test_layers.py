@@ -370,3 +370,39 @@ def test_layered_context_is_reused_while_its_parts_are_the_same(project, persona
     own = CollabContext(amendments=[Amendment(kind="fact", text=NOTEBOOK_FACT)])
     layers = resolve_layers(notebook_of(project), own)
     assert layered_context(layers) is layered_context(layers)
+
+
+def test_the_preview_of_a_promotion_lists_the_notebooks_it_reaches(project, personal):
+    from jupyter_collab.core.layer_preview import preview_move
+
+    notebook = notebook_of(project)
+    LocalContextStore(notebook).save(CollabContext(amendments=[origin_entry()]))
+    layer = project_layer_path(project)
+    write_layer(layer)
+    sibling = project / "analysis" / "week2" / "other.ipynb"
+    sibling.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), sibling)
+    LocalContextStore(sibling).save(
+        CollabContext(
+            amendments=[Amendment(kind="fact", text="the admissions table has 4210 rows")]
+        )
+    )
+    separate = project / "vendor" / "lib.ipynb"
+    separate.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), separate)
+    write_layer(project_layer_path(project / "vendor"))  # a nearer layer of its own
+    before = (LocalContextStore(notebook).path.read_bytes(), layer.read_bytes())
+
+    preview = preview_move(
+        notebook, "a-origin000001", source_layer=Layer.notebook, target_layer=Layer.project
+    )
+    effects = {e.notebook: (e.effect, e.detail) for e in preview.notebooks}
+    assert effects[notebook] == ("gains", "")
+    assert effects[sibling][0] == "repeats"
+    assert separate not in effects
+    assert preview.entry.provenance.notebook == "analysis/week1/nb.ipynb"
+    assert (LocalContextStore(notebook).path.read_bytes(), layer.read_bytes()) == before
+    personal_preview = preview_move(
+        notebook, "a-origin000001", source_layer=Layer.notebook, target_layer=Layer.personal
+    )
+    assert personal_preview.every_notebook and not personal.exists()

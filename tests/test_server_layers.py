@@ -71,6 +71,14 @@ async def test_promote_and_demote_through_the_routes(
     assert code == 409 and body["reason"] == "stale_revision"
     assert not personal_layer_path().exists()
 
+    code, preview = await collab_api(
+        "layers/preview", method="POST", body={**move, "project_dir": ""}
+    )
+    assert code == 200, preview
+    assert preview["target"] == ".collab/context.json"
+    assert preview["notebooks"] == [{"notebook": "nb.ipynb", "effect": "gains", "detail": ""}]
+    assert not (jp_root_dir / ".collab" / "context.json").exists()  # nothing written
+
     code, body = await collab_api("layers/move", method="POST", body={**move, "project_dir": ""})
     assert code == 200, body
     assert body["entry"]["provenance"]["notebook"] == "nb.ipynb"

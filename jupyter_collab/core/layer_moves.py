@@ -177,7 +177,7 @@ def write_pair(
     return new_source, new_target
 
 
-def _moved(entry: Amendment, note: str, origin: str | None) -> Amendment:
+def moved_entry(entry: Amendment, note: str, origin: str | None) -> Amendment:
     provenance = entry.provenance
     if origin is not None and provenance.notebook is None:
         provenance = provenance.model_copy(update={"notebook": origin})
@@ -195,7 +195,7 @@ def _moved(entry: Amendment, note: str, origin: str | None) -> Amendment:
     )
 
 
-def _refuse_repeat(entry: Amendment, target: CollabContext, where: str) -> None:
+def refuse_repeat(entry: Amendment, target: CollabContext, where: str) -> None:
     same_id = [a for a in target.amendments if a.id == entry.id]
     if same_id:
         raise CollabError(
@@ -247,9 +247,9 @@ def move_entry(
         if entry.status == AmendmentStatus.superseded:
             raise InvalidRequestError(f"{entry_id} is superseded; only entries in use move")
         to_context = to_context or CollabContext()
-        _refuse_repeat(entry, to_context, f"the {target_layer.value} layer ({target})")
+        refuse_repeat(entry, to_context, f"the {target_layer.value} layer ({target})")
         note = f"{verb} from the {source_layer.value} layer to the {target_layer.value} layer"
-        arriving = _moved(entry, note, origin)
+        arriving = moved_entry(entry, note, origin)
         updated_source, _, _ = remove_amendment(from_context, entry_id)
         updated_target = restore_amendment(to_context, arriving)
         # restore_amendment bumps rev for an undo; a move already counted it.
@@ -314,7 +314,7 @@ def import_entries(
         if found:
             skipped.append(f"{entry.id}: repeats {found[0]} ({entry.text.strip()[:80]})")
             continue
-        arriving = _moved(entry, f"imported from {other_name}", other_name)
+        arriving = moved_entry(entry, f"imported from {other_name}", other_name)
         provenance = arriving.provenance.model_copy(update={"source": "import"})
         taken = {a.id for a in updated.amendments} | set(updated.removed)
         arriving = arriving.model_copy(

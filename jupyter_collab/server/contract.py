@@ -52,6 +52,7 @@ from .route_models import (
 from .route_models_layers import (
     LayerImportReply,
     LayerImportRequest,
+    LayerMovePreview,
     LayerMoveReply,
     LayerMoveRequest,
     LayersView,
@@ -97,6 +98,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     CollabOutput,
     CollabDisplayData,
     LayersView,
+    LayerMovePreview,
     LayerMoveReply,
     LayerImportReply,
 )

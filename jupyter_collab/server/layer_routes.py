@@ -19,6 +19,7 @@ from tornado import web
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError, InvalidRequestError
 from ..core.layer_moves import import_entries, move_entry
+from ..core.layer_preview import preview_move
 from ..core.layer_report import layers_report
 from ..core.layers import resolve_layers
 from .base import CollabAPIHandler
@@ -26,9 +27,11 @@ from .context_service import view
 from .route_models_layers import (
     LayerImportReply,
     LayerImportRequest,
+    LayerMovePreview,
     LayerMoveReply,
     LayerMoveRequest,
     LayersView,
+    NotebookEffectView,
 )
 
 
@@ -79,12 +82,9 @@ class LayersHandler(_LayerHandler):
         self.reply(await self.layers_view(path))
 
 
-class LayerMoveHandler(_LayerHandler):
-    """``POST layers/move``: promote or demote one entry, both files or neither."""
-
-    @web.authenticated
-    @authorized
-    async def post(self) -> None:
+class _MoveHandler(_LayerHandler):
+    async def move_request(self) -> tuple[LayerMoveRequest, str, str, str, str | None]:
+        """The request, the notebook's API and local paths, the root, the project folder."""
         body = self.body(LayerMoveRequest)
         path = self.store.check_path(body.path)
         await self.store.require_notebook(path)
@@ -92,6 +92,47 @@ class LayerMoveHandler(_LayerHandler):
         project_dir = None
         if body.project_dir is not None:
             project_dir = self.store.os_path(body.project_dir.strip("/"))
+        return body, path, local, root, project_dir
+
+
+class LayerPreviewHandler(_MoveHandler):
+    """``POST layers/preview``: what ``layers/move`` with the same body would do."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body, _, local, root, project_dir = await self.move_request()
+        preview = await asyncio.to_thread(
+            preview_move,
+            local,
+            body.entry_id,
+            source_layer=body.from_layer,
+            target_layer=body.to_layer,
+            root=root,
+            project_folder=project_dir,
+        )
+        name = self.display(root)
+        self.reply(
+            LayerMovePreview(
+                entry=preview.entry,
+                target=name(preview.target),
+                every_notebook=preview.every_notebook,
+                notebooks=[
+                    NotebookEffectView(notebook=name(e.notebook), effect=e.effect, detail=e.detail)
+                    for e in preview.notebooks
+                ],
+                truncated=preview.truncated,
+            )
+        )
+
+
+class LayerMoveHandler(_MoveHandler):
+    """``POST layers/move``: promote or demote one entry, both files or neither."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body, path, local, root, project_dir = await self.move_request()
         result = await asyncio.to_thread(
             move_entry,
             local,
@@ -149,6 +190,7 @@ class LayerImportHandler(_LayerHandler):
 
 ROUTES: list[tuple[str, type]] = [
     ("layers", LayersHandler),
+    ("layers/preview", LayerPreviewHandler),
     ("layers/move", LayerMoveHandler),
     ("layers/import", LayerImportHandler),
 ]

@@ -41,6 +41,25 @@ class LayerMoveRequest(WireModel):
     )
 
 
+class NotebookEffectView(WireModel):
+    notebook: str = Field(description="the notebook's path under the server root")
+    effect: str = Field(
+        description="gains: the entry will apply to it; repeats: it already has an entry "
+        "saying the same (detail: its id); unreadable: its context file does not parse"
+    )
+    detail: str = ""
+
+
+class LayerMovePreview(WireModel):
+    """POST layers/preview: what a move would do, nothing written."""
+
+    entry: Amendment = Field(description="the entry as it would arrive, with its provenance")
+    target: str = Field(description="the target layer's file")
+    every_notebook: bool = Field(description="the personal layer: it applies everywhere")
+    notebooks: list[NotebookEffectView]
+    truncated: bool = Field(description="more notebooks than the preview looks at")
+
+
 class LayerMoveReply(WireModel):
     entry: Amendment
     layers: LayersView

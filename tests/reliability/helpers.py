@@ -195,6 +195,12 @@ def sample_bodies(path: str = "nb.ipynb") -> dict[tuple[str, str], dict[str, Any
             "from_layer": "notebook",
             "to_layer": "personal",
         },
+        ("layers/preview", "POST"): {
+            "path": path,
+            "entry_id": "a-000000000001",
+            "from_layer": "notebook",
+            "to_layer": "personal",
+        },
         ("layers/import", "POST"): {"path": path, "from_path": "other.ipynb"},
         ("anchors", "POST"): {
             "items": [{"id": "h-1", "text": "The cohort is small.", "quote": {"exact": "cohort"}}]
@@ -216,6 +222,7 @@ BODY_PATH_ROUTES = (
     ("preview", "POST"),
     ("finalize", "POST"),
     ("check", "POST"),
+    ("layers/preview", "POST"),
     ("layers/move", "POST"),
     ("layers/import", "POST"),
 )

@@ -197,6 +197,7 @@ TARGETS = {
     ("anchors", "POST"): "body",
     ("check", "POST"): "body",
     ("layers", "GET"): "query",
+    ("layers/preview", "POST"): "body",
     ("layers/move", "POST"): "body",
     ("layers/import", "POST"): "body",
     ("stream", "GET"): "websocket messages",

@@ -31,6 +31,7 @@ export type WireBody =
   | IFinalizeRequest
   | ILayerImportReply
   | ILayerImportRequest
+  | ILayerMovePreview
   | ILayerMoveReply
   | ILayerMoveRequest
   | ILayersView
@@ -946,6 +947,39 @@ export interface ILayerImportRequest {
    * if given, refuse (409) when the context moved on
    */
   revision?: number | null;
+}
+/**
+ * POST layers/preview: what a move would do, nothing written.
+ */
+export interface ILayerMovePreview {
+  /**
+   * the entry as it would arrive, with its provenance
+   */
+  entry: IAmendment;
+  /**
+   * the target layer's file
+   */
+  target: string;
+  /**
+   * the personal layer: it applies everywhere
+   */
+  every_notebook: boolean;
+  notebooks: INotebookEffectView[];
+  /**
+   * more notebooks than the preview looks at
+   */
+  truncated: boolean;
+}
+export interface INotebookEffectView {
+  /**
+   * the notebook's path under the server root
+   */
+  notebook: string;
+  /**
+   * gains: the entry will apply to it; repeats: it already has an entry saying the same (detail: its id); unreadable: its context file does not parse
+   */
+  effect: string;
+  detail: string;
 }
 export interface ILayerMoveReply {
   entry: IAmendment;
