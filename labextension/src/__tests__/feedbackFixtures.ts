@@ -15,6 +15,7 @@ export function amendment(overrides: Partial<IAmendment> = {}): IAmendment {
       response_id: 'msg_1',
       highlight_id: 'h-1',
       correction_id: 'c-1',
+      notebook: null,
       quote: 'Smith et al., 2019',
       correction: 'Amodei et al. (2016)',
       prompt: 'Which paper?',
