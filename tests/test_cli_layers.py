@@ -164,3 +164,40 @@ def test_a_repeat_in_the_target_layer_is_refused(capsys, project):
     code, _, err = run(capsys, "context", "promote", b, other, "--to", "personal")
     assert code == 1 and f"repeats {fact}" in err
     assert files(LocalContextStore(b).path, personal_layer_path()) == before
+
+
+def test_export_embeds_the_layers_and_a_recipient_is_told_what_is_missing(
+    capsys, project, tmp_path, monkeypatch
+):
+    a = project / "a.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    add(capsys, a, "process", RULE)
+    run(capsys, "context", "promote", a, fact, "--to", "project", "--project-dir", project)
+    code, out, _ = run(capsys, "context", "export", a)
+    assert code == 0 and "with the project layer's 1 entries (.collab/context.json)" in out
+    carried = json.loads(a.read_text())["metadata"]["jupyter_collab"]["layers"]
+    assert [(item["layer"], item["file"]) for item in carried] == [
+        ("project", ".collab/context.json")
+    ]
+    assert carried[0]["entries"][0]["id"] == fact
+
+    # The sender sees nothing missing.
+    code, _, err = run(capsys, "context", "show", a, "--layers")
+    assert code == 0 and "lack" not in err
+
+    # A recipient gets the notebook alone, in a folder without the project layer.
+    elsewhere = tmp_path / "recipient"
+    elsewhere.mkdir()
+    (elsewhere / "a.ipynb").write_bytes(a.read_bytes())
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "recipient-data"))
+    code, out, err = run(capsys, "context", "show", elsewhere / "a.ipynb", "--layers", "--json")
+    assert code == 0
+    missing = json.loads(out)["missing"]
+    assert len(missing) == 1 and "project layer it was shared with" in missing[0]
+    assert "is missing here" in missing[0] and fact in missing[0]
+    code, _, err = run(capsys, "context", "show", elsewhere / "a.ipynb", "--layers")
+    assert "was shared with layers you lack" in err
+    # Nothing of the embedded layer is applied: the recipient's layers are empty.
+    from jupyter_collab.core.layers import context_in_effect
+
+    assert context_in_effect(elsewhere / "a.ipynb", None) is None

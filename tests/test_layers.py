@@ -406,3 +406,45 @@ def test_the_preview_of_a_promotion_lists_the_notebooks_it_reaches(project, pers
         notebook, "a-origin000001", source_layer=Layer.notebook, target_layer=Layer.personal
     )
     assert personal_preview.every_notebook and not personal.exists()
+
+
+def test_missing_layers_names_what_the_recipient_lacks(project, personal):
+    from jupyter_collab.core.layer_sharing import (
+        embed_layers,
+        embedded_layers,
+        layers_manifest,
+        missing_layers,
+    )
+
+    write_layer(personal, Amendment(id="a-personal0001", kind="process", text=PERSONAL_RULE))
+    write_layer(
+        project_layer_path(project),
+        Amendment(id="a-project00001", kind="fact", text=PROJECT_FACT),
+        Amendment(id="a-project00002", kind="fact", text="Off.", status=AmendmentStatus.disabled),
+    )
+    notebook = notebook_of(project)
+    layers = resolve_layers(notebook, None)
+    manifest = layers_manifest(layers, notebook)
+    assert [(m.layer, m.file) for m in manifest] == [
+        (Layer.personal, "personal"),
+        (Layer.project, "../../.collab/context.json"),
+    ]
+    assert [a.id for a in manifest[1].entries] == ["a-project00001"]  # enabled only
+    node = embed_layers(nbformat.v4.new_notebook(), manifest)
+    carried = embedded_layers(node, "nb.ipynb")
+    assert missing_layers(carried, layers) == []
+
+    # The recipient has no personal entry, and the project's fact under another id.
+    personal.unlink()
+    project_layer_path(project).unlink()
+    write_layer(
+        project_layer_path(project),
+        Amendment(id="a-new000000001", kind="fact", text=PROJECT_FACT.upper()),
+    )
+    messages = missing_layers(carried, resolve_layers(notebook, None))
+    assert len(messages) == 1 and "personal layer it was shared with" in messages[0]
+    assert "a-personal0001" in messages[0]
+
+    node["metadata"]["jupyter_collab"]["layers"] = [{"layer": "project"}]
+    with pytest.raises(ContextFileError, match=r"metadata\.jupyter_collab\.layers"):
+        embedded_layers(node, "nb.ipynb")

@@ -82,3 +82,37 @@ def test_a_headless_run_applies_the_same_layers(kernel_env, tmp_path):
         personal.amendments[0].id,
         project.amendments[0].id,
     ]
+
+
+@pytest.mark.slow
+def test_a_headless_run_says_which_shared_layers_are_missing(kernel_env, tmp_path):
+    import nbformat
+
+    from jupyter_collab.core.layer_sharing import EmbeddedLayer, embed_layers
+
+    folder = tmp_path / "recipient"
+    folder.mkdir()
+    shutil.copy(REPO / "examples" / "headless.ipynb", folder)
+    shutil.copy(REPO / "examples" / "headless.collab.json", folder)
+    path = folder / "headless.ipynb"
+    carried = EmbeddedLayer(
+        layer="project",
+        file="../.collab/context.json",
+        revision=2,
+        entries=[Amendment(id="a-fromsender01", kind="fact", text=PROJECT_FACT)],
+    )
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.write(nbformat.from_dict(embed_layers(notebook, [carried])), path)
+
+    nb = run_nbclient(path)
+    warnings = [
+        output["text"]
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        if output.get("name") == "stderr"
+    ]
+    text = "".join(warnings)
+    assert "project layer it was shared with (../.collab/context.json, revision 2)" in text
+    assert text.count("a-fromsender01") == 1  # said once, not at every cell
+    # The embedded layer is not applied: no request carries its entry.
+    assert all(PROJECT_FACT not in system_text(r) for r in kernel_env.message_requests())

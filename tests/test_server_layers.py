@@ -121,3 +121,27 @@ async def test_import_from_another_notebook_through_the_route(
         "layers/import", method="POST", body={"path": "b.ipynb", "from_path": "c.ipynb"}
     )
     assert code >= 400 and "reviewed" in body["message"]
+
+
+async def test_layers_say_which_shared_layers_the_notebook_lacks(
+    collab_api, make_notebook, jp_root_dir
+):
+    import nbformat
+
+    from jupyter_collab.core.layer_sharing import EmbeddedLayer, embed_layers
+
+    path = make_notebook("shared.ipynb")
+    carried = EmbeddedLayer(
+        layer="project",
+        file="../.collab/context.json",
+        revision=7,
+        entries=[Amendment(id="a-fromsender01", kind="fact", text=FACT)],
+    )
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.write(nbformat.from_dict(embed_layers(notebook, [carried])), path)
+    code, body = await collab_api("layers", params={"path": "shared.ipynb"})
+    assert code == 200, body
+    (missing,) = body["report"]["missing"]
+    assert "project layer it was shared with (../.collab/context.json, revision 7)" in missing
+    assert "a-fromsender01" in missing
+    assert body["report"]["layers"][1]["entries"] == []  # never applied from the notebook

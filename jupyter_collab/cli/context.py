@@ -10,6 +10,8 @@ import sys
 from ..core.context_format import serialize_context
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError, NotFoundError
+from ..core.layer_sharing import embed_layers, layers_manifest
+from ..core.layers import resolve_layers
 from ..core.notebook import (
     ReconcileKind,
     embed_context,
@@ -346,12 +348,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     context = store.load()
     if context is None:
         raise NotFoundError(f"{path.name} has no context file ({store.path.name}) to export")
-    notebook = read_notebook(path)
-    write_notebook(path, embed_context(notebook, context))
+    notebook = embed_context(read_notebook(path), context)
+    # The shared layers' entries it uses travel with it (core/layer_sharing.py).
+    manifest = layers_manifest(resolve_layers(path, context), path)
+    write_notebook(path, embed_layers(notebook, manifest))
     out(
         f"embedded revision {context.revision} ({len(context.amendments)} amendment(s)) "
         f"into {path.name}"
     )
+    for layer in manifest:
+        out(f"  with the {layer.layer.value} layer's {len(layer.entries)} entries ({layer.file})")
     return 0
 
 

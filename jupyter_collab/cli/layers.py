@@ -12,6 +12,7 @@ from ..core.context_model import CollabContext
 from ..core.errors import CollabError, NotFoundError
 from ..core.layer_moves import Layer, MoveResult, demote, import_entries, promote
 from ..core.layer_report import layers_report
+from ..core.layer_sharing import embedded_layers, missing_layers
 from ..core.layers import resolve_layers
 from ..core.store import LocalContextStore
 from .files import has_embedded_context, notebook_path, read_notebook, sync_embedded
@@ -60,7 +61,8 @@ def _notebook_context(path) -> CollabContext | None:
 def cmd_show_layers(args: argparse.Namespace) -> int:
     path = notebook_path(args.notebook)
     layers = resolve_layers(path, _notebook_context(path))
-    report = layers_report(layers, path.name)
+    carried = embedded_layers(read_notebook(path), str(path))
+    report = layers_report(layers, path.name, missing=missing_layers(carried, layers))
     if args.json:
         out(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return 0
@@ -82,6 +84,8 @@ def cmd_show_layers(args: argparse.Namespace) -> int:
                 out(f"      from {entry.origin_notebook}")
             if entry.repeats:
                 out(f"      repeats {', '.join(entry.repeats)}")
+    for message in report.missing:
+        note(f"warning: {path.name} was shared with layers you lack: {message}")
     return 0
 
 

@@ -9,7 +9,7 @@ nearer layer's entry wins over a farther one's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -43,6 +43,11 @@ class LayerReport(BaseModel):
 class LayersReport(BaseModel):
     notebook: str
     layers: list[LayerReport] = Field(description="in prompt order: personal, project, notebook")
+    missing: list[str] = Field(
+        default_factory=list,
+        description="shared layers the notebook carries (it was shared with them) whose "
+        "entries do not apply here, one sentence each",
+    )
 
 
 #: How a report names a file: the CLI prints OS paths; the server names files by
@@ -90,7 +95,12 @@ def _entry_report(
     )
 
 
-def layers_report(layers: ContextLayers, notebook: str, display: Display = str) -> LayersReport:
+def layers_report(
+    layers: ContextLayers,
+    notebook: str,
+    display: Display = str,
+    missing: Sequence[str] = (),
+) -> LayersReport:
     reports = []
     for layer in layers.in_prompt_order():
         reports.append(
@@ -102,4 +112,4 @@ def layers_report(layers: ContextLayers, notebook: str, display: Display = str) 
                 entries=[_entry_report(a, layer, layers, notebook, display) for a in layer.entries],
             )
         )
-    return LayersReport(notebook=notebook, layers=reports)
+    return LayersReport(notebook=notebook, layers=reports, missing=list(missing))

@@ -164,7 +164,7 @@ def resolve_layers(
     )
 
 
-def _shared_entries(layers: ContextLayers) -> list[tuple[Layer, list]]:
+def shared_entries(layers: ContextLayers) -> list[tuple[Layer, list]]:
     """Each shared layer's entries that reach the prompt, in prompt order: not
     superseded, and not also in a nearer layer (the nearer copy wins)."""
     nearer: set[str] = {a.id for a in layers.notebook.entries}
@@ -196,7 +196,7 @@ def layered_context(layers: ContextLayers) -> CollabContext | None:
     layer's file.
     """
     own = layers.notebook.context
-    shared = [(layer, entries) for layer, entries in _shared_entries(layers) if entries]
+    shared = [(layer, entries) for layer, entries in shared_entries(layers) if entries]
     if not shared:
         return own
     parts = (own, layers.project.context, layers.personal.context)

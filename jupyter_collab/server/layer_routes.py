@@ -21,6 +21,7 @@ from ..core.errors import CollabError, InvalidRequestError
 from ..core.layer_moves import import_entries, move_entry
 from ..core.layer_preview import preview_move
 from ..core.layer_report import layers_report
+from ..core.layer_sharing import embedded_layers, missing_layers
 from ..core.layers import resolve_layers
 from .base import CollabAPIHandler
 from .context_service import view
@@ -67,7 +68,9 @@ class _LayerHandler(CollabAPIHandler):
         local, root = self.local(path)
         own = await self.store.load_shared(path)
         layers = await asyncio.to_thread(resolve_layers, local, own, root=root)
-        report = layers_report(layers, path, self.display(root))
+        carried = embedded_layers(await self.store.read_notebook(path), path)
+        missing = missing_layers(carried, layers)
+        report = layers_report(layers, path, self.display(root), missing)
         return LayersView(path=path, report=report)
 
 

@@ -16,6 +16,9 @@ function report(revision = 3): ILayersView {
     path: 'study/nb.ipynb',
     report: {
       notebook: 'study/nb.ipynb',
+      missing: [
+        'the personal layer it was shared with (personal, revision 2) is missing here'
+      ],
       layers: [
         {
           layer: 'personal',
@@ -209,6 +212,11 @@ describe('layersView', () => {
     expect(layers[1].textContent).toContain('Repeats notebook:a-own');
     expect(layers[1].textContent).toContain('From week1/a.ipynb');
     expect(layers[2].querySelectorAll('.jp-collab-promote')).toHaveLength(2);
+    expect(
+      node.querySelector('.jp-collab-layer-missing')?.textContent
+    ).toContain(
+      'Shared with layers you lack: the personal layer it was shared with'
+    );
     expect(layers[1].querySelectorAll('.jp-collab-demote')).toHaveLength(1);
   });
 });

@@ -1002,6 +1002,10 @@ export interface ILayersReport {
    * in prompt order: personal, project, notebook
    */
   layers: ILayerReport[];
+  /**
+   * shared layers the notebook carries (it was shared with them) whose entries do not apply here, one sentence each
+   */
+  missing: string[];
 }
 export interface ILayerReport {
   layer: Layer;

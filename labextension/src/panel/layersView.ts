@@ -250,6 +250,14 @@ export function layersView(
       h('div', { className: 'jp-collab-error', text: error })
     );
   }
+  for (const message of layers?.report.missing ?? []) {
+    section.appendChild(
+      h('div', {
+        className: 'jp-collab-layer-missing',
+        text: trans.__('Shared with layers you lack: %1', message)
+      })
+    );
+  }
   for (const layer of layers?.report.layers ?? []) {
     const block = h('div', {
       className: 'jp-collab-layer',
