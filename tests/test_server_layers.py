@@ -4,6 +4,8 @@ nothing written on an error)."""
 
 from __future__ import annotations
 
+import json
+
 from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext, Provenance
 from jupyter_collab.core.layers import layer_store, personal_layer_path, project_layer_path
@@ -145,3 +147,36 @@ async def test_layers_say_which_shared_layers_the_notebook_lacks(
     assert "project layer it was shared with (../.collab/context.json, revision 7)" in missing
     assert "a-fromsender01" in missing
     assert body["report"]["layers"][1]["entries"] == []  # never applied from the notebook
+
+
+async def test_a_proposal_repeating_a_project_entry_is_flagged(
+    collab_api, make_notebook, jp_root_dir, anthropic_env
+):
+    from tests.wire.anthropic_server import Reply
+
+    shared = Amendment(id="a-projectfact1", kind="fact", text=FACT)
+    write_layer(project_layer_path(jp_root_dir), shared)
+    make_notebook("nb.ipynb")
+    proposal = {"kind": "fact", "text": FACT, "rationale": "r", "duplicates": [], "contradicts": []}
+    anthropic_env.script(Reply.tool({"amendments": [proposal]}, name="propose_amendments"))
+    answer = "Mesa-optimization was named by Smith (2020)."
+    code, body = await collab_api(
+        "propose",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "highlight": {
+                "answer": answer,
+                "quote": {"exact": "Smith (2020)"},
+                "position": {"start": answer.index("Smith"), "end": len(answer) - 1},
+                "prompt": "Who named mesa-optimization?",
+            },
+            "correction": {"operation": "replace", "text": "Hubinger et al. 2019"},
+            "n": 1,
+        },
+    )
+    assert code == 200, body
+    assert body["amendments"][0]["duplicates"] == ["a-projectfact1"]
+    # The model was shown the project's entry among the existing ones.
+    prompt = json.dumps(anthropic_env.message_requests()[-1].body["messages"])
+    assert "a-projectfact1" in prompt
