@@ -180,3 +180,20 @@ async def test_a_proposal_repeating_a_project_entry_is_flagged(
     # The model was shown the project's entry among the existing ones.
     prompt = json.dumps(anthropic_env.message_requests()[-1].body["messages"])
     assert "a-projectfact1" in prompt
+
+
+async def test_get_context_gives_the_layers_a_save_embeds(collab_api, make_notebook, jp_root_dir):
+    write_layer(
+        project_layer_path(jp_root_dir), Amendment(id="a-projectfact1", kind="fact", text=FACT)
+    )
+    make_notebook("team/nb.ipynb")
+    code, body = await collab_api("context", params={"path": "team/nb.ipynb"})
+    assert code == 200, body
+    (layer,) = body["embedded_layers"]
+    assert layer["layer"] == "project" and layer["file"] == "../.collab/context.json"
+    assert [entry["id"] for entry in layer["entries"]] == ["a-projectfact1"]
+
+    # A layer file that does not parse: the context still opens; nothing to embed.
+    project_layer_path(jp_root_dir).write_text("{broken")
+    code, body = await collab_api("context", params={"path": "team/nb.ipynb"})
+    assert code == 200 and body["embedded_layers"] is None

@@ -108,4 +108,21 @@ test('layers: the panel shows the project layer and promotes with a preview', as
     notebookLayer.locator(`.jp-collab-layer-entry[data-entry-id="${own.id}"]`)
   ).toHaveCount(0);
   await page.screenshot(shot('3-promoted'));
+
+  // Saved, the notebook carries the layer's entries it now uses.
+  await page.notebook.save();
+  await expect
+    .poll(() => {
+      const saved = JSON.parse(
+        fs.readFileSync(path.join(serverRoot(), name), 'utf-8')
+      );
+      return (saved.metadata.jupyter_collab?.layers ?? []).map((l: any) => [
+        l.layer,
+        l.file,
+        l.entries.map((e: any) => e.id).sort()
+      ]);
+    })
+    .toEqual([
+      ['project', '../.collab/context.json', ['a-projectfact1', own.id].sort()]
+    ]);
 });

@@ -98,7 +98,8 @@ export function opened(ctx: ICollabContext = context()): IOpenedContext {
     pending_hash: null,
     embedded_only_ids: [],
     restored: false,
-    embedded_error: null
+    embedded_error: null,
+    embedded_layers: null
   };
 }
 

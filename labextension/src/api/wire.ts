@@ -1091,6 +1091,14 @@ export interface IOpenedContext {
   embedded_only_ids: string[];
   restored: boolean;
   embedded_error: string | null;
+  /**
+   * the shared layers' entries this notebook's prompts use, to store in metadata.jupyter_collab.layers when it is saved (core/layer_sharing.py); None when they cannot be read here (no local files, a layer file that does not parse)
+   */
+  embedded_layers:
+    | {
+        [k: string]: unknown;
+      }[]
+    | null;
 }
 /**
  * ``POST cell``'s answer: the cell as the core reads it, with the names its
