@@ -39,7 +39,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "bench_preview": ("preview_wall_ratio",),
     "bench_check": ("check_wall_ratio",),
     "bench_context": ("context_10k_load_ms", "context_10k_save_ms", "context_10k_assemble_ms"),
-    "bench_cache": ("cache_read_share",),
+    "bench_cache": ("cache_read_share", "cache_read_share_layers"),
     "bench_replay": ("replay_ratio",),
     "bench_local": ("local_tps_ratio", "local_ttft_ratio", "local_cold_start_ratio"),
     "bench_llama_builds": ("local_build_tps_ratio",),

@@ -22,6 +22,13 @@ length; a request reads the longest prefix cached at one of its breakpoints or
 up to 20 blocks before one). Baseline, same run: the same ten calls as cells with
 ``--no-history`` (the context alone, no conversation), which shows how much of
 the miss the uncached conversation accounts for.
+
+``cache_read_share_layers``: the same session with history, the 40 amendments
+split into a project layer (``.collab/context.json`` at the server root, the
+first 30) and the notebook's own context (the last 10); the rule is appended to
+the notebook's. Its baseline is ``cache_read_share`` of the same run: layers must
+not make caching worse (the shared layers come first, in a cached block of
+their own, so a change to the notebook's entries leaves them cached).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ CALLS = 10
 LONG_CALLS = 24
 AMEND_AFTER = 5
 CONTEXT_AMENDMENTS = 40
+PROJECT_AMENDMENTS = 30  # of CONTEXT_AMENDMENTS, in the project layer (layered session)
 ANSWER_WORDS = 120
 PROMPTS = [
     "These are my four yields: {i}.1, 3.9, 7.8 and 4.0 g/L. Which run is an outlier, cell {i}?",
@@ -85,17 +93,32 @@ def _get_revision(server) -> int:
         return json.loads(response.read())["revision"]
 
 
+def _write_contexts(root, layered: bool) -> None:
+    """The notebook's context, all of it or (``layered``) its last entries with the
+    others in a project layer at the server root."""
+    import shutil
+
+    from jupyter_collab.core.context_format import serialize_context
+    from jupyter_collab.core.layers import project_layer_path
+
+    context = small_context(CONTEXT_AMENDMENTS)
+    project = project_layer_path(root)
+    shutil.rmtree(project.parent, ignore_errors=True)
+    if layered:
+        shared = context.model_copy(update={"amendments": context.amendments[:PROJECT_AMENDMENTS]})
+        project.parent.mkdir()
+        project.write_text(serialize_context(shared))
+        context = context.model_copy(update={"amendments": context.amendments[PROJECT_AMENDMENTS:]})
+    (root / "nb.collab.json").write_text(serialize_context(context))
+
+
 async def session(
-    server, wire: AnthropicWireServer, history: bool, calls: int = CALLS
+    server, wire: AnthropicWireServer, history: bool, calls: int = CALLS, layered: bool = False
 ) -> list[dict]:
     """Ten cells (or ``calls``) top to bottom (fresh cache, fresh context); the usage
     of each call."""
-    from jupyter_collab.core.context_format import serialize_context
-
     wire.reset_cache()
-    (server.root / "nb.collab.json").write_text(
-        serialize_context(small_context(CONTEXT_AMENDMENTS))
-    )
+    _write_contexts(server.root, layered)
     ws = WSClient(server.url, server.token)
     await ws.connect()
     turns: list[dict] = []
@@ -163,10 +186,10 @@ def share(usages: list[dict]) -> tuple[float, dict]:
     return read / total, {"read": read, "written": written, "uncached": plain, "total": total}
 
 
-async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Result:
+async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> list[Result]:
     runs = max(2, min(settings.runs, 3))  # deterministic: the token counts do not vary
-    shares, base_shares = [], []
-    usages = base_usages = []
+    shares, base_shares, layered_shares = [], [], []
+    usages = base_usages = layered_usages = []
     for _ in range(runs):
         usages = await session(server, wire, history=True)
         value, totals = share(usages)
@@ -174,6 +197,9 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
         base_usages = await session(server, wire, history=False)
         base_value, base_totals = share(base_usages)
         base_shares.append(base_value)
+        layered_usages = await session(server, wire, history=True, layered=True)
+        layered_shares.append(share(layered_usages)[0])
+    _write_contexts(server.root, layered=False)
     # The same session continued to LONG_CALLS cells: the share once old turns are
     # dropped (the ten calls above drop none with the Anthropic provider's step).
     long_usages = await session(server, wire, history=True, calls=LONG_CALLS)
@@ -183,6 +209,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
     ]
     log(
         f"cache read share: {median(shares):.3f} (no history: {median(base_shares):.3f}; "
+        f"with a project layer: {median(layered_shares):.3f}; "
         f"{LONG_CALLS} calls: {long_share:.3f})"
     )
     per_call = [
@@ -206,7 +233,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
     prefix = usages[0]["cache_creation_input_tokens"]
     call6 = per_call[AMEND_AFTER]
     points = usages[-1]["breakpoints"]
-    return Result(
+    notebook_only = Result(
         key="cache_read_share",
         value=rounded(median(shares), 3),
         unit="share",
@@ -259,6 +286,45 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> Res
             },
         },
     )
+    return [notebook_only, _layered_result(layered_shares, layered_usages, median(shares), runs)]
+
+
+def _layered_result(shares: list[float], usages: list[dict], baseline: float, runs: int) -> Result:
+    _, totals = share(usages)
+    points = usages[-1]["breakpoints"]
+    return Result(
+        key="cache_read_share_layers",
+        value=rounded(median(shares), 3),
+        unit="share",
+        target=">= 0.9",
+        baseline={
+            "value": rounded(baseline, 3),
+            "unit": "share",
+            "what": "cache_read_share: the same session with every amendment in the notebook",
+        },
+        runs=runs,
+        note=(
+            f"{PROJECT_AMENDMENTS} of the {CONTEXT_AMENDMENTS} amendments in a project layer, "
+            f"the rest and the appended rule in the notebook's context. Breakpoints per "
+            f"request: {points['system']} in the system prompt, {points['messages']} in the "
+            f"conversation. Calls 2..10: {totals['read']} input tokens read from the cache, "
+            f"{totals['written']} written, {totals['uncached']} uncached; call 6 (after the "
+            f"rule) reads {usages[AMEND_AFTER]['cache_read_input_tokens']}."
+        ),
+        samples=[rounded(x, 4) for x in shares],
+        details={
+            "per_call": [
+                {
+                    "read": u["cache_read_input_tokens"],
+                    "written": u["cache_creation_input_tokens"],
+                    "uncached": u["input_tokens"],
+                    "breakpoints": u["breakpoints"],
+                }
+                for u in usages
+            ],
+            "totals_calls_2_10": totals,
+        },
+    )
 
 
 def run(settings: Settings) -> list[Result]:
@@ -272,6 +338,6 @@ def run(settings: Settings) -> list[Result]:
             config_lines=["c.CollabExtension.provider = 'anthropic'"],
             name="cache-server",
         ) as server:
-            return [asyncio.run(_measure(settings, wire, server))]
+            return asyncio.run(_measure(settings, wire, server))
     finally:
         wire.stop()

@@ -34,6 +34,10 @@ KEYS: dict[str, tuple[str, str]] = {
         "input tokens read from the prompt cache, calls 2..10 (amendment added after 5)",
         ">= 0.9",
     ),
+    "cache_read_share_layers": (
+        "the same, with 30 of the 40 amendments in a project layer (rule added to the notebook)",
+        ">= 0.9",
+    ),
     "replay_ratio": (
         "headless nbconvert, 50 collaborator cells in replay mode ÷ 50 plain code cells",
         "<= 1.2",

@@ -4,10 +4,19 @@ each test layer keeps its fixtures in its own file."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 pytest_plugins: list[str] = []
+
+
+def pytest_configure(config):
+    """A Jupyter data dir of the run's own: the personal context layer
+    (``jupyter_data_dir()/collab/context.json``) and the trust database of the
+    person running the tests must not shape any test's prompts."""
+    del config
+    os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="collab-test-jupyter-data-")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,5 +1,6 @@
 """``jupyter collab context …``: show, add, remove, toggle, edit, undo, validate,
-export and import a notebook's context."""
+export and import a notebook's context (promote, demote and the layers view are
+``layers.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from ..core.context_format import serialize_context
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError, NotFoundError
+from ..core.layer_sharing import embed_layers, layers_manifest
+from ..core.layers import resolve_layers
 from ..core.notebook import (
     ReconcileKind,
     embed_context,
@@ -18,6 +21,7 @@ from ..core.notebook import (
 )
 from ..core.operations import entries, expectations
 from ..core.store import LocalContextStore
+from . import layers
 from .files import (
     has_embedded_context,
     notebook_path,
@@ -47,6 +51,11 @@ def add_parsers(subparsers) -> None:
     fmt = show.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="the context file as JSON")
     fmt.add_argument("--markdown", action="store_true", help="a Markdown summary")
+    show.add_argument(
+        "--layers",
+        action="store_true",
+        help="every layer (personal, project, notebook): which entries apply and from which file",
+    )
     show.set_defaults(handler=cmd_show)
 
     add = commands.add_parser("add", help="add an amendment")
@@ -117,16 +126,32 @@ def add_parsers(subparsers) -> None:
     export.set_defaults(handler=cmd_export)
 
     restore = commands.add_parser(
-        "import", help="restore (or merge into) the context file from the notebook metadata"
+        "import",
+        help="restore (or merge into) the context file from the notebook metadata, or "
+        "with --from, import another notebook's entries",
     )
     restore.add_argument("notebook")
+    restore.add_argument(
+        "--from",
+        dest="source",
+        nargs="+",
+        metavar=("OTHER.ipynb", "ENTRY"),
+        help="import OTHER's accepted entries (or the ENTRY ids given after it) with their "
+        "provenance",
+    )
     restore.set_defaults(handler=cmd_import)
+
+    layers.add_parsers(commands)
 
 
 # -- reading --------------------------------------------------------------------
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.layers:
+        if args.markdown:
+            raise CollabError("--layers prints text or --json, not --markdown")
+        return layers.cmd_show_layers(args)
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
     context = store.load()
@@ -323,16 +348,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     context = store.load()
     if context is None:
         raise NotFoundError(f"{path.name} has no context file ({store.path.name}) to export")
-    notebook = read_notebook(path)
-    write_notebook(path, embed_context(notebook, context))
+    notebook = embed_context(read_notebook(path), context)
+    # The shared layers' entries it uses travel with it (core/layer_sharing.py).
+    manifest = layers_manifest(resolve_layers(path, context), path)
+    write_notebook(path, embed_layers(notebook, manifest))
     out(
         f"embedded revision {context.revision} ({len(context.amendments)} amendment(s)) "
         f"into {path.name}"
     )
+    for layer in manifest:
+        out(f"  with the {layer.layer.value} layer's {len(layer.entries)} entries ({layer.file})")
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.source is not None:
+        return layers.cmd_import_from(args, change_context)
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
     sidecar = store.load()

@@ -28,6 +28,17 @@ the system prompt plus a short reminder of its entries after the prompt. Small
 embedded models lose track of a long system prompt; benchmarks/bench_quality.py
 measures each placement per model and the table below follows its figures.
 
+Shared layers (``core/layers.py``: the researcher's personal layer, then the
+project's) come before the notebook's own entries, most stable first, each
+under its own heading, and the constitution's introduction tells the model that
+a later layer wins over an earlier one where entries disagree. The system
+prompt is then three cached blocks: persona and the shared layers (which change
+least), the notebook's facts, the notebook's process rules. Without shared
+entries the text is exactly what it was before layers existed, so recorded
+answers still replay. The API takes at most four breakpoints
+(:data:`MAX_CACHE_BREAKPOINTS`); with a conversation and a continued prompt the
+notebook's facts then share a cached prefix with its rules.
+
 Appending an amendment never changes the bytes before the point where it is
 inserted, which is what keeps earlier cache prefixes valid; with a conversation,
 that point is after the conversation. How the system
@@ -61,6 +72,21 @@ PROCESS_HEADING = "## Process rules"
 REMINDER_HEADING = "(Follow this notebook's constitution:"
 ADDED_HEADING = "# Added to this notebook's constitution during this conversation"
 ADDED_INTRO = "Follow these amendments too, as part of the constitution above."
+LAYERS_INTRO = (
+    "The entries come in layers, from the most general to the most specific: the "
+    "researcher's personal layer, the project's layer, then this notebook's own entries. "
+    "Where two entries disagree, follow the later one: this notebook's entries override "
+    "the project's, and the project's override the personal ones."
+)
+#: The heading of each shared layer's section (layer names from core/layers.py).
+LAYER_HEADINGS = {
+    "personal": "## Personal layer (the researcher's entries for every notebook)",
+    "project": "## Project layer (entries for every notebook of this project)",
+}
+OWN_FACTS_HEADING = "## This notebook's facts"
+OWN_PROCESS_HEADING = "## This notebook's process rules"
+#: Anthropic's limit on ``cache_control`` breakpoints per request.
+MAX_CACHE_BREAKPOINTS = 4
 DEFAULT_HISTORY_TURNS = 6
 #: Old turns are dropped this many at a time (so between DEFAULT_HISTORY_TURNS and
 #: DEFAULT_HISTORY_TURNS + DEFAULT_HISTORY_STEP - 1 turns are sent).
@@ -271,6 +297,62 @@ def history_window(
     return excess - excess % step
 
 
+def _layered_parts(rows: Sequence[Row], layers: Sequence[str | None]) -> tuple[str, str, str]:
+    """The constitution with shared layers as (heading, intro and the shared layers;
+    the notebook's facts; the notebook's process rules), each part possibly empty
+    but the first."""
+    sections = [CONSTITUTION_HEADING, CONSTITUTION_INTRO, LAYERS_INTRO]
+    own_facts: list[str] = []
+    own_rules: list[str] = []
+    order: list[str] = []
+    grouped: dict[str, tuple[list[str], list[str]]] = {}
+    for row, layer in zip(rows, layers, strict=True):
+        facts, rules = own_facts, own_rules
+        if layer is not None:
+            if layer not in grouped:
+                order.append(layer)
+                grouped[layer] = ([], [])
+            facts, rules = grouped[layer]
+        (facts if row[1] == AmendmentKind.fact else rules).append(_line(row[2]))
+    for layer in order:
+        facts, rules = grouped[layer]
+        section = [LAYER_HEADINGS.get(layer, f"## {layer} layer")]
+        if facts:
+            section.append("### Facts\n" + "\n".join(facts))
+        if rules:
+            section.append("### Process rules\n" + "\n".join(rules))
+        sections.append("\n\n".join(section))
+    facts_part = OWN_FACTS_HEADING + "\n" + "\n".join(own_facts) if own_facts else ""
+    rules_part = OWN_PROCESS_HEADING + "\n" + "\n".join(own_rules) if own_rules else ""
+    return "\n\n".join(sections), facts_part, rules_part
+
+
+def _row_layers(context: CollabContext | None) -> list[str | None]:
+    """Each amendment's shared layer (``None``: the notebook's own), or ``[]`` when
+    the context has no shared layers."""
+    spans = context._shared_layers if context is not None else ()
+    if not spans:
+        return []
+    layers: list[str | None] = []
+    for layer, count in spans:
+        layers += [layer] * count
+    return layers + [None] * (len(context.amendments) - len(layers))
+
+
+def _constitution_of(
+    rows: Sequence[Row], layers: Sequence[str | None]
+) -> tuple[str, str, str, str]:
+    """(head, rules, shared, own facts) of ``rows``; ``shared`` and ``own facts`` are
+    empty unless some row comes from a shared layer (``layers`` aligned with rows,
+    or empty)."""
+    if layers and any(layers):
+        shared, own_facts, rules = _layered_parts(rows, layers)
+        head = f"{shared}\n\n{own_facts}" if own_facts else shared
+        return head, rules, shared, own_facts
+    head, rules = _constitution_parts(rows)
+    return head, rules, "", ""
+
+
 @dataclass(frozen=True)
 class _Rendered:
     """A context's constitution for one budget (what :func:`assemble` derives from
@@ -284,6 +366,11 @@ class _Rendered:
     included_ids: list[str]
     omitted_ids: list[str]
     kept: list[Row]  # the kept entries' rows, in creation order
+    kept_layers: list[str | None]  # each kept row's shared layer (None: own), or []
+    # With shared layers: the heading, intro and shared layers (``head`` starts
+    # with it), and the notebook's own facts; both empty without shared entries.
+    shared: str = ""
+    own_facts: str = ""
 
 
 # Contexts their holder promised not to change (see share_read_only), by id:
@@ -340,14 +427,21 @@ def _render(
                 return found
     # context_amendments and select_within_budget, on rows read once.
     rows = _rows(context.amendments) if context is not None else []
-    rows = list(compress(rows, _enabled(rows)))
+    layers = _row_layers(context)
+    enabled = _enabled(rows)
+    rows = list(compress(rows, enabled))
+    layers = list(compress(layers, enabled))
     if exclude_ids:
         excluded = set(exclude_ids)
+        if layers:
+            pairs = zip(rows, layers, strict=True)
+            layers = [layer for row, layer in pairs if row[3] not in excluded]
         rows = [row for row in rows if row[3] not in excluded]
     rows += _rows(extra)
     keep = _fitting(rows, budget, estimate) if budget is not None else [True] * len(rows)
     kept = list(compress(rows, keep))
-    head, rules = _constitution_parts(kept)
+    kept_layers = list(compress(layers + [None] * len(extra), keep)) if layers else []
+    head, rules, shared, own_facts = _constitution_of(kept, kept_layers)
     constitution = f"{head}\n\n{rules}" if rules else head
     facts = [_line(text) for _, kind, text, _ in kept if kind == AmendmentKind.fact]
     process = [_line(text) for _, kind, text, _ in kept if kind == AmendmentKind.process]
@@ -360,6 +454,9 @@ def _render(
         included_ids=list(map(_ID, kept)),
         omitted_ids=list(map(_ID, compress(rows, map(operator.not_, keep)))),
         kept=kept,
+        kept_layers=kept_layers,
+        shared=shared,
+        own_facts=own_facts,
     )
     if memo is not None:
         memo[budget] = rendered
@@ -367,9 +464,10 @@ def _render(
 
 
 def _split_at_anchor(
-    kept: Sequence[Row], window: Sequence[Turn]
-) -> tuple[list[Row], list[Row]] | None:
-    """The kept entries as (before the conversation, added during it), or ``None``
+    kept: Sequence[Row], kept_layers: Sequence[str | None], window: Sequence[Turn]
+) -> tuple[list[Row], list[str | None], list[Row]] | None:
+    """The kept entries as (before the conversation, their layers, added during it),
+    or ``None``
     when they all go before it.
 
     The anchor is the oldest turn sent: the entries its answer was given with stay
@@ -384,10 +482,12 @@ def _split_at_anchor(
     if not window or not window[0].included:
         return None
     anchor = set(window[0].included)
-    before = [row for row in kept if row[3] in anchor]
-    if len(before) == len(kept):
+    stays = [row[3] in anchor for row in kept]
+    if all(stays):
         return None
-    return before, [row for row in kept if row[3] not in anchor]
+    before = list(compress(kept, stays))
+    before_layers = list(compress(kept_layers, stays)) if kept_layers else []
+    return before, before_layers, [row for row in kept if row[3] not in anchor]
 
 
 def _added_text(rows: Sequence[Row]) -> str:
@@ -432,14 +532,26 @@ def assemble(
     turns = list(history)
     window = turns[history_window(len(turns), history_turns, history_step) :]
     head, rules, added = rendered.head, rendered.rules, ""
-    split = _split_at_anchor(rendered.kept, window) if where is Placement.system else None
+    shared, own_facts = rendered.shared, rendered.own_facts
+    split = (
+        _split_at_anchor(rendered.kept, rendered.kept_layers, window)
+        if where is Placement.system
+        else None
+    )
     if split is not None:
-        head, rules = _constitution_parts(split[0])
-        added = _added_text(split[1])
+        head, rules, shared, own_facts = _constitution_of(split[0], split[1])
+        added = _added_text(split[2])
     if where is Placement.user_prefix and head:
         system = [SystemBlock(text=persona, cache=True)]
         constitution = f"{head}\n\n{rules}" if rules else head
         prompt = f"{constitution}\n\n{prompt}"
+    elif shared:
+        # Most stable first: persona and the shared layers, then the notebook's
+        # facts, then its process rules, each closing a cached prefix.
+        system = [SystemBlock(text=f"{persona}\n\n{shared}", cache=True)]
+        for part in (own_facts, rules):
+            if part:
+                system.append(SystemBlock(text=part, cache=True))
     # Two cached blocks: a process rule added while working leaves persona + facts
     # cached. Joined by a blank line they are the one block of earlier versions.
     elif rules:
@@ -465,6 +577,7 @@ def assemble(
     # prompt from the cache. A request that no later one continues would pay the
     # cache write price (1.25x) on its prompt instead of the plain price for nothing.
     messages.append(Message(role="user", content=prompt, cache=continued))
+    _within_breakpoint_limit(system, messages)
 
     request = ChatRequest(
         model=model,
@@ -481,6 +594,27 @@ def assemble(
         included_ids=list(rendered.included_ids),
         omitted_ids=list(rendered.omitted_ids),
     )
+
+
+def _within_breakpoint_limit(system: list[SystemBlock], messages: list[Message]) -> None:
+    """Unmark system blocks beyond :data:`MAX_CACHE_BREAKPOINTS`, inner ones first:
+    the first block (persona and the most stable layers) and the last (the whole
+    system prompt) are the prefixes most often read again. Only the billing
+    changes: the text and :func:`input_hash` do not."""
+    marks = sum(block.cache for block in system) + sum(message.cache for message in messages)
+    excess = marks - MAX_CACHE_BREAKPOINTS
+    for block in system[1:-1]:
+        if excess <= 0:
+            break
+        if block.cache:
+            block.cache = False
+            excess -= 1
+    for block in system:
+        if excess <= 0:
+            break
+        if block.cache:
+            block.cache = False
+            excess -= 1
 
 
 def input_hash(provider: str, model: str, request: ChatRequest) -> str:

@@ -103,6 +103,7 @@ def context_to_jsonable(context: CollabContext) -> dict:
         data = context.model_dump(mode="json", exclude_defaults=False)
     for amendment, entry in zip(context.amendments, data.get("amendments") or [], strict=True):
         _drop_unset(amendment, entry)
+        _drop_unset(amendment.provenance, entry["provenance"])
         for result, stored in zip(amendment.preview, entry.get("preview") or [], strict=True):
             _drop_unset(result, stored)
     if not data.get("removed"):

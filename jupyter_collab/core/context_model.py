@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -153,8 +153,17 @@ class Correction(StrictModel):
 
 
 class Provenance(StrictModel):
-    """Where an amendment came from: which cell, which span, which correction."""
+    """Where an amendment came from: which notebook, cell, span and correction."""
 
+    omit_when_unset: ClassVar[tuple[str, ...]] = ("notebook",)
+
+    notebook: str | None = Field(
+        default=None,
+        max_length=4_000,
+        description="the notebook the entry was made in, set when it leaves that notebook "
+        "(promoted to a shared layer, imported into another notebook); relative to the "
+        "layer's folder when it is inside it",
+    )
     cell_id: str | None = Field(default=None, max_length=200)
     response_id: str | None = Field(default=None, max_length=200)
     highlight_id: EntryId | None = None
@@ -309,6 +318,11 @@ class CollabContext(StrictModel):
     # older embedded copy that still holds them must not bring them back.
     # Written only when non-empty, so older files (and readers) are unaffected.
     removed: list[EntryId] = Field(default_factory=list, max_length=MAX_TOMBSTONES)
+    #: Set only on the context a prompt is assembled from when shared layers apply
+    #: (``core/layers.py``): the leading amendments that come from them, as
+    #: (layer, number of amendments) in prompt order. A private attribute, so it
+    #: is never written to a file or sent on the wire.
+    _shared_layers: tuple[tuple[str, int], ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CollabContext:

@@ -45,6 +45,8 @@ from ..core.broker import Broker
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError
 from ..core.history import cell_key, turns_for_cell
+from ..core.layer_sharing import embedded_layers, missing_layers
+from ..core.layers import context_in_effect, resolve_layers
 from ..core.operation_models import CheckReport, CompletionInput, CompletionResult
 from ..core.outputs import CollabOutput, build_bundle
 from ..core.providers.base import TextDelta
@@ -110,6 +112,7 @@ class KernelDoor:
         self.order: list[str] = []
         self.last: CellRun | None = None
         self._warned_no_notebook = False
+        self._warned_layers: set[tuple[Path, tuple[str, ...]]] = set()
         self._prefixes: dict[Path, str] = {}
         self._checked: dict[Path, CheckReport] = {}
 
@@ -175,6 +178,7 @@ class KernelDoor:
             state = load_state(location.path, trust_embedded=self.settings.trust_embedded)
             for conflict in state.conflicts:
                 self.warn(f"jupyter-collab: {state.path.name}: {conflict}")
+            self._warn_missing_layers(state)
             index = locate_cell(state.notebook, cell, self.finder.last_index.get(location.path))
             self.finder.remember_index(location.path, index)
             if self.settings.check != "off":
@@ -203,7 +207,9 @@ class KernelDoor:
             use_context=not options.no_context,
             use_history=not options.no_history,
         )
-        context = state.context if state is not None else None
+        # The notebook's context with its project and personal layers (the project
+        # layer is looked for up to the repository or file system root).
+        context = context_in_effect(state.path, state.context) if state is not None else None
         on_disk = None
         if state is not None and index is not None:
             on_disk = stored_answer_of_cell(state.notebook["cells"][index], "notebook")
@@ -338,6 +344,21 @@ class KernelDoor:
         else:
             local = "src:" + hashlib.sha256(cell.code.encode("utf-8")).hexdigest()[:16]
         return self._prefix(location) + local
+
+    def _warn_missing_layers(self, state: NotebookState) -> None:
+        """Say once per notebook which shared layers it was shared with are lacking here."""
+        try:
+            carried = embedded_layers(state.notebook, str(state.path))
+            if not carried:
+                return
+            missing = missing_layers(carried, resolve_layers(state.path, state.context))
+        except CollabError as err:
+            missing = [str(err)]
+        key = (state.path, tuple(missing))
+        if missing and key not in self._warned_layers:
+            self._warned_layers.add(key)
+            for message in missing:
+                self.warn(f"jupyter-collab: {state.path.name}: {message}")
 
     @staticmethod
     def _cell_id(state: NotebookState | None, index: int | None, cell: CellInfo) -> str | None:

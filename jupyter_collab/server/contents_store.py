@@ -62,6 +62,7 @@ from ..core.errors import (
     NotFoundError,
     StaleRevisionError,
 )
+from ..core.layers import context_in_effect
 from ..core.local_files import release_folder_lock
 from ..core.store import read_context_file, write_context_file
 from .errors import CollabHTTPError
@@ -256,6 +257,20 @@ class ContentsContextStore:
         if local is None:
             return await self.load(path)
         return await asyncio.to_thread(self.shared.load, local, sidecar)
+
+    async def load_in_effect(self, path: str) -> CollabContext | None:
+        """What a prompt of ``path`` is assembled from: its context with the project
+        and personal layers (``core/layers.py``; the project layer is looked for up to
+        the server root). Read only, like :meth:`load_shared`. A contents manager with
+        no local files has no layers to find: the notebook's context alone."""
+        context = await self.load_shared(path)
+        local = self.os_path(path)
+        if local is None:
+            return context
+        root = self.contents_manager.root_dir
+        return await asyncio.to_thread(
+            lambda: context_in_effect(local, context, root=os.path.realpath(root))
+        )
 
     async def load_or_new(self, path: str) -> CollabContext:
         return await self.load(path) or CollabContext()

@@ -19,18 +19,23 @@ Completions read the sidecar alone, so unreviewed entries never reach a model.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any
 
 from ..core.assembly import estimate_tokens, render_constitution
 from ..core.context_format import context_to_jsonable
 from ..core.context_model import CollabContext, Expectation, Settings
 from ..core.errors import (
+    CollabError,
     ContextFileError,
     InvalidRequestError,
     NotFoundError,
     StaleRevisionError,
 )
 from ..core.hashing import hash_json
+from ..core.layer_sharing import layers_manifest
+from ..core.layers import resolve_layers
 from ..core.notebook import ENTRY_LISTS, ReconcileKind, reconcile, shared_context
 from ..core.operation_models import CheckReport
 from ..core.operations import entries, expectations
@@ -141,7 +146,24 @@ class ContextService:
             embedded_only_ids=result.embedded_only_ids,
             restored=restored,
             embedded_error=embedded_error,
+            embedded_layers=await self._layers_manifest(path, applied),
         )
+
+    async def _layers_manifest(self, path: str, context: CollabContext) -> list[dict] | None:
+        """What a save embeds of the shared layers (``None``: it cannot be told here)."""
+        local = self.store.os_path(path)
+        if local is None:
+            return None
+        root_dir = self.store.contents_manager.root_dir
+
+        def manifest() -> list[dict] | None:
+            try:
+                layers = resolve_layers(local, context, root=os.path.realpath(root_dir))
+            except CollabError:
+                return None  # the panel's layers section names the file and the problem
+            return [item.model_dump(mode="json") for item in layers_manifest(layers, local)]
+
+        return await asyncio.to_thread(manifest)
 
     async def accept(self, path: str, body: AcceptReview) -> ContextView:
         """Write the embedded context the researcher reviewed into the sidecar."""

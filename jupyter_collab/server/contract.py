@@ -49,6 +49,14 @@ from .route_models import (
     SuggestRequest,
     VersionInfo,
 )
+from .route_models_layers import (
+    LayerImportReply,
+    LayerImportRequest,
+    LayerMovePreview,
+    LayerMoveReply,
+    LayerMoveRequest,
+    LayersView,
+)
 from .stream_protocol import StreamMessage
 
 SCHEMA_PATH = Path("labextension") / "src" / "api" / "wire.schema.json"
@@ -68,6 +76,8 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     PreviewRequest,
     FinalizeRequest,
     CheckRequest,
+    LayerMoveRequest,
+    LayerImportRequest,
 )
 
 #: Bodies the server sends, and the output it writes into notebooks.
@@ -87,6 +97,10 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     PreviewProgress,
     CollabOutput,
     CollabDisplayData,
+    LayersView,
+    LayerMovePreview,
+    LayerMoveReply,
+    LayerImportReply,
 )
 
 

@@ -140,14 +140,16 @@ class AnchorsHandler(CollabAPIHandler):
 
 
 class OpsHandler(CollabAPIHandler):
-    """Base of the loop-operation routes: load the (accepted) context of ``path``."""
+    """Base of the loop-operation routes: load the (accepted) context of ``path``
+    with its shared layers, so a proposal that repeats or contradicts an entry of
+    the project or personal layer is flagged like one of the notebook's own."""
 
     async def context_of(self, path: str | None) -> CollabContext | None:
         if path is None:
             return None
         checked = self.store.check_path(path)
         await self.store.require_notebook(checked)
-        return await self.store.load(checked)
+        return await self.store.load_in_effect(checked)
 
 
 class SuggestHandler(OpsHandler):
@@ -226,6 +228,7 @@ class FinalizeHandler(OpsHandler):
 
 def route_table(namespace: str) -> list[tuple[str, type]]:
     """The extension's routes (base_url is prepended by ExtensionApp)."""
+    from .layer_routes import ROUTES as LAYER_ROUTES
     from .streaming import CheckHandler, CompleteHandler, PreviewHandler, StreamHandler
 
     routes: list[tuple[str, type]] = [
@@ -243,5 +246,6 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("finalize", FinalizeHandler),
         ("check", CheckHandler),
         ("stream", StreamHandler),
+        *LAYER_ROUTES,
     ]
     return [(rf"/{namespace}/{route}", handler) for route, handler in routes]

@@ -101,6 +101,12 @@ class OpenedContext(ContextView):
     embedded_only_ids: list[str] = Field(default_factory=list)
     restored: bool = False  # the sidecar was written from the embedded copy
     embedded_error: str | None = None  # the embedded copy did not validate (ignored)
+    embedded_layers: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="the shared layers' entries this notebook's prompts use, to store in "
+        "metadata.jupyter_collab.layers when it is saved (core/layer_sharing.py); None "
+        "when they cannot be read here (no local files, a layer file that does not parse)",
+    )
 
 
 class ContextPut(WireModel):

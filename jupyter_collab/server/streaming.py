@@ -73,9 +73,10 @@ async def _context_for(handler: CollabMixin, path: str | None, use_context: bool
         return None
     checked = handler.store.check_path(path)
     await handler.store.require_notebook(checked)
-    # Only the sidecar's (accepted) context: unreviewed embedded entries never
-    # reach a model. Parsed once per version of the file, shared read-only.
-    return await handler.store.load_shared(checked) if use_context else None
+    # Only the sidecar's (accepted) context, with the project and personal layers:
+    # unreviewed embedded entries never reach a model. Parsed once per version of
+    # each file, shared read-only.
+    return await handler.store.load_in_effect(checked) if use_context else None
 
 
 async def completion_events(

@@ -20,6 +20,7 @@ import { placeHighlights } from './api/anchors';
 import { FeedbackAffordance } from './feedback/affordance';
 import { FeedbackController } from './feedback/controller';
 import { serverContextClient } from './panel/client';
+import { serverLayersClient } from './panel/layers';
 import { serverCheckClient } from './panel/check';
 import { ContextPanel } from './panel/panel';
 import { ContextRegistry } from './panel/registry';
@@ -143,6 +144,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       models: () => registry.client.models().catch(() => null),
       anchors: items => placeHighlights(items),
       checks: serverCheckClient,
+      layers: serverLayersClient,
       trans
     });
     widget.title.icon = contextIcon;

@@ -189,6 +189,19 @@ def sample_bodies(path: str = "nb.ipynb") -> dict[tuple[str, str], dict[str, Any
         },
         ("finalize", "POST"): {"path": path, "amendment": DRAFT},
         ("check", "POST"): {"path": path},
+        ("layers/move", "POST"): {
+            "path": path,
+            "entry_id": "a-000000000001",
+            "from_layer": "notebook",
+            "to_layer": "personal",
+        },
+        ("layers/preview", "POST"): {
+            "path": path,
+            "entry_id": "a-000000000001",
+            "from_layer": "notebook",
+            "to_layer": "personal",
+        },
+        ("layers/import", "POST"): {"path": path, "from_path": "other.ipynb"},
         ("anchors", "POST"): {
             "items": [{"id": "h-1", "text": "The cohort is small.", "quote": {"exact": "cohort"}}]
         },
@@ -200,6 +213,7 @@ QUERY_PATH_ROUTES = (
     ("context", "PUT"),
     ("context", "PATCH"),
     ("context/accept", "POST"),
+    ("layers", "GET"),
 )
 BODY_PATH_ROUTES = (
     ("complete", "POST"),
@@ -208,4 +222,7 @@ BODY_PATH_ROUTES = (
     ("preview", "POST"),
     ("finalize", "POST"),
     ("check", "POST"),
+    ("layers/preview", "POST"),
+    ("layers/move", "POST"),
+    ("layers/import", "POST"),
 )

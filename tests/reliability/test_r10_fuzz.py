@@ -196,6 +196,10 @@ TARGETS = {
     ("finalize", "POST"): "body",
     ("anchors", "POST"): "body",
     ("check", "POST"): "body",
+    ("layers", "GET"): "query",
+    ("layers/preview", "POST"): "body",
+    ("layers/move", "POST"): "body",
+    ("layers/import", "POST"): "body",
     ("stream", "GET"): "websocket messages",
 }
 
@@ -257,7 +261,7 @@ async def test_r10_request_bodies(route, method, data, collab_api, fuzz_setup, c
     COUNTS[f"{method} {route}"] = COUNTS.get(f"{method} {route}", 0) + 1
 
 
-@pytest.mark.parametrize("route", ["version", "models", "context"])
+@pytest.mark.parametrize("route", ["version", "models", "context", "layers"])
 @pytest.mark.timeout(240)
 @FUZZ
 @given(path=QUERY_PATHS, extra=st.dictionaries(TEXT, TEXT, max_size=2))

@@ -105,6 +105,18 @@ def build_prompt(
     return "\n\n".join(parts)
 
 
+def repeats(text: str, entries: list[Amendment]) -> list[str]:
+    """The ids of ``entries`` (not superseded) that say the same as ``text``:
+    normalized texts at least ``DUPLICATE_RATIO`` similar. The check every new
+    entry gets: a proposal, a promoted or imported entry, a layer against another."""
+    return [
+        entry.id
+        for entry in entries
+        if entry.status != AmendmentStatus.superseded
+        and similarity(text, entry.text) >= DUPLICATE_RATIO
+    ]
+
+
 def flag_duplicates(
     proposals: list[ProposedAmendment], entries: list[Amendment]
 ) -> list[ProposedAmendment]:
@@ -112,11 +124,7 @@ def flag_duplicates(
     flagged = []
     for proposal in proposals:
         duplicates = list(proposal.duplicates)
-        for entry in entries:
-            if entry.id not in duplicates and similarity(proposal.text, entry.text) >= (
-                DUPLICATE_RATIO
-            ):
-                duplicates.append(entry.id)
+        duplicates += [i for i in repeats(proposal.text, entries) if i not in duplicates]
         flagged.append(proposal.model_copy(update={"duplicates": duplicates}))
     return flagged
 

@@ -4,8 +4,14 @@ import { IHighlightInput, IProposedAmendment } from '../api/wire';
 import { isCollabPayload } from '../feedback/payload';
 import { placeBox } from '../feedback/popover';
 import { FeedbackSession, ILoopClient } from '../feedback/session';
-import { amendmentWarnings, normalize, similarity } from '../feedback/warnings';
+import {
+  amendmentWarnings,
+  describeWarning,
+  normalize,
+  similarity
+} from '../feedback/warnings';
 import { context } from './feedbackFixtures';
+import { trans } from './translationFixtures';
 
 const highlight: IHighlightInput = {
   answer: 'See Smith et al., 2019.',
@@ -219,5 +225,20 @@ describe('placeBox', () => {
       left: 592,
       top: 392
     });
+  });
+});
+
+describe('warnings from shared layers', () => {
+  it('keeps a flag on an entry of another layer, named by its id', () => {
+    const ctx = context();
+    const warnings = amendmentWarnings('Use mM for concentrations.', ctx, {
+      duplicates: ['a-projectfact1']
+    });
+    expect(warnings).toEqual([
+      { kind: 'duplicate', id: 'a-projectfact1', text: '' }
+    ]);
+    expect(describeWarning(warnings[0], trans)).toBe(
+      'Repeats entry a-projectfact1 of a shared layer (see Layers)'
+    );
   });
 });

@@ -15,6 +15,7 @@ export function amendment(overrides: Partial<IAmendment> = {}): IAmendment {
       response_id: 'msg_1',
       highlight_id: 'h-1',
       correction_id: 'c-1',
+      notebook: null,
       quote: 'Smith et al., 2019',
       correction: 'Amodei et al. (2016)',
       prompt: 'Which paper?',
@@ -97,7 +98,8 @@ export function opened(ctx: ICollabContext = context()): IOpenedContext {
     pending_hash: null,
     embedded_only_ids: [],
     restored: false,
-    embedded_error: null
+    embedded_error: null,
+    embedded_layers: null
   };
 }
 

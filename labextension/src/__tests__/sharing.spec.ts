@@ -36,6 +36,32 @@ describe('embeddedSection', () => {
       context: empty
     });
   });
+
+  it('embeds the shared layers the server names, and drops them when gone', () => {
+    const layers = [{ layer: 'project', file: '.collab/context.json' }];
+    expect(embeddedSection({ context: embedded }, embedded, layers)).toEqual({
+      context: embedded,
+      layers
+    });
+    expect(embeddedSection(undefined, empty, layers)).toEqual({
+      context: empty,
+      layers
+    });
+    expect(
+      embeddedSection(
+        { context: embedded, layers: clone(layers) },
+        embedded,
+        layers
+      )
+    ).toBeNull();
+    expect(
+      embeddedSection({ context: embedded, layers }, embedded, [])
+    ).toEqual({ context: embedded });
+    // Unknown (the server could not read the layers): what is there stays.
+    expect(
+      embeddedSection({ context: embedded, layers }, embedded, null)
+    ).toBeNull();
+  });
 });
 
 describe('reviewBody', () => {

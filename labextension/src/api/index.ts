@@ -6,6 +6,7 @@ export * from './anchors';
 export * from './cell';
 export * from './context';
 export * from './info';
+export * from './layers';
 export * from './loop';
 export * from './request';
 export * from './stream';

@@ -29,6 +29,12 @@ export type WireBody =
   | IErrorReply
   | IFinalizeReply
   | IFinalizeRequest
+  | ILayerImportReply
+  | ILayerImportRequest
+  | ILayerMovePreview
+  | ILayerMoveReply
+  | ILayerMoveRequest
+  | ILayersView
   | IModelsInfo
   | IOpenedContext
   | IParsedCell
@@ -57,6 +63,7 @@ export type Expectation = 'change' | 'no_change';
  * An amendment's state in the last check of the constitution.
  */
 export type Health = 'holds' | 'broken' | 'flaky' | 'conflict' | 'untested';
+export type Layer = 'personal' | 'project' | 'notebook';
 /**
  * A message the server sends on the ``stream`` WebSocket.
  */
@@ -434,9 +441,13 @@ export interface IAmendmentSent {
   check?: ICheckRecordSent | null;
 }
 /**
- * Where an amendment came from: which cell, which span, which correction.
+ * Where an amendment came from: which notebook, cell, span and correction.
  */
 export interface IProvenanceSent {
+  /**
+   * the notebook the entry was made in, set when it leaves that notebook (promoted to a shared layer, imported into another notebook); relative to the layer's folder when it is inside it
+   */
+  notebook?: string | null;
   cell_id?: string | null;
   response_id?: string | null;
   highlight_id?: string | null;
@@ -675,9 +686,13 @@ export interface IAmendment {
   check: ICheckRecord | null;
 }
 /**
- * Where an amendment came from: which cell, which span, which correction.
+ * Where an amendment came from: which notebook, cell, span and correction.
  */
 export interface IProvenance {
+  /**
+   * the notebook the entry was made in, set when it leaves that notebook (promoted to a shared layer, imported into another notebook); relative to the layer's folder when it is inside it
+   */
+  notebook: string | null;
   cell_id: string | null;
   response_id: string | null;
   highlight_id: string | null;
@@ -914,6 +929,133 @@ export interface IAnswerShape {
    */
   questions: number;
 }
+export interface ILayerImportReply {
+  imported: IAmendment[];
+  /**
+   * entries not imported, each with why
+   */
+  skipped: string[];
+  context: IContextView;
+}
+/**
+ * Import another notebook's accepted entries (or those named) into this one.
+ */
+export interface ILayerImportRequest {
+  path: string;
+  from_path: string;
+  /**
+   * @maxItems 1000
+   */
+  entry_ids?: string[];
+  /**
+   * if given, refuse (409) when the context moved on
+   */
+  revision?: number | null;
+}
+/**
+ * POST layers/preview: what a move would do, nothing written.
+ */
+export interface ILayerMovePreview {
+  /**
+   * the entry as it would arrive, with its provenance
+   */
+  entry: IAmendment;
+  /**
+   * the target layer's file
+   */
+  target: string;
+  /**
+   * the personal layer: it applies everywhere
+   */
+  every_notebook: boolean;
+  notebooks: INotebookEffectView[];
+  /**
+   * more notebooks than the preview looks at
+   */
+  truncated: boolean;
+}
+export interface INotebookEffectView {
+  /**
+   * the notebook's path under the server root
+   */
+  notebook: string;
+  /**
+   * gains: the entry will apply to it; repeats: it already has an entry saying the same (detail: its id); unreadable: its context file does not parse
+   */
+  effect: string;
+  detail: string;
+}
+export interface ILayerMoveReply {
+  entry: IAmendment;
+  layers: ILayersView;
+  /**
+   * the notebook's own context after the move
+   */
+  context: IContextView;
+}
+/**
+ * GET layers: every layer of a notebook, which entries apply and why.
+ */
+export interface ILayersView {
+  path: string;
+  report: ILayersReport;
+}
+export interface ILayersReport {
+  notebook: string;
+  /**
+   * in prompt order: personal, project, notebook
+   */
+  layers: ILayerReport[];
+  /**
+   * shared layers the notebook carries (it was shared with them) whose entries do not apply here, one sentence each
+   */
+  missing: string[];
+}
+export interface ILayerReport {
+  layer: Layer;
+  /**
+   * the layer's file; None when there is no such layer
+   */
+  path: string | null;
+  exists: boolean;
+  revision: number;
+  entries: ILayerEntryReport[];
+}
+export interface ILayerEntryReport {
+  id: string;
+  kind: string;
+  text: string;
+  status: string;
+  applies: boolean;
+  /**
+   * why the entry applies to this notebook, or why not
+   */
+  why: string;
+  /**
+   * 'layer:id' of entries of other layers it repeats
+   */
+  repeats: string[];
+  origin_notebook: string | null;
+}
+/**
+ * Promote (from the notebook) or demote (into it) one entry.
+ */
+export interface ILayerMoveRequest {
+  path: string;
+  entry_id: string;
+  from_layer: Layer;
+  to_layer: Layer;
+  /**
+   * the revisions of the layers the move was based on (from GET layers); a layer that changed since is refused with 409
+   */
+  revisions?: {
+    [k: string]: number;
+  };
+  /**
+   * a folder under the server root to start a project layer in (FOLDER/.collab/context.json) when the notebook has none; '' is the root
+   */
+  project_dir?: string | null;
+}
 /**
  * What the UI may know about the model setup: never a key, only whether one is set.
  */
@@ -953,6 +1095,14 @@ export interface IOpenedContext {
   embedded_only_ids: string[];
   restored: boolean;
   embedded_error: string | null;
+  /**
+   * the shared layers' entries this notebook's prompts use, to store in metadata.jupyter_collab.layers when it is saved (core/layer_sharing.py); None when they cannot be read here (no local files, a layer file that does not parse)
+   */
+  embedded_layers:
+    | {
+        [k: string]: unknown;
+      }[]
+    | null;
 }
 /**
  * ``POST cell``'s answer: the cell as the core reads it, with the names its

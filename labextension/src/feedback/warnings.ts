@@ -67,18 +67,20 @@ export function amendmentWarnings(
   const byId = new Map(entries.map(entry => [entry.id, entry]));
   const warnings: IAmendmentWarning[] = [];
   const seen = new Set<string>();
-  const add = (kind: IAmendmentWarning['kind'], id: string) => {
+  const add = (kind: IAmendmentWarning['kind'], id: string, shared = false) => {
     const entry = byId.get(id);
-    if (entry && !seen.has(`${kind}:${id}`)) {
+    if ((entry || shared) && !seen.has(`${kind}:${id}`)) {
       seen.add(`${kind}:${id}`);
-      warnings.push({ kind, id, text: entry.text });
+      warnings.push({ kind, id, text: entry?.text ?? '' });
     }
   };
+  // The server checks against every layer: an id it flags that this notebook's
+  // context lacks is an entry of the project or personal layer.
   for (const id of flagged.contradicts ?? []) {
-    add('contradicts', id);
+    add('contradicts', id, true);
   }
   for (const id of flagged.duplicates ?? []) {
-    add('duplicate', id);
+    add('duplicate', id, true);
   }
   if (text.trim()) {
     for (const entry of entries) {
@@ -99,6 +101,14 @@ export function describeWarning(
 ): string {
   const quote =
     warning.text.length > 80 ? `${warning.text.slice(0, 79)}…` : warning.text;
+  if (!warning.text) {
+    return warning.kind === 'duplicate'
+      ? trans.__('Repeats entry %1 of a shared layer (see Layers)', warning.id)
+      : trans.__(
+          'Contradicts entry %1 of a shared layer (see Layers)',
+          warning.id
+        );
+  }
   return warning.kind === 'duplicate'
     ? trans.__('Repeats an existing entry: “%1”', quote)
     : trans.__('Contradicts an existing entry: “%1”', quote);

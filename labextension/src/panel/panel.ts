@@ -4,7 +4,9 @@
  * each entry's provenance; orphaned highlights and conflicts; the context's
  * size and whether the last call read it from the prompt cache; mode and
  * model; live updates when the context file changes elsewhere; each entry's
- * health from the last constitution check, and checks streamed into the panel.
+ * health from the last constitution check, and checks streamed into the panel;
+ * the notebook's layers (personal, project, notebook), with promotion previewed
+ * before it is written.
  *
  * The widget follows the shown notebook and renders it from the views in this
  * folder (headerView, checkBar, entryView, issuesView, footerView); what lasts
@@ -35,6 +37,8 @@ import { footerView } from './footerView';
 import { IEntryView, groupEntries } from './grouping';
 import { headerView, reviewBanner } from './headerView';
 import { issuesView } from './issuesView';
+import { ILayersClient, NotebookLayers } from './layers';
+import { layersView } from './layersView';
 import { NotebookContextModel } from './model';
 import { HighlightPlacements } from './placements';
 
@@ -60,6 +64,10 @@ export interface IContextPanelOptions {
    */
   checks?: ICheckClient;
   /**
+   * The layer routes (none: the panel shows the notebook's own context only).
+   */
+  layers?: ILayersClient;
+  /**
    * The extension's translation bundle.
    */
   trans: TranslationBundle;
@@ -75,6 +83,13 @@ export class ContextPanel extends Widget {
     this.title.label = this._trans.__('Context');
     this._checks = options.checks ? new NotebookChecks(options.checks) : null;
     this._placements = new HighlightPlacements(items => options.anchors(items));
+    this._layers = options.layers
+      ? new NotebookLayers(
+          options.layers,
+          () => this.render(),
+          () => this._model?.load() ?? Promise.resolve()
+        )
+      : null;
     this.node.tabIndex = -1;
     this.node.addEventListener('keydown', event => {
       const target = event.target as HTMLElement;
@@ -231,6 +246,15 @@ export class ContextPanel extends Widget {
       groupView('fact', grouped.facts, entry, trans),
       groupView('process', grouped.process, entry, trans),
       issuesView(this._placements.orphans(view.context), model.opened, trans),
+      this._layers
+        ? layersView(
+            this._layers.view,
+            this._layers.error,
+            this._layers.promotion,
+            this._layers.actions,
+            trans
+          )
+        : null,
       footerView(
         view,
         lastResult(notebook),
@@ -248,6 +272,7 @@ export class ContextPanel extends Widget {
     );
     replaceChildren(this.node, ...parts);
     this.node.scrollTop = scroll;
+    this._layers?.follow(model.path, view.revision);
     this._signature = this._signatureOf(notebook, view.context);
     this._placements.update(notebook, view.context, () => this.refresh());
     if (this._entries.editing) {
@@ -295,6 +320,7 @@ export class ContextPanel extends Widget {
     render: () => this.render()
   });
   private readonly _checks: NotebookChecks | null;
+  private readonly _layers: NotebookLayers | null;
   private readonly _placements: HighlightPlacements;
   private _check: NotebookCheck | null = null;
   private _signature = '';

@@ -1,0 +1,199 @@
+"""The layer routes: ``GET layers?path=``, ``POST layers/move`` (promote, demote)
+and ``POST layers/import``. They translate: the layers are found, reported and
+changed by ``core/layers.py``, ``core/layer_report.py`` and ``core/layer_moves.py``,
+on the server's local files (a contents manager without local files has no
+layers: 400). The project layer is looked for up to the server root; the report
+names files by their path under the root (the personal layer by its path with
+``~`` for the home folder), never by the server's absolute paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..core.context_model import CollabContext
+from ..core.errors import CollabError, InvalidRequestError
+from ..core.layer_moves import import_entries, move_entry
+from ..core.layer_preview import preview_move
+from ..core.layer_report import layers_report
+from ..core.layer_sharing import embedded_layers, missing_layers
+from ..core.layers import resolve_layers
+from .base import CollabAPIHandler
+from .context_service import view
+from .route_models_layers import (
+    LayerImportReply,
+    LayerImportRequest,
+    LayerMovePreview,
+    LayerMoveReply,
+    LayerMoveRequest,
+    LayersView,
+    NotebookEffectView,
+)
+
+
+class _LayerHandler(CollabAPIHandler):
+    auth_resource = "contents"
+
+    def local(self, path: str) -> tuple[str, str]:
+        """The notebook's real path and the server root's, or 400 without local files."""
+        local = self.store.os_path(path)
+        if local is None:
+            raise InvalidRequestError(
+                "context layers need a contents manager with local files; this server has none"
+            )
+        return local, os.path.realpath(self.store.contents_manager.root_dir)
+
+    @staticmethod
+    def display(root: str):
+        home = os.path.expanduser("~")
+
+        def name(path: Path) -> str:
+            real = os.path.realpath(path)
+            if real == root:
+                return "."
+            if real.startswith(root.rstrip(os.sep) + os.sep):
+                return Path(os.path.relpath(real, root)).as_posix()
+            if real.startswith(home.rstrip(os.sep) + os.sep):
+                return "~/" + Path(os.path.relpath(real, home)).as_posix()
+            return real
+
+        return name
+
+    async def layers_view(self, path: str) -> LayersView:
+        local, root = self.local(path)
+        own = await self.store.load_shared(path)
+        layers = await asyncio.to_thread(resolve_layers, local, own, root=root)
+        carried = embedded_layers(await self.store.read_notebook(path), path)
+        missing = missing_layers(carried, layers)
+        report = layers_report(layers, path, self.display(root), missing)
+        return LayersView(path=path, report=report)
+
+
+class LayersHandler(_LayerHandler):
+    """``GET layers?path=nb.ipynb``: every layer, which entries apply and why."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.notebook_path()
+        await self.store.require_notebook(path)
+        self.reply(await self.layers_view(path))
+
+
+class _MoveHandler(_LayerHandler):
+    async def move_request(self) -> tuple[LayerMoveRequest, str, str, str, str | None]:
+        """The request, the notebook's API and local paths, the root, the project folder."""
+        body = self.body(LayerMoveRequest)
+        path = self.store.check_path(body.path)
+        await self.store.require_notebook(path)
+        local, root = self.local(path)
+        project_dir = None
+        if body.project_dir is not None:
+            project_dir = self.store.os_path(body.project_dir.strip("/"))
+        return body, path, local, root, project_dir
+
+
+class LayerPreviewHandler(_MoveHandler):
+    """``POST layers/preview``: what ``layers/move`` with the same body would do."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body, _, local, root, project_dir = await self.move_request()
+        preview = await asyncio.to_thread(
+            preview_move,
+            local,
+            body.entry_id,
+            source_layer=body.from_layer,
+            target_layer=body.to_layer,
+            root=root,
+            project_folder=project_dir,
+        )
+        name = self.display(root)
+        self.reply(
+            LayerMovePreview(
+                entry=preview.entry,
+                target=name(preview.target),
+                every_notebook=preview.every_notebook,
+                notebooks=[
+                    NotebookEffectView(notebook=name(e.notebook), effect=e.effect, detail=e.detail)
+                    for e in preview.notebooks
+                ],
+                truncated=preview.truncated,
+            )
+        )
+
+
+class LayerMoveHandler(_MoveHandler):
+    """``POST layers/move``: promote or demote one entry, both files or neither."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body, path, local, root, project_dir = await self.move_request()
+        result = await asyncio.to_thread(
+            move_entry,
+            local,
+            body.entry_id,
+            source_layer=body.from_layer,
+            target_layer=body.to_layer,
+            root=root,
+            project_folder=project_dir,
+            expected=dict(body.revisions),
+        )
+        context = await self.store.load(path) or CollabContext()
+        self.reply(
+            LayerMoveReply(
+                entry=result.entry,
+                layers=await self.layers_view(path),
+                context=view(path, context),
+            )
+        )
+
+
+class LayerImportHandler(_LayerHandler):
+    """``POST layers/import``: another notebook's accepted entries into this one."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(LayerImportRequest)
+        path = self.store.check_path(body.path)
+        other_path = self.store.check_path(body.from_path, "from_path")
+        if other_path == path:
+            raise InvalidRequestError(f"{path} cannot import from itself")
+        await self.store.require_notebook(path)
+        await self.store.require_notebook(other_path)
+        # Only a reviewed context: the sidecar, never an embedded copy nobody accepted.
+        other = await self.store.load(other_path)
+        if other is None:
+            raise CollabError(
+                f"{other_path} has no accepted context to import (an embedded one must be "
+                "reviewed first)"
+            )
+        found = {}
+
+        def change(context: CollabContext) -> CollabContext:
+            found["result"] = import_entries(context, other, other_path, body.entry_ids)
+            return found["result"].context
+
+        written = await self.store.update(path, change, base_revision=body.revision)
+        result = found["result"]
+        self.reply(
+            LayerImportReply(
+                imported=result.imported, skipped=result.skipped, context=view(path, written)
+            )
+        )
+
+
+ROUTES: list[tuple[str, type]] = [
+    ("layers", LayersHandler),
+    ("layers/preview", LayerPreviewHandler),
+    ("layers/move", LayerMoveHandler),
+    ("layers/import", LayerImportHandler),
+]

@@ -1,0 +1,83 @@
+"""The bodies of the layer routes (``layers``, ``layers/move``, ``layers/import``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ..core.context_model import Amendment
+from ..core.layer_report import LayersReport
+from ..core.layers import Layer
+from .route_models import ContextView, NotebookPath, WireModel
+
+EntryId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class LayersView(WireModel):
+    """GET layers: every layer of a notebook, which entries apply and why."""
+
+    path: str
+    report: LayersReport
+
+
+class LayerMoveRequest(WireModel):
+    """Promote (from the notebook) or demote (into it) one entry."""
+
+    path: NotebookPath
+    entry_id: EntryId
+    from_layer: Layer
+    to_layer: Layer
+    revisions: dict[Layer, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="the revisions of the layers the move was based on (from GET layers); "
+        "a layer that changed since is refused with 409",
+    )
+    project_dir: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="a folder under the server root to start a project layer in "
+        "(FOLDER/.collab/context.json) when the notebook has none; '' is the root",
+    )
+
+
+class NotebookEffectView(WireModel):
+    notebook: str = Field(description="the notebook's path under the server root")
+    effect: str = Field(
+        description="gains: the entry will apply to it; repeats: it already has an entry "
+        "saying the same (detail: its id); unreadable: its context file does not parse"
+    )
+    detail: str = ""
+
+
+class LayerMovePreview(WireModel):
+    """POST layers/preview: what a move would do, nothing written."""
+
+    entry: Amendment = Field(description="the entry as it would arrive, with its provenance")
+    target: str = Field(description="the target layer's file")
+    every_notebook: bool = Field(description="the personal layer: it applies everywhere")
+    notebooks: list[NotebookEffectView]
+    truncated: bool = Field(description="more notebooks than the preview looks at")
+
+
+class LayerMoveReply(WireModel):
+    entry: Amendment
+    layers: LayersView
+    context: ContextView = Field(description="the notebook's own context after the move")
+
+
+class LayerImportRequest(WireModel):
+    """Import another notebook's accepted entries (or those named) into this one."""
+
+    path: NotebookPath
+    from_path: NotebookPath
+    entry_ids: list[EntryId] = Field(default_factory=list, max_length=1000)
+    revision: int | None = Field(
+        default=None, ge=0, description="if given, refuse (409) when the context moved on"
+    )
+
+
+class LayerImportReply(WireModel):
+    imported: list[Amendment]
+    skipped: list[str] = Field(description="entries not imported, each with why")
+    context: ContextView

@@ -1,0 +1,203 @@
+"""``jupyter collab context show --layers``, ``promote``, ``demote`` and
+``import --from``: what each prints, what it writes, and its errors (exit 1, one
+message naming the problem, both files unchanged)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from jupyter_collab.cli import main
+from jupyter_collab.core.layers import layer_store, personal_layer_path, project_layer_path
+from jupyter_collab.core.notebook import embed_context, extract_context
+from jupyter_collab.core.store import LocalContextStore
+
+FACT = "Cite Hubinger et al. 2019 for mesa-optimization."
+RULE = "Ask before writing a long report."
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    root = tmp_path / "group"
+    (root / ".git").mkdir(parents=True)
+    for name in ("a.ipynb", "b.ipynb"):
+        nbformat.write(nbformat.v4.new_notebook(), root / name)
+    return root
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+def add(capsys, nb: Path, kind: str, text: str) -> str:
+    code, out, _ = run(capsys, "context", "add", nb, "--kind", kind, "--text", text)
+    assert code == 0, out
+    return out.split()[2]
+
+
+def files(*paths: Path) -> list[bytes | None]:
+    return [p.read_bytes() if p.exists() else None for p in paths]
+
+
+def test_promote_then_show_layers_in_another_notebook(capsys, project):
+    a, b = project / "a.ipynb", project / "b.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    rule = add(capsys, a, "process", RULE)
+
+    code, out, _ = run(
+        capsys, "context", "promote", a, fact, "--to", "project", "--project-dir", project
+    )
+    assert code == 0 and f"promoted fact {fact}" in out and "origin: a.ipynb" in out
+    code, out, _ = run(capsys, "context", "promote", a, rule, "--to", "personal")
+    assert code == 0 and str(personal_layer_path()) in out
+
+    code, out, _ = run(capsys, "context", "show", b, "--layers")
+    assert code == 0
+    assert out.index("personal:") < out.index("project:") < out.index("notebook:")
+    assert f"+ {fact} [fact, accepted] {FACT}" in out and f"+ {rule} [process" in out
+    assert "applies: project layer of" in out and "from a.ipynb" in out
+
+    code, out, _ = run(capsys, "context", "show", b, "--layers", "--json")
+    report = json.loads(out)
+    assert [layer["layer"] for layer in report["layers"]] == ["personal", "project", "notebook"]
+    assert report["layers"][1]["path"] == str(project_layer_path(project))
+    assert report["layers"][1]["entries"][0]["origin_notebook"] == "a.ipynb"
+    assert report["layers"][2]["exists"] is False
+
+    code, out, _ = run(capsys, "context", "demote", a, fact, "--from", "project")
+    assert code == 0 and LocalContextStore(a).load().amendment(fact).text == FACT
+    assert layer_store(project_layer_path(project)).load().amendments == []
+
+
+def test_show_layers_flags_repeats_across_layers(capsys, project):
+    a = project / "a.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    run(capsys, "context", "promote", a, fact, "--to", "project", "--project-dir", project)
+    again = add(capsys, a, "fact", "cite Hubinger et al 2019 for mesa optimization")
+    code, out, _ = run(capsys, "context", "show", a, "--layers")
+    assert code == 0
+    assert f"repeats notebook:{again}" in out and f"repeats project:{fact}" in out
+
+
+def test_promote_refreshes_the_embedded_copy(capsys, project):
+    a = project / "a.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    notebook = nbformat.read(a, as_version=4)
+    nbformat.write(embed_context(notebook, LocalContextStore(a).load()), a)
+    code, _, err = run(capsys, "context", "promote", a, fact, "--to", "personal")
+    assert code == 0 and "updated the copy embedded in a.ipynb" in err
+    embedded = extract_context(json.loads(a.read_text()), str(a))
+    assert embedded.amendments == [] and fact in embedded.removed
+
+
+def test_import_from_another_notebook(capsys, project):
+    a, b = project / "a.ipynb", project / "b.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    add(capsys, a, "process", RULE)
+    add(capsys, b, "process", "ask before writing a long report")
+
+    code, out, _ = run(capsys, "context", "import", b, "--from", a)
+    assert code == 0 and "imported 1 entry from a.ipynb" in out
+    assert "skipped" in out and "repeats" in out
+    imported = LocalContextStore(b).load().amendment(fact)
+    assert imported.provenance.source == "import" and imported.provenance.notebook == str(a)
+
+    revision = LocalContextStore(b).load().revision
+    code, out, _ = run(capsys, "context", "import", b, "--from", a, fact)
+    assert code == 0 and out.startswith("nothing to import")
+    assert LocalContextStore(b).load().revision == revision  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["context", "promote", "{a}", "{fact}", "--to", "project"], "no project layer above"),
+        (["context", "promote", "{a}", "a-nosuchentry1", "--to", "personal"], "no entry"),
+        (["context", "promote", "{a}", "{fact}", "--to", "notebook"], "invalid choice"),
+        (["context", "demote", "{a}", "{fact}", "--from", "personal"], "does not exist"),
+        (["context", "import", "{a}", "--from", "{b}"], "no context to import"),
+        (["context", "import", "{a}", "--from", "{a}"], "cannot import from itself"),
+        (["context", "import", "{a}", "{fact}"], "unrecognized arguments"),
+        (["context", "import", "{b}", "--from", "{a}", "a-nosuchentry1"], "a-nosuchentry1"),
+        (["context", "show", "{a}", "--layers", "--markdown"], "--layers"),
+    ],
+)
+def test_user_errors_exit_1_and_change_nothing(capsys, project, argv, message):
+    a, b = project / "a.ipynb", project / "b.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    watched = [LocalContextStore(a).path, LocalContextStore(b).path, personal_layer_path()]
+    before = files(*watched)
+    names = {"a": a, "b": b, "fact": fact}
+    code, _, err = run(capsys, *[part.format(**names) for part in argv])
+    assert code == 1 and message in err, err
+    assert files(*watched) == before
+
+
+def test_an_unreadable_layer_is_named_and_left_alone(capsys, project):
+    a = project / "a.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    layer = project_layer_path(project)
+    layer.parent.mkdir()
+    layer.write_text("{not json")
+    sidecar = LocalContextStore(a).path
+    before = files(sidecar, layer)
+    code, _, err = run(capsys, "context", "promote", a, fact, "--to", "project")
+    assert code == 1 and str(layer) in err and "invalid JSON" in err
+    code, _, err = run(capsys, "context", "show", a, "--layers")
+    assert code == 1 and str(layer) in err
+    assert files(sidecar, layer) == before
+
+
+def test_a_repeat_in_the_target_layer_is_refused(capsys, project):
+    a, b = project / "a.ipynb", project / "b.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    run(capsys, "context", "promote", a, fact, "--to", "personal")
+    other = add(capsys, b, "fact", FACT)
+    before = files(LocalContextStore(b).path, personal_layer_path())
+    code, _, err = run(capsys, "context", "promote", b, other, "--to", "personal")
+    assert code == 1 and f"repeats {fact}" in err
+    assert files(LocalContextStore(b).path, personal_layer_path()) == before
+
+
+def test_export_embeds_the_layers_and_a_recipient_is_told_what_is_missing(
+    capsys, project, tmp_path, monkeypatch
+):
+    a = project / "a.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+    add(capsys, a, "process", RULE)
+    run(capsys, "context", "promote", a, fact, "--to", "project", "--project-dir", project)
+    code, out, _ = run(capsys, "context", "export", a)
+    assert code == 0 and "with the project layer's 1 entries (.collab/context.json)" in out
+    carried = json.loads(a.read_text())["metadata"]["jupyter_collab"]["layers"]
+    assert [(item["layer"], item["file"]) for item in carried] == [
+        ("project", ".collab/context.json")
+    ]
+    assert carried[0]["entries"][0]["id"] == fact
+
+    # The sender sees nothing missing.
+    code, _, err = run(capsys, "context", "show", a, "--layers")
+    assert code == 0 and "lack" not in err
+
+    # A recipient gets the notebook alone, in a folder without the project layer.
+    elsewhere = tmp_path / "recipient"
+    elsewhere.mkdir()
+    (elsewhere / "a.ipynb").write_bytes(a.read_bytes())
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "recipient-data"))
+    code, out, err = run(capsys, "context", "show", elsewhere / "a.ipynb", "--layers", "--json")
+    assert code == 0
+    missing = json.loads(out)["missing"]
+    assert len(missing) == 1 and "project layer it was shared with" in missing[0]
+    assert "is missing here" in missing[0] and fact in missing[0]
+    code, _, err = run(capsys, "context", "show", elsewhere / "a.ipynb", "--layers")
+    assert "was shared with layers you lack" in err
+    # Nothing of the embedded layer is applied: the recipient's layers are empty.
+    from jupyter_collab.core.layers import context_in_effect
+
+    assert context_in_effect(elsewhere / "a.ipynb", None) is None

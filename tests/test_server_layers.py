@@ -1,0 +1,199 @@
+"""The layer routes: ``GET layers``, ``POST layers/move`` and ``POST layers/import``
+(revision-checked: 409 on a layer that moved on; 404 on a missing entry or layer;
+nothing written on an error)."""
+
+from __future__ import annotations
+
+import json
+
+from jupyter_collab.core.context_format import serialize_context
+from jupyter_collab.core.context_model import Amendment, CollabContext, Provenance
+from jupyter_collab.core.layers import layer_store, personal_layer_path, project_layer_path
+
+FACT = "Cite Hubinger et al. 2019 for mesa-optimization."
+RULE = "Ask before writing a long report."
+
+
+def own_context(root, path: str, *amendments: Amendment, revision: int = 1) -> None:
+    sidecar = root / path.replace(".ipynb", ".collab.json")
+    sidecar.write_text(
+        serialize_context(CollabContext(revision=revision, amendments=list(amendments)))
+    )
+
+
+def write_layer(path, *amendments: Amendment) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    layer_store(path).save(CollabContext(amendments=list(amendments)))
+
+
+async def test_layers_names_files_under_the_root_and_says_why(
+    collab_api, make_notebook, jp_root_dir, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    write_layer(personal_layer_path(), Amendment(kind="process", text=RULE))
+    write_layer(project_layer_path(jp_root_dir / "study"), Amendment(kind="fact", text=FACT))
+    make_notebook("study/week1/nb.ipynb")
+    own_context(jp_root_dir, "study/week1/nb.ipynb", Amendment(kind="fact", text=FACT.lower()))
+
+    code, body = await collab_api("layers", params={"path": "study/week1/nb.ipynb"})
+    assert code == 200, body
+    personal, project, own = body["report"]["layers"]
+    assert [personal["layer"], project["layer"], own["layer"]] == [
+        "personal",
+        "project",
+        "notebook",
+    ]
+    assert project["path"] == "study/.collab/context.json"
+    assert own["path"] == "study/week1/nb.collab.json" and own["revision"] == 1
+    assert str(jp_root_dir) not in str(body)  # no absolute server paths
+    assert project["entries"][0]["why"].startswith("project layer of study:")
+    assert own["entries"][0]["repeats"] == [f"project:{project['entries'][0]['id']}"]
+
+
+async def test_promote_and_demote_through_the_routes(
+    collab_api, make_notebook, jp_root_dir, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    make_notebook("nb.ipynb")
+    entry = Amendment(kind="fact", text=FACT, provenance=Provenance(cell_id="cell-1", quote="x"))
+    own_context(jp_root_dir, "nb.ipynb", entry, revision=4)
+
+    move = {
+        "path": "nb.ipynb",
+        "entry_id": entry.id,
+        "from_layer": "notebook",
+        "to_layer": "project",
+        "revisions": {"notebook": 4},
+    }
+    code, body = await collab_api("layers/move", method="POST", body=move)
+    assert code == 404 and "no project layer" in body["message"]
+
+    stale = {**move, "to_layer": "personal", "revisions": {"notebook": 3}}
+    code, body = await collab_api("layers/move", method="POST", body=stale)
+    assert code == 409 and body["reason"] == "stale_revision"
+    assert not personal_layer_path().exists()
+
+    code, preview = await collab_api(
+        "layers/preview", method="POST", body={**move, "project_dir": ""}
+    )
+    assert code == 200, preview
+    assert preview["target"] == ".collab/context.json"
+    assert preview["notebooks"] == [{"notebook": "nb.ipynb", "effect": "gains", "detail": ""}]
+    assert not (jp_root_dir / ".collab" / "context.json").exists()  # nothing written
+
+    code, body = await collab_api("layers/move", method="POST", body={**move, "project_dir": ""})
+    assert code == 200, body
+    assert body["entry"]["provenance"]["notebook"] == "nb.ipynb"
+    assert body["entry"]["provenance"]["cell_id"] == "cell-1"
+    assert body["context"]["context"]["amendments"] == [] and body["context"]["revision"] == 5
+    project = body["layers"]["report"]["layers"][1]
+    assert project["path"] == ".collab/context.json" and project["entries"][0]["applies"]
+
+    back = {**move, "from_layer": "project", "to_layer": "notebook", "revisions": {}}
+    code, body = await collab_api("layers/move", method="POST", body=back)
+    assert code == 200, body
+    assert [a["id"] for a in body["context"]["context"]["amendments"]] == [entry.id]
+
+    outside = {**move, "project_dir": "../elsewhere"}
+    code, body = await collab_api("layers/move", method="POST", body=outside)
+    assert code in (400, 403, 404), body
+
+
+async def test_import_from_another_notebook_through_the_route(
+    collab_api, make_notebook, jp_root_dir
+):
+    make_notebook("a.ipynb")
+    make_notebook("b.ipynb")
+    entry = Amendment(kind="process", text=RULE)
+    own_context(jp_root_dir, "a.ipynb", entry)
+    request = {"path": "b.ipynb", "from_path": "a.ipynb", "revision": 0}
+    code, body = await collab_api("layers/import", method="POST", body=request)
+    assert code == 200, body
+    assert [a["id"] for a in body["imported"]] == [entry.id]
+    assert body["imported"][0]["provenance"]["source"] == "import"
+    assert body["imported"][0]["provenance"]["notebook"] == "a.ipynb"
+    code, body = await collab_api("layers/import", method="POST", body=request)
+    assert code == 409 and body["reason"] == "stale_revision"
+    code, body = await collab_api(
+        "layers/import", method="POST", body={**request, "from_path": "b.ipynb"}
+    )
+    assert code == 400 and "itself" in body["message"]
+    make_notebook("c.ipynb", context={"schema_version": 1, "amendments": []})
+    code, body = await collab_api(
+        "layers/import", method="POST", body={"path": "b.ipynb", "from_path": "c.ipynb"}
+    )
+    assert code >= 400 and "reviewed" in body["message"]
+
+
+async def test_layers_say_which_shared_layers_the_notebook_lacks(
+    collab_api, make_notebook, jp_root_dir
+):
+    import nbformat
+
+    from jupyter_collab.core.layer_sharing import EmbeddedLayer, embed_layers
+
+    path = make_notebook("shared.ipynb")
+    carried = EmbeddedLayer(
+        layer="project",
+        file="../.collab/context.json",
+        revision=7,
+        entries=[Amendment(id="a-fromsender01", kind="fact", text=FACT)],
+    )
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.write(nbformat.from_dict(embed_layers(notebook, [carried])), path)
+    code, body = await collab_api("layers", params={"path": "shared.ipynb"})
+    assert code == 200, body
+    (missing,) = body["report"]["missing"]
+    assert "project layer it was shared with (../.collab/context.json, revision 7)" in missing
+    assert "a-fromsender01" in missing
+    assert body["report"]["layers"][1]["entries"] == []  # never applied from the notebook
+
+
+async def test_a_proposal_repeating_a_project_entry_is_flagged(
+    collab_api, make_notebook, jp_root_dir, anthropic_env
+):
+    from tests.wire.anthropic_server import Reply
+
+    shared = Amendment(id="a-projectfact1", kind="fact", text=FACT)
+    write_layer(project_layer_path(jp_root_dir), shared)
+    make_notebook("nb.ipynb")
+    proposal = {"kind": "fact", "text": FACT, "rationale": "r", "duplicates": [], "contradicts": []}
+    anthropic_env.script(Reply.tool({"amendments": [proposal]}, name="propose_amendments"))
+    answer = "Mesa-optimization was named by Smith (2020)."
+    code, body = await collab_api(
+        "propose",
+        method="POST",
+        body={
+            "path": "nb.ipynb",
+            "highlight": {
+                "answer": answer,
+                "quote": {"exact": "Smith (2020)"},
+                "position": {"start": answer.index("Smith"), "end": len(answer) - 1},
+                "prompt": "Who named mesa-optimization?",
+            },
+            "correction": {"operation": "replace", "text": "Hubinger et al. 2019"},
+            "n": 1,
+        },
+    )
+    assert code == 200, body
+    assert body["amendments"][0]["duplicates"] == ["a-projectfact1"]
+    # The model was shown the project's entry among the existing ones.
+    prompt = json.dumps(anthropic_env.message_requests()[-1].body["messages"])
+    assert "a-projectfact1" in prompt
+
+
+async def test_get_context_gives_the_layers_a_save_embeds(collab_api, make_notebook, jp_root_dir):
+    write_layer(
+        project_layer_path(jp_root_dir), Amendment(id="a-projectfact1", kind="fact", text=FACT)
+    )
+    make_notebook("team/nb.ipynb")
+    code, body = await collab_api("context", params={"path": "team/nb.ipynb"})
+    assert code == 200, body
+    (layer,) = body["embedded_layers"]
+    assert layer["layer"] == "project" and layer["file"] == "../.collab/context.json"
+    assert [entry["id"] for entry in layer["entries"]] == ["a-projectfact1"]
+
+    # A layer file that does not parse: the context still opens; nothing to embed.
+    project_layer_path(jp_root_dir).write_text("{broken")
+    code, body = await collab_api("context", params={"path": "team/nb.ipynb"})
+    assert code == 200 and body["embedded_layers"] is None
