@@ -75,6 +75,7 @@ class CollabNotebook(pytest.File):
     """A notebook whose context's enabled amendments are test items."""
 
     def _context(self):
+        from .core.layers import context_in_effect
         from .core.notebook import read_notebook_file, reconcile, shared_context
         from .core.store import LocalContextStore
 
@@ -82,7 +83,8 @@ class CollabNotebook(pytest.File):
         embedded = shared_context(
             read_notebook_file(self.path), str(self.path), has_sidecar=sidecar is not None
         )
-        return reconcile(sidecar, embedded).context
+        # With the project and personal layers, as the notebook's prompts are assembled.
+        return context_in_effect(self.path, reconcile(sidecar, embedded).context)
 
     def collect(self):
         context = self._context()

@@ -6,6 +6,7 @@ as against an unlimited one."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -114,6 +115,13 @@ def _context() -> CollabContext:
     return CollabContext(amendments=amendments)
 
 
+def slow_lab_model(body: dict):
+    """The lab model, each answer taking 0.2 s, so a check's calls overlap and the
+    account's limit is reached whatever the machine's speed."""
+    reply = lab_model(body)
+    return dataclasses.replace(reply, first_token_delay=0.2) if reply is not None else None
+
+
 async def _healths(server) -> dict[str, str]:
     config = CollabConfig(
         provider="anthropic",
@@ -134,7 +142,7 @@ async def _healths(server) -> dict[str, str]:
 async def test_a_check_against_a_rate_limited_account_gives_the_same_verdicts(
     anthropic_server, quick_pause
 ):
-    anthropic_server.responder = lab_model
+    anthropic_server.responder = slow_lab_model
     unlimited = await _healths(anthropic_server)
     assert anthropic_server.refused_for_load == 0
 

@@ -24,6 +24,7 @@ from ..core.broker import Broker
 from ..core.config import CHECK_ANSWERS_FILE, CollabConfig, cache_dir
 from ..core.context_model import CollabContext, Health
 from ..core.errors import InvalidRequestError, NotFoundError
+from ..core.layers import context_in_effect
 from ..core.operation_models import CheckProgress, CheckReport
 from ..core.operations.check_records import record_check, replay_identity
 from ..core.operations.common import one_line
@@ -235,8 +236,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     notebooks = []
     for name in args.notebooks:
         path = notebook_path(name)
-        context = load_effective_context(path, read_notebook(path)).context
-        notebooks.append((path, context or CollabContext()))
+        # Checked as its prompts are assembled: with the project and personal
+        # layers, so a shared entry is checked too and a conflict across layers shows.
+        own = load_effective_context(path, read_notebook(path)).context
+        notebooks.append((path, context_in_effect(path, own) or CollabContext()))
     recording = answers_path(args)
     if args.replay and not recording.is_file():
         raise NotFoundError(

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..core.broker import Broker
 from ..core.config import CHECK_ANSWERS_FILE, cache_dir
 from ..core.context_model import CollabContext
+from ..core.layers import context_in_effect
 from ..core.operation_models import CheckReport
 from ..core.operations.check_records import replay_identity
 from ..core.operations.fanout import BaselineCache
@@ -33,7 +34,8 @@ def run_check(
     warn: Callable[[str], None],
 ) -> CheckReport:
     """Check ``state``'s constitution; ``broker`` is only called for a live check."""
-    context = state.context or CollabContext()
+    # With the project and personal layers, as the notebook's prompts are assembled.
+    context = context_in_effect(state.path, state.context) or CollabContext()
     replay = settings.check == "replay"
     answers = Path(settings.check_answers or cache_dir() / CHECK_ANSWERS_FILE)
     record = BaselineCache.load(answers, maxsize=50_000)

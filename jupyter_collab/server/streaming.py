@@ -110,7 +110,9 @@ async def check_events(
 ) -> AsyncIterator[StreamEvent]:
     path = handler.store.check_path(request.path)
     await handler.store.require_notebook(path)
-    context = await handler.store.load_shared(path)
+    # With the project and personal layers, as the notebook's prompts are assembled;
+    # results are kept on the notebook's own entries (record_check skips the others).
+    context = await handler.store.load_in_effect(path)
     if context is None:
         raise InvalidRequestError(f"{path} has no context to check")
     ids = [request.amendment_id] if request.amendment_id is not None else None
