@@ -388,8 +388,14 @@ test('end to end: ask, highlight, correct, amend, preview, finalize, reuse headl
     );
     if (wire) {
       const next = (await modelCalls()).slice(calls.length);
-      secondCall = next.find(c => lastUserText(c) === SECOND_PROMPT);
-      expect(squash(systemText(secondCall))).toContain(squash(amendment.text));
+      // An amendment finalized during the conversation follows it, under its
+      // own heading before the prompt (the cached system prompt stays as the
+      // first answer had it); without earlier amendments it is in the system
+      // prompt. Either way the request carries it.
+      secondCall = next.find(c => lastUserText(c).endsWith(SECOND_PROMPT));
+      expect(
+        squash(`${systemText(secondCall)}\n${lastUserText(secondCall)}`)
+      ).toContain(squash(amendment.text));
       expect(secondCall.body.max_tokens).toBe(ANSWER_TOKENS);
     }
     await shot('6-next-answer');
@@ -467,8 +473,9 @@ test('end to end: ask, highlight, correct, amend, preview, finalize, reuse headl
     expect(headless.prompt).toBe(browser.prompt);
     if (wire) {
       const calls = (await modelCalls()).slice(logged);
-      const again = calls.find(c => lastUserText(c) === SECOND_PROMPT)!;
+      const again = calls.find(c => lastUserText(c).endsWith(SECOND_PROMPT))!;
       expect(systemText(again)).toBe(systemText(secondCall));
+      expect(lastUserText(again)).toBe(lastUserText(secondCall));
       expect(again.body.max_tokens).toBe(ANSWER_TOKENS);
       const firstAgain = calls.find(c =>
         lastUserText(c).includes('fermentation yields')
