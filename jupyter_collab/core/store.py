@@ -11,25 +11,41 @@ Built on the file format (``context_format.py``) and the local file machinery
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from .context_evidence import (
+    EvidenceRef,
+    HotContext,
+    evidence_folder_for,
+    evidence_parts,
+    evidence_ref,
+    has_evidence,
+    merge_evidence,
+    parse_evidence,
+    same_parts,
+)
 from .context_format import (
     MAX_CONTEXT_BYTES,
     next_revision,
-    parse_context,
-    serialize_context_body,
+    parse_hot_context,
+    serialize_evidence_bytes,
+    serialize_hot_body,
     sidecar_path_for,
+    whole_context,
 )
 from .context_model import CollabContext
 from .errors import ContextFileError
 from .local_files import atomic_write_bytes, folder_lock, remove_leftover_temp_files
 
 
-def read_context_file(path: Path, source: str) -> CollabContext | None:
-    """Read and validate a context file; ``None`` when it does not exist.
+def _read_bytes(path: Path, source: str) -> bytes | None:
+    """A regular file's bytes, size-checked; ``None`` when it does not exist.
 
     Only regular files are read (a FIFO or a device would block or never end),
     and the size is checked before reading.
@@ -51,18 +67,159 @@ def read_context_file(path: Path, source: str) -> CollabContext | None:
                 source, f"file is {info.st_size} bytes, over the limit of {MAX_CONTEXT_BYTES}"
             )
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            raw = handle.read(MAX_CONTEXT_BYTES + 1)
+            return handle.read(MAX_CONTEXT_BYTES + 1)
     except OSError as err:
         raise ContextFileError(source, f"cannot be read: {err.strerror}") from None
     finally:
         os.close(fd)
-    return parse_context(raw, source)
+
+
+def evidence_folder(path: Path) -> Path:
+    return path.parent / evidence_folder_for(path.name)
+
+
+def read_hot_context_file(path: Path, source: str) -> HotContext | None:
+    """The hot file alone: the amendments without their evidence (for prompts only;
+    such a context cannot be saved). ``None`` when there is no file."""
+    raw = _read_bytes(path, source)
+    return None if raw is None else parse_hot_context(raw, source)
+
+
+def read_context_file(path: Path, source: str) -> CollabContext | None:
+    """Read and validate the whole context (hot file and its evidence file);
+    ``None`` when there is no context file."""
+    for attempt in (1, 2):
+        hot = read_hot_context_file(path, source)
+        if hot is None:
+            return None
+        if hot.evidence is None:
+            # One file (as written before the split, or with no evidence): the
+            # next save decides whether it needs an evidence file.
+            _forget(path)
+            return whole_context(hot)
+        evidence_path = evidence_folder(path) / hot.evidence.file
+        evidence_source = f"{source} (evidence file {evidence_path.name})"
+        raw = _read_bytes(evidence_path, evidence_source)
+        if raw is not None:
+            evidence = parse_evidence(raw, hot.evidence, evidence_source)
+            context = merge_evidence(hot, evidence, source)
+            _remember(path, context, hot.evidence)
+            return context
+        if attempt == 2:
+            break
+        # A writer may have replaced the hot file and removed the evidence file
+        # this one named between the two reads: read the hot file again, once.
+    raise ContextFileError(
+        source,
+        f"names the evidence file {evidence_path}, which is missing (provenance, "
+        "preview results, history, checks, highlights and corrections are in it); "
+        "restore it (or the notebook's embedded copy) before changing this context",
+    )
+
+
+# What each context file's evidence file holds, as the last read or write in this
+# process saw it: the evidence objects and the evidence file they are in. A save
+# whose evidence is the very same objects (``evidence_parts``) names that file
+# again instead of writing it. Few paths, since each entry holds a context's evidence.
+_KNOWN_EVIDENCE: OrderedDict[str, tuple[tuple, EvidenceRef | None]] = OrderedDict()
+_KNOWN_LOCK = threading.Lock()
+_KNOWN_PATHS = 4
+
+
+def _remember(
+    path: Path, context: CollabContext, ref: EvidenceRef | None, parts: tuple | None = None
+) -> None:
+    key = os.path.abspath(path)
+    parts = evidence_parts(context) if parts is None else parts
+    with _KNOWN_LOCK:
+        _KNOWN_EVIDENCE[key] = (parts, ref)
+        _KNOWN_EVIDENCE.move_to_end(key)
+        while len(_KNOWN_EVIDENCE) > _KNOWN_PATHS:
+            _KNOWN_EVIDENCE.popitem(last=False)
+
+
+def _forget(path: Path) -> None:
+    with _KNOWN_LOCK:
+        _KNOWN_EVIDENCE.pop(os.path.abspath(path), None)
+
+
+def _known_ref(path: Path, parts: tuple) -> tuple[bool, EvidenceRef | None]:
+    """(found, ref): whether ``parts`` is the evidence last read or written for ``path``."""
+    with _KNOWN_LOCK:
+        known = _KNOWN_EVIDENCE.get(os.path.abspath(path))
+    if known is None or not same_parts(known[0], parts):
+        return False, None
+    ref = known[1]
+    if ref is not None and not (evidence_folder(path) / ref.file).is_file():
+        return False, None
+    return True, ref
 
 
 def write_context_file(path: Path, context: CollabContext) -> None:
-    """Atomically replace ``path`` with ``context``; call it holding the folder lock."""
+    """Atomically replace the context at ``path`` with ``context``; call it holding
+    the folder lock.
+
+    The evidence file is written first (only when the evidence changed), then the
+    hot file that names it; evidence files no hot file names any more are removed
+    after (the one just replaced is kept for readers still on the old hot file).
+    """
+    if isinstance(context, HotContext) and context.evidence is not None:
+        raise ContextFileError(
+            str(path),
+            "this context was read without its evidence (for prompts); "
+            "load the whole context to change it",
+        )
     remove_leftover_temp_files(path)
-    atomic_write_bytes(path, serialize_context_body(context), b"\n")
+    parts = evidence_parts(context)
+    found, ref = _known_ref(path, parts)
+    if not found:
+        ref = None
+        if has_evidence(context):
+            data = serialize_evidence_bytes(context)
+            ref = evidence_ref(data)
+            folder = evidence_folder(path)
+            target = folder / ref.file
+            if not target.is_file():
+                folder.mkdir(exist_ok=True)
+                remove_leftover_temp_files(target)
+                atomic_write_bytes(target, data)
+    previous = _named_evidence(path)
+    atomic_write_bytes(path, serialize_hot_body(context, ref), b"\n")
+    _remember(path, context, ref, parts)
+    _collect_evidence(path, keep={r.file for r in (ref, previous) if r is not None})
+
+
+def _named_evidence(path: Path) -> EvidenceRef | None:
+    """The evidence file the current hot file names (as last read or written here,
+    else read from the hot file)."""
+    with _KNOWN_LOCK:
+        known = _KNOWN_EVIDENCE.get(os.path.abspath(path))
+    if known is not None:
+        return known[1]
+    try:
+        hot = read_hot_context_file(path, str(path))
+    except ContextFileError:
+        return None
+    return hot.evidence if hot is not None else None
+
+
+def _collect_evidence(path: Path, keep: set[str]) -> None:
+    """Remove evidence files of ``path`` that are neither current nor just replaced."""
+    folder = evidence_folder(path)
+    names = keep
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.name in names or not entry.is_file(follow_symlinks=False):
+            continue
+        if entry.name.endswith(".json") or entry.name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    if not names:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 class LocalContextStore:
@@ -91,7 +248,7 @@ class LocalContextStore:
             return None
         if self._known is not None and self._known[0] == signature:
             return self._known[1]
-        current = self.load()
+        current = read_hot_context_file(self.path, self.source)
         return current.revision if current is not None else None
 
     @property
@@ -108,6 +265,12 @@ class LocalContextStore:
         if context is not None and before is not None and self._signature() == before:
             self._known = (before, context.revision)
         return context
+
+    def load_for_prompt(self) -> CollabContext | None:
+        """The amendments and settings without their evidence (provenance, preview
+        results, history, checks, highlights, corrections): what a prompt needs,
+        read from the hot file alone. Read-only: saving it is refused."""
+        return read_hot_context_file(self.path, self.source)
 
     def load_or_new(self) -> CollabContext:
         return self.load() or CollabContext()
@@ -134,7 +297,10 @@ class LocalContextStore:
         """
         with folder_lock(self.path.parent):
             current = self.load()
-            working = (current or CollabContext()).model_copy(deep=True)
+            # Freshly read and not shared: changed in place, no copy needed (the
+            # evidence models are frozen, so unchanged evidence keeps its identity
+            # and is not written again).
+            working = current or CollabContext()
             changed = change(working) or working
             to_write = next_revision(current, changed, self.source)
             self._write(to_write)
