@@ -88,6 +88,7 @@ def read_hot_context_file(path: Path, source: str) -> HotContext | None:
 def read_context_file(path: Path, source: str) -> CollabContext | None:
     """Read and validate the whole context (hot file and its evidence file);
     ``None`` when there is no context file."""
+    path = Path(path)
     for attempt in (1, 2):
         hot = read_hot_context_file(path, source)
         if hot is None:

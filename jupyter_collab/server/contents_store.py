@@ -41,6 +41,7 @@ import asyncio
 import base64
 import binascii
 import os
+import posixpath
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,12 +50,14 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado import web
 
+from ..core.context_evidence import evidence_folder_for, merge_evidence, parse_evidence
 from ..core.context_format import (
     MAX_CONTEXT_BYTES,
     next_revision,
-    parse_context,
+    parse_hot_context,
     serialize_context,
     sidecar_path_for,
+    whole_context,
 )
 from ..core.context_model import CollabContext
 from ..core.errors import (
@@ -63,7 +66,7 @@ from ..core.errors import (
     StaleRevisionError,
 )
 from ..core.local_files import release_folder_lock
-from ..core.store import read_context_file, write_context_file
+from ..core.store import read_context_file, read_hot_context_file, write_context_file
 from .errors import CollabHTTPError
 from .folder_locks import wait_for_folder_lock
 from .notebook_paths import validate_notebook_path
@@ -101,6 +104,7 @@ class ContentsContextStore:
         self.lock_timeout = lock_timeout
         self._locks: dict[str, asyncio.Lock] = {}
         self.shared = SharedContexts()
+        self.prompt_contexts = SharedContexts(reader=read_hot_context_file)
 
     # -- paths -----------------------------------------------------------------
 
@@ -217,34 +221,64 @@ class ContentsContextStore:
         local = self.os_path(sidecar)
         if local is not None:
             return await asyncio.to_thread(read_context_file, local, sidecar)
-        if not await self._exists(sidecar):
+        content = await self._read_through_manager(sidecar)
+        if content is None:
+            return None
+        hot = await asyncio.to_thread(parse_hot_context, content, sidecar)
+        if hot.evidence is None:
+            return whole_context(hot)
+        # A context split in two (written by a local store, e.g. checked out from
+        # git): its evidence file, by the name and hash the hot file gives.
+        folder = posixpath.join(
+            posixpath.dirname(sidecar), evidence_folder_for(posixpath.basename(sidecar))
+        )
+        evidence_path = posixpath.join(folder, hot.evidence.file)
+        evidence_source = f"{sidecar} (evidence file {evidence_path})"
+        raw = await self._read_through_manager(evidence_path, evidence_source)
+        if raw is None:
+            raise ContextFileError(
+                sidecar,
+                f"names the evidence file {evidence_path}, which is missing; restore "
+                "it (or the notebook's embedded copy) before changing this context",
+            )
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        evidence = await asyncio.to_thread(parse_evidence, raw, hot.evidence, evidence_source)
+        return merge_evidence(hot, evidence, sidecar)
+
+    async def _read_through_manager(
+        self, api_path: str, source: str | None = None
+    ) -> str | bytes | None:
+        """A file's content through the ContentsManager; ``None`` when it does not exist."""
+        source = source or api_path
+        if not await self._exists(api_path):
             return None
         try:
-            info = await ensure_async(self.contents_manager.get(sidecar, content=False))
+            info = await ensure_async(self.contents_manager.get(api_path, content=False))
         except web.HTTPError as err:
             if err.status_code == 404:
                 return None
-            raise ContextFileError(sidecar, f"cannot be read: {err.log_message or err}") from None
+            raise ContextFileError(source, f"cannot be read: {err.log_message or err}") from None
         size = info.get("size") if isinstance(info, dict) else None
         if isinstance(size, int) and size > MAX_CONTEXT_BYTES:
-            raise ContextFileError(sidecar, f"file is {size} bytes, over the limit")
+            raise ContextFileError(source, f"file is {size} bytes, over the limit")
         try:
             model = await ensure_async(
-                self.contents_manager.get(sidecar, content=True, type="file", format=None)
+                self.contents_manager.get(api_path, content=True, type="file", format=None)
             )
         except web.HTTPError as err:
             if err.status_code == 404:
                 return None
-            raise ContextFileError(sidecar, f"cannot be read: {err.log_message or err}") from None
+            raise ContextFileError(source, f"cannot be read: {err.log_message or err}") from None
         content = model.get("content")
         if model.get("format") == "base64":
             try:
                 content = base64.b64decode(content or "")
             except (binascii.Error, ValueError):
-                raise ContextFileError(sidecar, "cannot be decoded") from None
+                raise ContextFileError(source, "cannot be decoded") from None
         if content is None:
-            raise ContextFileError(sidecar, "is not a file")
-        return await asyncio.to_thread(parse_context, content, sidecar)
+            raise ContextFileError(source, "is not a file")
+        return content
 
     async def load_shared(self, path: str) -> CollabContext | None:
         """:meth:`load` for requests that only read the context (completions,
@@ -256,6 +290,17 @@ class ContentsContextStore:
         if local is None:
             return await self.load(path)
         return await asyncio.to_thread(self.shared.load, local, sidecar)
+
+    async def load_for_prompt(self, path: str) -> CollabContext | None:
+        """:meth:`load_shared` without the evidence (provenance, preview results,
+        history, checks, highlights, corrections): what completions and previews
+        put in a prompt, read from the hot file alone. Shared and read-only; it
+        cannot be saved. Other contents managers read the whole context."""
+        sidecar = self.sidecar_for(path)
+        local = self.os_path(sidecar)
+        if local is None:
+            return await self.load(path)
+        return await asyncio.to_thread(self.prompt_contexts.load, local, sidecar)
 
     async def load_or_new(self, path: str) -> CollabContext:
         return await self.load(path) or CollabContext()
@@ -303,7 +348,8 @@ class ContentsContextStore:
                 raise StaleRevisionError(
                     self.sidecar_for(path), expected=base_revision, actual=stored
                 )
-            working = (current or CollabContext()).model_copy(deep=True)
+            # Freshly read, not the shared copy: changed in place (see LocalContextStore.update).
+            working = current or CollabContext()
             changed = change(working) or working
             to_write = next_revision(current, changed, self.sidecar_for(path))
             await self._write(path, to_write)

@@ -74,8 +74,9 @@ async def _context_for(handler: CollabMixin, path: str | None, use_context: bool
     checked = handler.store.check_path(path)
     await handler.store.require_notebook(checked)
     # Only the sidecar's (accepted) context: unreviewed embedded entries never
-    # reach a model. Parsed once per version of the file, shared read-only.
-    return await handler.store.load_shared(checked) if use_context else None
+    # reach a model. Parsed once per version of the file, shared read-only, and
+    # without the evidence a prompt does not use.
+    return await handler.store.load_for_prompt(checked) if use_context else None
 
 
 async def completion_events(
