@@ -253,3 +253,38 @@ def test_a_context_that_loses_all_its_evidence_goes_back_to_one_file(store):
     assert _evidence_files(store) == []
     assert store.load() == written
     assert [a.id for a in written.amendments] == [a.id for a in saved.amendments]
+
+
+class _RemoteContents:
+    """A contents manager that is not local (no root folder on this machine), as
+    S3 or database backends are: it serves the files of a FileContentsManager."""
+
+    def __init__(self, root: Path):
+        from jupyter_server.services.contents.filemanager import FileContentsManager
+
+        self._inner = FileContentsManager(root_dir=str(root))
+
+    def file_exists(self, path: str) -> bool:
+        return self._inner.file_exists(path)
+
+    def get(self, path: str, **kwargs):
+        return self._inner.get(path, **kwargs)
+
+    def save(self, model: dict, path: str):
+        return self._inner.save(model, path)
+
+
+def test_a_contents_manager_that_is_not_local_reads_a_split_context(tmp_path):
+    import asyncio
+
+    from jupyter_collab.server.contents_store import ContentsContextStore
+
+    local = LocalContextStore(tmp_path / "nb.ipynb")
+    saved = local.save(_context())
+    remote = ContentsContextStore(_RemoteContents(tmp_path))
+    assert not remote.is_local
+    assert asyncio.run(remote.load("nb.ipynb")) == saved
+    [name] = _evidence_files(local)
+    (evidence_folder(local.path) / name).unlink()
+    with pytest.raises(ContextFileError, match="missing"):
+        asyncio.run(remote.load("nb.ipynb"))
