@@ -192,7 +192,7 @@ def test_a_saved_file_loads_back_equal(store):
     # by its hash in the hot file; the two read back as the whole context.
     evidence = serialize_evidence_bytes(saved)
     ref = evidence_ref(evidence)
-    assert store.path.read_bytes() == serialize_hot_body(saved, ref) + b"\n"
+    assert store.path.read_bytes() == serialize_hot_body(saved, [ref]) + b"\n"
     assert (evidence_folder(store.path) / ref.file).read_bytes() == evidence
     assert store.load() == saved
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from jupyter_collab.core import store as store_module
-from jupyter_collab.core.context_evidence import HotContext
+from jupyter_collab.core.context_evidence import CHUNK, HotContext
 from jupyter_collab.core.context_format import parse_context, serialize_context_bytes
 from jupyter_collab.core.context_model import (
     Amendment,
@@ -22,6 +22,7 @@ from jupyter_collab.core.context_model import (
     Provenance,
 )
 from jupyter_collab.core.errors import ContextFileError
+from jupyter_collab.core.operations.entries import set_status
 from jupyter_collab.core.operations.expectations import add_probe
 from jupyter_collab.core.store import LocalContextStore, evidence_folder
 
@@ -79,7 +80,7 @@ def test_the_hot_file_holds_the_amendments_and_names_the_evidence_file(store):
         assert not {"provenance", "preview", "history", "check"} & set(entry)
     assert "highlights" not in hot and "corrections" not in hot
     [name] = _evidence_files(store)
-    assert hot["evidence"]["file"] == name
+    assert [ref["file"] for ref in hot["evidence"]] == [name]
     evidence = json.loads((evidence_folder(store.path) / name).read_text())
     assert sorted(evidence["amendments"]) == ["a-0000", "a-0001", "a-0002"]  # not a-lean
     assert len(evidence["highlights"]) == 3
@@ -167,6 +168,22 @@ def test_evidence_changed_in_place_or_replaced_is_written(store):
     again = store.save(result)
     assert store.load() == again
     assert store.load().amendments[2].preview[-1].probe == "another probe"
+
+
+def test_an_edit_rewrites_only_the_evidence_file_of_its_run_of_entries(store):
+    saved = store.save(_context(2 * CHUNK + 10))
+    files = _evidence_files(store)
+    assert len(files) == 3
+    # The panel's edit of one amendment (its history grows): one file changes.
+    edited, _ = set_status(store.load(), f"a-{CHUNK + 5:04d}", "disabled")
+    written = store.save(edited)
+    after = _evidence_files(store)
+    assert len(set(after) - set(files)) == 1
+    assert store.load() == written
+    assert store.load().amendments[CHUNK + 5].history[-1].status == "accepted"
+    hot = json.loads(store.path.read_text())
+    assert len(hot["evidence"]) == 3
+    assert saved.revision + 1 == written.revision
 
 
 def test_evidence_models_are_frozen_and_an_editable_copy_shares_them():

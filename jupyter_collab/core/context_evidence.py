@@ -6,11 +6,13 @@ the highlights and corrections it was made from. A completion only needs the
 amendments themselves, so the evidence lives in a second file:
 
 * ``X.collab.json`` (the hot file) holds settings, tombstones and the amendments
-  without their evidence, plus ``evidence``: the name and SHA-256 of the evidence
-  file written with it;
-* ``X.collab.evidence/<first 16 hex of the SHA-256>.json`` holds the evidence,
-  keyed by amendment id. Its name is its content, so an evidence file is never
-  rewritten: a save whose evidence is unchanged writes the hot file only.
+  without their evidence, plus ``evidence``: the names and SHA-256 hashes of the
+  evidence files written with it;
+* ``X.collab.evidence/<first 16 hex of the SHA-256>.json`` each hold the evidence
+  of a run of :data:`CHUNK` amendments (keyed by id) and of as many highlights
+  and corrections, in order. A file's name is its content, so an evidence file
+  is never rewritten: a save writes the hot file and only the evidence files
+  whose part of the evidence changed (an edit of one amendment: one file).
 
 Two files cannot be replaced together atomically, so the order is the rule: the
 evidence file is written (and fsynced) first under its new name, then the hot
@@ -53,6 +55,11 @@ from .gc_pause import gc_paused
 #: The amendment fields kept in the evidence file.
 EVIDENCE_FIELDS = ("provenance", "preview", "history", "check")
 EVIDENCE_FOLDER_SUFFIX = ".evidence"
+#: Entries per evidence file: at 10,000 amendments 40 files of about 1 MB, so an
+#: edit rewrites about 1 MB instead of the whole evidence.
+CHUNK = 256
+#: More evidence files than a context within MAX_CONTEXT_BYTES can need.
+MAX_EVIDENCE_FILES = 4096
 _HEX = r"^[0-9a-f]{64}$"
 
 
@@ -70,7 +77,7 @@ class HotContext(CollabContext):
     stores refuse it, so a prompt-path read can never drop evidence.
     """
 
-    evidence: EvidenceRef | None = None
+    evidence: list[EvidenceRef] | None = Field(default=None, max_length=MAX_EVIDENCE_FILES)
 
 
 class AmendmentEvidence(StrictModel):
@@ -105,6 +112,20 @@ def _has_evidence(fields: dict) -> bool:
         or fields["check"] is not None
         or fields["provenance"] != _DEFAULT_PROVENANCE
     )
+
+
+def evidence_chunks(context: CollabContext) -> list[CollabContext]:
+    """``context``'s evidence in runs of :data:`CHUNK` amendments, highlights and
+    corrections (views sharing the entries; only their evidence is used)."""
+    longest = max(len(context.amendments), len(context.highlights), len(context.corrections))
+    return [
+        CollabContext.model_construct(
+            amendments=context.amendments[start : start + CHUNK],
+            highlights=context.highlights[start : start + CHUNK],
+            corrections=context.corrections[start : start + CHUNK],
+        )
+        for start in range(0, longest, CHUNK)
+    ]
 
 
 def evidence_parts(context: CollabContext) -> tuple:
@@ -208,8 +229,9 @@ def evidence_ref(data: bytes) -> EvidenceRef:
     return EvidenceRef(file=f"{digest[:16]}.json", sha256=digest)
 
 
-def hot_fields(context: CollabContext, ref: EvidenceRef | None) -> dict:
-    """The top-level fields of the hot file: the amendments without their evidence."""
+def hot_fields(context: CollabContext, ref: list[EvidenceRef] | None) -> dict:
+    """The top-level fields of the hot file: with ``ref`` (the evidence files), the
+    amendments without their evidence; without, the whole context."""
     top = dict(context.__dict__)
     top.pop("evidence", None)
     if not top.get("removed"):
@@ -244,24 +266,34 @@ def parse_evidence(data: bytes, ref: EvidenceRef, source: str) -> EvidenceFile:
         raise ContextFileError(source, f"evidence file does not validate: {err}") from None
 
 
-def merge_evidence(hot: HotContext, evidence: EvidenceFile, source: str) -> CollabContext:
-    """The whole context: ``hot``'s entries with their evidence put back."""
+def merge_evidence(hot: HotContext, evidence: list[EvidenceFile], source: str) -> CollabContext:
+    """The whole context: ``hot``'s entries with their evidence (its files in
+    order) put back."""
     fields = dict(hot.__dict__)
     fields.pop("evidence", None)
     amendments = fields["amendments"]
-    known = {a.id for a in amendments}
-    unknown = [key for key in evidence.amendments if key not in known]
-    if unknown:
-        raise ContextFileError(
-            source, f"evidence file holds evidence of unknown amendment(s): {unknown[:5]}"
-        )
+    by_id: dict[str, AmendmentEvidence] = {}
+    highlights: list[Highlight] = []
+    corrections: list[Correction] = []
+    for part in evidence:
+        for key, found in part.amendments.items():
+            if key in by_id:
+                raise ContextFileError(source, f"evidence of amendment {key!r} is given twice")
+            by_id[key] = found
+        highlights.extend(part.highlights)
+        corrections.extend(part.corrections)
     for amendment in amendments:
-        found = evidence.amendments.get(amendment.id)
+        found = by_id.pop(amendment.id, None)
         if found is not None:
             # Freshly parsed objects owned by this read: filled in place.
             amendment.__dict__.update(found.__dict__)
-    fields["highlights"] = evidence.highlights
-    fields["corrections"] = evidence.corrections
+    if by_id:
+        unknown = sorted(by_id)[:5]
+        raise ContextFileError(
+            source, f"evidence files hold evidence of unknown amendment(s): {unknown}"
+        )
+    fields["highlights"] = highlights
+    fields["corrections"] = corrections
     fields_set = set(hot.model_fields_set) - {"evidence"} | {"highlights", "corrections"}
     context = CollabContext.model_construct(_fields_set=fields_set, **fields)
     try:

@@ -67,8 +67,8 @@ def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
     if parsed.evidence is not None:
         raise ContextFileError(
             source,
-            f"holds the amendments without their evidence, which is in "
-            f"{parsed.evidence.file}; read it through the context store",
+            "holds the amendments without their evidence, which is in "
+            f"{len(parsed.evidence)} evidence file(s); read it through the context store",
         )
     return whole_context(parsed)
 
@@ -185,7 +185,7 @@ def serialize_context_body(context: CollabContext) -> bytes:
     return serialize_hot_body(context, None)
 
 
-def serialize_hot_body(context: CollabContext, evidence: EvidenceRef | None) -> bytes:
+def serialize_hot_body(context: CollabContext, evidence: list[EvidenceRef] | None) -> bytes:
     """The hot file's bytes but the trailing newline: with ``evidence``, the
     amendments without their evidence and the name of the file that holds it
     (``context_evidence.py``); without, the whole context."""
@@ -196,12 +196,13 @@ def serialize_hot_body(context: CollabContext, evidence: EvidenceRef | None) -> 
         data = context_to_jsonable(context)
         if evidence is not None:
             data = split_jsonable(data)[0]
-            data["evidence"] = evidence.model_dump(mode="json")
+            data["evidence"] = [ref.model_dump(mode="json") for ref in evidence]
         return orjson.dumps(data, option=FILE_OPTIONS)
 
 
 def serialize_evidence_bytes(context: CollabContext) -> bytes:
-    """The evidence file's bytes (``context_evidence.py``), sorted and indented too."""
+    """An evidence file's bytes for ``context``, an evidence chunk
+    (``context_evidence.evidence_chunks``), sorted and indented too."""
     try:
         return serialize_evidence(context, FILE_OPTIONS | orjson.OPT_UTC_Z, model_fields)
     except TypeError:  # as in serialize_hot_body

@@ -22,6 +22,7 @@ from pathlib import Path
 from .context_evidence import (
     EvidenceRef,
     HotContext,
+    evidence_chunks,
     evidence_folder_for,
     evidence_parts,
     evidence_ref,
@@ -86,54 +87,70 @@ def read_hot_context_file(path: Path, source: str) -> HotContext | None:
 
 
 def read_context_file(path: Path, source: str) -> CollabContext | None:
-    """Read and validate the whole context (hot file and its evidence file);
+    """Read and validate the whole context (hot file and its evidence files);
     ``None`` when there is no context file."""
     path = Path(path)
-    for attempt in (1, 2):
+    missing = None
+    for _attempt in (1, 2):
         hot = read_hot_context_file(path, source)
         if hot is None:
             return None
         if hot.evidence is None:
             # One file (as written before the split, or with no evidence): the
-            # next save decides whether it needs an evidence file.
+            # next save decides whether it needs evidence files.
             _forget(path)
             return whole_context(hot)
-        evidence_path = evidence_folder(path) / hot.evidence.file
-        evidence_source = f"{source} (evidence file {evidence_path.name})"
-        raw = _read_bytes(evidence_path, evidence_source)
-        if raw is not None:
-            evidence = parse_evidence(raw, hot.evidence, evidence_source)
-            context = merge_evidence(hot, evidence, source)
+        parts, missing = [], None
+        for ref in hot.evidence:
+            evidence_path = evidence_folder(path) / ref.file
+            evidence_source = f"{source} (evidence file {evidence_path.name})"
+            raw = _read_bytes(evidence_path, evidence_source)
+            if raw is None:
+                missing = evidence_path
+                break
+            parts.append(parse_evidence(raw, ref, evidence_source))
+        if missing is None:
+            context = merge_evidence(hot, parts, source)
             _remember(path, context, hot.evidence)
             return context
-        if attempt == 2:
-            break
-        # A writer may have replaced the hot file and removed the evidence file
+        # A writer may have replaced the hot file and removed an evidence file
         # this one named between the two reads: read the hot file again, once.
     raise ContextFileError(
         source,
-        f"names the evidence file {evidence_path}, which is missing (provenance, "
-        "preview results, history, checks, highlights and corrections are in it); "
-        "restore it (or the notebook's embedded copy) before changing this context",
+        f"names the evidence file {missing}, which is missing (provenance, "
+        "preview results, history, checks, highlights and corrections are in the "
+        "evidence files); restore it (or the notebook's embedded copy) before "
+        "changing this context",
     )
 
 
-# What each context file's evidence file holds, as the last read or write in this
-# process saw it: the evidence objects and the evidence file they are in. A save
-# whose evidence is the very same objects (``evidence_parts``) names that file
-# again instead of writing it. Few paths, since each entry holds a context's evidence.
-_KNOWN_EVIDENCE: OrderedDict[str, tuple[tuple, EvidenceRef | None]] = OrderedDict()
+# What each context file's evidence files hold, as the last read or write in this
+# process saw it: per evidence chunk, its evidence objects and the file they are
+# in. A save whose chunk is the very same objects (``evidence_parts``) names that
+# file again instead of writing it. Few paths: each entry holds a context's evidence.
+Known = list[tuple[tuple, EvidenceRef | None]]
+_KNOWN_EVIDENCE: OrderedDict[str, tuple[Known, list[EvidenceRef] | None]] = OrderedDict()
 _KNOWN_LOCK = threading.Lock()
 _KNOWN_PATHS = 4
 
 
 def _remember(
-    path: Path, context: CollabContext, ref: EvidenceRef | None, parts: tuple | None = None
+    path: Path,
+    context: CollabContext,
+    refs: list[EvidenceRef] | None,
+    known: Known | None = None,
 ) -> None:
     key = os.path.abspath(path)
-    parts = evidence_parts(context) if parts is None else parts
+    if known is None:
+        # As read: the files are the chunks, in order (empty chunks have no file,
+        # so a read that cannot tell which chunk a file is remembers nothing).
+        chunks = evidence_chunks(context)
+        if refs is None or len(chunks) != len(refs):
+            _forget(path)
+            return
+        known = [(evidence_parts(c), r) for c, r in zip(chunks, refs, strict=True)]
     with _KNOWN_LOCK:
-        _KNOWN_EVIDENCE[key] = (parts, ref)
+        _KNOWN_EVIDENCE[key] = (known, refs)
         _KNOWN_EVIDENCE.move_to_end(key)
         while len(_KNOWN_EVIDENCE) > _KNOWN_PATHS:
             _KNOWN_EVIDENCE.popitem(last=False)
@@ -144,25 +161,20 @@ def _forget(path: Path) -> None:
         _KNOWN_EVIDENCE.pop(os.path.abspath(path), None)
 
 
-def _known_ref(path: Path, parts: tuple) -> tuple[bool, EvidenceRef | None]:
-    """(found, ref): whether ``parts`` is the evidence last read or written for ``path``."""
+def _known_chunks(path: Path) -> Known:
     with _KNOWN_LOCK:
         known = _KNOWN_EVIDENCE.get(os.path.abspath(path))
-    if known is None or not same_parts(known[0], parts):
-        return False, None
-    ref = known[1]
-    if ref is not None and not (evidence_folder(path) / ref.file).is_file():
-        return False, None
-    return True, ref
+    return known[0] if known is not None else []
 
 
 def write_context_file(path: Path, context: CollabContext) -> None:
     """Atomically replace the context at ``path`` with ``context``; call it holding
     the folder lock.
 
-    The evidence file is written first (only when the evidence changed), then the
-    hot file that names it; evidence files no hot file names any more are removed
-    after (the one just replaced is kept for readers still on the old hot file).
+    The evidence files whose part of the evidence changed are written first, then
+    the hot file that names them all; evidence files no hot file names any more
+    are removed after (those of the hot file just replaced are kept for readers
+    still on it).
     """
     if isinstance(context, HotContext) and context.evidence is not None:
         raise ContextFileError(
@@ -171,28 +183,50 @@ def write_context_file(path: Path, context: CollabContext) -> None:
             "load the whole context to change it",
         )
     remove_leftover_temp_files(path)
-    parts = evidence_parts(context)
-    found, ref = _known_ref(path, parts)
-    if not found:
-        ref = None
-        if has_evidence(context):
-            data = serialize_evidence_bytes(context)
-            ref = evidence_ref(data)
-            folder = evidence_folder(path)
-            target = folder / ref.file
-            if not target.is_file():
-                folder.mkdir(exist_ok=True)
-                remove_leftover_temp_files(target)
-                atomic_write_bytes(target, data)
+    folder = evidence_folder(path)
+    before = _known_chunks(path)
+    known: Known = []
+    pending: list[int] = []  # changed chunks without evidence of their own
+    for index, chunk in enumerate(evidence_chunks(context)):
+        parts = evidence_parts(chunk)
+        if index < len(before) and same_parts(before[index][0], parts):
+            ref = before[index][1]
+            if ref is None or (folder / ref.file).is_file():
+                known.append((parts, ref))
+                continue
+        known.append((parts, _write_evidence(folder, chunk) if has_evidence(chunk) else None))
+        pending.append(index)
+    if any(ref is not None for _, ref in known):
+        # Every chunk has a file once any has evidence, so the files and the
+        # chunks line up (a reader can tell which chunk each file is).
+        chunks = evidence_chunks(context)
+        for index in pending:
+            if known[index][1] is None:
+                known[index] = (known[index][0], _write_evidence(folder, chunks[index]))
+    else:
+        known = [(parts, None) for parts, _ in known]
+    refs = [ref for _, ref in known if ref is not None] or None
     previous = _named_evidence(path)
-    atomic_write_bytes(path, serialize_hot_body(context, ref), b"\n")
-    _remember(path, context, ref, parts)
-    _collect_evidence(path, keep={r.file for r in (ref, previous) if r is not None})
+    atomic_write_bytes(path, serialize_hot_body(context, refs), b"\n")
+    _remember(path, context, refs, known)
+    _collect_evidence(path, keep={r.file for r in (refs or []) + (previous or [])})
 
 
-def _named_evidence(path: Path) -> EvidenceRef | None:
-    """The evidence file the current hot file names (as last read or written here,
-    else read from the hot file)."""
+def _write_evidence(folder: Path, chunk: CollabContext) -> EvidenceRef:
+    """Write ``chunk``'s evidence file unless a file of its content is there."""
+    data = serialize_evidence_bytes(chunk)
+    ref = evidence_ref(data)
+    target = folder / ref.file
+    if not target.is_file():
+        folder.mkdir(exist_ok=True)
+        remove_leftover_temp_files(target)
+        atomic_write_bytes(target, data)
+    return ref
+
+
+def _named_evidence(path: Path) -> list[EvidenceRef] | None:
+    """The evidence files the current hot file names (as last read or written
+    here, else read from the hot file)."""
     with _KNOWN_LOCK:
         known = _KNOWN_EVIDENCE.get(os.path.abspath(path))
     if known is not None:

@@ -228,23 +228,25 @@ class ContentsContextStore:
         if hot.evidence is None:
             return whole_context(hot)
         # A context split in two (written by a local store, e.g. checked out from
-        # git): its evidence file, by the name and hash the hot file gives.
+        # git): its evidence files, by the names and hashes the hot file gives.
         folder = posixpath.join(
             posixpath.dirname(sidecar), evidence_folder_for(posixpath.basename(sidecar))
         )
-        evidence_path = posixpath.join(folder, hot.evidence.file)
-        evidence_source = f"{sidecar} (evidence file {evidence_path})"
-        raw = await self._read_through_manager(evidence_path, evidence_source)
-        if raw is None:
-            raise ContextFileError(
-                sidecar,
-                f"names the evidence file {evidence_path}, which is missing; restore "
-                "it (or the notebook's embedded copy) before changing this context",
-            )
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8")
-        evidence = await asyncio.to_thread(parse_evidence, raw, hot.evidence, evidence_source)
-        return merge_evidence(hot, evidence, sidecar)
+        parts = []
+        for ref in hot.evidence:
+            evidence_path = posixpath.join(folder, ref.file)
+            evidence_source = f"{sidecar} (evidence file {evidence_path})"
+            raw = await self._read_through_manager(evidence_path, evidence_source)
+            if raw is None:
+                raise ContextFileError(
+                    sidecar,
+                    f"names the evidence file {evidence_path}, which is missing; restore "
+                    "it (or the notebook's embedded copy) before changing this context",
+                )
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8")
+            parts.append(await asyncio.to_thread(parse_evidence, raw, ref, evidence_source))
+        return merge_evidence(hot, parts, sidecar)
 
     async def _read_through_manager(
         self, api_path: str, source: str | None = None
