@@ -5,7 +5,12 @@ Each amendment is shaped as the loop makes it (``Broker.finalize``): a highlight
 a correction, provenance (quote, correction, prompt) and preview results; one in
 ten is disabled and one in five has an edit in its history. The files are real
 sidecars on disk, read and written by ``LocalContextStore`` (the CLI and kernel
-door's store; the server door shares its parse/serialize/revision functions).
+door's store; the server door shares its file functions): a hot file with the
+amendments and evidence files with their provenance, previews, history, checks,
+highlights and corrections (``core/context_evidence.py``). ``load`` is the read
+every completion and preview makes (the hot file alone); the whole read, a save
+that writes new evidence, ``update()``, and the same context stored as one file
+as before the split are reported beside it.
 
 Assembly is timed on the context as the doors hold it: parsed once per version
 of the file and shared read-only (the server door's per-path cache, the kernel
@@ -15,9 +20,9 @@ completion after the file changed, a context changed in memory) is reported
 beside it, as ``cold``.
 
 Baselines, in the same run, on the same data:
-* load     -> ``json.loads`` of the same bytes (parsing without validation);
-* save     -> ``json.dumps(sort_keys, indent=2)`` of the same dict plus the same
-              atomic write (temp file, fsync, rename);
+* load     -> ``json.loads`` of the same bytes (the hot file; parsing without validation);
+* save     -> ``json.dumps(sort_keys, indent=2)`` of the whole context's dict plus the
+              same atomic write (temp file, fsync, rename);
 * assemble -> joining the enabled amendments' texts into one string.
 """
 
@@ -184,6 +189,7 @@ def measure_size(
     from jupyter_collab.core.assembly import share_read_only
     from jupyter_collab.core.context_format import serialize_context
     from jupyter_collab.core.local_files import atomic_write_text
+    from jupyter_collab.core.operations.entries import set_status
     from jupyter_collab.core.store import LocalContextStore, evidence_folder
 
     notebook = folder / f"ctx{n}{'-lean' if lean else ''}.ipynb"
@@ -222,20 +228,22 @@ def measure_size(
         json.loads(store.path.read_bytes())
         return (time.perf_counter() - start) * 1000
 
-    def edit(context) -> None:
-        """An edit of one amendment, as the panel or the CLI make it."""
+    def edit(context):
+        """An edit of one amendment as the panel and the CLI make it (the operation
+        they call: a new status, a revision in the amendment's history)."""
         state["edits"] += 1
-        amendment = context.amendments[state["edits"] % n]
-        amendment.status = "disabled" if amendment.status == "accepted" else "accepted"
+        amendment = context.amendments[(state["edits"] * 7919) % n]
+        status = "disabled" if amendment.status == "accepted" else "accepted"
+        return set_status(context, amendment.id, status)[0]
 
     def save() -> float:
-        edit(state["context"])
+        state["context"] = edit(state["context"])
         start = time.perf_counter()
         state["context"] = store.save(state["context"])
         return (time.perf_counter() - start) * 1000
 
     def save_new_evidence() -> float:
-        """A save whose evidence changed (a finalize adds a highlight): both files."""
+        """A save after a new highlight: the hot file and the last evidence file."""
         from jupyter_collab.core.context_model import Highlight
 
         state["context"].highlights.append(
@@ -297,12 +305,14 @@ def measure_size(
         gc.collect()
         results[name] = {"ms": [fn() for _ in range(runs)]}
     prepared = broker.prepare(request, state["context"])
-    assert prepared.input_hash == broker.prepare(request, shared).input_hash
+    # The hot file alone gives the very prompt the whole context gives.
+    assert prepared.input_hash == broker.prepare(request, store.load_for_prompt()).input_hash
     results["parts"] = parts(store, folder, runs)
     results["single_file"] = single_file(state["context"], folder, runs)
     results["meta"] = {
         "file_mb": round(size_mb, 2),
         "evidence_mb": round(evidence_mb, 2),
+        "evidence_files": len(evidence),
         "included": len(prepared.assembled.included_ids),
         "omitted": len(prepared.assembled.omitted_ids),
         "system_chars": len(prepared.assembled.system_text),
@@ -420,9 +430,10 @@ def run(settings: Settings) -> list[Result]:
         "load": "LocalContextStore.load_for_prompt(): read, parse and validate (pydantic) "
         "the hot file, the amendments without their evidence, which is what every "
         "completion and preview reads",
-        "save": "LocalContextStore.save() after an edit of one amendment: revision check, "
-        "serialize the hot file, atomic write with fsync; the evidence file is unchanged "
-        "and not written",
+        "save": "LocalContextStore.save() after the panel's edit of one amendment (a new "
+        "status and a revision in its history): revision check, the evidence file of its "
+        "run of 256 entries and the hot file serialized and written atomically with "
+        "fsync; the other evidence files are unchanged and not written",
         "assemble": "Broker.prepare(): prompt assembly within the default 50,000-token "
         "budget plus the input hash, on the context as the doors hold it (parsed once per "
         "version of the file, shared read-only: what each completion pays)",
@@ -435,8 +446,9 @@ def run(settings: Settings) -> list[Result]:
         note = (
             f"{what[name]}. Median ms by size: "
             + ", ".join(f"{int(n):,}: {v}" for n, v in growth.items())
-            + f". 10k hot file {big['meta']['file_mb']} MB (evidence file "
-            f"{big['meta']['evidence_mb']} MB); {ratio(value, base):.1f}x the baseline. "
+            + f". 10k hot file {big['meta']['file_mb']} MB (evidence files "
+            f"{big['meta']['evidence_mb']} MB in {big['meta']['evidence_files']}); "
+            f"{ratio(value, base):.1f}x the baseline. "
             f"Lean entries (text only, as the panel/CLI add them; "
             f"{lean['meta']['file_mb']} MB at 10k): {median(lean[name]['ms']):.1f} ms."
         )
@@ -462,8 +474,8 @@ def run(settings: Settings) -> list[Result]:
             update = {str(n): rounded(median(per_size[n]["update"]["ms"]), 3) for n in SIZES}
             note += (
                 f" At 10k: serializing the hot file {big['parts']['serialize_ms']:.0f} ms, "
-                f"writing and fsyncing it {big['parts']['write_fsync_ms']:.0f} ms. A save whose "
-                "evidence changed (a new highlight: both files written): "
+                f"writing and fsyncing it {big['parts']['write_fsync_ms']:.0f} ms. A save after a "
+                "new highlight (the hot file and the last evidence file written): "
                 + ", ".join(f"{int(n):,}: {v}" for n, v in fresh.items())
                 + " ms. LocalContextStore.update() (whole load, edit, save): "
                 + ", ".join(f"{int(n):,}: {v}" for n, v in update.items())
