@@ -6,7 +6,11 @@ Built on the file format (``context_format.py``) and the local file machinery
 * a file that does not parse or validate raises :class:`ContextFileError`
   naming the file and the problem, and is never overwritten;
 * writes are atomic and made under the folder lock, so no writer's change is
-  lost between its read and its write.
+  lost between its read and its write;
+* a context with evidence is two kinds of file (``context_evidence.py``): the hot
+  file, all a prompt reads (:func:`read_hot_context_file`), and evidence files
+  written before the hot file that names them, each only when its part of the
+  evidence changed.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ the CLI and the kernel write it too, so the server
   outside the server root.
 
 Other contents managers (databases, S3, JupyterHub setups) go through the
-ContentsManager API as before.
+ContentsManager API as before: they read a context split into a hot file and
+evidence files (``core/context_evidence.py``) and write the whole context as one file.
 
 Read-only requests get a parsed context from :class:`~.shared_contexts.SharedContexts`.
 """
