@@ -32,6 +32,7 @@ Nothing here touches the file system.
 from __future__ import annotations
 
 import hashlib
+import operator
 from typing import ClassVar
 
 import orjson
@@ -39,6 +40,7 @@ from pydantic import Field, ValidationError
 
 from .context_model import (
     SCHEMA_VERSION,
+    Amendment,
     AmendmentRevision,
     CheckRecord,
     CollabContext,
@@ -128,47 +130,39 @@ def evidence_chunks(context: CollabContext) -> list[CollabContext]:
     ]
 
 
-def evidence_parts(context: CollabContext) -> tuple:
-    """The evidence objects of ``context``, for an identity comparison.
+_HIGHLIGHTS = object()  # section marks in evidence_parts
+_CORRECTIONS = object()
+
+
+def evidence_parts(context: CollabContext) -> list[object]:
+    """The evidence objects of ``context`` in order, for an identity comparison.
 
     Evidence models are frozen and are only ever replaced, never changed in
     place, so the same objects in the same places mean the same evidence: a
-    save compares these with ``is`` (microseconds per entry) instead of
-    serializing the evidence again.
+    save compares these with ``is`` (well under a microsecond per entry)
+    instead of serializing the evidence again. Per amendment: its id (the
+    objects before it belong to the amendment before), provenance, check, then
+    its preview results and revisions (of different types, so an object cannot
+    pass from one list to the other unseen).
     """
-    parts: list[object] = [tuple(context.highlights), tuple(context.corrections)]
+    parts: list[object] = []
+    extend = parts.extend
     for amendment in context.amendments:
         fields = amendment.__dict__
-        parts.append(
-            (
-                fields["id"],
-                fields["provenance"],
-                tuple(fields["preview"]),
-                tuple(fields["history"]),
-                fields["check"],
-            )
-        )
-    return tuple(parts)
+        extend((fields["id"], fields["provenance"], fields["check"]))
+        extend(fields["preview"])
+        extend(fields["history"])
+    parts.append(_HIGHLIGHTS)
+    extend(context.highlights)
+    parts.append(_CORRECTIONS)
+    extend(context.corrections)
+    return parts
 
 
-def same_parts(a: tuple, b: tuple) -> bool:
-    """Whether two :func:`evidence_parts` hold the very same objects."""
-    if len(a) != len(b):
-        return False
-    for left, right in zip(a, b, strict=True):
-        if len(left) != len(right):
-            return False
-        for x, y in zip(left, right, strict=True):
-            if x is y:
-                continue
-            if isinstance(x, tuple) and isinstance(y, tuple):
-                if len(x) != len(y) or any(p is not q for p, q in zip(x, y, strict=True)):
-                    return False
-                continue
-            if isinstance(x, str) and x == y:  # ids
-                continue
-            return False
-    return True
+def same_parts(a: list[object], b: list[object]) -> bool:
+    """Whether two :func:`evidence_parts` hold the very same objects, in order (an
+    id that is an equal but different string counts as a change: safe, only slower)."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def has_evidence(context: CollabContext) -> bool:
@@ -229,6 +223,19 @@ def evidence_ref(data: bytes) -> EvidenceRef:
     return EvidenceRef(file=f"{digest[:16]}.json", sha256=digest)
 
 
+# Fields the file leaves out while unset (``StrictModel.omit_when_unset``).
+_HOT_OMIT = tuple(n for n in Amendment.omit_when_unset if n not in EVIDENCE_FIELDS)
+
+
+def _hot_amendment(fields: dict) -> dict:
+    hot = fields.copy()
+    del hot["provenance"], hot["preview"], hot["history"], hot["check"]
+    for name in _HOT_OMIT:
+        if not hot[name]:
+            del hot[name]
+    return hot
+
+
 def hot_fields(context: CollabContext, ref: list[EvidenceRef] | None) -> dict:
     """The top-level fields of the hot file: with ``ref`` (the evidence files), the
     amendments without their evidence; without, the whole context."""
@@ -237,14 +244,7 @@ def hot_fields(context: CollabContext, ref: list[EvidenceRef] | None) -> dict:
     if not top.get("removed"):
         top.pop("removed", None)
     if ref is not None:
-        top["amendments"] = [
-            {
-                k: v
-                for k, v in amendment.__dict__.items()
-                if k not in EVIDENCE_FIELDS and (k != "preview_model" or v)
-            }
-            for amendment in context.amendments
-        ]
+        top["amendments"] = [_hot_amendment(a.__dict__) for a in context.amendments]
         top["evidence"] = ref
         del top["highlights"]
         del top["corrections"]

@@ -132,7 +132,7 @@ def read_context_file(path: Path, source: str) -> CollabContext | None:
 # process saw it: per evidence chunk, its evidence objects and the file they are
 # in. A save whose chunk is the very same objects (``evidence_parts``) names that
 # file again instead of writing it. Few paths: each entry holds a context's evidence.
-Known = list[tuple[tuple, EvidenceRef | None]]
+Known = list[tuple[list[object], EvidenceRef | None]]
 _KNOWN_EVIDENCE: OrderedDict[str, tuple[Known, list[EvidenceRef] | None]] = OrderedDict()
 _KNOWN_LOCK = threading.Lock()
 _KNOWN_PATHS = 4
