@@ -186,6 +186,19 @@ def test_an_edit_rewrites_only_the_evidence_file_of_its_run_of_entries(store):
     assert saved.revision + 1 == written.revision
 
 
+def test_evidence_moved_between_amendments_is_written(store):
+    store.save(_context())
+    context = store.load()
+    first, second = context.amendments[0], context.amendments[1]
+    first.provenance, second.provenance = second.provenance, first.provenance
+    first.preview, second.preview = second.preview, first.preview
+    written = store.save(context)
+    loaded = store.load()
+    assert loaded == written
+    assert loaded.amendments[0].provenance.highlight_id == "h-0001"
+    assert loaded.amendments[1].preview[0].probe == "probe 0"
+
+
 def test_evidence_models_are_frozen_and_an_editable_copy_shares_them():
     context = _context()
     with pytest.raises(ValidationError):
