@@ -423,7 +423,8 @@ def run(settings: Settings) -> list[Result]:
     targets = {"load": "<= 100", "save": "<= 100", "assemble": "<= 10"}
     baseline_what = {
         "load": "json.loads of the same bytes",
-        "save": "json.dumps(sort_keys, indent=2) + atomic write (fsync, rename) of the same data",
+        "save": "json.dumps(sort_keys, indent=2) + atomic write (fsync, rename) of the whole "
+        "context as one file",
         "assemble": "joining the enabled amendment texts",
     }
     what = {
@@ -461,8 +462,8 @@ def run(settings: Settings) -> list[Result]:
         if name == "load":
             whole = {str(n): rounded(median(per_size[n]["load_whole"]["ms"]), 3) for n in SIZES}
             note += (
-                " LocalContextStore.load(), the whole context (hot file, evidence file, "
-                "hash check, merge; the panel, the check, edits): "
+                " LocalContextStore.load(), the whole context (hot file, evidence files, "
+                "hash checks, merge; the panel, the check, edits): "
                 + ", ".join(f"{int(n):,}: {v}" for n, v in whole.items())
                 + f" ms. Parsing the 10k hot file's JSON alone, without validation (orjson, "
                 f"collector paused): {big['parts']['parse_only_ms']:.0f} ms."
