@@ -5,7 +5,12 @@ Each amendment is shaped as the loop makes it (``Broker.finalize``): a highlight
 a correction, provenance (quote, correction, prompt) and preview results; one in
 ten is disabled and one in five has an edit in its history. The files are real
 sidecars on disk, read and written by ``LocalContextStore`` (the CLI and kernel
-door's store; the server door shares its parse/serialize/revision functions).
+door's store; the server door shares its file functions): a hot file with the
+amendments and evidence files with their provenance, previews, history, checks,
+highlights and corrections (``core/context_evidence.py``). ``load`` is the read
+every completion and preview makes (the hot file alone); the whole read, a save
+that writes new evidence, ``update()``, and the same context stored as one file
+as before the split are reported beside it.
 
 Assembly is timed on the context as the doors hold it: parsed once per version
 of the file and shared read-only (the server door's per-path cache, the kernel
@@ -15,9 +20,9 @@ completion after the file changed, a context changed in memory) is reported
 beside it, as ``cold``.
 
 Baselines, in the same run, on the same data:
-* load     -> ``json.loads`` of the same bytes (parsing without validation);
-* save     -> ``json.dumps(sort_keys, indent=2)`` of the same dict plus the same
-              atomic write (temp file, fsync, rename);
+* load     -> ``json.loads`` of the same bytes (the hot file; parsing without validation);
+* save     -> ``json.dumps(sort_keys, indent=2)`` of the whole context's dict plus the
+              same atomic write (temp file, fsync, rename);
 * assemble -> joining the enabled amendments' texts into one string.
 """
 
@@ -184,7 +189,8 @@ def measure_size(
     from jupyter_collab.core.assembly import share_read_only
     from jupyter_collab.core.context_format import serialize_context
     from jupyter_collab.core.local_files import atomic_write_text
-    from jupyter_collab.core.store import LocalContextStore
+    from jupyter_collab.core.operations.entries import set_status
+    from jupyter_collab.core.store import LocalContextStore, evidence_folder
 
     notebook = folder / f"ctx{n}{'-lean' if lean else ''}.ipynb"
     notebook.write_text("{}")
@@ -193,17 +199,28 @@ def measure_size(
     store.path.write_text(json.dumps(data, sort_keys=True, indent=2) + "\n")
     context = store.load()
     assert context is not None and len(context.amendments) == n
-    # Normalise the file to exactly what the store writes.
+    # Normalise the file to exactly what the store writes: a single file as before
+    # the split, read as it is and split by the store's first save.
     store.path.write_text(serialize_context(context))
+    context = store.save(store.load())
+    evidence = list(evidence_folder(store.path).glob("*.json"))
     size_mb = store.path.stat().st_size / 1e6
+    evidence_mb = sum(p.stat().st_size for p in evidence) / 1e6
     baseline_path = folder / f"ctx{n}.baseline.json"
-    state = {"context": context}
+    state = {"context": context, "edits": 0}
 
     def load() -> float:
         start = time.perf_counter()
+        loaded = store.load_for_prompt()
+        elapsed = time.perf_counter() - start
+        assert loaded is not None and len(loaded.amendments) == n
+        return elapsed * 1000
+
+    def load_whole() -> float:
+        start = time.perf_counter()
         loaded = store.load()
         elapsed = time.perf_counter() - start
-        assert loaded is not None
+        assert loaded is not None and len(loaded.amendments) == n
         return elapsed * 1000
 
     def load_baseline() -> float:
@@ -211,9 +228,35 @@ def measure_size(
         json.loads(store.path.read_bytes())
         return (time.perf_counter() - start) * 1000
 
+    def edit(context):
+        """An edit of one amendment as the panel and the CLI make it (the operation
+        they call: a new status, a revision in the amendment's history)."""
+        state["edits"] += 1
+        amendment = context.amendments[(state["edits"] * 7919) % n]
+        status = "disabled" if amendment.status == "accepted" else "accepted"
+        return set_status(context, amendment.id, status)[0]
+
     def save() -> float:
+        state["context"] = edit(state["context"])
         start = time.perf_counter()
         state["context"] = store.save(state["context"])
+        return (time.perf_counter() - start) * 1000
+
+    def save_new_evidence() -> float:
+        """A save after a new highlight: the hot file and the last evidence file."""
+        from jupyter_collab.core.context_model import Highlight
+
+        state["context"].highlights.append(
+            Highlight(position={"start": 0, "end": 1}, quote={"exact": "x"})
+        )
+        start = time.perf_counter()
+        state["context"] = store.save(state["context"])
+        return (time.perf_counter() - start) * 1000
+
+    def update() -> float:
+        """LocalContextStore.update(): read the whole context, change one entry, save."""
+        start = time.perf_counter()
+        state["context"] = store.update(edit)
         return (time.perf_counter() - start) * 1000
 
     def save_baseline() -> float:
@@ -221,7 +264,7 @@ def measure_size(
         atomic_write_text(baseline_path, json.dumps(data, sort_keys=True, indent=2) + "\n")
         return (time.perf_counter() - start) * 1000
 
-    shared = share_read_only(store.load())  # as the doors hold it
+    shared = share_read_only(store.load_for_prompt())  # as the server door holds it
 
     def assemble() -> float:
         start = time.perf_counter()
@@ -253,19 +296,33 @@ def measure_size(
         gc.collect()
         measured, baseline = interleaved(fn, base, runs)
         results[name] = {"ms": measured, "baseline_ms": baseline}
+    for name, fn in (
+        ("load_whole", load_whole),
+        ("save_new_evidence", save_new_evidence),
+        ("update", update),
+    ):
+        fn()  # warm-up
+        gc.collect()
+        results[name] = {"ms": [fn() for _ in range(runs)]}
     prepared = broker.prepare(request, state["context"])
-    assert prepared.input_hash == broker.prepare(request, shared).input_hash
-    results["parts"] = parts(store, state["context"], folder, runs)
-    results["hot_layout"] = hot_layout(state["context"], folder, runs)
+    # The hot file alone gives the very prompt the whole context gives.
+    assert prepared.input_hash == broker.prepare(request, store.load_for_prompt()).input_hash
+    results["parts"] = parts(store, folder, runs)
+    results["single_file"] = single_file(state["context"], folder, runs)
     results["meta"] = {
         "file_mb": round(size_mb, 2),
+        "evidence_mb": round(evidence_mb, 2),
+        "evidence_files": len(evidence),
         "included": len(prepared.assembled.included_ids),
         "omitted": len(prepared.assembled.omitted_ids),
         "system_chars": len(prepared.assembled.system_text),
     }
     log(
         f"context {n}{' lean' if lean else ''}: load {median(results['load']['ms']):.1f} ms, "
-        f"save {median(results['save']['ms']):.1f} ms, "
+        f"(whole {median(results['load_whole']['ms']):.1f}), "
+        f"save {median(results['save']['ms']):.1f} ms "
+        f"(new evidence {median(results['save_new_evidence']['ms']):.1f}), "
+        f"update {median(results['update']['ms']):.1f} ms, "
         f"assemble {median(results['assemble']['ms']):.2f} ms "
         f"(cold {median(results['assemble_cold']['ms']):.2f}) ({size_mb:.1f} MB)"
     )
@@ -273,16 +330,18 @@ def measure_size(
     return results
 
 
-def parts(store, context, folder: Path, runs: int) -> dict[str, float]:
-    """What the load and the save are made of (median ms): the floor a load cannot
-    go under without a smaller file (parsing the JSON without validating it), and
-    the save's serialization against its write."""
+def parts(store, folder: Path, runs: int) -> dict[str, float]:
+    """What the hot file's load and save are made of (median ms): the floor a load
+    cannot go under without a smaller file (parsing the JSON without validating
+    it), and the save's serialization against its write."""
     import orjson
 
-    from jupyter_collab.core.context_format import serialize_context_bytes
+    from jupyter_collab.core.context_format import serialize_hot_body
     from jupyter_collab.core.local_files import atomic_write_bytes
 
     raw = store.path.read_bytes()
+    hot = store.load_for_prompt()
+    context = store.load()
     scratch = folder / "parts.scratch.json"
 
     def timed(fn) -> float:
@@ -299,7 +358,7 @@ def parts(store, context, folder: Path, runs: int) -> dict[str, float]:
     out = {
         "parse_only_ms": median([timed(lambda: orjson.loads(raw)) for _ in range(runs)]),
         "serialize_ms": median(
-            [timed(lambda: serialize_context_bytes(context)) for _ in range(runs)]
+            [timed(lambda: serialize_hot_body(context, hot.evidence)) for _ in range(runs)]
         ),
         "write_fsync_ms": median(
             [timed(lambda: atomic_write_bytes(scratch, raw)) for _ in range(runs)]
@@ -309,35 +368,15 @@ def parts(store, context, folder: Path, runs: int) -> dict[str, float]:
     return {k: rounded(v, 3) for k, v in out.items()}
 
 
-def hot_layout(context, folder: Path, runs: int) -> dict[str, float]:
-    """The same context with its evidence left out (each amendment's provenance,
-    preview results, revision history and check, and the highlights and
-    corrections): what a file holding only what prompt assembly needs would cost
-    to load and save through the same store (median ms), and its size. The
-    measure a split of the context file into such a file and an evidence file
-    read only by the panel, the check, the preview and the export would be
-    chosen on; this module's load and save figures are the file as it is."""
-    from jupyter_collab.core.context_format import serialize_context
-    from jupyter_collab.core.context_model import Provenance
-    from jupyter_collab.core.store import LocalContextStore
+def single_file(context, folder: Path, runs: int) -> dict[str, float]:
+    """The same context as one file, as it was stored before the split (the
+    layout the split is measured against, in the same run): its load (read,
+    parse, validate) and its save (serialize, atomic write with fsync), median ms."""
+    from jupyter_collab.core.context_format import serialize_context_bytes
+    from jupyter_collab.core.local_files import atomic_write_bytes
+    from jupyter_collab.core.store import read_context_file
 
-    hot = context.model_copy(
-        update={
-            "amendments": [
-                a.model_copy(
-                    update={"provenance": Provenance(), "preview": [], "history": [], "check": None}
-                )
-                for a in context.amendments
-            ],
-            "highlights": [],
-            "corrections": [],
-        }
-    )
-    notebook = folder / f"hot{len(context.amendments)}.ipynb"
-    notebook.write_text("{}")
-    store = LocalContextStore(notebook)
-    store.path.write_text(serialize_context(hot))
-    state = {"context": store.load()}
+    path = folder / f"single{len(context.amendments)}.collab.json"
 
     def timed(fn) -> float:
         start = time.perf_counter()
@@ -345,21 +384,21 @@ def hot_layout(context, folder: Path, runs: int) -> dict[str, float]:
         return (time.perf_counter() - start) * 1000
 
     def save() -> None:
-        state["context"] = store.save(state["context"])
+        atomic_write_bytes(path, serialize_context_bytes(context))
 
+    save()
     load_ms, save_ms = [], []
     for _ in range(runs):
         gc.collect()
-        load_ms.append(timed(store.load))
+        load_ms.append(timed(lambda: read_context_file(path, path.name)))
         gc.collect()
         save_ms.append(timed(save))
     out = {
         "load_ms": rounded(median(load_ms), 3),
         "save_ms": rounded(median(save_ms), 3),
-        "file_mb": round(store.path.stat().st_size / 1e6, 2),
+        "file_mb": round(path.stat().st_size / 1e6, 2),
     }
-    store.path.unlink(missing_ok=True)
-    notebook.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
     return out
 
 
@@ -384,13 +423,18 @@ def run(settings: Settings) -> list[Result]:
     targets = {"load": "<= 100", "save": "<= 100", "assemble": "<= 10"}
     baseline_what = {
         "load": "json.loads of the same bytes",
-        "save": "json.dumps(sort_keys, indent=2) + atomic write (fsync, rename) of the same data",
+        "save": "json.dumps(sort_keys, indent=2) + atomic write (fsync, rename) of the whole "
+        "context as one file",
         "assemble": "joining the enabled amendment texts",
     }
     what = {
-        "load": "LocalContextStore.load(): read, parse and validate (pydantic)",
-        "save": "LocalContextStore.save() of a context it loaded: revision check, "
-        "serialize, atomic write with fsync",
+        "load": "LocalContextStore.load_for_prompt(): read, parse and validate (pydantic) "
+        "the hot file, the amendments without their evidence, which is what every "
+        "completion and preview reads",
+        "save": "LocalContextStore.save() after the panel's edit of one amendment (a new "
+        "status and a revision in its history): revision check, the evidence file of its "
+        "run of 256 entries and the hot file serialized and written atomically with "
+        "fsync; the other evidence files are unchanged and not written",
         "assemble": "Broker.prepare(): prompt assembly within the default 50,000-token "
         "budget plus the input hash, on the context as the doors hold it (parsed once per "
         "version of the file, shared read-only: what each completion pays)",
@@ -403,26 +447,40 @@ def run(settings: Settings) -> list[Result]:
         note = (
             f"{what[name]}. Median ms by size: "
             + ", ".join(f"{int(n):,}: {v}" for n, v in growth.items())
-            + f". 10k file {big['meta']['file_mb']} MB; {ratio(value, base):.1f}x the baseline. "
+            + f". 10k hot file {big['meta']['file_mb']} MB (evidence files "
+            f"{big['meta']['evidence_mb']} MB in {big['meta']['evidence_files']}); "
+            f"{ratio(value, base):.1f}x the baseline. "
             f"Lean entries (text only, as the panel/CLI add them; "
             f"{lean['meta']['file_mb']} MB at 10k): {median(lean[name]['ms']):.1f} ms."
         )
         if name in ("load", "save"):
-            hot = big["hot_layout"]
+            single = big["single_file"]
             note += (
-                f" The same context without its evidence (provenance, preview results, "
-                f"history, checks, highlights, corrections; {hot['file_mb']} MB at 10k): "
-                f"{hot[name + '_ms']:.1f} ms."
+                f" The same context as one file, as stored before the split "
+                f"({single['file_mb']} MB at 10k), in the same run: {single[name + '_ms']:.1f} ms."
             )
         if name == "load":
+            whole = {str(n): rounded(median(per_size[n]["load_whole"]["ms"]), 3) for n in SIZES}
             note += (
-                f" Parsing the 10k file's JSON alone, without validation (orjson, collector "
-                f"paused): {big['parts']['parse_only_ms']:.0f} ms."
+                " LocalContextStore.load(), the whole context (hot file, evidence files, "
+                "hash checks, merge; the panel, the check, edits): "
+                + ", ".join(f"{int(n):,}: {v}" for n, v in whole.items())
+                + f" ms. Parsing the 10k hot file's JSON alone, without validation (orjson, "
+                f"collector paused): {big['parts']['parse_only_ms']:.0f} ms."
             )
         if name == "save":
+            fresh = {
+                str(n): rounded(median(per_size[n]["save_new_evidence"]["ms"]), 3) for n in SIZES
+            }
+            update = {str(n): rounded(median(per_size[n]["update"]["ms"]), 3) for n in SIZES}
             note += (
-                f" At 10k: serializing {big['parts']['serialize_ms']:.0f} ms, writing and "
-                f"fsyncing the bytes {big['parts']['write_fsync_ms']:.0f} ms."
+                f" At 10k: serializing the hot file {big['parts']['serialize_ms']:.0f} ms, "
+                f"writing and fsyncing it {big['parts']['write_fsync_ms']:.0f} ms. A save after a "
+                "new highlight (the hot file and the last evidence file written): "
+                + ", ".join(f"{int(n):,}: {v}" for n, v in fresh.items())
+                + " ms. LocalContextStore.update() (whole load, edit, save): "
+                + ", ".join(f"{int(n):,}: {v}" for n, v in update.items())
+                + " ms."
             )
         if name == "assemble":
             cold = {str(n): rounded(median(per_size[n]["assemble_cold"]["ms"]), 3) for n in SIZES}
@@ -459,7 +517,34 @@ def run(settings: Settings) -> list[Result]:
                     "lean_10k_baseline_ms": rounded(median(lean[name]["baseline_ms"]), 3),
                     "lean_10k_file_mb": lean["meta"]["file_mb"],
                     "parts_10k_ms": big["parts"],
-                    "hot_layout_by_size": {str(n): per_size[n]["hot_layout"] for n in SIZES},
+                    "evidence_file_mb_by_size": {
+                        str(n): per_size[n]["meta"]["evidence_mb"] for n in SIZES
+                    },
+                    "single_file_by_size": {str(n): per_size[n]["single_file"] for n in SIZES},
+                    **(
+                        {
+                            "whole_load_by_size_ms": {
+                                str(n): rounded(median(per_size[n]["load_whole"]["ms"]), 3)
+                                for n in SIZES
+                            }
+                        }
+                        if name == "load"
+                        else {}
+                    ),
+                    **(
+                        {
+                            "new_evidence_by_size_ms": {
+                                str(n): rounded(median(per_size[n]["save_new_evidence"]["ms"]), 3)
+                                for n in SIZES
+                            },
+                            "update_by_size_ms": {
+                                str(n): rounded(median(per_size[n]["update"]["ms"]), 3)
+                                for n in SIZES
+                            },
+                        }
+                        if name == "save"
+                        else {}
+                    ),
                     **(
                         {
                             "cold_by_size_ms": {

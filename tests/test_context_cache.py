@@ -127,7 +127,8 @@ async def test_completions_see_an_edit_of_the_sidecar_on_disk(
     make_notebook("nb.ipynb")
     sidecar = jp_root_dir / "nb.collab.json"
     write(sidecar, "The cohort is 2019 to 2021.")
-    shared = collab_app.contexts.store.shared
+    # Completions read the hot file alone (the amendments without their evidence).
+    shared = collab_app.contexts.store.prompt_contexts
     shared.clock = later
     ws = await jp_ws_fetch("jupyter-collab", "stream")
 

@@ -19,12 +19,11 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.context_format import parse_context
 from jupyter_collab.core.context_model import CollabContext
 from jupyter_collab.core.operation_models import CompletionResult
 from jupyter_collab.core.outputs import CollabOutput
 from jupyter_collab.core.replay import cell_highlights
-from jupyter_collab.core.store import LocalContextStore
+from jupyter_collab.core.store import LocalContextStore, read_context_file
 from jupyter_collab.kernel.loop_thread import LoopThread
 from jupyter_collab.kernel.review import ReviewController
 from tests.factories import completion_result
@@ -113,7 +112,7 @@ async def _server_door_context(collab_api, make_notebook, jp_root_dir) -> Collab
         assert code == 200, body
         marked = f'title="correction {number}">{html.escape(span["quote"])}</mark>'
         assert marked in body["output"]["data"]["text/html"]
-    return parse_context((jp_root_dir / "nb.collab.json").read_text("utf-8"), "nb.collab.json")
+    return read_context_file(jp_root_dir / "nb.collab.json", "nb.collab.json")
 
 
 def _anchors(context: CollabContext) -> list[tuple[int, int, str, str, str]]:

@@ -11,8 +11,9 @@ import threading
 
 import pytest
 
-from jupyter_collab.core.context_format import serialize_context
+from jupyter_collab.core.context_format import context_to_jsonable, serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext, ProbeKind
+from jupyter_collab.core.store import read_context_file
 from tests.test_check import GL, OSLO, lab_model, probe
 from tests.wire.anthropic_server import Reply
 
@@ -42,7 +43,9 @@ def notebook(make_notebook, jp_root_dir, anthropic_env, tmp_path, monkeypatch):
 
 
 def sidecar(jp_root_dir) -> dict:
-    return json.loads((jp_root_dir / "nb.collab.json").read_text())
+    """The stored context as JSON data: the context file and its evidence files."""
+    stored = read_context_file(jp_root_dir / "nb.collab.json", "nb.collab.json")
+    return context_to_jsonable(stored)
 
 
 def healths(amendments: list[dict]) -> dict[str, str | None]:

@@ -11,10 +11,11 @@ import threading
 
 import pytest
 
-from jupyter_collab.core.context_format import serialize_context
+from jupyter_collab.core.context_format import context_to_jsonable, serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.outputs import MIME_TYPE, CollabOutput
 from jupyter_collab.core.providers.base import Usage
+from jupyter_collab.core.store import read_context_file
 from tests.factories import completion_result
 from tests.wire.anthropic_server import Reply
 
@@ -50,7 +51,9 @@ def notebook(make_notebook, jp_root_dir):
 
 
 def sidecar(jp_root_dir) -> dict:
-    return json.loads((jp_root_dir / "nb.collab.json").read_text())
+    """The stored context as JSON data: the context file and its evidence files."""
+    stored = read_context_file(jp_root_dir / "nb.collab.json", "nb.collab.json")
+    return context_to_jsonable(stored)
 
 
 async def test_suggest(collab_api, notebook, anthropic_env):

@@ -12,18 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_collab.core.context_evidence import evidence_ref
 from jupyter_collab.core.context_format import (
     context_to_jsonable,
     parse_context,
     serialize_context,
     serialize_context_bytes,
+    serialize_evidence_bytes,
+    serialize_hot_body,
     sidecar_path_for,
 )
 from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.errors import ContextFileError, StaleRevisionError
 from jupyter_collab.core.gc_pause import gc_paused
 from jupyter_collab.core.local_files import SETTLED_SECONDS, file_signature, signature_settled
-from jupyter_collab.core.store import LocalContextStore
+from jupyter_collab.core.store import LocalContextStore, evidence_folder
 from tests.hostile_contexts import HOSTILE, plant, state
 
 
@@ -185,7 +188,12 @@ def test_serialization_from_the_models_is_byte_for_byte_the_documented_text():
 
 def test_a_saved_file_loads_back_equal(store):
     saved = store.save(_varied_context().model_copy(update={"revision": 0}))
-    assert store.path.read_bytes() == serialize_context_bytes(saved)
+    # The evidence (provenance, previews, highlights...) is in its own file, named
+    # by its hash in the hot file; the two read back as the whole context.
+    evidence = serialize_evidence_bytes(saved)
+    ref = evidence_ref(evidence)
+    assert store.path.read_bytes() == serialize_hot_body(saved, [ref]) + b"\n"
+    assert (evidence_folder(store.path) / ref.file).read_bytes() == evidence
     assert store.load() == saved
 
 

@@ -387,7 +387,7 @@ def share_read_only(context: CollabContext) -> CollabContext:
     budget, the rendered constitution and its hash) and reuses it for every
     prompt, instead of going through every amendment again. Changing a context
     after sharing it would leave that rendering stale: make a copy to change
-    (``model_copy(deep=True)``, as the stores' ``update`` does).
+    (``CollabContext.editable_copy()``).
     """
     key = id(context)
     entry = _READ_ONLY.get(key)

@@ -21,6 +21,13 @@ from pathlib import PurePosixPath
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from .context_evidence import (
+    EvidenceRef,
+    HotContext,
+    hot_fields,
+    serialize_evidence,
+    split_jsonable,
+)
 from .context_model import SCHEMA_VERSION, CollabContext
 from .errors import ContextFileError, StaleRevisionError
 from .gc_pause import gc_paused
@@ -49,12 +56,39 @@ def _describe_validation_error(error: ValidationError) -> str:
 
 
 def parse_context(data: str | bytes | dict, source: str) -> CollabContext:
-    """Validate context data; raise :class:`ContextFileError` naming ``source``."""
+    """Validate context data; raise :class:`ContextFileError` naming ``source``.
+
+    For a whole context in one piece (an embedded copy, a single-file sidecar):
+    a hot file whose evidence is in a second file is refused here, since this
+    data alone is not the whole context (the store reads both files).
+    """
     with gc_paused():
-        return _parse_context(data, source)
+        parsed = _parse_context(data, source, HotContext)
+    if parsed.evidence is not None:
+        raise ContextFileError(
+            source,
+            "holds the amendments without their evidence, which is in "
+            f"{len(parsed.evidence)} evidence file(s); read it through the context store",
+        )
+    return whole_context(parsed)
 
 
-def _parse_context(data: str | bytes | dict, source: str) -> CollabContext:
+def parse_hot_context(data: str | bytes, source: str) -> HotContext:
+    """Validate a context file that may name an evidence file (``context_evidence.py``)."""
+    with gc_paused():
+        return _parse_context(data, source, HotContext)
+
+
+def whole_context(parsed: HotContext) -> CollabContext:
+    """A hot file without an evidence file, as the plain context it is."""
+    fields = dict(parsed.__dict__)
+    del fields["evidence"]
+    return CollabContext.model_construct(
+        _fields_set=set(parsed.model_fields_set) - {"evidence"}, **fields
+    )
+
+
+def _parse_context(data: str | bytes | dict, source: str, model: type[HotContext]) -> HotContext:
     if isinstance(data, (bytes, str)):
         if len(data) > MAX_CONTEXT_BYTES:
             unit = "bytes" if isinstance(data, bytes) else "characters"
@@ -62,7 +96,7 @@ def _parse_context(data: str | bytes | dict, source: str) -> CollabContext:
         try:
             # The common case, parsed and validated in one pass by pydantic-core,
             # straight from the bytes (no decoded copy of the file).
-            return CollabContext.model_validate_json(data)
+            return model.model_validate_json(data)
         except (ValidationError, ValueError, RecursionError):
             pass  # parse again step by step, to say exactly what is wrong
     if isinstance(data, bytes):
@@ -91,7 +125,7 @@ def _parse_context(data: str | bytes | dict, source: str) -> CollabContext:
             f"{SCHEMA_VERSION}); upgrade jupyter-collab",
         )
     try:
-        return CollabContext.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         raise ContextFileError(source, _describe_validation_error(err)) from None
     except RecursionError:
@@ -113,7 +147,7 @@ def context_to_jsonable(context: CollabContext) -> dict:
     return data
 
 
-_FILE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+FILE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 
 
 def _drop_unset(model: BaseModel, data: dict) -> None:
@@ -123,7 +157,7 @@ def _drop_unset(model: BaseModel, data: dict) -> None:
             data.pop(name, None)
 
 
-def _model_fields(value: object) -> dict:
+def model_fields(value: object) -> dict:
     # A model's ``__dict__`` holds exactly its fields (extra fields are forbidden).
     if isinstance(value, BaseModel):
         fields = value.__dict__
@@ -147,14 +181,34 @@ def serialize_context_bytes(context: CollabContext) -> bytes:
 
 
 def serialize_context_body(context: CollabContext) -> bytes:
-    """The file's bytes but the trailing newline (a 33 MB file is not copied to add it)."""
-    top = dict(context.__dict__)
-    if not top.get("removed"):
-        top.pop("removed", None)  # see context_to_jsonable
+    """The file's bytes but the trailing newline (a 33 MB file is not copied to add it):
+    the whole context in one file (an embedded copy, a non-local sidecar)."""
+    return serialize_hot_body(context, None)
+
+
+def serialize_hot_body(context: CollabContext, evidence: list[EvidenceRef] | None) -> bytes:
+    """The hot file's bytes but the trailing newline: with ``evidence``, the
+    amendments without their evidence and the name of the file that holds it
+    (``context_evidence.py``); without, the whole context."""
+    top = hot_fields(context, evidence)
     try:
-        return orjson.dumps(top, default=_model_fields, option=_FILE_OPTIONS | orjson.OPT_UTC_Z)
+        return orjson.dumps(top, default=model_fields, option=FILE_OPTIONS | orjson.OPT_UTC_Z)
     except TypeError:  # a value outside the file format's types: pydantic's own dump
-        return orjson.dumps(context_to_jsonable(context), option=_FILE_OPTIONS)
+        data = context_to_jsonable(context)
+        if evidence is not None:
+            data = split_jsonable(data)[0]
+            data["evidence"] = [ref.model_dump(mode="json") for ref in evidence]
+        return orjson.dumps(data, option=FILE_OPTIONS)
+
+
+def serialize_evidence_bytes(context: CollabContext) -> bytes:
+    """An evidence file's bytes for ``context``, an evidence chunk
+    (``context_evidence.evidence_chunks``), sorted and indented too."""
+    try:
+        return serialize_evidence(context, FILE_OPTIONS | orjson.OPT_UTC_Z, model_fields)
+    except TypeError:  # as in serialize_hot_body
+        data = split_jsonable(context_to_jsonable(context))[1]
+        return orjson.dumps(data, option=FILE_OPTIONS) + b"\n"
 
 
 def serialize_context(context: CollabContext) -> str:

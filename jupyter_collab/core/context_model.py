@@ -45,6 +45,13 @@ class StrictModel(BaseModel):
     omit_when_unset: ClassVar[tuple[str, ...]] = ()
 
 
+class FrozenModel(StrictModel):
+    """Evidence: replaced, never changed in place, so a save can tell unchanged
+    evidence by identity instead of serializing it again (``context_evidence.py``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
 class Mode(str, Enum):
     research = "research"
     learning = "learning"
@@ -106,7 +113,7 @@ POSITION_OFFSETS = (
 )
 
 
-class TextPositionSelector(StrictModel):
+class TextPositionSelector(FrozenModel):
     """W3C Web Annotation text position selector: ``answer[start:end]`` in code points."""
 
     type: Literal["TextPositionSelector"] = "TextPositionSelector"
@@ -120,7 +127,7 @@ class TextPositionSelector(StrictModel):
         return self
 
 
-class TextQuoteSelector(StrictModel):
+class TextQuoteSelector(FrozenModel):
     """W3C Web Annotation text quote selector: the exact span plus its surroundings."""
 
     type: Literal["TextQuoteSelector"] = "TextQuoteSelector"
@@ -129,7 +136,7 @@ class TextQuoteSelector(StrictModel):
     suffix: str = Field(default="", max_length=200)
 
 
-class Highlight(StrictModel):
+class Highlight(FrozenModel):
     id: EntryId = Field(default_factory=lambda: new_id("h"))
     cell_id: str | None = Field(default=None, max_length=200)
     response_id: str | None = Field(default=None, max_length=200)
@@ -140,7 +147,7 @@ class Highlight(StrictModel):
     rev: int = Field(default=1, ge=1)
 
 
-class Correction(StrictModel):
+class Correction(FrozenModel):
     id: EntryId = Field(default_factory=lambda: new_id("c"))
     highlight_id: EntryId | None = None
     operation: CorrectionOperation = CorrectionOperation.replace
@@ -152,7 +159,7 @@ class Correction(StrictModel):
     rev: int = Field(default=1, ge=1)
 
 
-class Provenance(StrictModel):
+class Provenance(FrozenModel):
     """Where an amendment came from: which notebook, cell, span and correction."""
 
     omit_when_unset: ClassVar[tuple[str, ...]] = ("notebook",)
@@ -199,7 +206,7 @@ MAX_MEASURES = 16
 MeasureValue = float | int | bool | str
 
 
-class PreviewResult(StrictModel):
+class PreviewResult(FrozenModel):
     """One probe an amendment was accepted on, with what it was accepted on."""
 
     omit_when_unset: ClassVar[tuple[str, ...]] = (
@@ -250,7 +257,7 @@ class PreviewResult(StrictModel):
         return Expectation.change if self.verdict == Verdict.intended else Expectation.no_change
 
 
-class CheckRecord(StrictModel):
+class CheckRecord(FrozenModel):
     """The last check of an amendment, kept on it so every door can show its health."""
 
     health: Health
@@ -264,7 +271,7 @@ class CheckRecord(StrictModel):
     replayed: bool = False
 
 
-class AmendmentRevision(StrictModel):
+class AmendmentRevision(FrozenModel):
     """One earlier state of an amendment, kept so edits can be reviewed and undone."""
 
     at: datetime
@@ -333,6 +340,29 @@ class CollabContext(StrictModel):
                     raise ValueError(f"{name}: duplicate id {entry.id!r}")
                 seen.add(entry.id)
         return self
+
+    def editable_copy(self) -> CollabContext:
+        """A copy that can be changed without touching this context, made without
+        copying its evidence: the evidence models are frozen, so they are shared,
+        and every list and mutable model is new. At 10,000 entries this is a
+        fraction of a deep copy, and a save sees the shared evidence as unchanged
+        (``context_evidence.evidence_parts``) instead of writing it again."""
+        amendments = []
+        for amendment in self.amendments:
+            copied = amendment.model_copy()
+            fields = copied.__dict__
+            fields["preview"] = list(fields["preview"])
+            fields["history"] = list(fields["history"])
+            amendments.append(copied)
+        return self.model_copy(
+            update={
+                "settings": self.settings.model_copy(),
+                "amendments": amendments,
+                "highlights": list(self.highlights),
+                "corrections": list(self.corrections),
+                "removed": list(self.removed),
+            }
+        )
 
     def amendment(self, amendment_id: str) -> Amendment:
         for entry in self.amendments:

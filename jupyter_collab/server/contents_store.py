@@ -30,7 +30,8 @@ the CLI and the kernel write it too, so the server
   outside the server root.
 
 Other contents managers (databases, S3, JupyterHub setups) go through the
-ContentsManager API as before.
+ContentsManager API as before: they read a context split into a hot file and
+evidence files (``core/context_evidence.py``) and write the whole context as one file.
 
 Read-only requests get a parsed context from :class:`~.shared_contexts.SharedContexts`.
 """
@@ -41,6 +42,7 @@ import asyncio
 import base64
 import binascii
 import os
+import posixpath
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,12 +51,14 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado import web
 
+from ..core.context_evidence import evidence_folder_for, merge_evidence, parse_evidence
 from ..core.context_format import (
     MAX_CONTEXT_BYTES,
     next_revision,
-    parse_context,
+    parse_hot_context,
     serialize_context,
     sidecar_path_for,
+    whole_context,
 )
 from ..core.context_model import CollabContext
 from ..core.errors import (
@@ -64,7 +68,7 @@ from ..core.errors import (
 )
 from ..core.layers import context_in_effect
 from ..core.local_files import release_folder_lock
-from ..core.store import read_context_file, write_context_file
+from ..core.store import read_context_file, read_hot_context_file, write_context_file
 from .errors import CollabHTTPError
 from .folder_locks import wait_for_folder_lock
 from .notebook_paths import validate_notebook_path
@@ -102,6 +106,7 @@ class ContentsContextStore:
         self.lock_timeout = lock_timeout
         self._locks: dict[str, asyncio.Lock] = {}
         self.shared = SharedContexts()
+        self.prompt_contexts = SharedContexts(reader=read_hot_context_file)
 
     # -- paths -----------------------------------------------------------------
 
@@ -218,34 +223,66 @@ class ContentsContextStore:
         local = self.os_path(sidecar)
         if local is not None:
             return await asyncio.to_thread(read_context_file, local, sidecar)
-        if not await self._exists(sidecar):
+        content = await self._read_through_manager(sidecar)
+        if content is None:
+            return None
+        hot = await asyncio.to_thread(parse_hot_context, content, sidecar)
+        if hot.evidence is None:
+            return whole_context(hot)
+        # A context split in two (written by a local store, e.g. checked out from
+        # git): its evidence files, by the names and hashes the hot file gives.
+        folder = posixpath.join(
+            posixpath.dirname(sidecar), evidence_folder_for(posixpath.basename(sidecar))
+        )
+        parts = []
+        for ref in hot.evidence:
+            evidence_path = posixpath.join(folder, ref.file)
+            evidence_source = f"{sidecar} (evidence file {evidence_path})"
+            raw = await self._read_through_manager(evidence_path, evidence_source)
+            if raw is None:
+                raise ContextFileError(
+                    sidecar,
+                    f"names the evidence file {evidence_path}, which is missing; restore "
+                    "it (or the notebook's embedded copy) before changing this context",
+                )
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8")
+            parts.append(await asyncio.to_thread(parse_evidence, raw, ref, evidence_source))
+        return merge_evidence(hot, parts, sidecar)
+
+    async def _read_through_manager(
+        self, api_path: str, source: str | None = None
+    ) -> str | bytes | None:
+        """A file's content through the ContentsManager; ``None`` when it does not exist."""
+        source = source or api_path
+        if not await self._exists(api_path):
             return None
         try:
-            info = await ensure_async(self.contents_manager.get(sidecar, content=False))
+            info = await ensure_async(self.contents_manager.get(api_path, content=False))
         except web.HTTPError as err:
             if err.status_code == 404:
                 return None
-            raise ContextFileError(sidecar, f"cannot be read: {err.log_message or err}") from None
+            raise ContextFileError(source, f"cannot be read: {err.log_message or err}") from None
         size = info.get("size") if isinstance(info, dict) else None
         if isinstance(size, int) and size > MAX_CONTEXT_BYTES:
-            raise ContextFileError(sidecar, f"file is {size} bytes, over the limit")
+            raise ContextFileError(source, f"file is {size} bytes, over the limit")
         try:
             model = await ensure_async(
-                self.contents_manager.get(sidecar, content=True, type="file", format=None)
+                self.contents_manager.get(api_path, content=True, type="file", format=None)
             )
         except web.HTTPError as err:
             if err.status_code == 404:
                 return None
-            raise ContextFileError(sidecar, f"cannot be read: {err.log_message or err}") from None
+            raise ContextFileError(source, f"cannot be read: {err.log_message or err}") from None
         content = model.get("content")
         if model.get("format") == "base64":
             try:
                 content = base64.b64decode(content or "")
             except (binascii.Error, ValueError):
-                raise ContextFileError(sidecar, "cannot be decoded") from None
+                raise ContextFileError(source, "cannot be decoded") from None
         if content is None:
-            raise ContextFileError(sidecar, "is not a file")
-        return await asyncio.to_thread(parse_context, content, sidecar)
+            raise ContextFileError(source, "is not a file")
+        return content
 
     async def load_shared(self, path: str) -> CollabContext | None:
         """:meth:`load` for requests that only read the context (completions,
@@ -258,12 +295,25 @@ class ContentsContextStore:
             return await self.load(path)
         return await asyncio.to_thread(self.shared.load, local, sidecar)
 
-    async def load_in_effect(self, path: str) -> CollabContext | None:
+    async def load_for_prompt(self, path: str) -> CollabContext | None:
+        """:meth:`load_shared` without the evidence (provenance, preview results,
+        history, checks, highlights, corrections): what completions and previews
+        put in a prompt, read from the hot file alone. Shared and read-only; it
+        cannot be saved. Other contents managers read the whole context."""
+        sidecar = self.sidecar_for(path)
+        local = self.os_path(sidecar)
+        if local is None:
+            return await self.load(path)
+        return await asyncio.to_thread(self.prompt_contexts.load, local, sidecar)
+
+    async def load_in_effect(self, path: str, *, for_prompt: bool = False) -> CollabContext | None:
         """What a prompt of ``path`` is assembled from: its context with the project
         and personal layers (``core/layers.py``; the project layer is looked for up to
-        the server root). Read only, like :meth:`load_shared`. A contents manager with
-        no local files has no layers to find: the notebook's context alone."""
-        context = await self.load_shared(path)
+        the server root). Read only, like :meth:`load_shared`; ``for_prompt``: the
+        notebook's context without its evidence (:meth:`load_for_prompt`), all a
+        prompt needs. A contents manager with no local files has no layers to find:
+        the notebook's context alone."""
+        context = await (self.load_for_prompt(path) if for_prompt else self.load_shared(path))
         local = self.os_path(path)
         if local is None:
             return context
@@ -318,7 +368,8 @@ class ContentsContextStore:
                 raise StaleRevisionError(
                     self.sidecar_for(path), expected=base_revision, actual=stored
                 )
-            working = (current or CollabContext()).model_copy(deep=True)
+            # Freshly read, not the shared copy: changed in place (see LocalContextStore.update).
+            working = current or CollabContext()
             changed = change(working) or working
             to_write = next_revision(current, changed, self.sidecar_for(path))
             await self._write(path, to_write)

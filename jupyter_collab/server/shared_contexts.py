@@ -13,6 +13,7 @@ use the cache: they read the file under the lock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..core.assembly import share_read_only
@@ -38,11 +39,18 @@ class SharedContexts(FileCache[CollabContext | None]):
     shared read-only: never change one (copy it first).
     """
 
-    def __init__(self, max_entries: int = 16, max_bytes: int = MAX_CONTEXT_BYTES):
+    def __init__(
+        self,
+        max_entries: int = 16,
+        max_bytes: int = MAX_CONTEXT_BYTES,
+        reader: Callable[[Path, str], CollabContext | None] = read_context_file,
+    ):
         super().__init__(max_entries, max_bytes)
+        # read_context_file: the whole context; read_hot_context_file: the amendments
+        # without their evidence, for prompts. Either is keyed on the hot file alone:
+        # the evidence file it names is never rewritten (its name is its hash).
+        self.reader = reader
 
     def load(self, local: str, source: str) -> CollabContext | None:
         """The context in the file ``local`` (``None`` without one); blocking."""
-        return self.read(
-            local, [local], lambda: read_context_file(Path(local), source), keep=_shared
-        )
+        return self.read(local, [local], lambda: self.reader(Path(local), source), keep=_shared)

@@ -75,8 +75,8 @@ async def _context_for(handler: CollabMixin, path: str | None, use_context: bool
     await handler.store.require_notebook(checked)
     # Only the sidecar's (accepted) context, with the project and personal layers:
     # unreviewed embedded entries never reach a model. Parsed once per version of
-    # each file, shared read-only.
-    return await handler.store.load_in_effect(checked) if use_context else None
+    # each file, shared read-only, and without the evidence a prompt does not use.
+    return await handler.store.load_in_effect(checked, for_prompt=True) if use_context else None
 
 
 async def completion_events(

@@ -121,13 +121,41 @@ function sidecarOf(notebook: string): string {
 }
 
 /**
- * The context file of a notebook (path relative to the server root), or `null`.
+ * The context of a notebook as stored (path relative to the server root), or
+ * `null`: its context file with the evidence files it names read back in
+ * (each amendment's provenance, preview, history and check; the highlights and
+ * corrections), the whole context the server's API returns.
  */
 export function readSidecar(notebook: string): any {
   const file = path.join(serverRoot(), sidecarOf(notebook));
-  return fs.existsSync(file)
-    ? JSON.parse(fs.readFileSync(file, 'utf-8'))
-    : null;
+  if (!fs.existsSync(file)) {
+    return null;
+  }
+  const context = JSON.parse(fs.readFileSync(file, 'utf-8'));
+  if (!context.evidence) {
+    return context;
+  }
+  const folder = file.replace(/\.json$/, '.evidence');
+  const evidence: Record<string, any> = {};
+  context.highlights = [];
+  context.corrections = [];
+  for (const ref of context.evidence) {
+    const part = JSON.parse(
+      fs.readFileSync(path.join(folder, ref.file), 'utf-8')
+    );
+    Object.assign(evidence, part.amendments);
+    context.highlights.push(...part.highlights);
+    context.corrections.push(...part.corrections);
+  }
+  for (const amendment of context.amendments) {
+    Object.assign(
+      amendment,
+      { provenance: {}, preview: [], history: [] },
+      evidence[amendment.id] ?? {}
+    );
+  }
+  delete context.evidence;
+  return context;
 }
 
 /**

@@ -34,7 +34,7 @@ def replay_identity(
 def record_check(context: CollabContext, report: CheckReport) -> CollabContext:
     """A NEW context with each checked amendment's :class:`CheckRecord` set from
     ``report`` (nothing else changes: no revision of the amendment, no history)."""
-    updated = context.model_copy(deep=True)
+    updated = context.editable_copy()
     by_id = {a.id: a for a in updated.amendments}
     for check in report.amendments:
         amendment = by_id.get(check.amendment_id)

@@ -31,7 +31,7 @@ Source = Literal["loop", "user", "cli", "import"]
 
 
 def _copy(context: CollabContext) -> CollabContext:
-    return context.model_copy(deep=True)
+    return context.editable_copy()
 
 
 def _index(context: CollabContext, amendment_id: str) -> int:

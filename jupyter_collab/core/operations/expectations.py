@@ -39,7 +39,7 @@ def parse_expectation(value: str | Expectation) -> Expectation:
 
 
 def _amendment(context: CollabContext, amendment_id: str) -> tuple[CollabContext, Amendment]:
-    updated = context.model_copy(deep=True)
+    updated = context.editable_copy()
     return updated, updated.amendment(amendment_id)  # NotFoundError naming the id
 
 

@@ -89,7 +89,7 @@ def finalize(
             "edit or enable that entry instead"
         )
 
-    updated = context.model_copy(deep=True)
+    updated = context.editable_copy()
     cell = cell_id or (highlight.cell_id if highlight is not None else None)
     stored_highlight: Highlight | None = None
     if highlight is not None:
