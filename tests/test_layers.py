@@ -400,7 +400,8 @@ def test_the_context_file_of_an_entry_without_an_origin_is_unchanged():
     context = CollabContext(amendments=[Amendment(id="a-plain0000001", kind="fact", text="x")])
     assert '"notebook"' not in serialize_context(context)
     moved = context.model_copy(deep=True)
-    moved.amendments[0].provenance.notebook = "a.ipynb"
+    entry = moved.amendments[0]
+    entry.provenance = entry.provenance.model_copy(update={"notebook": "a.ipynb"})
     assert '"notebook": "a.ipynb"' in serialize_context(moved)
 
 

@@ -23,7 +23,7 @@ from jupyter_collab.core.operations.finalize import finalize
 from jupyter_collab.core.operations.training_export import export_corrections
 from jupyter_collab.core.outputs import MIME_TYPE, annotated_display
 from jupyter_collab.core.personas import persona_text
-from jupyter_collab.core.store import LocalContextStore
+from jupyter_collab.core.store import LocalContextStore, evidence_folder
 from tests.factories import collab_cell, original_probe_report
 
 REPO = Path(__file__).resolve().parent.parent
@@ -355,6 +355,10 @@ def test_folders_are_walked_without_checkpoints_or_hidden_folders(capsys, tmp_pa
     copy = project / "runs" / "analysis.ipynb"
     shutil.copy(nb, copy)
     shutil.copy(LocalContextStore(nb).path, LocalContextStore(copy).path)
+    # The context's evidence (highlights, corrections) travels in its own folder.
+    source_evidence = evidence_folder(LocalContextStore(nb).path)
+    if source_evidence.is_dir():
+        shutil.copytree(source_evidence, evidence_folder(LocalContextStore(copy).path))
     save(project / "plain.ipynb", nbformat.v4.new_notebook(), None)
 
     out = tmp_path / "out.jsonl"
