@@ -53,6 +53,9 @@ LONG_CALLS = 24
 AMEND_AFTER = 5
 CONTEXT_AMENDMENTS = 40
 PROJECT_AMENDMENTS = 30  # of CONTEXT_AMENDMENTS, in the project layer (layered session)
+#: The same session on larger contexts (details' cost curve); past the token budget
+#: the prompt holds the amendments that fit, so the share there measures the budget too.
+CURVE_AMENDMENTS = (100, 1_000, 10_000)
 ANSWER_WORDS = 120
 PROMPTS = [
     "These are my four yields: {i}.1, 3.9, 7.8 and 4.0 g/L. Which run is an outlier, cell {i}?",
@@ -93,7 +96,7 @@ def _get_revision(server) -> int:
         return json.loads(response.read())["revision"]
 
 
-def _write_contexts(root, layered: bool) -> None:
+def _write_contexts(root, layered: bool, amendments: int = CONTEXT_AMENDMENTS) -> None:
     """The notebook's context, all of it or (``layered``) its last entries with the
     others in a project layer at the server root."""
     import shutil
@@ -101,7 +104,7 @@ def _write_contexts(root, layered: bool) -> None:
     from jupyter_collab.core.context_format import serialize_context
     from jupyter_collab.core.layers import project_layer_path
 
-    context = small_context(CONTEXT_AMENDMENTS)
+    context = small_context(amendments)
     project = project_layer_path(root)
     shutil.rmtree(project.parent, ignore_errors=True)
     if layered:
@@ -113,12 +116,17 @@ def _write_contexts(root, layered: bool) -> None:
 
 
 async def session(
-    server, wire: AnthropicWireServer, history: bool, calls: int = CALLS, layered: bool = False
+    server,
+    wire: AnthropicWireServer,
+    history: bool,
+    calls: int = CALLS,
+    layered: bool = False,
+    amendments: int = CONTEXT_AMENDMENTS,
 ) -> list[dict]:
     """Ten cells (or ``calls``) top to bottom (fresh cache, fresh context); the usage
     of each call."""
     wire.reset_cache()
-    _write_contexts(server.root, layered)
+    _write_contexts(server.root, layered, amendments)
     ws = WSClient(server.url, server.token)
     await ws.connect()
     turns: list[dict] = []
@@ -199,6 +207,19 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> lis
         base_shares.append(base_value)
         layered_usages = await session(server, wire, history=True, layered=True)
         layered_shares.append(share(layered_usages)[0])
+    curve = {}
+    for size in CURVE_AMENDMENTS:
+        sized = await session(server, wire, history=True, amendments=size)
+        sized_share, sized_totals = share(sized)
+        curve[str(size)] = {
+            "share_calls_2_10": rounded(sized_share, 4),
+            "prefix_tokens": sized[0]["cache_creation_input_tokens"],
+            "totals": sized_totals,
+        }
+    log(
+        "cache read share by amendments: "
+        + ", ".join(f"{k}: {v['share_calls_2_10']:.3f}" for k, v in curve.items())
+    )
     _write_contexts(server.root, layered=False)
     # The same session continued to LONG_CALLS cells: the share once old turns are
     # dropped (the ten calls above drop none with the Anthropic provider's step).
@@ -262,7 +283,10 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> lis
             f"{(totals['read'] + rewritten) / totals['total']:.3f} with no rewrites at all. "
             f"Without history the share is {median(base_shares):.3f}. The same session "
             f"continued to {LONG_CALLS} cells (old turns dropped 6 at a time, turns sent: "
-            f"{long_sent}): {long_share:.3f} over calls 2..{LONG_CALLS}."
+            f"{long_sent}): {long_share:.3f} over calls 2..{LONG_CALLS}. By context size "
+            "(the same ten calls): "
+            + ", ".join(f"{k} amendments {v['share_calls_2_10']:.3f}" for k, v in curve.items())
+            + "."
         ),
         samples=[rounded(x, 4) for x in shares],
         details={
@@ -278,6 +302,7 @@ async def _measure(settings: Settings, wire: AnthropicWireServer, server) -> lis
                 for u in base_usages
             ],
             "cache_min_tokens": wire.cache_min_tokens,
+            "by_amendments": curve,
             "long_session": {
                 "calls": LONG_CALLS,
                 "share_calls_2_n": rounded(long_share, 4),
