@@ -13,6 +13,7 @@ import { screenshotDir, serverRoot } from './helpers';
 import {
   openContextPanel,
   prepareNotebook,
+  readContextFile,
   readSidecar,
   writeSidecar
 } from './loopHelpers';
@@ -96,7 +97,7 @@ test('layers: the panel shows the project layer and promotes with a preview', as
   await expect(
     project.locator(`.jp-collab-layer-entry[data-entry-id="${own.id}"]`)
   ).toBeVisible();
-  const stored = JSON.parse(fs.readFileSync(layerFile, 'utf-8'));
+  const stored = readContextFile(layerFile);
   const moved = stored.amendments.find((a: any) => a.id === own.id);
   expect(moved.text).toBe(own.text);
   expect(moved.provenance.notebook).toBe('week1/a.ipynb');

@@ -127,7 +127,14 @@ function sidecarOf(notebook: string): string {
  * corrections), the whole context the server's API returns.
  */
 export function readSidecar(notebook: string): any {
-  const file = path.join(serverRoot(), sidecarOf(notebook));
+  return readContextFile(path.join(serverRoot(), sidecarOf(notebook)));
+}
+
+/**
+ * A context file (a notebook's, or a layer's) with the evidence files it names
+ * read back in, or `null` when there is no such file.
+ */
+export function readContextFile(file: string): any {
   if (!fs.existsSync(file)) {
     return null;
   }

@@ -21,7 +21,12 @@ import * as path from 'path';
 
 import { rtcServer, rtcWireServerPort, token } from '../servers';
 import { collabAnswers, screenshotDir } from './helpers';
-import { AMENDMENTS, PROBES, SUGGESTIONS } from './loopHelpers';
+import {
+  AMENDMENTS,
+  PROBES,
+  readContextFile,
+  SUGGESTIONS
+} from './loopHelpers';
 
 const wireUrl = `http://127.0.0.1:${rtcWireServerPort}`;
 const NOTEBOOK = 'rtc/shared.ipynb';
@@ -301,7 +306,7 @@ test('two users on one notebook: one answer, shared highlights and context, no l
       { timeout: 15_000 }
     );
     await b.screenshot(shot('4-b-finalized-after-merge'));
-    const sidecar = readJSON('rtc/shared.collab.json');
+    const sidecar = readContextFile(serverFile('rtc/shared.collab.json'));
     expect(sidecar.amendments.map((entry: any) => entry.text)).toEqual([
       RULE_A,
       RULE_B
