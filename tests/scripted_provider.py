@@ -77,54 +77,52 @@ class ScriptedProvider(Provider):
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        call = Call("stream", request, started=next(self._order))
+    def _start(self, kind: str, request: ChatRequest) -> Call:
+        call = Call(kind, request, started=next(self._order))
         self.calls.append(call)
         self._enter()
-        try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            if self.fail_on is not None and self.fail_on(request):
-                from jupyter_collab.core.errors import ProviderError
+        return call
 
-                raise ProviderError("scripted failure")
-            text = self.answer(request)
+    async def _scripted_text(self, request: ChatRequest) -> str:
+        """The answer after the scripted delay, or the scripted failure."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail_on is not None and self.fail_on(request):
+            from jupyter_collab.core.errors import ProviderError
+
+            raise ProviderError("scripted failure")
+        return self.answer(request)
+
+    def _end(self, request: ChatRequest, text: str) -> StreamEnd:
+        return StreamEnd(
+            usage=Usage(input_tokens=10, output_tokens=len(text.split())),
+            model=self.resolve_model(request),
+            response_id=f"scripted-{len(self.calls)}",
+            stop_reason="end_turn",
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        call = self._start("stream", request)
+        try:
+            text = await self._scripted_text(request)
             for word in text.split(" "):
                 if call.first_text is None:
                     call.first_text = next(self._order)
                 yield TextDelta(word + " ")
                 if self.delta_delay:
                     await asyncio.sleep(self.delta_delay)
-            yield StreamEnd(
-                usage=Usage(input_tokens=10, output_tokens=len(text.split())),
-                model=self.resolve_model(request),
-                response_id=f"scripted-{len(self.calls)}",
-                stop_reason="end_turn",
-            )
+            yield self._end(request, text)
             call.ended = next(self._order)
         finally:
             self.in_flight -= 1
 
     async def complete(self, request: ChatRequest) -> Completion:
-        call = Call("complete", request, started=next(self._order))
-        self.calls.append(call)
-        self._enter()
+        call = self._start("complete", request)
         try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            if self.fail_on is not None and self.fail_on(request):
-                from jupyter_collab.core.errors import ProviderError
-
-                raise ProviderError("scripted failure")
-            text = self.answer(request)
+            text = await self._scripted_text(request)
             if self.delta_delay:  # as long as the stream of the same answer
                 await asyncio.sleep(self.delta_delay * len(text.split(" ")))
-            end = StreamEnd(
-                usage=Usage(input_tokens=10, output_tokens=len(text.split())),
-                model=self.resolve_model(request),
-                response_id=f"scripted-{len(self.calls)}",
-                stop_reason="end_turn",
-            )
+            end = self._end(request, text)
             call.ended = next(self._order)
             # The words as the stream sends them, joined.
             return Completion("".join(word + " " for word in text.split(" ")), end)

@@ -603,13 +603,7 @@ def _within_breakpoint_limit(system: list[SystemBlock], messages: list[Message])
     changes: the text and :func:`input_hash` do not."""
     marks = sum(block.cache for block in system) + sum(message.cache for message in messages)
     excess = marks - MAX_CACHE_BREAKPOINTS
-    for block in system[1:-1]:
-        if excess <= 0:
-            break
-        if block.cache:
-            block.cache = False
-            excess -= 1
-    for block in system:
+    for block in [*system[1:-1], *system]:
         if excess <= 0:
             break
         if block.cache:
