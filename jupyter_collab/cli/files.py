@@ -6,13 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..core.cellsource import parse_cell
-from ..core.errors import CollabError, InvalidRequestError, NotFoundError
+from ..core.errors import InvalidRequestError, NotFoundError
 from ..core.local_files import atomic_write_text, remove_leftover_temp_files
 from ..core.notebook import (
     METADATA_KEY,
     embed_context,
-    is_collab_cell,
     read_notebook_file,
     shared_context,
 )
@@ -57,23 +55,6 @@ def sync_embedded(path: Path, context) -> bool:
     remove_leftover_temp_files(path)
     write_notebook(path, embed_context(notebook, context))
     return True
-
-
-def collab_prompts(notebook: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The prompts of the collaborator cells, in order, and problems with the others."""
-    prompts: list[str] = []
-    problems: list[str] = []
-    for index, cell in enumerate(notebook.get("cells") or []):
-        if not isinstance(cell, dict) or not is_collab_cell(cell):
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(source)
-        try:
-            prompts.append(parse_cell(source).prompt)
-        except CollabError as err:
-            problems.append(f"cell {index + 1}: {err}")
-    return prompts, problems
 
 
 def load_effective_context(path: Path, notebook: dict[str, Any]):

@@ -10,11 +10,12 @@ from contextlib import aclosing
 from ..core.broker import Broker
 from ..core.context_model import ProbeKind
 from ..core.errors import InvalidRequestError
+from ..core.notebook import collab_prompts
 from ..core.operation_models import AmendmentDraft, PreviewReport, Probe
 from ..core.operations.common import one_line
 from ..core.operations.preview import BaselineCache
 from ..core.operations.probes import MAX_GENERATED
-from .files import collab_prompts, load_effective_context, notebook_path, read_notebook
+from .files import load_effective_context, notebook_path, read_notebook
 from .options import add_model_options, build_config, cache_path
 from .render import preview_summary, preview_table
 

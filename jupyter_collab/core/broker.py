@@ -15,6 +15,7 @@ from .config import CollabConfig
 from .context_model import Amendment, CollabContext, Mode, utcnow
 from .errors import InvalidRequestError, ProviderError
 from .hashing import sha256_text
+from .layer_effect import LayerEffect
 from .operation_models import (
     AmendmentDraft,
     CheckProgress,
@@ -284,6 +285,48 @@ class Broker:
             settings=self.preview_settings(context, concurrency),
             cache=self.baseline_cache,
             cancel_event=cancel_event,
+        )
+        async with aclosing(run) as events:
+            async for event in events:
+                yield event
+
+    async def preview_move(
+        self,
+        effect: LayerEffect,
+        context: CollabContext | None,
+        *,
+        concurrency: int | None = None,
+        cancel_event: asyncio.Event | None = None,
+    ) -> AsyncIterator[PreviewProgress]:
+        """A promotion's model preview (``layer_effect.py``): each probe answered with
+        its own notebook's context in effect, without and with the entry; events as
+        :meth:`preview`. ``context`` is the source notebook's, for the model and mode.
+        With no probe (no reached notebook has prompts) it is ``started`` with none
+        and an empty ``finished``, and no model call."""
+        if not effect.probes:
+            settings = self.preview_settings(context, concurrency)
+            yield PreviewProgress(
+                event="started", total=0, noise_samples=settings.noise_samples, probes=[]
+            )
+            report = PreviewReport(
+                amendment=effect.draft,
+                outcomes=[],
+                model=settings.model or self.provider.default_model,
+                noise_samples=settings.noise_samples,
+            )
+            yield PreviewProgress(event="finished", report=report)
+            return
+        self.check_model(context.settings.model if context is not None else None)
+        run = run_preview(
+            self.provider,
+            self.ops_client(),
+            effect.draft,
+            effect.probes,
+            context,
+            settings=self.preview_settings(context, concurrency),
+            cache=self.baseline_cache,
+            cancel_event=cancel_event,
+            contexts=effect.contexts,
         )
         async with aclosing(run) as events:
             async for event in events:

@@ -42,7 +42,7 @@ class MovePreview:
     truncated: bool = False
 
 
-def _notebooks_under(folder: Path) -> tuple[list[Path], bool]:
+def notebooks_under(folder: Path) -> tuple[list[Path], bool]:
     found: list[Path] = []
     for current, folders, files in os.walk(folder):
         folders[:] = sorted(f for f in folders if not f.startswith("."))
@@ -82,7 +82,7 @@ def preview_move(
     if target_layer == Layer.notebook:
         return MovePreview(arriving, target, [NotebookEffect(Path(notebook), "gains")], False)
     folder = target.parent.parent
-    candidates, truncated = _notebooks_under(folder)
+    candidates, truncated = notebooks_under(folder)
     effects = []
     for candidate in candidates:
         nearest = find_project_layer(candidate, root)

@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from .cellsource import parse_cell
 from .context_format import context_to_jsonable, parse_context
 from .context_model import CollabContext
 from .errors import CollabError
@@ -155,6 +156,23 @@ def is_collab_cell(cell: dict[str, Any]) -> bool:
     if isinstance(source, list):
         source = "".join(source)
     return cell.get("cell_type") == "code" and source.lstrip().startswith(CELL_MAGIC)
+
+
+def collab_prompts(notebook: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The prompts of the collaborator cells, in order, and problems with the others."""
+    prompts: list[str] = []
+    problems: list[str] = []
+    for index, cell in enumerate(notebook.get("cells") or []):
+        if not isinstance(cell, dict) or not is_collab_cell(cell):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        try:
+            prompts.append(parse_cell(source).prompt)
+        except CollabError as err:
+            problems.append(f"cell {index + 1}: {err}")
+    return prompts, problems
 
 
 class ReconcileKind(str, Enum):

@@ -173,6 +173,12 @@ class Probe(WireModel):
     prompt: str = Field(min_length=1, max_length=MAX_QUOTE_TEXT)
     kind: ProbeKind
     expectation: str = Field(default="", max_length=MAX_ENTRY_TEXT)
+    notebook: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="the notebook whose context answers this probe (a promotion's preview "
+        "asks other notebooks' prompts); None: the notebook being previewed",
+    )
 
 
 class NoiseMeasure(WireModel):
@@ -292,6 +298,11 @@ class PreviewProgress(WireModel):
         default=None,
         description="on 'started': the extra baseline samples this preview draws per "
         "changed probe, so a client can report a preview it cancels",
+    )
+    probes: list[Probe] | None = Field(
+        default=None,
+        description="on 'started': the probes being answered, in order (a client that did "
+        "not choose them, such as a promotion's preview, shows them while they run)",
     )
 
 

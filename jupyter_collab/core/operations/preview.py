@@ -25,6 +25,9 @@
   request's input hash, so revising the amendment re-runs only the amended side.
 * Cancellation: setting ``cancel_event`` ends the run with a report marked
   ``cancelled``; closing the iterator cancels outstanding calls at once.
+* Other notebooks' prompts: a probe that names a notebook (``Probe.notebook``) is
+  answered with that notebook's context (``contexts``), not the previewed one's:
+  a promotion's preview asks the notebooks the moved entry would reach.
 
 The machinery is shared with the check of a whole constitution (``check.py``):
 the slots, warm-up, cache and task running are in ``fanout.py``, one probe's
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 
 from ..context_model import Amendment, CollabContext
@@ -100,6 +103,21 @@ def build_requests(
     return ProbeRequests.of(provider, baseline, amended)
 
 
+#: Each notebook's context in effect, by the name its probes carry (``Probe.notebook``).
+NotebookContexts = Mapping[str, CollabContext | None]
+
+
+def context_of(
+    probe: Probe, context: CollabContext | None, contexts: NotebookContexts | None
+) -> CollabContext | None:
+    """The context a probe is answered with: its notebook's when it names one."""
+    if probe.notebook is None:
+        return context
+    if contexts is None or probe.notebook not in contexts:
+        raise InvalidRequestError(f"no context was given for the notebook {probe.notebook!r}")
+    return contexts[probe.notebook]
+
+
 class PreviewRun:
     """One preview: the probes' requests, their answers and their verdicts."""
 
@@ -111,16 +129,22 @@ class PreviewRun:
         context: CollabContext | None,
         settings: PreviewSettings,
         cache: BaselineCache,
+        contexts: NotebookContexts | None = None,
     ):
         self.provider = provider
         self.draft = draft
         self.context = context
+        self.contexts = contexts
         self.settings = settings
         self.comparer = ProbeComparer(provider, ops, settings, cache)
         self.model = provider.default_model
 
+    def requests(self, probe: Probe) -> ProbeRequests:
+        context = context_of(probe, self.context, self.contexts)
+        return build_requests(self.provider, probe, self.draft, context, self.settings)
+
     async def run_probe(self, probe: Probe) -> ProbeOutcome:
-        requests = build_requests(self.provider, probe, self.draft, self.context, self.settings)
+        requests = self.requests(probe)
         self.model = requests.model
         return await self.comparer.compare(probe, requests, self.draft)
 
@@ -135,9 +159,11 @@ async def run_preview(
     settings: PreviewSettings,
     cache: BaselineCache,
     cancel_event: asyncio.Event | None = None,
+    contexts: NotebookContexts | None = None,
 ) -> AsyncIterator[PreviewProgress]:
-    """Yield ``started``, one ``probe`` event per outcome (in completion order),
-    then ``finished`` with the report (outcomes in probe order).
+    """Yield ``started`` (with the probes), one ``probe`` event per outcome (in
+    completion order), then ``finished`` with the report (outcomes in probe order).
+    A probe naming a notebook is answered with ``contexts[probe.notebook]``.
 
     A failing call cancels the others and raises; ``cancel_event`` ends the run
     early with ``report.cancelled`` set; closing the iterator cancels everything.
@@ -147,13 +173,15 @@ async def run_preview(
         raise InvalidRequestError("there are no probes to preview")
     if len(probes) > MAX_PROBES:
         raise InvalidRequestError(f"at most {MAX_PROBES} probes can be previewed at once")
-    run = PreviewRun(provider, ops, draft, context, settings, cache)
+    run = PreviewRun(provider, ops, draft, context, settings, cache, contexts)
     # Build every request first: a probe that cannot be assembled fails before any call.
     for probe in probes:
-        build_requests(provider, probe, draft, context, settings)
+        run.requests(probe)
     started = time.monotonic()
     total = len(probes)
-    yield PreviewProgress(event="started", total=total, noise_samples=settings.noise_samples)
+    yield PreviewProgress(
+        event="started", total=total, noise_samples=settings.noise_samples, probes=probes
+    )
 
     outcomes: dict[int, ProbeOutcome] = {}
     cancelled = False

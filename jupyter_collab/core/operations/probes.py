@@ -95,12 +95,17 @@ def fixed_probes(notebook_prompts: list[str], original_prompt: str | None) -> li
 
 
 def dedupe_probes(probes: list[Probe]) -> list[Probe]:
-    """First occurrence of each prompt wins (so the original keeps its kind)."""
-    kept = dedupe_texts([p.prompt for p in probes])
-    by_prompt: dict[str, Probe] = {}
+    """First occurrence of each prompt wins (so the original keeps its kind). The
+    same prompt of two notebooks is two probes: each is answered with its own context."""
+    kept: dict[str | None, set[str]] = {}
+    for notebook in dict.fromkeys(p.notebook for p in probes):
+        kept[notebook] = set(dedupe_texts([p.prompt for p in probes if p.notebook == notebook]))
+    by_key: dict[tuple[str | None, str], Probe] = {}
     for probe in probes:
-        by_prompt.setdefault(probe.prompt.strip(), probe)
-    return [by_prompt[prompt] for prompt in kept]
+        key = (probe.notebook, probe.prompt.strip())
+        if key[1] in kept[probe.notebook]:
+            by_key.setdefault(key, probe)
+    return list(by_key.values())
 
 
 async def generate_probes(
