@@ -4,7 +4,10 @@ nothing written on an error)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+
+import nbformat
 
 from jupyter_collab.core.context_format import serialize_context
 from jupyter_collab.core.context_model import Amendment, CollabContext, Provenance
@@ -197,3 +200,101 @@ async def test_get_context_gives_the_layers_a_save_embeds(collab_api, make_noteb
     project_layer_path(jp_root_dir).write_text("{broken")
     code, body = await collab_api("context", params={"path": "team/nb.ipynb"})
     assert code == 200 and body["embedded_layers"] is None
+
+
+# -- a promotion's model preview (``layers/effect``, SSE and WebSocket) ---------------
+
+OTHER_OWN = "Plots use the viridis palette."
+SOURCE_OWN = "The source notebook's private rule."
+
+
+def collab_cells(*prompts: str) -> list:
+    return [nbformat.v4.new_code_cell(f"%%collab\n{p}") for p in prompts]
+
+
+def effect_project(make_notebook, jp_root_dir) -> dict:
+    """A project ``study`` with the source notebook and another one with a prompt."""
+    write_layer(project_layer_path(jp_root_dir / "study"), Amendment(kind="process", text=RULE))
+    make_notebook("study/source.ipynb", cells=collab_cells("Source question?"))
+    entry = Amendment(kind="fact", text=FACT)
+    own_context(
+        jp_root_dir, "study/source.ipynb", Amendment(kind="process", text=SOURCE_OWN), entry
+    )
+    make_notebook("study/other.ipynb", cells=collab_cells("What is mesa-optimization?"))
+    own_context(jp_root_dir, "study/other.ipynb", Amendment(kind="fact", text=OTHER_OWN))
+    return {
+        "path": "study/source.ipynb",
+        "entry_id": entry.id,
+        "from_layer": "notebook",
+        "to_layer": "project",
+    }
+
+
+async def test_layer_effect_over_sse_asks_the_other_notebook_with_its_context(
+    collab_api, make_notebook, jp_root_dir, monkeypatch, tmp_path, anthropic_env
+):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    move = effect_project(make_notebook, jp_root_dir)
+    before = sorted(p.read_bytes() for p in jp_root_dir.rglob("*.json"))
+
+    code, events = await collab_api("layers/effect", method="POST", body=move)
+
+    assert code == 200, events
+    assert [e["event"] for e in events] == ["started", "probe", "finished"]
+    assert all(e["type"] == "progress" for e in events)
+    (probe,) = events[0]["probes"]
+    assert probe["notebook"] == "study/other.ipynb"
+    assert probe["prompt"] == "What is mesa-optimization?"
+    outcome = events[-1]["report"]["outcomes"][0]
+    assert outcome["probe"]["notebook"] == "study/other.ipynb" and outcome["verdict"]
+    answers = [
+        json.dumps(r.body.get("system"))
+        for r in anthropic_env.message_requests()
+        if not (r.body.get("output_config") or r.body.get("tool_choice"))
+    ]
+    assert answers and all(OTHER_OWN in s and RULE in s for s in answers)
+    assert not any(SOURCE_OWN in s for s in answers)
+    assert {FACT in s for s in answers} == {True, False}
+    assert str(jp_root_dir) not in json.dumps(events)
+    # Nothing written: the move is only previewed.
+    assert sorted(p.read_bytes() for p in jp_root_dir.rglob("*.json")) == before
+
+
+async def test_layer_effect_with_no_prompts_and_its_errors(
+    collab_api, make_notebook, jp_root_dir, monkeypatch, tmp_path, anthropic_env
+):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    move = effect_project(make_notebook, jp_root_dir)
+    make_notebook("study/other.ipynb")  # its prompts gone: nothing to ask
+
+    code, events = await collab_api("layers/effect", method="POST", body=move)
+    assert code == 200, events
+    assert [e["event"] for e in events] == ["started", "finished"]
+    assert events[0]["probes"] == [] and events[-1]["report"]["outcomes"] == []
+    assert anthropic_env.message_requests() == []
+
+    code, body = await collab_api(
+        "layers/effect", method="POST", body={**move, "entry_id": "a-nosuchentry"}
+    )
+    assert code == 404 and "a-nosuchentry" in body["message"]
+    code, body = await collab_api("layers/effect", method="POST", body={**move, "to_layer": "x"})
+    assert code == 400 and "to_layer" in body["message"]
+
+
+async def test_layer_effect_over_websocket(
+    jp_ws_fetch, make_notebook, jp_root_dir, monkeypatch, tmp_path, anthropic_env
+):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    move = effect_project(make_notebook, jp_root_dir)
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    await ws.write_message(json.dumps({"type": "layer_effect", "id": "e", **move}))
+    messages = []
+    while not messages or messages[-1].get("event") not in ("finished", None):
+        messages.append(json.loads(await asyncio.wait_for(ws.read_message(), timeout=20)))
+    assert [m["event"] for m in messages] == ["started", "probe", "finished"], messages
+    assert all(m["id"] == "e" and m["type"] == "progress" for m in messages)
+    assert messages[-1]["report"]["outcomes"][0]["probe"]["notebook"] == "study/other.ipynb"
+    await ws.write_message(json.dumps({"type": "layer_effect", "id": "bad", "path": "x.ipynb"}))
+    error = json.loads(await asyncio.wait_for(ws.read_message(), timeout=20))
+    assert error["type"] == "error" and error["id"] == "bad" and error["status"] == 400
+    ws.close()

@@ -229,7 +229,13 @@ class FinalizeHandler(OpsHandler):
 def route_table(namespace: str) -> list[tuple[str, type]]:
     """The extension's routes (base_url is prepended by ExtensionApp)."""
     from .layer_routes import ROUTES as LAYER_ROUTES
-    from .streaming import CheckHandler, CompleteHandler, PreviewHandler, StreamHandler
+    from .streaming import (
+        CheckHandler,
+        CompleteHandler,
+        LayerEffectHandler,
+        PreviewHandler,
+        StreamHandler,
+    )
 
     routes: list[tuple[str, type]] = [
         ("version", VersionHandler),
@@ -247,5 +253,6 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("check", CheckHandler),
         ("stream", StreamHandler),
         *LAYER_ROUTES,
+        ("layers/effect", LayerEffectHandler),
     ]
     return [(rf"/{namespace}/{route}", handler) for route, handler in routes]

@@ -1,16 +1,20 @@
-"""The layer routes: ``GET layers?path=``, ``POST layers/move`` (promote, demote)
-and ``POST layers/import``. They translate: the layers are found, reported and
-changed by ``core/layers.py``, ``core/layer_report.py`` and ``core/layer_moves.py``,
-on the server's local files (a contents manager without local files has no
-layers: 400). The project layer is looked for up to the server root; the report
-names files by their path under the root (the personal layer by its path with
-``~`` for the home folder), never by the server's absolute paths.
+"""The layer routes: ``GET layers?path=``, ``POST layers/preview`` (what a move
+would do), ``POST layers/move`` (promote, demote) and ``POST layers/import``; a
+promotion's model preview is streamed (``streaming.py``, ``layers/effect``).
+They translate: the layers are found, reported and changed by
+``core/layers.py``, ``core/layer_report.py`` and ``core/layer_moves.py``, on the
+server's local files (a contents manager without local files has no layers:
+400). The project layer is looked for up to the server root; the report names
+files by their path under the root (the personal layer by its path with ``~``
+for the home folder), never by the server's absolute paths.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_server.auth.decorator import authorized
@@ -36,33 +40,62 @@ from .route_models_layers import (
 )
 
 
+def local_paths(store, path: str) -> tuple[str, str]:
+    """The notebook's real path and the server root's, or 400 without local files."""
+    local = store.os_path(path)
+    if local is None:
+        raise InvalidRequestError(
+            "context layers need a contents manager with local files; this server has none"
+        )
+    return local, os.path.realpath(store.contents_manager.root_dir)
+
+
+def display_names(root: str) -> Callable[[Path], str]:
+    """How a file is named to the browser: its path under the root, ``~/…`` under
+    the home folder, never the server's absolute paths when another name serves."""
+    home = os.path.expanduser("~")
+
+    def name(path: Path) -> str:
+        real = os.path.realpath(path)
+        if real == root:
+            return "."
+        if real.startswith(root.rstrip(os.sep) + os.sep):
+            return Path(os.path.relpath(real, root)).as_posix()
+        if real.startswith(home.rstrip(os.sep) + os.sep):
+            return "~/" + Path(os.path.relpath(real, home)).as_posix()
+        return real
+
+    return name
+
+
+@dataclass
+class MovePaths:
+    """A move request's notebook (API and local paths), the root and the project folder."""
+
+    path: str
+    local: str
+    root: str
+    project_dir: str | None
+
+
+async def move_paths(store, body: LayerMoveRequest) -> MovePaths:
+    """The paths a move (or its preview) works on; 404 for a missing notebook."""
+    path = store.check_path(body.path)
+    await store.require_notebook(path)
+    local, root = local_paths(store, path)
+    project_dir = None
+    if body.project_dir is not None:
+        project_dir = store.os_path(body.project_dir.strip("/"))
+    return MovePaths(path, local, root, project_dir)
+
+
 class _LayerHandler(CollabAPIHandler):
     auth_resource = "contents"
 
     def local(self, path: str) -> tuple[str, str]:
-        """The notebook's real path and the server root's, or 400 without local files."""
-        local = self.store.os_path(path)
-        if local is None:
-            raise InvalidRequestError(
-                "context layers need a contents manager with local files; this server has none"
-            )
-        return local, os.path.realpath(self.store.contents_manager.root_dir)
+        return local_paths(self.store, path)
 
-    @staticmethod
-    def display(root: str):
-        home = os.path.expanduser("~")
-
-        def name(path: Path) -> str:
-            real = os.path.realpath(path)
-            if real == root:
-                return "."
-            if real.startswith(root.rstrip(os.sep) + os.sep):
-                return Path(os.path.relpath(real, root)).as_posix()
-            if real.startswith(home.rstrip(os.sep) + os.sep):
-                return "~/" + Path(os.path.relpath(real, home)).as_posix()
-            return real
-
-        return name
+    display = staticmethod(display_names)
 
     async def layers_view(self, path: str) -> LayersView:
         local, root = self.local(path)
@@ -89,13 +122,8 @@ class _MoveHandler(_LayerHandler):
     async def move_request(self) -> tuple[LayerMoveRequest, str, str, str, str | None]:
         """The request, the notebook's API and local paths, the root, the project folder."""
         body = self.body(LayerMoveRequest)
-        path = self.store.check_path(body.path)
-        await self.store.require_notebook(path)
-        local, root = self.local(path)
-        project_dir = None
-        if body.project_dir is not None:
-            project_dir = self.store.os_path(body.project_dir.strip("/"))
-        return body, path, local, root, project_dir
+        paths = await move_paths(self.store, body)
+        return body, paths.path, paths.local, paths.root, paths.project_dir
 
 
 class LayerPreviewHandler(_MoveHandler):

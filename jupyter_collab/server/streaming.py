@@ -10,6 +10,8 @@ the client chooses)::
     ← {"type": "progress", "id": "2", "event": "started|probe|finished", …PreviewProgress}
     → {"type": "check", "id": "3", "path": …, "amendment_id": null}
     ← {"type": "check", "id": "3", "event": "started|probe|amendment|finished", …CheckProgress}
+    → {"type": "layer_effect", "id": "4", …LayerMoveRequest}
+    ← {"type": "progress", "id": "4", "event": "started|probe|finished", …PreviewProgress}
     → {"type": "cancel", "id": "1"}
     ← {"type": "cancelled", "id": "1"}
     ← {"type": "error", "id": "1", "status": 502, "reason": "provider_error", "message": "…"}
@@ -20,10 +22,17 @@ preview or a check ends it early with a ``finished`` event whose report says
 ``cancelled``. A check stores its results (those of the amendments it finished)
 on the amendments before its ``finished`` event, which carries the context view.
 
-``POST jupyter-collab/complete``, ``…/preview`` and ``…/check`` stream the
-same messages as ``text/event-stream`` (``event: <type>``, ``data: <json>``) for
-clients without WebSockets; errors before the first event are ordinary HTTP
-errors, later ones an ``error`` event; a client that disconnects cancels.
+``layer_effect`` is a promotion's model preview (``core/layer_effect.py``): the
+prompts of the other notebooks the entry would reach, each answered with that
+notebook's context in effect, without and with the entry; its ``started`` event
+lists the probes (each naming its notebook), and it needs the right to read
+contents, as it reads other notebooks.
+
+``POST jupyter-collab/complete``, ``…/preview``, ``…/check`` and
+``…/layers/effect`` stream the same messages as ``text/event-stream`` (``event:
+<type>``, ``data: <json>``) for clients without WebSockets; errors before the
+first event are ordinary HTTP errors, later ones an ``error`` event; a client
+that disconnects cancels.
 """
 
 from __future__ import annotations
@@ -43,13 +52,17 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..core.errors import InvalidRequestError
+from ..core.layer_effect import layer_effect
+from ..core.layer_preview import preview_move
 from ..core.operation_models import CompletionResult
 from ..core.outputs import CollabOutput, build_display
 from ..core.providers.base import TextDelta
 from .base import AUTH_RESOURCE, CollabAPIHandler, CollabMixin
 from .completion_request import CompletionRequest
 from .errors import CollabHTTPError
+from .layer_routes import display_names, move_paths
 from .route_models import CheckRequest, PreviewRequest
+from .route_models_layers import LayerMoveRequest
 from .stream_protocol import (
     CancelledMessage,
     CheckEvent,
@@ -127,6 +140,41 @@ async def check_events(
                 yield CheckEvent(**dict(progress))
 
 
+async def layer_effect_events(
+    handler: CollabMixin, request: LayerMoveRequest, cancel_event: asyncio.Event | None = None
+) -> AsyncIterator[StreamEvent]:
+    """A promotion's model preview: what ``layers/preview`` finds, then each reached
+    notebook's prompts answered with its own context (personal layer: the
+    notebooks under the server root stand in for every notebook)."""
+    paths = await move_paths(handler.store, request)
+
+    def collect():
+        move = preview_move(
+            paths.local,
+            request.entry_id,
+            source_layer=request.from_layer,
+            target_layer=request.to_layer,
+            root=paths.root,
+            project_folder=paths.project_dir,
+        )
+        return layer_effect(
+            move,
+            paths.local,
+            root=paths.root,
+            personal_root=paths.root,
+            name=display_names(paths.root),
+        )
+
+    effect = await asyncio.to_thread(collect)
+    for problem in effect.problems:
+        handler.log.warning("jupyter-collab: a promotion's preview left out %s", problem)
+    context = await handler.store.load_in_effect(paths.path, for_prompt=True)
+    run = handler.broker.preview_move(effect, context, cancel_event=cancel_event)
+    async with aclosing(run) as events:
+        async for progress in events:
+            yield ProgressEvent(**dict(progress))
+
+
 # -- server-sent events ------------------------------------------------------------
 
 
@@ -198,6 +246,18 @@ class PreviewHandler(SSEHandler):
         await self.stream(preview_events(self, request))
 
 
+class LayerEffectHandler(SSEHandler):
+    """``POST layers/effect``: a promotion's model preview as server-sent events."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(LayerMoveRequest)
+        await self.stream(layer_effect_events(self, request))
+
+
 class CheckHandler(SSEHandler):
     """``POST check``: a constitution check's progress as server-sent events."""
 
@@ -214,7 +274,7 @@ class CheckHandler(SSEHandler):
 
 
 class Envelope(BaseModel):
-    type: Literal["complete", "preview", "check", "cancel"]
+    type: Literal["complete", "preview", "check", "layer_effect", "cancel"]
     id: str = Field(default="0", min_length=1, max_length=100)
 
 
@@ -286,6 +346,10 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
                 request_id,
                 lambda: preview_events(self, self.validate(PreviewRequest, body), cancel_event),
             )
+        elif envelope.type == "layer_effect":
+            cancel_event = asyncio.Event()
+            self._cancel_events[request_id] = cancel_event
+            self._start(request_id, lambda: self._layer_effect_events(body, cancel_event))
         else:
             cancel_event = asyncio.Event()
             self._cancel_events[request_id] = cancel_event
@@ -293,6 +357,24 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
                 request_id,
                 lambda: self._check_events(body, cancel_event),
             )
+
+    async def _layer_effect_events(
+        self, body: dict[str, Any], cancel_event: asyncio.Event
+    ) -> AsyncIterator[StreamEvent]:
+        """A promotion's preview reads other notebooks: it needs the right to read
+        contents, not only this socket's."""
+        request = self.validate(LayerMoveRequest, body)
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", "contents")
+        )
+        if not allowed:
+            message = (
+                "a promotion's preview reads other notebooks: it needs the right to read contents"
+            )
+            raise CollabHTTPError(403, message, "forbidden")
+        async with aclosing(layer_effect_events(self, request, cancel_event)) as events:
+            async for event in events:
+                yield event
 
     async def _check_events(
         self, body: dict[str, Any], cancel_event: asyncio.Event

@@ -833,6 +833,10 @@ export interface IProbeSent {
   prompt: string;
   kind: ProbeKind;
   expectation?: string;
+  /**
+   * the notebook whose context answers this probe (a promotion's preview asks other notebooks' prompts); None: the notebook being previewed
+   */
+  notebook?: string | null;
 }
 /**
  * How far the amended answer moved, set against how far the baseline moves by
@@ -1144,6 +1148,10 @@ export interface IPreviewProgress {
    * on 'started': the extra baseline samples this preview draws per changed probe, so a client can report a preview it cancels
    */
   noise_samples: number | null;
+  /**
+   * on 'started': the probes being answered, in order (a client that did not choose them, such as a promotion's preview, shows them while they run)
+   */
+  probes: IProbe[] | null;
 }
 export interface IProbeOutcome {
   probe: IProbe;
@@ -1169,6 +1177,10 @@ export interface IProbe {
   prompt: string;
   kind: ProbeKind;
   expectation: string;
+  /**
+   * the notebook whose context answers this probe (a promotion's preview asks other notebooks' prompts); None: the notebook being previewed
+   */
+  notebook: string | null;
 }
 /**
  * How far the amended answer moved, set against how far the baseline moves by
@@ -1316,6 +1328,10 @@ export interface IProgressMessage {
    * on 'started': the extra baseline samples this preview draws per changed probe, so a client can report a preview it cancels
    */
   noise_samples: number | null;
+  /**
+   * on 'started': the probes being answered, in order (a client that did not choose them, such as a promotion's preview, shows them while they run)
+   */
+  probes: IProbe[] | null;
   type: 'progress';
   id: string;
 }
