@@ -127,6 +127,25 @@ def test_import_from_another_notebook(capsys, project):
         (["context", "import", "{a}", "{fact}"], "unrecognized arguments"),
         (["context", "import", "{b}", "--from", "{a}", "a-nosuchentry1"], "a-nosuchentry1"),
         (["context", "show", "{a}", "--layers", "--markdown"], "--layers"),
+        (["context", "promote", "{a}", "{fact}", "--to", "project", "--preview"], "no project"),
+        (
+            ["context", "promote", "{a}", "a-nosuchentry1", "--to", "personal", "--preview"],
+            "no entry",
+        ),
+        (
+            [
+                "context",
+                "promote",
+                "{a}",
+                "{fact}",
+                "--to",
+                "personal",
+                "--preview",
+                "--concurrency",
+                "0",
+            ],
+            "concurrency",
+        ),
     ],
 )
 def test_user_errors_exit_1_and_change_nothing(capsys, project, argv, message):
@@ -201,3 +220,55 @@ def test_export_embeds_the_layers_and_a_recipient_is_told_what_is_missing(
     from jupyter_collab.core.layers import context_in_effect
 
     assert context_in_effect(elsewhere / "a.ipynb", None) is None
+
+
+def with_prompts(path: Path, *prompts: str) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(f"%%collab\n{p}") for p in prompts]
+    nbformat.write(notebook, path)
+
+
+def test_promote_preview_answers_the_other_notebooks_prompts_and_writes_nothing(
+    capsys, project, anthropic_env, monkeypatch
+):
+    monkeypatch.chdir(project)
+    a, b = project / "a.ipynb", project / "b.ipynb"
+    with_prompts(a, "What did we find?")
+    with_prompts(b, "Who proposed mesa-optimization?", "What is inner alignment?")
+    own = add(capsys, b, "process", RULE)
+    fact = add(capsys, a, "fact", FACT)
+    layer = project_layer_path(project)
+    watched = [LocalContextStore(a).path, LocalContextStore(b).path, layer, personal_layer_path()]
+    run(capsys, "context", "promote", b, own, "--to", "project", "--project-dir", project)
+    before = files(*watched)
+
+    code, out, err = run(capsys, "context", "promote", a, fact, "--to", "project", "--preview")
+
+    assert code == 0, err
+    assert files(*watched) == before
+    assert "nothing written" in out and "b.ipynb: gains it" in out and "a.ipynb: gains it" in out
+    assert "previewing 2 prompt(s) of 1 notebook(s)" in out
+    assert "b.ipynb: What is inner alignment?" in out
+    assert "b.ipynb: Who proposed mesa-optimization?" in out
+    assert "What did we find?" not in out  # the source notebook already has the entry
+    assert "2 probe(s):" in out
+    answers = [
+        json.dumps(r.body.get("system"))
+        for r in anthropic_env.message_requests()
+        if not (r.body.get("output_config") or r.body.get("tool_choice"))
+    ]
+    # b's prompts, with the project layer that reaches b; the entry only on the amended side.
+    assert answers and all(RULE in s for s in answers)
+    assert {FACT in s for s in answers} == {True, False}
+
+
+def test_promote_preview_without_prompts_says_so(capsys, project, anthropic_env, monkeypatch):
+    monkeypatch.chdir(project)
+    a = project / "a.ipynb"
+    fact = add(capsys, a, "fact", FACT)
+
+    code, out, _ = run(capsys, "context", "promote", a, fact, "--to", "personal", "--preview")
+
+    assert code == 0 and "every notebook you open" in out
+    assert "no prompts to preview" in out and anthropic_env.message_requests() == []
+    assert not personal_layer_path().exists()

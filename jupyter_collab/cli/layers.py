@@ -16,6 +16,8 @@ from ..core.layer_sharing import embedded_layers, missing_layers
 from ..core.layers import resolve_layers
 from ..core.store import LocalContextStore
 from .files import has_embedded_context, notebook_path, read_notebook, sync_embedded
+from .options import add_model_options
+from .promote_preview import cmd_promote_preview
 
 
 def out(text: str = "") -> None:
@@ -44,6 +46,15 @@ def add_parsers(commands) -> None:
             help="the project's folder (FOLDER/.collab/context.json), to start a project "
             "layer there; default: the nearest one above the notebook",
         )
+        if name == "promote":
+            sub.add_argument(
+                "--preview",
+                action="store_true",
+                help="write nothing: list the notebooks the entry would reach and answer "
+                "their most recent prompts without and with it, each with its own context "
+                "(personal layer: the notebooks under the current folder), with a verdict",
+            )
+            add_model_options(sub, "parallel requests of --preview (default 4)")
         sub.set_defaults(handler=handler)
 
 
@@ -121,6 +132,8 @@ def _report_move(verb: str, result: MoveResult) -> None:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     path = notebook_path(args.notebook)
+    if args.preview:
+        return cmd_promote_preview(args, path)
     _require_sidecar(path)
     result = promote(
         path,
