@@ -1,13 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
 
+import { StreamCancelledError } from '../api/streamErrors';
 import {
   ILayerMovePreview,
   ILayerMoveReply,
   ILayerMoveRequest,
-  ILayersView
+  ILayersView,
+  IPreviewProgress,
+  IPreviewReport,
+  IProbe,
+  IProbeOutcome
 } from '../api/wire';
-import { ILayersClient, NotebookLayers } from '../panel/layers';
-import { layersView } from '../panel/layersView';
+import { ILayersClient, IRunningEffect, NotebookLayers } from '../panel/layers';
+import { ILayerActions, IPromotion, layersView } from '../panel/layersView';
 import { amendment, context, httpError } from './feedbackFixtures';
 import { trans } from './translationFixtures';
 
@@ -68,7 +73,72 @@ function report(revision = 3): ILayersView {
   };
 }
 
+const OTHER_PROBES: IProbe[] = [
+  {
+    prompt: 'Who proposed mesa-optimization?',
+    kind: 'notebook',
+    expectation: 'A prompt of study/other.ipynb, which the entry would reach',
+    notebook: 'study/other.ipynb'
+  },
+  {
+    prompt: 'What is inner alignment?',
+    kind: 'notebook',
+    expectation: 'A prompt of study/third.ipynb, which the entry would reach',
+    notebook: 'study/third.ipynb'
+  }
+];
+
+function probeOutcome(probe: IProbe): IProbeOutcome {
+  return {
+    probe,
+    baseline: 'Hubinger and others.',
+    amended: 'Hubinger et al. 2019.',
+    baseline_hash: 'b',
+    amended_hash: 'a',
+    baseline_cached: false,
+    verdict: 'intended',
+    reason: 'It now cites the paper.',
+    noise: null,
+    measures: null,
+    verdict_source: 'judge'
+  };
+}
+
+function progress(event: IPreviewProgress['event']): IPreviewProgress {
+  return {
+    event,
+    total: OTHER_PROBES.length,
+    done: 0,
+    outcome: null,
+    report: null,
+    message: null,
+    noise_samples: null,
+    probes: null
+  };
+}
+
+/**
+ * A model preview the test drives: its events and how it ends.
+ */
+class FakeEffect implements IRunningEffect {
+  constructor(readonly onProgress: (progress: IPreviewProgress) => void) {
+    this.done = new Promise((resolve, reject) => {
+      this.finish = resolve;
+      this.fail = reject;
+    });
+  }
+  readonly done: Promise<IPreviewReport>;
+  finish!: (report: IPreviewReport) => void;
+  fail!: (error: Error) => void;
+  cancelled = 0;
+  cancel(): void {
+    this.cancelled += 1;
+    this.fail(new StreamCancelledError('e'));
+  }
+}
+
 class FakeLayers implements ILayersClient {
+  effects: { body: ILayerMoveRequest; run: FakeEffect }[] = [];
   previews: ILayerMoveRequest[] = [];
   moves: ILayerMoveRequest[] = [];
   fetched = 0;
@@ -90,6 +160,14 @@ class FakeLayers implements ILayersClient {
       notebooks: [{ notebook: 'study/nb.ipynb', effect: 'gains', detail: '' }],
       truncated: false
     };
+  }
+  effect(
+    body: ILayerMoveRequest,
+    onProgress: (progress: IPreviewProgress) => void
+  ): IRunningEffect {
+    const run = new FakeEffect(onProgress);
+    this.effects.push({ body, run });
+    return run;
   }
   async move(body: ILayerMoveRequest): Promise<ILayerMoveReply> {
     this.moves.push(body);
@@ -185,7 +263,172 @@ describe('NotebookLayers', () => {
   });
 });
 
+describe("a promotion's model preview", () => {
+  async function promoting(): Promise<{
+    client: FakeLayers;
+    layers: NotebookLayers;
+  }> {
+    const client = new FakeLayers();
+    const layers = new NotebookLayers(
+      client,
+      () => undefined,
+      async () => null
+    );
+    layers.follow('study/nb.ipynb', 3);
+    await settled();
+    layers.actions.promote('a-own', 'project');
+    await settled();
+    return { client, layers };
+  }
+
+  it('runs on the same move once the reached notebooks are known', async () => {
+    const { client, layers } = await promoting();
+    expect(client.effects).toHaveLength(1);
+    expect(client.effects[0].body).toEqual(client.previews[0]);
+    const run = client.effects[0].run;
+    expect(layers.promotion?.effect?.probes).toBeNull();
+    run.onProgress({ ...progress('started'), probes: OTHER_PROBES });
+    run.onProgress({
+      ...progress('probe'),
+      done: 1,
+      outcome: probeOutcome(OTHER_PROBES[1])
+    });
+    const effect = layers.promotion?.effect;
+    expect(effect?.probes).toEqual(OTHER_PROBES);
+    expect(effect?.outcomes.map(o => o.probe.notebook)).toEqual([
+      'study/third.ipynb'
+    ]);
+    expect(effect?.running).toBe(true);
+    run.finish({
+      amendment: { kind: 'fact', text: 'x', rationale: '' },
+      outcomes: [],
+      cancelled: false,
+      model: 'm',
+      duration_s: 1,
+      noise_samples: 1
+    });
+    await settled();
+    expect(effect?.running).toBe(false);
+    expect(effect?.error).toBeNull();
+  });
+
+  it('is cancelled by Cancel, and Promote does not wait for it', async () => {
+    const first = await promoting();
+    first.layers.actions.cancel();
+    expect(first.client.effects[0].run.cancelled).toBe(1);
+    expect(first.layers.promotion).toBeNull();
+
+    const second = await promoting();
+    second.layers.actions.confirm();
+    await settled();
+    expect(second.client.moves).toHaveLength(1);
+    expect(second.client.effects[0].run.cancelled).toBe(1);
+  });
+
+  it('stops when another notebook is shown or the panel closes', async () => {
+    const { client, layers } = await promoting();
+    layers.follow('study/other.ipynb', 1);
+    expect(client.effects[0].run.cancelled).toBe(1);
+    layers.actions.promote('a-own', 'project');
+    await settled();
+    layers.dispose();
+    expect(client.effects[1].run.cancelled).toBe(1);
+  });
+});
+
 describe('layersView', () => {
+  const actions: ILayerActions = {
+    promote: () => undefined,
+    confirm: () => undefined,
+    cancel: () => undefined,
+    demote: () => undefined
+  };
+
+  function promotion(effect: IPromotion['effect']): IPromotion {
+    return {
+      entryId: 'a-own',
+      target: 'project',
+      projectDir: null,
+      preview: {
+        entry: amendment(),
+        target: 'study/.collab/context.json',
+        every_notebook: false,
+        notebooks: [
+          { notebook: 'study/other.ipynb', effect: 'gains', detail: '' }
+        ],
+        truncated: false
+      },
+      error: null,
+      missingLayer: false,
+      busy: false,
+      effect
+    };
+  }
+
+  it("shows each reached notebook's probe with its verdict and both answers", () => {
+    const node = layersView(
+      report(),
+      null,
+      promotion({
+        probes: OTHER_PROBES,
+        outcomes: [probeOutcome(OTHER_PROBES[0])],
+        running: true,
+        cancelled: false,
+        error: null
+      }),
+      actions,
+      trans
+    );
+    const rows = Array.from(
+      node.querySelectorAll<HTMLElement>(
+        '.jp-collab-promote-effect .jp-collab-probe'
+      )
+    );
+    expect(rows.map(r => r.dataset.notebook)).toEqual([
+      'study/other.ipynb',
+      'study/third.ipynb'
+    ]);
+    expect(
+      rows[0].querySelector('.jp-collab-probe-notebook')?.textContent
+    ).toBe('study/other.ipynb');
+    expect(rows[0].querySelector('.jp-collab-probe-prompt')?.textContent).toBe(
+      'Who proposed mesa-optimization?'
+    );
+    const badge = rows[0].querySelector<HTMLElement>('.jp-collab-verdict');
+    expect(badge?.dataset.verdict).toBe('intended');
+    expect(rows[0].querySelectorAll('.jp-collab-probe-column')).toHaveLength(2);
+    expect(rows[0].textContent).toContain('It now cites the paper.');
+    expect(rows[1].querySelector('.jp-collab-verdict')).toBeNull();
+    expect(rows[1].textContent).toContain('Answering…');
+    expect(
+      node.querySelector('.jp-collab-promote-effect-progress')?.textContent
+    ).toBe('1 of 2 prompts answered…');
+    const promote = node.querySelector<HTMLButtonElement>(
+      '.jp-collab-promote-confirm'
+    );
+    expect(promote?.disabled).toBe(false);
+  });
+
+  it('says so plainly when no reached notebook has prompts', () => {
+    const node = layersView(
+      report(),
+      null,
+      promotion({
+        probes: [],
+        outcomes: [],
+        running: false,
+        cancelled: false,
+        error: null
+      }),
+      actions,
+      trans
+    );
+    expect(
+      node.querySelector('.jp-collab-promote-no-probes')?.textContent
+    ).toBe('No other notebook it reaches has collaborator prompts to preview.');
+    expect(node.querySelector('.jp-collab-probe')).toBeNull();
+  });
+
   it('shows each layer in prompt order with why and repeats', () => {
     const node = layersView(
       report(),

@@ -41,7 +41,11 @@ function outcome(
   amendedText: string,
   cached = false
 ): IProbeOutcome {
-  const probe: IProbe = { expectation: '', ...sent };
+  const probe: IProbe = {
+    expectation: '',
+    ...sent,
+    notebook: sent.notebook ?? null
+  };
   return {
     probe,
     baseline: `baseline of ${probe.prompt}`,
@@ -87,8 +91,18 @@ class FakeClient implements IPreviewClient {
   async probes(): Promise<IProbe[]> {
     this.probesAsked++;
     return [
-      { prompt: 'original?', kind: 'original', expectation: '' },
-      { prompt: 'unrelated?', kind: 'should_not_change', expectation: '' }
+      {
+        prompt: 'original?',
+        kind: 'original',
+        expectation: '',
+        notebook: null
+      },
+      {
+        prompt: 'unrelated?',
+        kind: 'should_not_change',
+        expectation: '',
+        notebook: null
+      }
     ];
   }
 
@@ -120,7 +134,8 @@ class FakeClient implements IPreviewClient {
         outcome: outcomes[0],
         report: null,
         message: null,
-        noise_samples: null
+        noise_samples: null,
+        probes: null
       });
       return new Promise(resolve => {
         options.signal?.addEventListener('abort', () =>
@@ -143,7 +158,8 @@ class FakeClient implements IPreviewClient {
         outcome: o,
         report: null,
         message: null,
-        noise_samples: null
+        noise_samples: null,
+        probes: null
       })
     );
     return Promise.resolve({
@@ -243,7 +259,12 @@ describe('verdicts', () => {
   });
 
   it('a within-noise probe shows its badge and the measure', () => {
-    const probe: IProbe = { prompt: 'q?', kind: 'user', expectation: '' };
+    const probe: IProbe = {
+      prompt: 'q?',
+      kind: 'user',
+      expectation: '',
+      notebook: null
+    };
     const noisy: IProbeOutcome = {
       ...outcome(probe, 'other words'),
       verdict: 'within_noise',
@@ -273,7 +294,12 @@ describe('verdicts', () => {
   });
 
   it('a verdict of a weak judge leads with the measures, not a badge', () => {
-    const probe: IProbe = { prompt: 'q?', kind: 'original', expectation: '' };
+    const probe: IProbe = {
+      prompt: 'q?',
+      kind: 'original',
+      expectation: '',
+      notebook: null
+    };
     const weak: IProbeOutcome = {
       ...outcome(probe, 'signed in 1648'),
       verdict: 'unintended',
@@ -309,7 +335,12 @@ describe('verdicts', () => {
   });
 
   it("the summary leads with the measures when a verdict is a weak judge's", () => {
-    const probe: IProbe = { prompt: 'q?', kind: 'original', expectation: '' };
+    const probe: IProbe = {
+      prompt: 'q?',
+      kind: 'original',
+      expectation: '',
+      notebook: null
+    };
     const judged = {
       ...outcome(probe, 'signed in 1648'),
       verdict: 'unintended' as const,
@@ -328,7 +359,12 @@ describe('verdicts', () => {
   });
 
   it('a trusted verdict keeps its badge, the measures follow it', () => {
-    const probe: IProbe = { prompt: 'q?', kind: 'original', expectation: '' };
+    const probe: IProbe = {
+      prompt: 'q?',
+      kind: 'original',
+      expectation: '',
+      notebook: null
+    };
     const row = probeRow(
       {
         probe,
@@ -360,7 +396,12 @@ describe('verdicts', () => {
   });
 
   it('a probe row shows both sides and "baseline cached"', () => {
-    const probe: IProbe = { prompt: 'q?', kind: 'user', expectation: '' };
+    const probe: IProbe = {
+      prompt: 'q?',
+      kind: 'user',
+      expectation: '',
+      notebook: null
+    };
     const row = probeRow(
       {
         probe,
@@ -423,7 +464,7 @@ describe('PreviewModel', () => {
     await preview.start();
     await preview.addProbe('  my own probe?  ');
     expect(client.runs[1].probes).toEqual([
-      { prompt: 'my own probe?', kind: 'user', expectation: '' }
+      { prompt: 'my own probe?', kind: 'user', expectation: '', notebook: null }
     ]);
     expect(preview.outcomes.size).toBe(3);
     expect(preview.report()!.outcomes).toHaveLength(3);

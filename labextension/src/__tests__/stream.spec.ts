@@ -250,6 +250,46 @@ describe('CollabStream.preview', () => {
   });
 });
 
+describe('CollabStream.layerEffect', () => {
+  it("sends the move and reports the other notebooks' probes", async () => {
+    const { client, socket } = await connected();
+    const probes: (string | null)[] = [];
+    const move = {
+      path: 'study/nb.ipynb',
+      entry_id: 'a-own',
+      from_layer: 'notebook' as const,
+      to_layer: 'project' as const
+    };
+    const request = client.layerEffect(move, {
+      onProgress: p => probes.push(...(p.probes ?? []).map(q => q.notebook))
+    });
+    socket().open();
+    await flush();
+    expect(socket().sent[0]).toEqual({
+      ...move,
+      type: 'layer_effect',
+      id: request.id
+    });
+    const probe = { prompt: 'q', kind: 'notebook', notebook: 'study/b.ipynb' };
+    socket().receive({
+      type: 'progress',
+      id: request.id,
+      event: 'started',
+      total: 1,
+      probes: [probe]
+    });
+    const report = { cancelled: false, outcomes: [] };
+    socket().receive({
+      type: 'progress',
+      id: request.id,
+      event: 'finished',
+      report
+    });
+    await expect(request.done).resolves.toEqual(report);
+    expect(probes).toEqual(['study/b.ipynb']);
+  });
+});
+
 describe('CollabStream.check', () => {
   it('reports each event and resolves with the finished one', async () => {
     const { client, socket } = await connected();

@@ -6,7 +6,12 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { jsonInit, requestAPI } from './request';
-import { CollabStream, ICheckHandlers, IStreamRequest } from './stream';
+import {
+  CollabStream,
+  ICheckHandlers,
+  IPreviewHandlers,
+  IStreamRequest
+} from './stream';
 import {
   IAmendRequest,
   ICheckMessage,
@@ -16,6 +21,7 @@ import {
   IFinalizeReply,
   IFinalizeRequest,
   IHighlightInput,
+  ILayerMoveRequest,
   IPreviewProgress,
   IPreviewReport,
   IPreviewRequest,
@@ -208,4 +214,15 @@ export function startCheck(
   stream?: CollabStream
 ): IStreamRequest<ICheckMessage> {
   return (stream ?? defaultStream()).check(request, handlers);
+}
+
+/**
+ * Start a promotion's model preview over the shared stream socket.
+ */
+export function startLayerEffect(
+  request: ILayerMoveRequest,
+  handlers: IPreviewHandlers = {},
+  stream?: CollabStream
+): IStreamRequest<IPreviewReport> {
+  return (stream ?? defaultStream()).layerEffect(request, handlers);
 }

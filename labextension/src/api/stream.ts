@@ -8,6 +8,8 @@
  *     ← {type: "delta", id, text} … {type: "result", id, result, output}
  *     → {type: "preview", id, ...IPreviewRequest}
  *     ← {type: "progress", id, event: "started" | "probe" | "finished", …}
+ *     → {type: "layer_effect", id, ...ILayerMoveRequest}   (a promotion's preview)
+ *     ← {type: "progress", id, event: "started" | "probe" | "finished", …}
  *     → {type: "check", id, ...ICheckRequest}
  *     ← {type: "check", id, event: "started" | "probe" | "amendment" | "finished", …}
  *     → {type: "cancel", id}   ← {type: "cancelled", id}
@@ -27,6 +29,7 @@ import {
   ICollabDisplayData,
   ICompletionRequest,
   ICompletionResult,
+  ILayerMoveRequest,
   IPreviewProgress,
   IPreviewReport,
   IPreviewRequest,
@@ -123,28 +126,20 @@ export class CollabStream implements IDisposable {
     request: IPreviewRequest,
     handlers: IPreviewHandlers = {}
   ): IStreamRequest<IPreviewReport> {
-    return this._request<IPreviewReport>(
-      'preview',
-      request,
-      false,
-      (message, resolve, reject) => {
-        if (message.type !== 'progress') {
-          return;
-        }
-        handlers.onProgress?.(message);
-        if (message.event === 'finished' && message.report) {
-          resolve(message.report);
-        } else if (message.event === 'error' || message.event === 'finished') {
-          reject(
-            new StreamError(
-              message.message ?? 'the preview ended without a report',
-              500,
-              'preview_error'
-            )
-          );
-        }
-      }
-    );
+    return this._progress('preview', request, handlers);
+  }
+
+  /**
+   * Run a promotion's model preview: the prompts of the other notebooks the
+   * entry would reach, each answered with that notebook's context without and
+   * with it (the `started` event lists the probes). Events and cancelling as
+   * {@link preview}.
+   */
+  layerEffect(
+    request: ILayerMoveRequest,
+    handlers: IPreviewHandlers = {}
+  ): IStreamRequest<IPreviewReport> {
+    return this._progress('layer_effect', request, handlers);
   }
 
   /**
@@ -191,8 +186,37 @@ export class CollabStream implements IDisposable {
     this._socket.close();
   }
 
+  private _progress(
+    type: 'preview' | 'layer_effect',
+    request: object,
+    handlers: IPreviewHandlers
+  ): IStreamRequest<IPreviewReport> {
+    return this._request<IPreviewReport>(
+      type,
+      request,
+      false,
+      (message, resolve, reject) => {
+        if (message.type !== 'progress') {
+          return;
+        }
+        handlers.onProgress?.(message);
+        if (message.event === 'finished' && message.report) {
+          resolve(message.report);
+        } else if (message.event === 'error' || message.event === 'finished') {
+          reject(
+            new StreamError(
+              message.message ?? 'the preview ended without a report',
+              500,
+              'preview_error'
+            )
+          );
+        }
+      }
+    );
+  }
+
   private _request<T>(
-    type: 'complete' | 'preview' | 'check',
+    type: 'complete' | 'preview' | 'layer_effect' | 'check',
     body: object,
     rejectOnCancel: boolean,
     handle: (

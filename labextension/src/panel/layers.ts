@@ -1,22 +1,49 @@
 /**
  * The layers shown in the context panel and the promotion being prepared: the
  * server's report (`GET layers`), fetched again when the notebook's context
- * changes, and a promotion's preview before its move.
+ * changes, and a promotion's preview before its move: the notebooks it would
+ * reach (`layers/preview`), then the model preview on their prompts (the
+ * stream's `layer_effect`), which runs until it ends, the promotion is
+ * cancelled or confirmed, or another notebook is shown.
  */
 import { getLayers, moveEntry, previewMove } from '../api/layers';
+import { startLayerEffect } from '../api/loop';
+import { isCancelled } from '../api/streamErrors';
 import {
   ILayerMovePreview,
   ILayerMoveReply,
   ILayerMoveRequest,
   ILayersView,
+  IPreviewProgress,
+  IPreviewReport,
   Layer
 } from '../api/wire';
 import { errorMessage, statusOf } from './client';
-import { ILayerActions, IPromotion, SharedLayer } from './layersView';
+import {
+  ILayerActions,
+  IPromotion,
+  IPromotionEffect,
+  SharedLayer
+} from './layersView';
+
+/**
+ * A model preview running on the server.
+ */
+export interface IRunningEffect {
+  readonly done: Promise<IPreviewReport>;
+  cancel(): void;
+}
 
 export interface ILayersClient {
   layers(path: string): Promise<ILayersView>;
   preview(body: ILayerMoveRequest): Promise<ILayerMovePreview>;
+  /**
+   * The move's model preview; `onProgress` gets every event.
+   */
+  effect(
+    body: ILayerMoveRequest,
+    onProgress: (progress: IPreviewProgress) => void
+  ): IRunningEffect;
   move(body: ILayerMoveRequest): Promise<ILayerMoveReply>;
 }
 
@@ -26,6 +53,7 @@ export interface ILayersClient {
 export const serverLayersClient: ILayersClient = {
   layers: path => getLayers(path),
   preview: body => previewMove(body),
+  effect: (body, onProgress) => startLayerEffect(body, { onProgress }),
   move: body => moveEntry(body)
 };
 
@@ -57,6 +85,7 @@ export class NotebookLayers {
       return;
     }
     if (path !== this._path) {
+      this._stopEffect();
       this.promotion = null;
       this.view = null;
     }
@@ -84,6 +113,7 @@ export class NotebookLayers {
       void this._preview(entryId, target, projectDir ?? null),
     confirm: () => void this._confirm(),
     cancel: () => {
+      this._stopEffect();
       this.promotion = null;
       this.changed();
     },
@@ -131,8 +161,10 @@ export class NotebookLayers {
       preview: null,
       error: null,
       missingLayer: false,
-      busy: true
+      busy: true,
+      effect: null
     };
+    this._stopEffect();
     this.promotion = promotion;
     this.changed();
     try {
@@ -143,7 +175,60 @@ export class NotebookLayers {
         target === 'project' && projectDir === null && statusOf(error) === 404;
     }
     promotion.busy = false;
+    if (promotion.preview && this.promotion === promotion) {
+      this._runEffect(promotion);
+    }
     this.changed();
+  }
+
+  /**
+   * Stop the model preview of the promotion shown, if it is still running.
+   */
+  dispose(): void {
+    this._stopEffect();
+  }
+
+  private _runEffect(promotion: IPromotion): void {
+    const effect: IPromotionEffect = {
+      probes: null,
+      outcomes: [],
+      running: true,
+      cancelled: false,
+      error: null
+    };
+    promotion.effect = effect;
+    const running = this.client.effect(this._request(promotion), progress => {
+      if (progress.event === 'started') {
+        effect.probes = progress.probes ?? [];
+      }
+      if (progress.outcome) {
+        effect.outcomes.push(progress.outcome);
+      }
+      this.changed();
+    });
+    this._effect = running;
+    running.done
+      .then(
+        report => {
+          effect.cancelled = report.cancelled;
+        },
+        error => {
+          effect.cancelled = isCancelled(error);
+          effect.error = effect.cancelled ? null : errorMessage(error);
+        }
+      )
+      .finally(() => {
+        effect.running = false;
+        if (this._effect === running) {
+          this._effect = null;
+        }
+        this.changed();
+      });
+  }
+
+  private _stopEffect(): void {
+    this._effect?.cancel();
+    this._effect = null;
   }
 
   private async _confirm(): Promise<void> {
@@ -155,6 +240,7 @@ export class NotebookLayers {
     this.changed();
     const done = await this._move(this._request(promotion));
     if (done) {
+      this._stopEffect();
       this.promotion = null;
     } else {
       promotion.busy = false;
@@ -184,6 +270,7 @@ export class NotebookLayers {
     }
   }
 
+  private _effect: IRunningEffect | null = null;
   private _key = '';
   private _path = '';
 }

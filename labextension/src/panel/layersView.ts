@@ -3,7 +3,8 @@
  * prompt order, each entry with whether it applies and why (as the server's
  * report says), the entries of other layers it repeats, and the actions that
  * move an entry between layers. A promotion is previewed first (the server's
- * `layers/preview`: the notebooks the entry would reach) and written only when
+ * `layers/preview`: the notebooks the entry would reach, then the model
+ * preview on their prompts, promotionEffectView.ts) and written only when
  * confirmed.
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -16,6 +17,9 @@ import {
   Layer
 } from '../api/wire';
 import { h } from '../feedback/dom';
+import { IPromotionEffect, promotionEffectView } from './promotionEffectView';
+
+export type { IPromotionEffect };
 
 export type SharedLayer = 'project' | 'personal';
 
@@ -36,6 +40,10 @@ export interface IPromotion {
    */
   missingLayer: boolean;
   busy: boolean;
+  /**
+   * The model preview on the reached notebooks' prompts, once started.
+   */
+  effect: IPromotionEffect | null;
 }
 
 export interface ILayerActions {
@@ -120,6 +128,9 @@ function promotionView(
       );
       box.appendChild(list);
     }
+  }
+  if (promotion.effect) {
+    box.appendChild(promotionEffectView(promotion.effect, trans));
   }
   const buttons = h('div', { className: 'jp-collab-promote-actions' });
   if (promotion.missingLayer) {

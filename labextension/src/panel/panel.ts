@@ -142,6 +142,15 @@ export class ContextPanel extends Widget {
   /**
    * Undo the last change of the shown notebook's context.
    */
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    // A promotion's model preview still running is of no use once closed.
+    this._layers?.dispose();
+    super.dispose();
+  }
+
   async undo(): Promise<void> {
     if (!this._model) {
       return;

@@ -112,7 +112,8 @@ export class PreviewModel {
               {
                 prompt: this.prompts.original,
                 kind: 'original',
-                expectation: ''
+                expectation: '',
+                notebook: null
               }
             ]
           : [];
@@ -146,7 +147,12 @@ export class PreviewModel {
     if (!text || this.probes.some(probe => probe.prompt === text)) {
       return;
     }
-    const probe: IProbe = { prompt: text, kind: 'user', expectation };
+    const probe: IProbe = {
+      prompt: text,
+      kind: 'user',
+      expectation,
+      notebook: null
+    };
     this.probes = [...this.probes, probe];
     this._changed.emit();
     if (this.running) {

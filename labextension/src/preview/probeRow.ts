@@ -68,13 +68,24 @@ export function probeRow(
       className: `jp-collab-probe-kind jp-mod-${probe.kind}`,
       text: kindLabel(probe.kind, trans)
     }),
+    // A probe of another notebook (a promotion's preview) says which one.
+    probe.notebook
+      ? h('code', {
+          className: 'jp-collab-probe-notebook',
+          text: probe.notebook,
+          title: trans.__("Answered with this notebook's context")
+        })
+      : null,
     h('span', { className: 'jp-collab-probe-prompt', text: probe.prompt })
   );
   const row = h(
     'div',
     {
       className: 'jp-collab-probe',
-      dataset: { probe: probe.prompt.slice(0, 200) }
+      dataset: {
+        probe: probe.prompt.slice(0, 200),
+        ...(probe.notebook ? { notebook: probe.notebook } : {})
+      }
     },
     header
   );
