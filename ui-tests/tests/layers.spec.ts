@@ -2,8 +2,9 @@
  * Context layers in the context panel, in a real JupyterLab (Chromium): the
  * project layer above a notebook is shown with why its entries apply, a
  * notebook entry is promoted to it with a preview of the notebooks it would
- * reach (nothing written before the confirmation), and the files on disk
- * follow.
+ * reach and of its effect on their prompts (each answered by the model with
+ * that notebook's context, without and with the entry, with a verdict; nothing
+ * written before the confirmation), and the files on disk follow.
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
@@ -55,6 +56,10 @@ test('layers: the panel shows the project layer and promotes with a preview', as
   const otherContext = readSidecar(other);
   otherContext.amendments[0].id = 'a-otherrepeat1';
   writeSidecar(other, otherContext);
+  // A third one does not: its prompts are where the entry's effect shows.
+  const third = prepareNotebook(`${tmpPath}/week3`, 'c.ipynb', {
+    fixture: 'loop-citation.ipynb'
+  });
 
   await page.notebook.openByPath(name);
   await openContextPanel(page);
@@ -86,7 +91,29 @@ test('layers: the panel shows the project layer and promotes with a preview', as
   await expect(
     preview.locator('li[data-effect="repeats"]', { hasText: 'week2/b.ipynb' })
   ).toContainText('already says it (a-otherrepeat1)');
+  // The model preview runs on its own: c.ipynb's prompts (not a.ipynb's, which
+  // has the entry, nor b.ipynb's, which says it), each with a verdict.
+  const effect = preview.locator('.jp-collab-promote-effect');
+  const probes = effect.locator('.jp-collab-probe');
+  await expect(probes).toHaveCount(2);
+  for (const probe of await probes.all()) {
+    await expect(probe).toHaveAttribute('data-notebook', third);
+    await expect(probe.locator('.jp-collab-verdict')).toBeVisible({
+      timeout: 60_000
+    });
+    await expect(probe.locator('.jp-collab-probe-column')).toHaveCount(2);
+  }
+  await expect(
+    probes.locator('.jp-collab-probe-prompt', {
+      hasText: 'Summarize specification gaming in two sentences.'
+    })
+  ).toBeVisible();
+  await expect(effect.locator('.jp-collab-promote-effect-progress')).toHaveText(
+    '2 prompt(s) of 1 notebook(s), each answered with its own context.'
+  );
+  await expect(preview.locator('.jp-collab-promote-confirm')).toBeEnabled();
   await page.screenshot(shot('2-preview'));
+  await probes.first().screenshot(shot('2-effect-probe'));
   // Nothing written yet.
   expect(
     JSON.parse(fs.readFileSync(layerFile, 'utf-8')).amendments
