@@ -13,7 +13,7 @@ import pytest
 
 from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
-from jupyter_collab.core.context_model import Amendment, CollabContext
+from jupyter_collab.core.context_model import Amendment, CollabContext, Settings
 from jupyter_collab.core.errors import InvalidRequestError
 from jupyter_collab.core.layer_effect import (
     MAX_EFFECT_PROBES,
@@ -178,6 +178,41 @@ async def test_each_probe_is_asked_with_its_own_notebooks_context(project):
     outcome = events[-1].report.outcomes[0]
     assert outcome.probe.notebook == str(m) and outcome.verdict.value == "intended"
     assert ENTRY not in outcome.baseline and ENTRY in outcome.amended
+
+
+async def test_each_notebook_answers_with_its_own_settings(project):
+    source = write_notebook(project / "source.ipynb", ["Source?"])
+    entry_id = add_entry(source, ENTRY)
+    store = LocalContextStore(source)
+    store.save(store.load().model_copy(update={"settings": Settings(max_tokens=11)}))
+    m = write_notebook(project / "m.ipynb", ["M?"])
+    write_notebook(project / "n.ipynb", ["N?"])
+    LocalContextStore(m).save(CollabContext(settings=Settings(max_tokens=77)))
+    _, effect = effect_of(source, entry_id)
+    provider = ScriptedProvider(structured={"judge_probe": JUDGE})
+    broker = Broker(CollabConfig(max_tokens=500), provider=provider)
+
+    await collect(broker.preview_move(effect, LocalContextStore(source).load()))
+
+    by_prompt = {
+        c.request.messages[-1].content: c.request.max_tokens for c in provider.calls if c.is_answer
+    }
+    # m's own length; n has no setting: the configured default, never the source's.
+    assert by_prompt["M?"] == 77 and by_prompt["N?"] == 500
+
+
+async def test_a_reached_notebooks_model_must_be_allowed(project):
+    source = write_notebook(project / "source.ipynb", ["Source?"])
+    entry_id = add_entry(source, ENTRY)
+    m = write_notebook(project / "m.ipynb", ["M?"])
+    LocalContextStore(m).save(CollabContext(settings=Settings(model="forbidden-model")))
+    _, effect = effect_of(source, entry_id)
+    provider = ScriptedProvider()
+    broker = Broker(CollabConfig(allowed_models=["scripted-1"]), provider=provider)
+
+    with pytest.raises(InvalidRequestError, match=r"m\.ipynb: model 'forbidden-model'"):
+        await collect(broker.preview_move(effect, None))
+    assert provider.calls == []
 
 
 async def test_no_probe_finishes_without_a_model_call(project):

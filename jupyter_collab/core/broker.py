@@ -299,10 +299,11 @@ class Broker:
         cancel_event: asyncio.Event | None = None,
     ) -> AsyncIterator[PreviewProgress]:
         """A promotion's model preview (``layer_effect.py``): each probe answered with
-        its own notebook's context in effect, without and with the entry; events as
-        :meth:`preview`. ``context`` is the source notebook's, for the model and mode.
-        With no probe (no reached notebook has prompts) it is ``started`` with none
-        and an empty ``finished``, and no model call."""
+        its own notebook's context in effect and settings (model, mode, length),
+        without and with the entry; events as :meth:`preview`. ``context`` is the
+        source notebook's (the run's concurrency and noise samples). With no probe
+        (no reached notebook has prompts) it is ``started`` with none and an empty
+        ``finished``, and no model call."""
         if not effect.probes:
             settings = self.preview_settings(context, concurrency)
             yield PreviewProgress(
@@ -316,7 +317,15 @@ class Broker:
             )
             yield PreviewProgress(event="finished", report=report)
             return
-        self.check_model(context.settings.model if context is not None else None)
+        # Each notebook's prompts are answered as that notebook answers them: its
+        # model, mode and length, as well as its entries.
+        notebook_settings = {}
+        for name, own in effect.contexts.items():
+            try:
+                self.check_model(own.settings.model if own is not None else None)
+            except InvalidRequestError as err:
+                raise InvalidRequestError(f"{name}: {err}") from None
+            notebook_settings[name] = self.preview_settings(own, concurrency)
         run = run_preview(
             self.provider,
             self.ops_client(),
@@ -327,6 +336,7 @@ class Broker:
             cache=self.baseline_cache,
             cancel_event=cancel_event,
             contexts=effect.contexts,
+            notebook_settings=notebook_settings,
         )
         async with aclosing(run) as events:
             async for event in events:

@@ -26,8 +26,9 @@
 * Cancellation: setting ``cancel_event`` ends the run with a report marked
   ``cancelled``; closing the iterator cancels outstanding calls at once.
 * Other notebooks' prompts: a probe that names a notebook (``Probe.notebook``) is
-  answered with that notebook's context (``contexts``), not the previewed one's:
-  a promotion's preview asks the notebooks the moved entry would reach.
+  answered with that notebook's context (``contexts``) and its answer settings
+  (``notebook_settings``: model, mode, length), not the previewed one's: a
+  promotion's preview asks the notebooks the moved entry would reach.
 
 The machinery is shared with the check of a whole constitution (``check.py``):
 the slots, warm-up, cache and task running are in ``fanout.py``, one probe's
@@ -130,18 +131,23 @@ class PreviewRun:
         settings: PreviewSettings,
         cache: BaselineCache,
         contexts: NotebookContexts | None = None,
+        notebook_settings: Mapping[str, PreviewSettings] | None = None,
     ):
         self.provider = provider
         self.draft = draft
         self.context = context
         self.contexts = contexts
+        self.notebook_settings = notebook_settings or {}
         self.settings = settings
         self.comparer = ProbeComparer(provider, ops, settings, cache)
         self.model = provider.default_model
 
     def requests(self, probe: Probe) -> ProbeRequests:
         context = context_of(probe, self.context, self.contexts)
-        return build_requests(self.provider, probe, self.draft, context, self.settings)
+        settings = self.settings
+        if probe.notebook is not None:
+            settings = self.notebook_settings.get(probe.notebook, settings)
+        return build_requests(self.provider, probe, self.draft, context, settings)
 
     async def run_probe(self, probe: Probe) -> ProbeOutcome:
         requests = self.requests(probe)
@@ -160,10 +166,12 @@ async def run_preview(
     cache: BaselineCache,
     cancel_event: asyncio.Event | None = None,
     contexts: NotebookContexts | None = None,
+    notebook_settings: Mapping[str, PreviewSettings] | None = None,
 ) -> AsyncIterator[PreviewProgress]:
     """Yield ``started`` (with the probes), one ``probe`` event per outcome (in
     completion order), then ``finished`` with the report (outcomes in probe order).
-    A probe naming a notebook is answered with ``contexts[probe.notebook]``.
+    A probe naming a notebook is answered with ``contexts[probe.notebook]`` and
+    ``notebook_settings[probe.notebook]`` (``settings`` when it has none there).
 
     A failing call cancels the others and raises; ``cancel_event`` ends the run
     early with ``report.cancelled`` set; closing the iterator cancels everything.
@@ -173,7 +181,7 @@ async def run_preview(
         raise InvalidRequestError("there are no probes to preview")
     if len(probes) > MAX_PROBES:
         raise InvalidRequestError(f"at most {MAX_PROBES} probes can be previewed at once")
-    run = PreviewRun(provider, ops, draft, context, settings, cache, contexts)
+    run = PreviewRun(provider, ops, draft, context, settings, cache, contexts, notebook_settings)
     # Build every request first: a probe that cannot be assembled fails before any call.
     for probe in probes:
         run.requests(probe)
