@@ -146,6 +146,10 @@ def test_import_from_another_notebook(capsys, project):
             ],
             "concurrency",
         ),
+        (
+            ["context", "promote", "{a}", "{fact}", "--to", "personal", "--model", "m"],
+            "--model applies only with --preview",
+        ),
     ],
 )
 def test_user_errors_exit_1_and_change_nothing(capsys, project, argv, message):

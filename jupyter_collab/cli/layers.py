@@ -9,7 +9,7 @@ import json
 import sys
 
 from ..core.context_model import CollabContext
-from ..core.errors import CollabError, NotFoundError
+from ..core.errors import CollabError, InvalidRequestError, NotFoundError
 from ..core.layer_moves import Layer, MoveResult, demote, import_entries, promote
 from ..core.layer_report import layers_report
 from ..core.layer_sharing import embedded_layers, missing_layers
@@ -130,10 +130,27 @@ def _report_move(verb: str, result: MoveResult) -> None:
         out(f"  origin: {entry.provenance.notebook}")
 
 
+#: The model options ``promote`` takes for ``--preview`` (``options.add_model_options``).
+MODEL_OPTIONS = (
+    "model",
+    "ops_model",
+    "max_tokens",
+    "temperature",
+    "concurrency",
+    "noise_samples",
+    "local_model",
+    "openai_base_url",
+)
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
     path = notebook_path(args.notebook)
     if args.preview:
         return cmd_promote_preview(args, path)
+    given = [name for name in MODEL_OPTIONS if getattr(args, name) is not None]
+    if given or args.provider != "auto":
+        flag = "--" + (given[0] if given else "provider").replace("_", "-")
+        raise InvalidRequestError(f"{flag} applies only with --preview (a move calls no model)")
     _require_sidecar(path)
     result = promote(
         path,
