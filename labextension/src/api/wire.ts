@@ -472,7 +472,7 @@ export interface IPreviewResultSent {
    */
   expectation?: Expectation | null;
   /**
-   * the accepted amended answer
+   * the accepted amended answer: whole for the prompt the amendment came from (up to 32,000 characters), its first 280 characters for other probes
    */
   amended_text?: string | null;
   /**
@@ -717,7 +717,7 @@ export interface IPreviewResult {
    */
   expectation: Expectation | null;
   /**
-   * the accepted amended answer
+   * the accepted amended answer: whole for the prompt the amendment came from (up to 32,000 characters), its first 280 characters for other probes
    */
   amended_text: string | null;
   /**
