@@ -113,6 +113,7 @@ async def test_import_from_another_notebook_through_the_route(
     code, body = await collab_api("layers/import", method="POST", body={**request, "dry_run": True})
     assert code == 200, body
     assert [a["id"] for a in body["imported"]] == [entry.id] and body["written"] is False
+    assert body["source_ids"] == [entry.id]
     assert body["imported"][0]["provenance"]["source"] == "import"
     assert not (jp_root_dir / "b.collab.json").exists()  # nothing written
     code, body = await collab_api("layers/import", method="POST", body=request)

@@ -184,6 +184,7 @@ class LayerImportHandler(_LayerHandler):
             self.reply(
                 LayerImportReply(
                     imported=result.imported,
+                    source_ids=result.source_ids,
                     skipped=result.skipped,
                     written=False,
                     context=view(path, current),
@@ -201,6 +202,7 @@ class LayerImportHandler(_LayerHandler):
         self.reply(
             LayerImportReply(
                 imported=result.imported,
+                source_ids=result.source_ids,
                 skipped=result.skipped,
                 written=True,
                 context=view(path, written),

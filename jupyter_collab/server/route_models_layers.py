@@ -84,6 +84,9 @@ class LayerImportReply(WireModel):
     imported: list[Amendment] = Field(
         description="the entries as they arrive (or would, on a dry run), with provenance"
     )
+    source_ids: list[EntryId] = Field(
+        description="the other notebook's id of each imported entry, in the same order"
+    )
     skipped: list[str] = Field(description="entries not imported, each with why")
     written: bool = Field(description="false on a dry run: nothing was written")
     context: ContextView

@@ -950,6 +950,10 @@ export interface ILayerImportReply {
    */
   imported: IAmendment[];
   /**
+   * the other notebook's id of each imported entry, in the same order
+   */
+  source_ids: string[];
+  /**
    * entries not imported, each with why
    */
   skipped: string[];
