@@ -150,17 +150,19 @@ export function importView(
     section.appendChild(preview);
   }
   const buttons = h('div', { className: 'jp-collab-import-actions' });
-  const chosen = state.preview
-    ? state.preview.source_ids.filter(id => !state.unchecked.has(id)).length
-    : 0;
-  buttons.appendChild(
-    h('button', {
-      className: 'jp-mod-styled jp-mod-accept jp-collab-import-confirm',
-      text: trans._n('Import %1 entry', 'Import %1 entries', chosen),
-      disabled: !chosen || state.busy,
-      onClick: () => actions.confirm()
-    })
-  );
+  if (state.preview) {
+    const chosen = state.preview.source_ids.filter(
+      id => !state.unchecked.has(id)
+    ).length;
+    buttons.appendChild(
+      h('button', {
+        className: 'jp-mod-styled jp-mod-accept jp-collab-import-confirm',
+        text: trans._n('Import %1 entry', 'Import %1 entries', chosen),
+        disabled: !chosen || state.busy,
+        onClick: () => actions.confirm()
+      })
+    );
+  }
   buttons.appendChild(
     h('button', {
       className: 'jp-mod-styled',
