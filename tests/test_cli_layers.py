@@ -103,6 +103,12 @@ def test_import_from_another_notebook(capsys, project):
     add(capsys, a, "process", RULE)
     add(capsys, b, "process", "ask before writing a long report")
 
+    before = LocalContextStore(b).path.read_bytes()
+    code, out, _ = run(capsys, "context", "import", b, "--from", a, "--dry-run")
+    assert code == 0 and "would import from a.ipynb into b.ipynb (nothing written)" in out
+    assert f"+ {fact} [fact] {FACT}" in out and "skipped" in out and "repeats" in out
+    assert LocalContextStore(b).path.read_bytes() == before
+
     code, out, _ = run(capsys, "context", "import", b, "--from", a)
     assert code == 0 and "imported 1 entry from a.ipynb" in out
     assert "skipped" in out and "repeats" in out
@@ -125,6 +131,7 @@ def test_import_from_another_notebook(capsys, project):
         (["context", "import", "{a}", "--from", "{b}"], "no context to import"),
         (["context", "import", "{a}", "--from", "{a}"], "cannot import from itself"),
         (["context", "import", "{a}", "{fact}"], "unrecognized arguments"),
+        (["context", "import", "{a}", "--dry-run"], "--dry-run goes with --from"),
         (["context", "import", "{b}", "--from", "{a}", "a-nosuchentry1"], "a-nosuchentry1"),
         (["context", "show", "{a}", "--layers", "--markdown"], "--layers"),
         (["context", "promote", "{a}", "{fact}", "--to", "project", "--preview"], "no project"),

@@ -448,6 +448,31 @@ def test_the_preview_of_a_promotion_lists_the_notebooks_it_reaches(project, pers
     assert personal_preview.every_notebook and not personal.exists()
 
 
+def test_the_notebooks_to_import_from_are_those_with_a_context_in_the_project(project):
+    from jupyter_collab.core.layer_preview import importable_notebooks
+
+    notebook = notebook_of(project)
+    LocalContextStore(notebook).save(CollabContext(amendments=[origin_entry()]))
+    neighbour = notebook.parent / "neighbour.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), neighbour)  # no context: nothing to import
+    week2 = project / "analysis" / "week2" / "other.ipynb"
+    week2.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), week2)
+    LocalContextStore(week2).save(CollabContext(amendments=[origin_entry()]))
+    checkpoint = notebook.parent / ".ipynb_checkpoints" / "nb-checkpoint.ipynb"
+    checkpoint.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), checkpoint)
+    LocalContextStore(checkpoint).save(CollabContext(amendments=[origin_entry()]))
+
+    # No project layer: the notebook's own folder.
+    assert importable_notebooks(notebook) == ([], False)
+    assert importable_notebooks(week2) == ([], False)
+    # A project layer above both: the whole project.
+    write_layer(project_layer_path(project / "analysis"))
+    assert importable_notebooks(notebook) == ([week2], False)
+    assert importable_notebooks(week2) == ([notebook], False)
+
+
 def test_missing_layers_names_what_the_recipient_lacks(project, personal):
     from jupyter_collab.core.layer_sharing import (
         embed_layers,

@@ -11,6 +11,7 @@ from jupyter_collab.core.broker import Broker
 from jupyter_collab.core.config import CollabConfig
 from jupyter_collab.core.context_format import parse_context, serialize_context
 from jupyter_collab.core.context_model import (
+    MAX_STORED_ANSWER,
     Amendment,
     AmendmentKind,
     AmendmentStatus,
@@ -34,6 +35,7 @@ from jupyter_collab.core.operation_models import (
 from jupyter_collab.core.operations.amend import AmendmentsResponse
 from jupyter_collab.core.operations.probes import ProbesResponse
 from jupyter_collab.core.operations.suggest import SuggestionsResponse
+from jupyter_collab.core.store import LocalContextStore
 
 from .scripted_provider import ScriptedProvider
 
@@ -338,6 +340,41 @@ def test_finalize_records_full_provenance_and_is_pure():
     assert updated.amendments[-1] == amendment
     # The result is a valid context file.
     assert parse_context(serialize_context(updated), "x") == updated
+
+
+def test_finalize_keeps_the_prompts_amended_answer_whole_and_the_start_of_others(tmp_path):
+    """The amended answer to the prompt the amendment came from is the "chosen" answer
+    of a training export: kept whole (and through a save and load of the context's
+    evidence files); other probes keep their first 280 characters."""
+    long_answer = "Jones (2017) introduced it. " + "More detail. " * 200
+    outcomes = []
+    for prompt, kind in (
+        ("Who introduced the method?", ProbeKind.original),
+        ("Summarize the method.", ProbeKind.should_not_change),
+    ):
+        outcomes.append(
+            ProbeOutcome(
+                probe=Probe(prompt=prompt, kind=kind),
+                baseline="Smith",
+                amended=long_answer,
+                baseline_hash=sha256_text("Smith"),
+                amended_hash=sha256_text(long_answer),
+                verdict=Verdict.intended,
+                reason="Now cites Jones.",
+            )
+        )
+    report = PreviewReport(amendment=DRAFT, outcomes=outcomes, model="m")
+    updated, amendment = Broker.finalize(
+        context_with(), DRAFT, highlight=highlight(), report=report
+    )
+    original, other = amendment.preview
+    assert original.amended_text == long_answer
+    assert len(other.amended_text or "") == MAX_STORED_ANSWER and other.amended_text.endswith("…")
+    store = LocalContextStore(tmp_path / "nb.ipynb")
+    store.save(updated)
+    loaded = store.load()
+    assert loaded is not None
+    assert loaded.amendment(amendment.id).preview[0].amended_text == long_answer
 
 
 def test_finalize_refuses_a_preview_of_another_text():

@@ -109,9 +109,19 @@ async def test_import_from_another_notebook_through_the_route(
     make_notebook("b.ipynb")
     entry = Amendment(kind="process", text=RULE)
     own_context(jp_root_dir, "a.ipynb", entry)
+    code, body = await collab_api("layers/importable", params={"path": "b.ipynb"})
+    assert code == 200, body
+    assert body["notebooks"] == ["a.ipynb"] and body["truncated"] is False
     request = {"path": "b.ipynb", "from_path": "a.ipynb", "revision": 0}
+    code, body = await collab_api("layers/import", method="POST", body={**request, "dry_run": True})
+    assert code == 200, body
+    assert [a["id"] for a in body["imported"]] == [entry.id] and body["written"] is False
+    assert body["source_ids"] == [entry.id]
+    assert body["imported"][0]["provenance"]["source"] == "import"
+    assert not (jp_root_dir / "b.collab.json").exists()  # nothing written
     code, body = await collab_api("layers/import", method="POST", body=request)
     assert code == 200, body
+    assert body["written"] is True
     assert [a["id"] for a in body["imported"]] == [entry.id]
     assert body["imported"][0]["provenance"]["source"] == "import"
     assert body["imported"][0]["provenance"]["notebook"] == "a.ipynb"

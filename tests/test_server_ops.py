@@ -257,6 +257,39 @@ async def test_finalize(collab_api, notebook, jp_root_dir):
     assert stored["corrections"][0]["text"] == "Smith 2020"
 
 
+async def test_finalize_keeps_the_whole_amended_answer_of_the_original_prompt(
+    collab_api, notebook, jp_root_dir, anthropic_env
+):
+    """Previewed and finalized through the server as the panel does: the amended answer
+    to the prompt the amendment came from is stored whole (a training export's chosen
+    answer), the other probe's is cut to its first 280 characters."""
+
+    def answers(body: dict):
+        if body.get("output_config") or body.get("tool_choice"):
+            return None  # the judge: the server's default structured reply
+        amended = "Smith 2020" in json.dumps(body.get("system"))
+        return Reply.text(("Smith 2020 is the source. " if amended else "Jones. ") * 40)
+
+    anthropic_env.responder = answers
+    code, events = await collab_api(
+        "preview", method="POST", body={"path": "nb.ipynb", "amendment": DRAFT, "probes": PROBES}
+    )
+    assert code == 200, events
+    report = events[-1]["report"]
+    amended = report["outcomes"][0]["amended"]
+    assert len(amended) > 280
+    code, body = await collab_api(
+        "finalize",
+        method="POST",
+        body={"path": "nb.ipynb", "revision": 1, "amendment": DRAFT, "report": report},
+    )
+    assert code == 200, body
+    preview = sidecar(jp_root_dir)["amendments"][-1]["preview"]
+    assert [r["probe_kind"] for r in preview] == ["original", "should_not_change"]
+    assert preview[0]["amended_text"] == amended
+    assert len(preview[1]["amended_text"]) == 280
+
+
 async def test_finalize_errors(collab_api, notebook, jp_root_dir):
     before = (jp_root_dir / "nb.collab.json").read_bytes()
     code, body = await collab_api(

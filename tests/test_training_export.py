@@ -14,11 +14,12 @@ import nbformat
 import pytest
 
 from jupyter_collab.cli import main
-from jupyter_collab.core.context_model import CollabContext
+from jupyter_collab.core.context_model import MAX_STORED_ANSWER, CollabContext
 from jupyter_collab.core.hashing import sha256_text
 from jupyter_collab.core.notebook import embed_context
 from jupyter_collab.core.operation_models import AmendmentDraft, CorrectionInput, HighlightInput
 from jupyter_collab.core.operations.anchoring import make_quote
+from jupyter_collab.core.operations.common import clip
 from jupyter_collab.core.operations.finalize import finalize
 from jupyter_collab.core.operations.training_export import export_corrections
 from jupyter_collab.core.outputs import MIME_TYPE, annotated_display
@@ -40,6 +41,10 @@ REPORT_ANSWER = (
 )
 LONG_AMENDED = "Which trial, and who is the report for? " + "Details. " * 60
 ASK_FIRST = AmendmentDraft(kind="process", text="Ask what a report is for before writing it.")
+
+UNITS_PROMPT = "How far is the field station?"
+UNITS_ANSWER = "The field station is 12 in miles from the campus."
+METRIC = AmendmentDraft(kind="process", text="Give distances in kilometres.")
 
 
 @pytest.fixture(autouse=True)
@@ -98,13 +103,14 @@ def save(path: Path, notebook: dict[str, Any], context: CollabContext | None) ->
 
 
 def corrected_notebook(path: Path) -> Path:
-    """Two corrected answers: one whose amended answer the context kept whole, and one
-    whose amended answer was longer than the context keeps."""
+    """Three corrected answers: a short and a long amended answer, both kept whole,
+    and a correction finalized without a preview."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_markdown_cell("# Notes"),
         collab_cell("ask-origin", PROMPT, ANSWER),
         collab_cell("ask-report", REPORT_PROMPT, REPORT_ANSWER, mode="learning"),
+        collab_cell("ask-units", UNITS_PROMPT, UNITS_ANSWER),
     ]
     context = correct(
         CollabContext(),
@@ -123,6 +129,14 @@ def corrected_notebook(path: Path) -> Path:
         CorrectionInput(operation="delete"),
         ASK_FIRST,
         amended=LONG_AMENDED,
+    )
+    context = correct(
+        context,
+        notebook,
+        "ask-units",
+        "in miles",
+        CorrectionInput(text="in kilometres"),
+        METRIC,
     )
     return save(path, notebook, context)
 
@@ -196,8 +210,9 @@ def test_the_examples_export_in_every_format(capsys, tmp_path, fmt):
         "citations.ipynb",
         "collaborator-style.ipynb",
     }
-    # Their amended answers were longer than the 280 characters a context keeps, so
-    # the chosen answers are the corrections applied to the highlighted spans.
+    # They were recorded when a context kept only the first 280 characters of an
+    # amended answer, and theirs were longer: the chosen answers are the corrections
+    # applied to the highlighted spans.
     assert {m["chosen_from"] for m in metadata} == {"corrected_span"}
     citations = next(m for m in metadata if m["cell_id"] == "ask-references")
     assert citations["amendment"]["id"] == "a-fe4e0e1bfff1"
@@ -233,19 +248,49 @@ def test_a_constructed_notebook_as_preference_pairs(capsys, tmp_path):
     assert meta["answered"] is not None and meta["highlighted"] is not None
 
     report = rows["ask-report"]
-    # The amended answer was cut to 280 characters in the context: the deletion applied.
+    # An amended answer longer than the 280 characters other probes keep: still whole.
+    assert len(LONG_AMENDED) > MAX_STORED_ANSWER
+    assert report["chosen"][0]["content"] == LONG_AMENDED
+    assert report["metadata"]["chosen_from"] == "amended_answer"
+    assert report["metadata"]["mode"] == "learning"
+
+    units = rows["ask-units"]
+    # Finalized without a preview: the correction applied to its span.
+    assert units["chosen"][0]["content"] == "The field station is 12 in kilometres from the campus."
+    assert units["metadata"]["chosen_from"] == "corrected_span"
+
+
+def test_a_context_that_kept_only_the_start_of_the_amended_answer(capsys, tmp_path):
+    """A context written when the prompt's amended answer was cut to 280 characters
+    (its hash covers the whole answer): chosen falls back to the corrected span."""
+    nb = corrected_notebook(tmp_path / "analysis.ipynb")
+    store = LocalContextStore(nb)
+    context = store.load()
+    assert context is not None
+    context = context.editable_copy()
+    for amendment in context.amendments:
+        amendment.preview = [
+            result.model_copy(update={"amended_text": clip(result.amended_text or "", 280)})
+            for result in amendment.preview
+        ]
+    store.save(context)
+    out = tmp_path / "pairs.jsonl"
+    code, _, stderr = run(capsys, "export", nb, "--format", "dpo", "-o", out)
+    assert code == 0, stderr
+    rows = {row["metadata"]["cell_id"]: row for row in load(out, tmp_path)}
+    assert rows["ask-origin"]["metadata"]["chosen_from"] == "amended_answer"  # short: whole
+    report = rows["ask-report"]
+    assert report["metadata"]["chosen_from"] == "corrected_span"
     assert report["chosen"][0]["content"] == (
         "The patients were randomly assigned to two groups. Outcomes improved in the treated group."
     )
-    assert report["metadata"]["chosen_from"] == "corrected_span"
-    assert report["metadata"]["mode"] == "learning"
 
 
 def test_sft_and_kto_records_of_the_same_notebook(tmp_path):
     nb = corrected_notebook(tmp_path / "analysis.ipynb")
     sft = export_corrections([nb], "sft", tmp_path / "sft.jsonl")
     kto = export_corrections([nb], "kto", tmp_path / "kto.jsonl", system="persona")
-    assert (sft.records, sft.examples, kto.records, kto.examples) == (2, 2, 4, 2)
+    assert (sft.records, sft.examples, kto.records, kto.examples) == (3, 3, 6, 3)
     sft_rows = load(tmp_path / "sft.jsonl", tmp_path)
     check_trainer_fields(sft_rows, "sft")
     origin = next(r for r in sft_rows if r["metadata"]["cell_id"] == "ask-origin")
@@ -331,7 +376,7 @@ def test_untrusted_notebooks_export_nothing_without_the_flag(capsys, tmp_path):
     assert code == 0, stderr
     assert "exported although not trusted" in stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 2 and {r["metadata"]["trusted"] for r in rows} == {False}
+    assert len(rows) == 3 and {r["metadata"]["trusted"] for r in rows} == {False}
 
     # Trusted the way `jupyter trust` does it: exported without the flag.
     from nbformat.sign import NotebookNotary
@@ -364,7 +409,7 @@ def test_folders_are_walked_without_checkpoints_or_hidden_folders(capsys, tmp_pa
     out = tmp_path / "out.jsonl"
     code, stdout, stderr = run(capsys, "export", project, nb, "--format", "dpo", "-o", out)
     assert code == 0, stderr
-    assert "2 corrections from 1 notebook; 2 found in more than one notebook" in stdout
+    assert "3 corrections from 1 notebook; 3 found in more than one notebook" in stdout
     notebooks = {json.loads(line)["metadata"]["notebook"] for line in out.read_text().splitlines()}
     assert len(notebooks) == 1 and "checkpoint" not in next(iter(notebooks))
 

@@ -9,7 +9,7 @@ import sys
 
 from ..core.context_format import serialize_context
 from ..core.context_model import CollabContext
-from ..core.errors import CollabError, NotFoundError
+from ..core.errors import CollabError, InvalidRequestError, NotFoundError
 from ..core.layer_sharing import embed_layers, layers_manifest
 from ..core.layers import resolve_layers
 from ..core.notebook import (
@@ -138,6 +138,11 @@ def add_parsers(subparsers) -> None:
         metavar=("OTHER.ipynb", "ENTRY"),
         help="import OTHER's accepted entries (or the ENTRY ids given after it) with their "
         "provenance",
+    )
+    restore.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --from: list what would be imported and skipped, write nothing",
     )
     restore.set_defaults(handler=cmd_import)
 
@@ -364,6 +369,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     if args.source is not None:
         return layers.cmd_import_from(args, change_context)
+    if args.dry_run:
+        raise InvalidRequestError("--dry-run goes with --from OTHER.ipynb")
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
     sidecar = store.load()

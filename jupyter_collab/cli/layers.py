@@ -193,9 +193,15 @@ def cmd_import_from(args: argparse.Namespace, change_context) -> int:
             )
         raise NotFoundError(f"{other_path.name} has no context to import from")
     current = LocalContextStore(path).load() or CollabContext()
-    if not import_entries(current, other, str(other_path), wanted).imported:
-        out(f"nothing to import from {other_path.name} into {path.name}")
-        for reason in import_entries(current, other, str(other_path), wanted).skipped:
+    planned = import_entries(current, other, str(other_path), wanted)
+    if not planned.imported or args.dry_run:
+        if planned.imported:
+            out(f"would import from {other_path.name} into {path.name} (nothing written):")
+        else:
+            out(f"nothing to import from {other_path.name} into {path.name}")
+        for entry in planned.imported:
+            out(f"  + {entry.id} [{entry.kind.value}] {entry.text.strip()}")
+        for reason in planned.skipped:
             out(f"  skipped {reason}")
         return 0
     found = {}

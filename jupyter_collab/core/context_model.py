@@ -199,9 +199,15 @@ class Health(str, Enum):
 
 
 #: How much of each accepted amended answer an amendment keeps as evidence (the
-#: hashes cover both whole answers). Context files are read on every call, so the
-#: text stays small: 280 characters per probe, the baseline's hash only.
+#: hashes cover both whole answers): 280 characters per probe, the baseline's hash
+#: only, since a check keeps up to 200 probes per amendment and the evidence
+#: travels inside the .ipynb. The prompt the amendment came from is the exception:
+#: its amended answer is kept whole (up to MAX_ACCEPTED_ANSWER), as the "chosen"
+#: answer a training export pairs with the answer as it was. Evidence lives in
+#: its own files, which a call's prompt never reads (context-split.md).
 MAX_STORED_ANSWER = 280
+#: About four times the longest answer the default max_tokens allows.
+MAX_ACCEPTED_ANSWER = 32_000
 MAX_MEASURES = 16
 MeasureValue = float | int | bool | str
 
@@ -227,7 +233,10 @@ class PreviewResult(FrozenModel):
         "(see expected())",
     )
     amended_text: str | None = Field(
-        default=None, max_length=MAX_STORED_ANSWER, description="the accepted amended answer"
+        default=None,
+        max_length=MAX_ACCEPTED_ANSWER,
+        description="the accepted amended answer: whole for the prompt the amendment came "
+        "from (up to 32,000 characters), its first 280 characters for other probes",
     )
     measures: dict[str, MeasureValue] = Field(
         default_factory=dict,

@@ -288,6 +288,9 @@ class ImportResult:
     imported: list[Amendment]
     skipped: list[str]  # why each entry was not imported
     context: CollabContext
+    #: The other notebook's id of each imported entry (an id this notebook already
+    #: uses is replaced on arrival), so a preview's choice can be imported by id.
+    source_ids: list[str] = field(default_factory=list)
 
 
 def import_entries(
@@ -306,6 +309,7 @@ def import_entries(
     updated = target.model_copy(deep=True)
     imported: list[Amendment] = []
     skipped: list[str] = []
+    source_ids: list[str] = []
     for entry in chosen:
         if entry.status == AmendmentStatus.superseded:
             skipped.append(f"{entry.id}: superseded")
@@ -325,4 +329,5 @@ def import_entries(
         )
         updated.amendments.append(arriving)
         imported.append(arriving)
-    return ImportResult(imported, skipped, updated)
+        source_ids.append(entry.id)
+    return ImportResult(imported, skipped, updated, source_ids)

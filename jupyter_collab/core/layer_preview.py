@@ -43,6 +43,8 @@ class MovePreview:
 
 
 def notebooks_under(folder: Path) -> tuple[list[Path], bool]:
+    """The notebooks in ``folder`` and its subfolders (hidden ones, such as
+    ``.ipynb_checkpoints``, skipped), and whether there were more than the bound."""
     found: list[Path] = []
     for current, folders, files in os.walk(folder):
         folders[:] = sorted(f for f in folders if not f.startswith("."))
@@ -102,3 +104,22 @@ def preview_move(
         else:
             effects.append(NotebookEffect(candidate, "gains"))
     return MovePreview(arriving, target, effects, every_notebook=False, truncated=truncated)
+
+
+def importable_notebooks(
+    notebook: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
+) -> tuple[list[Path], bool]:
+    """The notebooks ``notebook`` could import entries from: those with a context
+    file (an embedded copy nobody accepted is not importable) in its project's
+    folder when a project layer reaches it, else in its own folder and below; and
+    whether there were more notebooks than the walk looks at."""
+    own = Path(notebook)
+    project = find_project_layer(own, root)
+    folder = project.parent.parent if project is not None else own.parent
+    candidates, truncated = notebooks_under(folder)
+    found = [
+        candidate
+        for candidate in candidates
+        if candidate.resolve() != own.resolve() and notebook_layer_path(candidate).is_file()
+    ]
+    return found, truncated

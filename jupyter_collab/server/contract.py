@@ -50,6 +50,7 @@ from .route_models import (
     VersionInfo,
 )
 from .route_models_layers import (
+    ImportableView,
     LayerImportReply,
     LayerImportRequest,
     LayerMovePreview,
@@ -101,6 +102,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     LayerMovePreview,
     LayerMoveReply,
     LayerImportReply,
+    ImportableView,
 )
 
 

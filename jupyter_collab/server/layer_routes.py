@@ -1,12 +1,13 @@
 """The layer routes: ``GET layers?path=``, ``POST layers/preview`` (what a move
-would do), ``POST layers/move`` (promote, demote) and ``POST layers/import``; a
-promotion's model preview is streamed (``streaming.py``, ``layers/effect``).
-They translate: the layers are found, reported and changed by
-``core/layers.py``, ``core/layer_report.py`` and ``core/layer_moves.py``, on the
-server's local files (a contents manager without local files has no layers:
-400). The project layer is looked for up to the server root; the report names
-files by their path under the root (the personal layer by its path with ``~``
-for the home folder), never by the server's absolute paths.
+would do), ``POST layers/move`` (promote, demote), ``POST layers/import`` (with
+``dry_run``, its preview) and ``GET layers/importable``; a promotion's model
+preview is streamed (``streaming.py``, ``layers/effect``). They translate: the
+layers are found, reported and changed by ``core/layers.py``,
+``core/layer_report.py`` and ``core/layer_moves.py``, on the server's local files
+(a contents manager without local files has no layers: 400). The project layer is
+looked for up to the server root; the report names files by their path under the
+root (the personal layer by its path with ``~`` for the home folder), never by the
+server's absolute paths.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from tornado import web
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError, InvalidRequestError
 from ..core.layer_moves import import_entries, move_entry
-from ..core.layer_preview import preview_move
+from ..core.layer_preview import importable_notebooks, preview_move
 from ..core.layer_report import layers_report
 from ..core.layer_sharing import embedded_layers, missing_layers
 from ..core.layers import resolve_layers
 from .base import CollabAPIHandler
 from .context_service import view
 from .route_models_layers import (
+    ImportableView,
     LayerImportReply,
     LayerImportRequest,
     LayerMovePreview,
@@ -204,6 +206,19 @@ class LayerImportHandler(_LayerHandler):
                 f"{other_path} has no accepted context to import (an embedded one must be "
                 "reviewed first)"
             )
+        if body.dry_run:
+            current = await self.store.load(path) or CollabContext()
+            result = import_entries(current, other, other_path, body.entry_ids)
+            self.reply(
+                LayerImportReply(
+                    imported=result.imported,
+                    source_ids=result.source_ids,
+                    skipped=result.skipped,
+                    written=False,
+                    context=view(path, current),
+                )
+            )
+            return
         found = {}
 
         def change(context: CollabContext) -> CollabContext:
@@ -214,7 +229,29 @@ class LayerImportHandler(_LayerHandler):
         result = found["result"]
         self.reply(
             LayerImportReply(
-                imported=result.imported, skipped=result.skipped, context=view(path, written)
+                imported=result.imported,
+                source_ids=result.source_ids,
+                skipped=result.skipped,
+                written=True,
+                context=view(path, written),
+            )
+        )
+
+
+class ImportableHandler(_LayerHandler):
+    """``GET layers/importable?path=nb.ipynb``: the notebooks it could import from."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.notebook_path()
+        await self.store.require_notebook(path)
+        local, root = self.local(path)
+        found, truncated = await asyncio.to_thread(importable_notebooks, local, root)
+        name = self.display(root)
+        self.reply(
+            ImportableView(
+                path=path, notebooks=[name(notebook) for notebook in found], truncated=truncated
             )
         )
 
@@ -224,4 +261,5 @@ ROUTES: list[tuple[str, type]] = [
     ("layers/preview", LayerPreviewHandler),
     ("layers/move", LayerMoveHandler),
     ("layers/import", LayerImportHandler),
+    ("layers/importable", ImportableHandler),
 ]

@@ -75,9 +75,29 @@ class LayerImportRequest(WireModel):
     revision: int | None = Field(
         default=None, ge=0, description="if given, refuse (409) when the context moved on"
     )
+    dry_run: bool = Field(
+        default=False, description="say what would be imported and skipped, write nothing"
+    )
 
 
 class LayerImportReply(WireModel):
-    imported: list[Amendment]
+    imported: list[Amendment] = Field(
+        description="the entries as they arrive (or would, on a dry run), with provenance"
+    )
+    source_ids: list[EntryId] = Field(
+        description="the other notebook's id of each imported entry, in the same order"
+    )
     skipped: list[str] = Field(description="entries not imported, each with why")
+    written: bool = Field(description="false on a dry run: nothing was written")
     context: ContextView
+
+
+class ImportableView(WireModel):
+    """GET layers/importable: notebooks this one could import entries from."""
+
+    path: str
+    notebooks: list[str] = Field(
+        description="paths under the server root of the notebooks with a context file in "
+        "the project's folder (or the notebook's own folder when no project layer reaches it)"
+    )
+    truncated: bool = Field(description="more notebooks than the search looks at")

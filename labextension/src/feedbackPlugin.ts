@@ -21,6 +21,7 @@ import { FeedbackAffordance } from './feedback/affordance';
 import { FeedbackController } from './feedback/controller';
 import { serverContextClient } from './panel/client';
 import { serverLayersClient } from './panel/layers';
+import { serverImportClient } from './panel/imports';
 import { serverCheckClient } from './panel/check';
 import { ContextPanel } from './panel/panel';
 import { ContextRegistry } from './panel/registry';
@@ -145,6 +146,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       anchors: items => placeHighlights(items),
       checks: serverCheckClient,
       layers: serverLayersClient,
+      imports: serverImportClient,
       trans
     });
     widget.title.icon = contextIcon;

@@ -4,7 +4,9 @@
  * notebook entry is promoted to it with a preview of the notebooks it would
  * reach and of its effect on their prompts (each answered by the model with
  * that notebook's context, without and with the entry, with a verdict; nothing
- * written before the confirmation), and the files on disk follow.
+ * written before the confirmation), and the files on disk follow; another
+ * notebook of the project is imported from after a preview of what would
+ * arrive and what would be skipped.
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
@@ -16,10 +18,12 @@ import {
   prepareNotebook,
   readContextFile,
   readSidecar,
+  sidecarOf,
   writeSidecar
 } from './loopHelpers';
 
 const PROJECT_FACT = 'Concentrations in this project are in millimolar (mM).';
+const IMPORTED_RULE = 'Report every effect size with its confidence interval.';
 
 function shot(name: string): { path: string } {
   return { path: path.join(screenshotDir, `layers-${name}.png`) };
@@ -153,4 +157,78 @@ test('layers: the panel shows the project layer and promotes with a preview', as
     .toEqual([
       ['project', '../.collab/context.json', ['a-projectfact1', own.id].sort()]
     ]);
+});
+
+test('layers: the panel imports from another notebook of the project after a preview', async ({
+  page,
+  tmpPath
+}) => {
+  const layerFile = projectLayer(tmpPath);
+  fs.mkdirSync(path.dirname(layerFile), { recursive: true });
+  fs.writeFileSync(
+    layerFile,
+    JSON.stringify({ schema_version: 1, revision: 1, amendments: [] })
+  );
+  const name = prepareNotebook(`${tmpPath}/week1`, 'a.ipynb', {
+    fixture: 'loop-shared.ipynb',
+    sidecar: true
+  });
+  const own = readSidecar(name).amendments[0];
+  const other = prepareNotebook(`${tmpPath}/week2`, 'b.ipynb', {
+    fixture: 'loop-shared.ipynb',
+    sidecar: true
+  });
+  const otherContext = readSidecar(other);
+  // One entry the notebook lacks, and the one it already has (a repeat, skipped).
+  otherContext.amendments = [
+    {
+      ...otherContext.amendments[0],
+      id: 'a-importrule01',
+      text: IMPORTED_RULE
+    },
+    { ...otherContext.amendments[0], id: 'a-samefact0001' }
+  ];
+  writeSidecar(other, otherContext);
+  const before = fs.readFileSync(path.join(serverRoot(), sidecarOf(name)));
+
+  await page.notebook.openByPath(name);
+  await openContextPanel(page);
+  const panel = page.locator('#jupyter-collab-context');
+  await panel.locator('.jp-collab-import-open').click();
+  const section = panel.locator('.jp-collab-import');
+  // The project's only other notebook with a context is previewed at once.
+  const preview = section.locator('.jp-collab-import-preview');
+  await expect(preview).toContainText(
+    `Would arrive from ${tmpPath}/week2/b.ipynb (nothing is written yet):`
+  );
+  await expect(
+    preview.locator('li[data-source-id="a-importrule01"]')
+  ).toContainText(IMPORTED_RULE);
+  await expect(preview.locator('.jp-collab-import-skipped')).toContainText(
+    `a-samefact0001: repeats ${own.id}`
+  );
+  await page.screenshot(shot('4-import-preview'));
+  // Nothing written yet.
+  expect(fs.readFileSync(path.join(serverRoot(), sidecarOf(name)))).toEqual(
+    before
+  );
+
+  await section.locator('.jp-collab-import-confirm').click();
+  await expect(section.locator('.jp-collab-import-done')).toHaveText(
+    'Imported a-importrule01.'
+  );
+  const notebookLayer = panel.locator(
+    '.jp-collab-layer[data-layer="notebook"]'
+  );
+  const arrived = notebookLayer.locator(
+    '.jp-collab-layer-entry[data-entry-id="a-importrule01"]'
+  );
+  await expect(arrived).toContainText(IMPORTED_RULE);
+  await expect(arrived).toContainText(`From ${tmpPath}/week2/b.ipynb`);
+  const stored = readSidecar(name).amendments.find(
+    (a: any) => a.id === 'a-importrule01'
+  );
+  expect(stored.provenance.source).toBe('import');
+  expect(stored.provenance.notebook).toBe(`${tmpPath}/week2/b.ipynb`);
+  await page.screenshot(shot('5-imported'));
 });

@@ -116,7 +116,7 @@ export function prepareNotebook(
   return relative;
 }
 
-function sidecarOf(notebook: string): string {
+export function sidecarOf(notebook: string): string {
   return notebook.replace(/\.ipynb$/, '.collab.json');
 }
 

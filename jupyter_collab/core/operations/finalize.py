@@ -8,6 +8,7 @@ the revision check.
 from __future__ import annotations
 
 from ..context_model import (
+    MAX_ACCEPTED_ANSWER,
     MAX_ENTRY_TEXT,
     MAX_QUOTE_TEXT,
     MAX_STORED_ANSWER,
@@ -17,6 +18,7 @@ from ..context_model import (
     Correction,
     Highlight,
     PreviewResult,
+    ProbeKind,
     Provenance,
 )
 from ..errors import InvalidRequestError
@@ -31,9 +33,14 @@ def _same_draft(a: AmendmentDraft, b: AmendmentDraft) -> bool:
     return a.kind == b.kind and a.text.strip() == b.text.strip()
 
 
+def _kept_length(kind: ProbeKind) -> int:
+    return MAX_ACCEPTED_ANSWER if kind == ProbeKind.original else MAX_STORED_ANSWER
+
+
 def preview_results(report: PreviewReport) -> list[PreviewResult]:
     """What the amendment is accepted on, per probe: the prompt and its kind, the
-    verdict, both answers' hashes, the amended answer's start and the deterministic
+    verdict, both answers' hashes, the amended answer (whole for the prompt the
+    amendment came from, its start for other probes) and the deterministic
     measures the check compares against later."""
     draft = report.amendment
     results = []
@@ -50,7 +57,7 @@ def preview_results(report: PreviewReport) -> list[PreviewResult]:
                 amended_hash=outcome.amended_hash,
                 verdict=outcome.verdict,
                 reason=clip(outcome.reason, MAX_ENTRY_TEXT),
-                amended_text=clip(outcome.amended, MAX_STORED_ANSWER),
+                amended_text=clip(outcome.amended, _kept_length(outcome.probe.kind)),
                 measures=measures,
             )
         )

@@ -13,9 +13,9 @@ Where each part comes from:
 * the chosen answer: the amended answer to that same prompt that the preview
   produced and the researcher accepted with the amendment made from this
   correction, when the amendment is in force and its stored text is the whole
-  answer (the context keeps only the start of long answers; the hash tells);
-  otherwise the answer with the correction applied to its span
-  (``corrected_answer.py``).
+  answer (the hash tells: contexts written before the evidence kept the prompt's
+  amended answer whole have only its first 280 characters); otherwise the answer
+  with the correction applied to its span (``corrected_answer.py``).
 
 Pure: no file system, no model. Each correction that gives no example is
 listed with the reason.

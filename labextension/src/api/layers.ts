@@ -1,13 +1,15 @@
 /**
  * A notebook's context layers through the server: `GET layers?path=`,
  * `POST layers/preview` (what a promotion would do, nothing written),
- * `POST layers/move` (promote, demote; 409 when a layer moved on) and
- * `POST layers/import`.
+ * `POST layers/move` (promote, demote; 409 when a layer moved on),
+ * `POST layers/import` (`dry_run`: what it would import, nothing written) and
+ * `GET layers/importable?path=` (the notebooks it could import from).
  */
 import { ServerConnection } from '@jupyterlab/services';
 
 import { jsonInit, requestAPI } from './request';
 import {
+  IImportableView,
   ILayerImportReply,
   ILayerImportRequest,
   ILayerMovePreview,
@@ -58,4 +60,18 @@ export function importEntries(
   settings?: ServerConnection.ISettings
 ): Promise<ILayerImportReply> {
   return requestAPI('layers/import', jsonInit('POST', body), settings);
+}
+
+/**
+ * The notebooks of the project (or folder) that `path` could import from.
+ */
+export function getImportable(
+  path: string,
+  settings?: ServerConnection.ISettings
+): Promise<IImportableView> {
+  return requestAPI(
+    `layers/importable?path=${encodeURIComponent(path)}`,
+    jsonInit('GET'),
+    settings
+  );
 }

@@ -29,6 +29,7 @@ export type WireBody =
   | IErrorReply
   | IFinalizeReply
   | IFinalizeRequest
+  | IImportableView
   | ILayerImportReply
   | ILayerImportRequest
   | ILayerMovePreview
@@ -472,7 +473,7 @@ export interface IPreviewResultSent {
    */
   expectation?: Expectation | null;
   /**
-   * the accepted amended answer
+   * the accepted amended answer: whole for the prompt the amendment came from (up to 32,000 characters), its first 280 characters for other probes
    */
   amended_text?: string | null;
   /**
@@ -717,7 +718,7 @@ export interface IPreviewResult {
    */
   expectation: Expectation | null;
   /**
-   * the accepted amended answer
+   * the accepted amended answer: whole for the prompt the amendment came from (up to 32,000 characters), its first 280 characters for other probes
    */
   amended_text: string | null;
   /**
@@ -933,12 +934,37 @@ export interface IAnswerShape {
    */
   questions: number;
 }
+/**
+ * GET layers/importable: notebooks this one could import entries from.
+ */
+export interface IImportableView {
+  path: string;
+  /**
+   * paths under the server root of the notebooks with a context file in the project's folder (or the notebook's own folder when no project layer reaches it)
+   */
+  notebooks: string[];
+  /**
+   * more notebooks than the search looks at
+   */
+  truncated: boolean;
+}
 export interface ILayerImportReply {
+  /**
+   * the entries as they arrive (or would, on a dry run), with provenance
+   */
   imported: IAmendment[];
+  /**
+   * the other notebook's id of each imported entry, in the same order
+   */
+  source_ids: string[];
   /**
    * entries not imported, each with why
    */
   skipped: string[];
+  /**
+   * false on a dry run: nothing was written
+   */
+  written: boolean;
   context: IContextView;
 }
 /**
@@ -955,6 +981,10 @@ export interface ILayerImportRequest {
    * if given, refuse (409) when the context moved on
    */
   revision?: number | null;
+  /**
+   * say what would be imported and skipped, write nothing
+   */
+  dry_run?: boolean;
 }
 /**
  * POST layers/preview: what a move would do, nothing written.

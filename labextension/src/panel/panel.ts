@@ -39,6 +39,8 @@ import { headerView, reviewBanner } from './headerView';
 import { issuesView } from './issuesView';
 import { ILayersClient, NotebookLayers } from './layers';
 import { layersView } from './layersView';
+import { IImportClient, NotebookImport } from './imports';
+import { importView } from './importView';
 import { NotebookContextModel } from './model';
 import { HighlightPlacements } from './placements';
 
@@ -68,6 +70,10 @@ export interface IContextPanelOptions {
    */
   layers?: ILayersClient;
   /**
+   * Imports from another notebook (none: the panel offers no import).
+   */
+  imports?: IImportClient;
+  /**
    * The extension's translation bundle.
    */
   trans: TranslationBundle;
@@ -88,6 +94,16 @@ export class ContextPanel extends Widget {
           options.layers,
           () => this.render(),
           () => this._model?.load() ?? Promise.resolve()
+        )
+      : null;
+    this._imports = options.imports
+      ? new NotebookImport(
+          options.imports,
+          () => this.render(),
+          async () => {
+            await this._model?.load();
+            await this._layers?.reload();
+          }
         )
       : null;
     this.node.tabIndex = -1;
@@ -264,6 +280,9 @@ export class ContextPanel extends Widget {
             trans
           )
         : null,
+      this._imports
+        ? importView(this._imports.state, this._imports.actions, trans)
+        : null,
       footerView(
         view,
         lastResult(notebook),
@@ -282,6 +301,7 @@ export class ContextPanel extends Widget {
     replaceChildren(this.node, ...parts);
     this.node.scrollTop = scroll;
     this._layers?.follow(model.path, view.revision);
+    this._imports?.follow(model.path, view.revision);
     this._signature = this._signatureOf(notebook, view.context);
     this._placements.update(notebook, view.context, () => this.refresh());
     if (this._entries.editing) {
@@ -330,6 +350,7 @@ export class ContextPanel extends Widget {
   });
   private readonly _checks: NotebookChecks | null;
   private readonly _layers: NotebookLayers | null;
+  private readonly _imports: NotebookImport | null;
   private readonly _placements: HighlightPlacements;
   private _check: NotebookCheck | null = null;
   private _signature = '';
