@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from .context_model import Amendment, AmendmentStatus
-from .layers import PROMPT_ORDER, ContextLayers, Layer, LayerFile
+from .layers import PROMPT_ORDER, ContextLayers, Layer, LayerFile, overridden_by
 from .operations.amend import repeats
 
 
@@ -67,10 +67,7 @@ def _reason(layer: LayerFile, notebook: str, display: Display) -> str:
 def _entry_report(
     entry: Amendment, layer: LayerFile, layers: ContextLayers, notebook: str, display: Display
 ) -> LayerEntryReport:
-    nearer = PROMPT_ORDER[PROMPT_ORDER.index(layer.layer) + 1 :]
-    overridden = next(
-        (n for n in nearer if any(a.id == entry.id for a in layers.get(n).entries)), None
-    )
+    overridden = overridden_by(layers, layer.layer, entry.id)
     if overridden is not None:
         applies, why = False, f"overridden by the {overridden.value} layer's copy of {entry.id}"
     elif entry.status != AmendmentStatus.accepted:
