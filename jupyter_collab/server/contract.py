@@ -50,6 +50,8 @@ from .route_models import (
     VersionInfo,
 )
 from .route_models_layers import (
+    LayerContradictionsReply,
+    LayerContradictionsRequest,
     LayerImportReply,
     LayerImportRequest,
     LayerMovePreview,
@@ -78,6 +80,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     CheckRequest,
     LayerMoveRequest,
     LayerImportRequest,
+    LayerContradictionsRequest,
 )
 
 #: Bodies the server sends, and the output it writes into notebooks.
@@ -98,6 +101,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     CollabOutput,
     CollabDisplayData,
     LayersView,
+    LayerContradictionsReply,
     LayerMovePreview,
     LayerMoveReply,
     LayerImportReply,
