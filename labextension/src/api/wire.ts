@@ -29,6 +29,8 @@ export type WireBody =
   | IErrorReply
   | IFinalizeReply
   | IFinalizeRequest
+  | ILayerContradictionsReply
+  | ILayerContradictionsRequest
   | ILayerImportReply
   | ILayerImportRequest
   | ILayerMovePreview
@@ -928,6 +930,56 @@ export interface IAnswerShape {
    * question marks outside code
    */
   questions: number;
+}
+/**
+ * POST layers/contradictions: the ops model's verdicts on the closest pairs of
+ * entries of different layers (verdicts already given are not asked again).
+ */
+export interface ILayerContradictionsReply {
+  path: string;
+  result: ILayerContradictions;
+}
+export interface ILayerContradictions {
+  /**
+   * in prompt order of the nearer entries' layers
+   */
+  contradictions: ILayerContradiction[];
+  /**
+   * entry pairs of different layers judged
+   */
+  compared: number;
+  /**
+   * of those, pairs the ops model was asked this time
+   */
+  asked: number;
+  /**
+   * candidate pairs beyond the bound, least similar first, not judged
+   */
+  left_out: number;
+}
+export interface ILayerContradiction {
+  /**
+   * the entry of the nearer layer: it wins where the two disagree
+   */
+  nearer: ILayerEntryRef;
+  farther: ILayerEntryRef;
+  /**
+   * how they contradict each other, one sentence
+   */
+  why: string;
+}
+/**
+ * One entry of one layer.
+ */
+export interface ILayerEntryRef {
+  layer: Layer;
+  id: string;
+}
+/**
+ * Which entries of a notebook's layers contradict an entry of another layer.
+ */
+export interface ILayerContradictionsRequest {
+  path: string;
 }
 export interface ILayerImportReply {
   imported: IAmendment[];
