@@ -20,6 +20,7 @@ import { placeHighlights } from './api/anchors';
 import { FeedbackAffordance } from './feedback/affordance';
 import { FeedbackController } from './feedback/controller';
 import { serverContextClient } from './panel/client';
+import { serverContradictionsClient } from './panel/layerContradictions';
 import { serverLayersClient } from './panel/layers';
 import { serverCheckClient } from './panel/check';
 import { ContextPanel } from './panel/panel';
@@ -145,6 +146,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       anchors: items => placeHighlights(items),
       checks: serverCheckClient,
       layers: serverLayersClient,
+      contradictions: serverContradictionsClient,
       trans
     });
     widget.title.icon = contextIcon;

@@ -1,6 +1,7 @@
 /**
  * A notebook's context layers through the server: `GET layers?path=`,
- * `POST layers/preview` (what a promotion would do, nothing written),
+ * `POST layers/contradictions` (the ops model's verdicts on entries of
+ * different layers), `POST layers/preview` (what a promotion would do, nothing written),
  * `POST layers/move` (promote, demote; 409 when a layer moved on) and
  * `POST layers/import`.
  */
@@ -8,6 +9,8 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { jsonInit, requestAPI } from './request';
 import {
+  ILayerContradictionsReply,
+  ILayerContradictionsRequest,
   ILayerImportReply,
   ILayerImportRequest,
   ILayerMovePreview,
@@ -28,6 +31,17 @@ export function getLayers(
     jsonInit('GET'),
     settings
   );
+}
+
+/**
+ * Which entries of a notebook's layers contradict an entry of another layer.
+ */
+export function getContradictions(
+  path: string,
+  settings?: ServerConnection.ISettings
+): Promise<ILayerContradictionsReply> {
+  const body: ILayerContradictionsRequest = { path };
+  return requestAPI('layers/contradictions', jsonInit('POST', body), settings);
 }
 
 /**

@@ -37,6 +37,10 @@ import { footerView } from './footerView';
 import { IEntryView, groupEntries } from './grouping';
 import { headerView, reviewBanner } from './headerView';
 import { issuesView } from './issuesView';
+import {
+  IContradictionsClient,
+  LayerContradictions
+} from './layerContradictions';
 import { ILayersClient, NotebookLayers } from './layers';
 import { layersView } from './layersView';
 import { NotebookContextModel } from './model';
@@ -68,6 +72,10 @@ export interface IContextPanelOptions {
    */
   layers?: ILayersClient;
   /**
+   * Asks which entries of one layer contradict another's (none: not shown).
+   */
+  contradictions?: IContradictionsClient;
+  /**
    * The extension's translation bundle.
    */
   trans: TranslationBundle;
@@ -83,10 +91,17 @@ export class ContextPanel extends Widget {
     this.title.label = this._trans.__('Context');
     this._checks = options.checks ? new NotebookChecks(options.checks) : null;
     this._placements = new HighlightPlacements(items => options.anchors(items));
+    this._contradictions = options.contradictions
+      ? new LayerContradictions(options.contradictions, () => this.render())
+      : null;
     this._layers = options.layers
       ? new NotebookLayers(
           options.layers,
-          () => this.render(),
+          () => {
+            // New layers shown: their contradictions are asked about next.
+            this._contradictions?.follow(this._layers?.view ?? null);
+            this.render();
+          },
           () => this._model?.load() ?? Promise.resolve()
         )
       : null;
@@ -252,7 +267,8 @@ export class ContextPanel extends Widget {
             this._layers.error,
             this._layers.promotion,
             this._layers.actions,
-            trans
+            trans,
+            this._contradictions
           )
         : null,
       footerView(
@@ -321,6 +337,7 @@ export class ContextPanel extends Widget {
   });
   private readonly _checks: NotebookChecks | null;
   private readonly _layers: NotebookLayers | null;
+  private readonly _contradictions: LayerContradictions | null;
   private readonly _placements: HighlightPlacements;
   private _check: NotebookCheck | null = null;
   private _signature = '';
