@@ -233,7 +233,7 @@ def test_show_layers_with_contradictions(capsys, project, anthropic_env):
         f"contradicts notebook:{english}: French and English cannot both hold. "
         f"(notebook:{english} wins)" in out
     )
-    assert "contradictions: 1 among 1 pair(s) of entries of different layers" in out
+    assert "contradictions: 1 among 1 pair(s) of entries of different layers judged\n" in out
     [request] = anthropic_env.message_requests()
     assert "[project:a-french]" in request.body["messages"][0]["content"]
 

@@ -120,7 +120,16 @@ async def test_ids_the_model_invents_are_dropped():
         layers(project=[FRENCH], notebook=[ENGLISH])
     )
     assert [c.why for c in result.contradictions] == ["Swapped, ok."]
-    assert result.compared == 1
+    assert (result.compared, result.unanswered) == (1, 0)
+    # A model that names only pairs that were not asked answered nothing: asked again.
+    provider.structured["layer_contradictions"] = {
+        "verdicts": [verdict("project:a-french", "project:a-english", True, "Wrong layer.")]
+    }
+    shared = broker(provider)
+    for _ in range(2):
+        result = await shared.layer_contradictions(layers(project=[FRENCH], notebook=[ENGLISH]))
+        assert result.contradictions == [] and (result.compared, result.unanswered) == (0, 1)
+    assert len(provider.calls) == 3
 
 
 async def test_no_candidate_pairs_asks_nothing():
@@ -194,6 +203,7 @@ async def test_pairs_beyond_the_bound_are_left_out_least_similar_last():
         )
     )
     assert (result.asked, result.left_out, result.compared) == (MAX_PAIRS, 2, 0)
+    assert result.unanswered == MAX_PAIRS
     prompt = asked_pairs(provider)
     assert prompt.count("[project:a-p]") == MAX_PAIRS
 

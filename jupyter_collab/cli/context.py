@@ -61,7 +61,7 @@ def add_parsers(subparsers) -> None:
         "--contradictions",
         action="store_true",
         help="with --layers: ask the ops model which entries contradict an entry of another "
-        "layer (the closest pairs; verdicts are kept while the texts are unchanged)",
+        "layer (one call about the closest pairs of entries of different layers)",
     )
     add_provider_options(show, "model that judges contradictions (default: the ops model)")
     show.set_defaults(handler=cmd_show)

@@ -119,8 +119,13 @@ def cmd_show_layers(args: argparse.Namespace) -> int:
     if found is not None:
         out(
             f"\ncontradictions: {len(found.contradictions)} among {found.compared} pair(s) of "
-            "entries of different layers"
-            + (f" ({found.left_out} less similar pair(s) not compared)" if found.left_out else "")
+            "entries of different layers judged"
+            + (
+                f"; {found.unanswered} pair(s) the model gave no verdict on"
+                if found.unanswered
+                else ""
+            )
+            + (f"; {found.left_out} less similar pair(s) not compared" if found.left_out else "")
         )
     for message in report.missing:
         note(f"warning: {path.name} was shared with layers you lack: {message}")

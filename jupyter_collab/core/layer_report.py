@@ -2,9 +2,11 @@
 each other: what ``jupyter collab context show --layers`` prints (and the wire's shape).
 
 Repeats use the check proposals get (``operations.amend.repeats``). Whether two
-entries contradict each other takes a model (the proposal's own check asks the
-ops model); this report is deterministic, so it names the precedence instead: a
-nearer layer's entry wins over a farther one's.
+entries contradict each other takes a model, so this report, deterministic and
+fast, leaves it out and states the precedence (a nearer layer's entry wins over a
+farther one's); ``operations/layer_contradictions.py`` asks the ops model about
+the entries of different layers, for ``--contradictions`` and the panel's
+``POST layers/contradictions``.
 """
 
 from __future__ import annotations

@@ -95,6 +95,11 @@ class LayerContradictions(BaseModel):
     )
     compared: int = Field(ge=0, description="entry pairs of different layers judged")
     asked: int = Field(ge=0, description="of those, pairs the ops model was asked this time")
+    unanswered: int = Field(
+        ge=0,
+        description="pairs asked whose verdict the model's answer left out (or gave for ids "
+        "that were not asked); asked again next time",
+    )
     left_out: int = Field(
         ge=0, description="candidate pairs beyond the bound, least similar first, not judged"
     )
@@ -237,5 +242,6 @@ async def find_contradictions(
         contradictions=found,
         compared=len(verdicts),
         asked=len(unknown),
+        unanswered=len(pairs) - len(verdicts),
         left_out=len(candidates) - len(pairs),
     )

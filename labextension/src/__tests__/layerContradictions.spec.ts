@@ -67,6 +67,7 @@ const WHY = 'One asks for French, the other for English.';
 class FakeClient implements IContradictionsClient {
   asked: string[] = [];
   error: Error | null = null;
+  unanswered = 0;
 
   async contradictions(path: string): Promise<ILayerContradictionsReply> {
     this.asked.push(path);
@@ -84,7 +85,8 @@ class FakeClient implements IContradictionsClient {
           }
         ],
         compared: 2,
-        asked: 2,
+        asked: 3,
+        unanswered: this.unanswered,
         left_out: 0
       }
     };
@@ -160,6 +162,21 @@ describe('LayerContradictions', () => {
     expect(
       node.querySelector('.jp-collab-layer-contradictions')?.textContent
     ).toBe('1 contradiction(s) among 2 pair(s) of entries of different layers');
+  });
+
+  it('says when the model gave no verdict on some pairs', async () => {
+    const client = new FakeClient();
+    client.unanswered = 1;
+    const state = new LayerContradictions(client, () => undefined);
+    state.follow(view());
+    await settled();
+    expect(
+      render(state).querySelector('.jp-collab-layer-contradictions')
+        ?.textContent
+    ).toBe(
+      '1 contradiction(s) among 2 pair(s) of entries of different layers; ' +
+        'the model gave no verdict on 1 pair(s)'
+    );
   });
 
   it('shows a failure as a muted note and keeps the layers', async () => {

@@ -953,6 +953,10 @@ export interface ILayerContradictions {
    */
   asked: number;
   /**
+   * pairs asked whose verdict the model's answer left out (or gave for ids that were not asked); asked again next time
+   */
+  unanswered: number;
+  /**
    * candidate pairs beyond the bound, least similar first, not judged
    */
   left_out: number;

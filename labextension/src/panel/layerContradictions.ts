@@ -166,7 +166,7 @@ export function contradictionStatus(
     });
   }
   const result = state.result;
-  if (!result || !result.compared) {
+  if (!result || !(result.compared || result.unanswered)) {
     return null;
   }
   const text = result.contradictions.length
@@ -179,12 +179,15 @@ export function contradictionStatus(
         'No contradictions among %1 pair(s) of entries of different layers',
         result.compared
       );
+  const unanswered = result.unanswered
+    ? trans.__('; the model gave no verdict on %1 pair(s)', result.unanswered)
+    : '';
   const left = result.left_out
-    ? trans.__(' (%1 less similar pair(s) not compared)', result.left_out)
+    ? trans.__('; %1 less similar pair(s) not compared', result.left_out)
     : '';
   return h('div', {
     className,
     dataset: { state: 'done' },
-    text: text + left
+    text: text + unanswered + left
   });
 }
