@@ -19,7 +19,7 @@ only about the pairs worth asking:
   dropped, and no candidate pair means no call at all.
 
 Where two entries contradict each other, the nearer layer's wins (the
-precedence ``core/layers.py`` documents and the model is told).
+precedence ``core/layers.py`` documents and the constitution tells the assistant).
 """
 
 from __future__ import annotations
@@ -45,10 +45,12 @@ from .common import (
 )
 
 #: Pairs asked in one call. Each pair quotes two entries (up to
-#: :data:`QUOTED_ENTRY` characters each) and its verdict costs about 60 output
-#: tokens, so twelve keep the prompt within a small embedded model's context and
-#: the answer well inside ``OPS_MAX_TOKENS``; the closest pairs by shared words
-#: come first, so the ones left out are the least likely to contradict.
+#: :data:`QUOTED_ENTRY` characters each) and its verdict costs about 60-70 output
+#: tokens. The worst case (twelve pairs of 400-character entries) is 2,302 tokens
+#: of SmolLM2's tokenizer with the instructions, which leaves 1,794 of the
+#: embedded model's default 4,096-token context (``local_n_ctx``) for the
+#: verdicts; the closest pairs by shared words come first, so the ones left out
+#: are the least likely to contradict.
 MAX_PAIRS = 12
 #: How much of an entry's text the prompt quotes.
 QUOTED_ENTRY = 400
@@ -94,7 +96,9 @@ class LayerContradictions(BaseModel):
         description="in prompt order of the nearer entries' layers"
     )
     compared: int = Field(ge=0, description="entry pairs of different layers judged")
-    asked: int = Field(ge=0, description="of those, pairs the ops model was asked this time")
+    asked: int = Field(
+        ge=0, description="pairs the ops model was asked about this time (others were kept)"
+    )
     unanswered: int = Field(
         ge=0,
         description="pairs asked whose verdict the model's answer left out (or gave for ids "

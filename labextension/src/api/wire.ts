@@ -949,7 +949,7 @@ export interface ILayerContradictions {
    */
   compared: number;
   /**
-   * of those, pairs the ops model was asked this time
+   * pairs the ops model was asked about this time (others were kept)
    */
   asked: number;
   /**
