@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from jupyter_collab.cli import main
+from jupyter_collab.core.context_model import Amendment, CollabContext
 from jupyter_collab.core.layers import layer_store, personal_layer_path, project_layer_path
 from jupyter_collab.core.notebook import embed_context, extract_context
 from jupyter_collab.core.store import LocalContextStore
@@ -283,3 +284,81 @@ def test_promote_preview_without_prompts_says_so(capsys, project, anthropic_env,
     assert code == 0 and "every notebook you open" in out
     assert "no prompts to preview" in out and anthropic_env.message_requests() == []
     assert not personal_layer_path().exists()
+
+
+def test_show_layers_with_contradictions(capsys, project, anthropic_env):
+    from tests.wire.anthropic_server import Reply
+
+    a = project / "a.ipynb"
+    project_layer_path(project).parent.mkdir()
+    layer_store(project_layer_path(project)).save(
+        CollabContext(
+            amendments=[Amendment(id="a-french", kind="process", text="Always answer in French.")]
+        )
+    )
+    english = add(capsys, a, "process", "Always answer in English.")
+    verdict = {
+        "first": "project:a-french",
+        "second": f"notebook:{english}",
+        "contradicts": True,
+        "why": "French and English cannot both hold.",
+    }
+    anthropic_env.script(Reply.tool({"verdicts": [verdict]}, name="layer_contradictions"))
+
+    code, out, _ = run(capsys, "context", "show", a, "--layers", "--contradictions")
+    assert code == 0, out
+    assert (
+        "contradicts project:a-french: French and English cannot both hold. (this entry wins)"
+        in out
+    )
+    assert (
+        f"contradicts notebook:{english}: French and English cannot both hold. "
+        f"(notebook:{english} wins)" in out
+    )
+    assert "contradictions: 1 among 1 pair(s) of entries of different layers judged\n" in out
+    [request] = anthropic_env.message_requests()
+    assert "[project:a-french]" in request.body["messages"][0]["content"]
+
+    anthropic_env.script(Reply.tool({"verdicts": [verdict]}, name="layer_contradictions"))
+    code, out, _ = run(
+        capsys,
+        "context",
+        "show",
+        a,
+        "--layers",
+        "--contradictions",
+        "--json",
+        "--ops-model",
+        "claude-opus-4-1",
+    )
+    assert code == 0
+    found = json.loads(out)["contradictions"]
+    assert found["contradictions"] == [
+        {
+            "nearer": {"layer": "notebook", "id": english},
+            "farther": {"layer": "project", "id": "a-french"},
+            "why": "French and English cannot both hold.",
+        }
+    ]
+    assert anthropic_env.message_requests()[-1].body["model"] == "claude-opus-4-1"
+    # Without --contradictions the report asks no model.
+    anthropic_env.clear()
+    code, out, _ = run(capsys, "context", "show", a, "--layers", "--json")
+    assert code == 0 and "contradictions" not in json.loads(out)
+    assert anthropic_env.message_requests() == []
+
+
+def test_contradictions_errors(capsys, project, anthropic_env):
+    from tests.wire.anthropic_server import Reply
+
+    a = project / "a.ipynb"
+    code, _, err = run(capsys, "context", "show", a, "--contradictions")
+    assert code == 1 and "--contradictions goes with --layers" in err
+    project_layer_path(project).parent.mkdir()
+    layer_store(project_layer_path(project)).save(
+        CollabContext(amendments=[Amendment(kind="process", text="Answer in French.")])
+    )
+    add(capsys, a, "process", "Answer in English.")
+    anthropic_env.script(Reply.error(401, "invalid x-api-key"))
+    code, out, err = run(capsys, "context", "show", a, "--layers", "--contradictions")
+    assert code == 1 and "x-api-key" in err and out == ""

@@ -154,6 +154,44 @@ async def test_propose_amendments_over_the_wire(anthropic_env):
     assert f"[{fact_id}] (fact)" in body["messages"][0]["content"]
 
 
+async def test_layer_contradictions_over_the_wire(anthropic_env, tmp_path):
+    from jupyter_collab.core.layers import ContextLayers, Layer, LayerFile
+    from jupyter_collab.core.operations.layer_contradictions import ContradictionsResponse
+
+    def layer(name: Layer, *entries: Amendment) -> LayerFile:
+        return LayerFile(name, tmp_path / name.value, CollabContext(amendments=list(entries)))
+
+    layers = ContextLayers(
+        personal=layer(Layer.personal),
+        project=layer(
+            Layer.project, Amendment(id="a-fr", kind="process", text="Answer in French.")
+        ),
+        notebook=layer(
+            Layer.notebook, Amendment(id="a-en", kind="process", text="Answer in English.")
+        ),
+    )
+    verdicts = [
+        {"first": "project:a-fr", "second": "notebook:a-en", "contradicts": True, "why": "Fr/En."},
+        {"first": "project:a-xx", "second": "notebook:a-en", "contradicts": True, "why": "No."},
+    ]
+    anthropic_env.script(Reply.tool({"verdicts": verdicts}, name="layer_contradictions"))
+    shared = broker(ops_model=TOOL_MODEL)
+    result = await shared.layer_contradictions(layers)
+    assert [(str(c.nearer), str(c.farther), c.why) for c in result.contradictions] == [
+        ("notebook:a-en", "project:a-fr", "Fr/En.")
+    ]
+    [body] = bodies(anthropic_env)
+    assert body["model"] == TOOL_MODEL
+    assert body["tool_choice"] == {"type": "tool", "name": "layer_contradictions"}
+    expected = with_max_items(ContradictionsResponse, (("verdicts", 1, 1),))
+    assert body["tools"][0]["input_schema"] == expected.model_json_schema()
+    assert_cached_system(body)
+    assert "1. [project:a-fr] (process) Answer in French." in body["messages"][0]["content"]
+    # Asked again with the same texts: nothing goes over the wire.
+    again = await shared.layer_contradictions(layers)
+    assert again.contradictions == result.contradictions and len(bodies(anthropic_env)) == 1
+
+
 async def test_generate_probes_over_the_wire(anthropic_env):
     probes = await broker().generate_probes(DRAFT, ["Load data."], "Who introduced Adam?", n=2)
     kinds = [p.kind for p in probes]

@@ -308,3 +308,68 @@ async def test_layer_effect_over_websocket(
     error = json.loads(await asyncio.wait_for(ws.read_message(), timeout=20))
     assert error["type"] == "error" and error["id"] == "bad" and error["status"] == 400
     ws.close()
+
+
+FRENCH = "Always answer in French."
+ENGLISH = "Always answer in English."
+
+
+async def test_contradictions_between_layers_are_judged_once(
+    collab_api, make_notebook, jp_root_dir, anthropic_env, monkeypatch, tmp_path
+):
+    from tests.wire.anthropic_server import Reply
+
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    write_layer(
+        project_layer_path(jp_root_dir / "study"),
+        Amendment(id="a-french", kind="process", text=FRENCH),
+    )
+    make_notebook("study/nb.ipynb")
+    own_context(
+        jp_root_dir, "study/nb.ipynb", Amendment(id="a-english", kind="process", text=ENGLISH)
+    )
+    verdict = {
+        "first": "project:a-french",
+        "second": "notebook:a-english",
+        "contradicts": True,
+        "why": "One asks for French, the other for English.",
+    }
+    anthropic_env.script(Reply.tool({"verdicts": [verdict]}, name="layer_contradictions"))
+
+    code, body = await collab_api(
+        "layers/contradictions", method="POST", body={"path": "study/nb.ipynb"}
+    )
+    assert code == 200, body
+    assert body["path"] == "study/nb.ipynb"
+    [found] = body["result"]["contradictions"]
+    assert found == {
+        "nearer": {"layer": "notebook", "id": "a-english"},
+        "farther": {"layer": "project", "id": "a-french"},
+        "why": "One asks for French, the other for English.",
+    }
+    assert body["result"]["asked"] == 1
+    [request] = anthropic_env.message_requests()
+    assert "[project:a-french]" in json.dumps(request.body["messages"])
+
+    # The panel opened again: the same verdict, the model not asked.
+    code, again = await collab_api(
+        "layers/contradictions", method="POST", body={"path": "study/nb.ipynb"}
+    )
+    assert code == 200 and again["result"]["contradictions"] == [found]
+    assert again["result"]["asked"] == 0 and len(anthropic_env.message_requests()) == 1
+
+
+async def test_contradictions_route_errors(collab_api, make_notebook, anthropic_env, jp_root_dir):
+    from tests.wire.anthropic_server import Reply
+
+    code, body = await collab_api("layers/contradictions", method="POST", body={"path": "no.ipynb"})
+    assert code == 404, body
+    code, body = await collab_api("layers/contradictions", method="POST", body={})
+    assert code == 400 and "path" in body["message"]
+    # A failing model call is an error the panel shows, never an empty list.
+    write_layer(project_layer_path(jp_root_dir), Amendment(kind="process", text=FRENCH))
+    make_notebook("nb.ipynb")
+    own_context(jp_root_dir, "nb.ipynb", Amendment(kind="process", text=ENGLISH))
+    anthropic_env.script(Reply.error(401, "invalid x-api-key"))
+    code, body = await collab_api("layers/contradictions", method="POST", body={"path": "nb.ipynb"})
+    assert code == 502 and "x-api-key" in body["message"], (code, body)

@@ -29,6 +29,7 @@ from .files import (
     sync_embedded,
     write_notebook,
 )
+from .options import add_provider_options
 from .render import context_markdown, context_text
 
 
@@ -56,6 +57,13 @@ def add_parsers(subparsers) -> None:
         action="store_true",
         help="every layer (personal, project, notebook): which entries apply and from which file",
     )
+    show.add_argument(
+        "--contradictions",
+        action="store_true",
+        help="with --layers: ask the ops model which entries contradict an entry of another "
+        "layer (one call about the closest pairs of entries of different layers)",
+    )
+    add_provider_options(show, "model that judges contradictions (default: the ops model)")
     show.set_defaults(handler=cmd_show)
 
     add = commands.add_parser("add", help="add an amendment")
@@ -153,6 +161,8 @@ def add_parsers(subparsers) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.contradictions and not args.layers:
+        raise CollabError("--contradictions goes with --layers (contradictions between layers)")
     if args.layers:
         if args.markdown:
             raise CollabError("--layers prints text or --json, not --markdown")

@@ -5,18 +5,21 @@ layers (``core/layers.py``, ``core/layer_moves.py``)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 
+from ..core.broker import Broker
 from ..core.context_model import CollabContext
 from ..core.errors import CollabError, InvalidRequestError, NotFoundError
 from ..core.layer_moves import Layer, MoveResult, demote, import_entries, promote
 from ..core.layer_report import layers_report
 from ..core.layer_sharing import embedded_layers, missing_layers
-from ..core.layers import resolve_layers
+from ..core.layers import ContextLayers, resolve_layers
+from ..core.operations.layer_contradictions import LayerContradictions
 from ..core.store import LocalContextStore
 from .files import has_embedded_context, notebook_path, read_notebook, sync_embedded
-from .options import add_model_options
+from .options import add_model_options, build_config
 from .promote_preview import cmd_promote_preview
 
 
@@ -69,14 +72,40 @@ def _notebook_context(path) -> CollabContext | None:
     return context
 
 
+async def _contradictions(args: argparse.Namespace, layers: ContextLayers) -> LayerContradictions:
+    broker = Broker(build_config(args))
+    try:
+        return await broker.layer_contradictions(layers)
+    finally:
+        await broker.aclose()
+
+
+def _contradiction_lines(found: LayerContradictions) -> dict[str, list[str]]:
+    """'layer:id' -> what to print under that entry, for both entries of each pair."""
+    lines: dict[str, list[str]] = {}
+    for item in found.contradictions:
+        nearer, farther = str(item.nearer), str(item.farther)
+        why = f": {item.why}" if item.why else ""
+        lines.setdefault(nearer, []).append(f"contradicts {farther}{why} (this entry wins)")
+        lines.setdefault(farther, []).append(f"contradicts {nearer}{why} ({nearer} wins)")
+    return lines
+
+
 def cmd_show_layers(args: argparse.Namespace) -> int:
     path = notebook_path(args.notebook)
+    if args.contradictions:
+        build_config(args)  # bad flag values fail before anything is read
     layers = resolve_layers(path, _notebook_context(path))
     carried = embedded_layers(read_notebook(path), str(path))
     report = layers_report(layers, path.name, missing=missing_layers(carried, layers))
+    found = asyncio.run(_contradictions(args, layers)) if args.contradictions else None
     if args.json:
-        out(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        data = report.model_dump(mode="json")
+        if found is not None:
+            data["contradictions"] = found.model_dump(mode="json")
+        out(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
+    clashes = _contradiction_lines(found) if found is not None else {}
     out(f"Layers of {path.name}, in prompt order (a later layer wins where entries disagree):")
     for layer in report.layers:
         if layer.path is None:
@@ -95,6 +124,19 @@ def cmd_show_layers(args: argparse.Namespace) -> int:
                 out(f"      from {entry.origin_notebook}")
             if entry.repeats:
                 out(f"      repeats {', '.join(entry.repeats)}")
+            for line in clashes.get(f"{layer.layer.value}:{entry.id}", []):
+                out(f"      {line}")
+    if found is not None:
+        out(
+            f"\ncontradictions: {len(found.contradictions)} among {found.compared} pair(s) of "
+            "entries of different layers judged"
+            + (
+                f"; {found.unanswered} pair(s) the model gave no verdict on"
+                if found.unanswered
+                else ""
+            )
+            + (f"; {found.left_out} less similar pair(s) not compared" if found.left_out else "")
+        )
     for message in report.missing:
         note(f"warning: {path.name} was shared with layers you lack: {message}")
     return 0

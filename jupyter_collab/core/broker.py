@@ -16,6 +16,7 @@ from .context_model import Amendment, CollabContext, Mode, utcnow
 from .errors import InvalidRequestError, ProviderError
 from .hashing import sha256_text
 from .layer_effect import LayerEffect
+from .layers import ContextLayers
 from .operation_models import (
     AmendmentDraft,
     CheckProgress,
@@ -35,6 +36,11 @@ from .operations.check import run_check
 from .operations.common import OpsClient
 from .operations.entries import Source
 from .operations.finalize import finalize as _finalize
+from .operations.layer_contradictions import (
+    ContradictionCache,
+    LayerContradictions,
+    find_contradictions,
+)
 from .operations.preview import BaselineCache, PreviewSettings, run_preview
 from .operations.probes import generate_probes as _generate_probes
 from .operations.suggest import suggest_corrections as _suggest_corrections
@@ -65,6 +71,9 @@ class Broker:
         # Baseline answers of previews, by input hash: revising an amendment
         # re-runs only the amended side.
         self.baseline_cache = BaselineCache()
+        # Verdicts on entries of different layers, by their texts: the context
+        # panel re-opened on unchanged layers asks the model nothing.
+        self.contradiction_cache = ContradictionCache()
 
     # -- providers -----------------------------------------------------------
 
@@ -235,6 +244,10 @@ class Broker:
     ) -> list[ProposedAmendment]:
         """Candidate fact/process amendments; duplicates and contradictions are flagged."""
         return await _propose_amendments(self.ops_client(), highlight, correction, context, n)
+
+    async def layer_contradictions(self, layers: ContextLayers) -> LayerContradictions:
+        """Which entries of a notebook's layers contradict an entry of another layer."""
+        return await find_contradictions(self.ops_client(), layers, self.contradiction_cache)
 
     async def generate_probes(
         self,

@@ -2,9 +2,11 @@
 each other: what ``jupyter collab context show --layers`` prints (and the wire's shape).
 
 Repeats use the check proposals get (``operations.amend.repeats``). Whether two
-entries contradict each other takes a model (the proposal's own check asks the
-ops model); this report is deterministic, so it names the precedence instead: a
-nearer layer's entry wins over a farther one's.
+entries contradict each other takes a model, so this report, deterministic and
+fast, leaves it out and states the precedence (a nearer layer's entry wins over a
+farther one's); ``operations/layer_contradictions.py`` asks the ops model about
+the entries of different layers, for ``--contradictions`` and the panel's
+``POST layers/contradictions``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from .context_model import Amendment, AmendmentStatus
-from .layers import PROMPT_ORDER, ContextLayers, Layer, LayerFile
+from .layers import PROMPT_ORDER, ContextLayers, Layer, LayerFile, overridden_by
 from .operations.amend import repeats
 
 
@@ -67,10 +69,7 @@ def _reason(layer: LayerFile, notebook: str, display: Display) -> str:
 def _entry_report(
     entry: Amendment, layer: LayerFile, layers: ContextLayers, notebook: str, display: Display
 ) -> LayerEntryReport:
-    nearer = PROMPT_ORDER[PROMPT_ORDER.index(layer.layer) + 1 :]
-    overridden = next(
-        (n for n in nearer if any(a.id == entry.id for a in layers.get(n).entries)), None
-    )
+    overridden = overridden_by(layers, layer.layer, entry.id)
     if overridden is not None:
         applies, why = False, f"overridden by the {overridden.value} layer's copy of {entry.id}"
     elif entry.status != AmendmentStatus.accepted:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .assembly import share_read_only
 from .context_format import sidecar_path_for
-from .context_model import AmendmentStatus, CollabContext
+from .context_model import Amendment, AmendmentStatus, CollabContext
 from .filecache import FileCache
 from .store import LocalContextStore
 
@@ -233,3 +233,21 @@ def layer_of(layers: ContextLayers, entry_id: str) -> Layer | None:
         if any(a.id == entry_id for a in layers.get(layer).entries):
             return layer
     return None
+
+
+def overridden_by(layers: ContextLayers, layer: Layer, entry_id: str) -> Layer | None:
+    """The nearer layer that also holds ``entry_id`` (its copy is the one that
+    applies), or ``None``."""
+    nearer = PROMPT_ORDER[PROMPT_ORDER.index(layer) + 1 :]
+    return next((n for n in nearer if any(a.id == entry_id for a in layers.get(n).entries)), None)
+
+
+def entries_in_effect(layers: ContextLayers) -> list[tuple[Layer, Amendment]]:
+    """Every entry that reaches the prompt, with its layer, in prompt order:
+    accepted, and not overridden by a nearer layer's copy."""
+    return [
+        (layer.layer, entry)
+        for layer in layers.in_prompt_order()
+        for entry in layer.entries
+        if entry.enabled and overridden_by(layers, layer.layer, entry.id) is None
+    ]

@@ -51,6 +51,8 @@ from .route_models import (
 )
 from .route_models_layers import (
     ImportableView,
+    LayerContradictionsReply,
+    LayerContradictionsRequest,
     LayerImportReply,
     LayerImportRequest,
     LayerMovePreview,
@@ -79,6 +81,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     CheckRequest,
     LayerMoveRequest,
     LayerImportRequest,
+    LayerContradictionsRequest,
 )
 
 #: Bodies the server sends, and the output it writes into notebooks.
@@ -99,6 +102,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     CollabOutput,
     CollabDisplayData,
     LayersView,
+    LayerContradictionsReply,
     LayerMovePreview,
     LayerMoveReply,
     LayerImportReply,

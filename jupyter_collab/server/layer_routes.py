@@ -1,12 +1,15 @@
-"""The layer routes: ``GET layers?path=``, ``POST layers/preview`` (what a move
-would do), ``POST layers/move`` (promote, demote), ``POST layers/import`` (with
-``dry_run``, its preview) and ``GET layers/importable``; a promotion's model
-preview is streamed (``streaming.py``, ``layers/effect``). They translate: the
-layers are found, reported and changed by ``core/layers.py``,
-``core/layer_report.py`` and ``core/layer_moves.py``, on the server's local files
-(a contents manager without local files has no layers: 400). The project layer is
-looked for up to the server root; the report names files by their path under the
-root (the personal layer by its path with ``~`` for the home folder), never by the
+"""The layer routes: ``GET layers?path=``, ``POST layers/contradictions`` (the
+ops model's verdicts, apart so the report stays deterministic and fast),
+``POST layers/preview`` (what a move would do), ``POST layers/move`` (promote,
+demote), ``POST layers/import`` (with ``dry_run``, its preview) and
+``GET layers/importable``; a promotion's model preview is streamed
+(``streaming.py``, ``layers/effect``). They translate: the layers are found,
+reported, judged and changed by ``core/layers.py``, ``core/layer_report.py``,
+``core/operations/layer_contradictions.py`` (through the broker, which keeps the
+verdicts) and ``core/layer_moves.py``, on the server's local files (a contents
+manager without local files has no layers: 400). The project layer is looked for
+up to the server root; the report names files by their path under the root (the
+personal layer by its path with ``~`` for the home folder), never by the
 server's absolute paths.
 """
 
@@ -27,11 +30,13 @@ from ..core.layer_moves import import_entries, move_entry
 from ..core.layer_preview import importable_notebooks, preview_move
 from ..core.layer_report import layers_report
 from ..core.layer_sharing import embedded_layers, missing_layers
-from ..core.layers import resolve_layers
+from ..core.layers import ContextLayers, resolve_layers
 from .base import CollabAPIHandler
 from .context_service import view
 from .route_models_layers import (
     ImportableView,
+    LayerContradictionsReply,
+    LayerContradictionsRequest,
     LayerImportReply,
     LayerImportRequest,
     LayerMovePreview,
@@ -99,10 +104,14 @@ class _LayerHandler(CollabAPIHandler):
 
     display = staticmethod(display_names)
 
-    async def layers_view(self, path: str) -> LayersView:
+    async def layers_of(self, path: str) -> ContextLayers:
         local, root = self.local(path)
         own = await self.store.load_shared(path)
-        layers = await asyncio.to_thread(resolve_layers, local, own, root=root)
+        return await asyncio.to_thread(resolve_layers, local, own, root=root)
+
+    async def layers_view(self, path: str) -> LayersView:
+        _, root = self.local(path)
+        layers = await self.layers_of(path)
         carried = embedded_layers(await self.store.read_notebook(path), path)
         missing = missing_layers(carried, layers)
         report = layers_report(layers, path, self.display(root), missing)
@@ -118,6 +127,19 @@ class LayersHandler(_LayerHandler):
         path = self.notebook_path()
         await self.store.require_notebook(path)
         self.reply(await self.layers_view(path))
+
+
+class LayerContradictionsHandler(_LayerHandler):
+    """``POST layers/contradictions``: entries of one layer that contradict another's."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(LayerContradictionsRequest)
+        path = self.store.check_path(body.path)
+        await self.store.require_notebook(path)
+        result = await self.broker.layer_contradictions(await self.layers_of(path))
+        self.reply(LayerContradictionsReply(path=path, result=result))
 
 
 class _MoveHandler(_LayerHandler):
@@ -258,6 +280,7 @@ class ImportableHandler(_LayerHandler):
 
 ROUTES: list[tuple[str, type]] = [
     ("layers", LayersHandler),
+    ("layers/contradictions", LayerContradictionsHandler),
     ("layers/preview", LayerPreviewHandler),
     ("layers/move", LayerMoveHandler),
     ("layers/import", LayerImportHandler),

@@ -1,4 +1,5 @@
-"""The bodies of the layer routes (``layers``, ``layers/move``, ``layers/import``)."""
+"""The bodies of the layer routes (``layers``, ``layers/contradictions``,
+``layers/move``, ``layers/import``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pydantic import Field
 from ..core.context_model import Amendment
 from ..core.layer_report import LayersReport
 from ..core.layers import Layer
+from ..core.operations.layer_contradictions import LayerContradictions
 from .route_models import ContextView, NotebookPath, WireModel
 
 EntryId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -19,6 +21,20 @@ class LayersView(WireModel):
 
     path: str
     report: LayersReport
+
+
+class LayerContradictionsRequest(WireModel):
+    """Which entries of a notebook's layers contradict an entry of another layer."""
+
+    path: NotebookPath
+
+
+class LayerContradictionsReply(WireModel):
+    """POST layers/contradictions: the ops model's verdicts on the closest pairs of
+    entries of different layers (verdicts already given are not asked again)."""
+
+    path: str
+    result: LayerContradictions
 
 
 class LayerMoveRequest(WireModel):

@@ -20,6 +20,7 @@ import { placeHighlights } from './api/anchors';
 import { FeedbackAffordance } from './feedback/affordance';
 import { FeedbackController } from './feedback/controller';
 import { serverContextClient } from './panel/client';
+import { serverContradictionsClient } from './panel/layerContradictions';
 import { serverLayersClient } from './panel/layers';
 import { serverImportClient } from './panel/imports';
 import { serverCheckClient } from './panel/check';
@@ -147,6 +148,7 @@ const panel: JupyterFrontEndPlugin<void> = {
       checks: serverCheckClient,
       layers: serverLayersClient,
       imports: serverImportClient,
+      contradictions: serverContradictionsClient,
       trans
     });
     widget.title.icon = contextIcon;

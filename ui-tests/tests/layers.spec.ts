@@ -6,13 +6,22 @@
  * that notebook's context, without and with the entry, with a verdict; nothing
  * written before the confirmation), and the files on disk follow; another
  * notebook of the project is imported from after a preview of what would
- * arrive and what would be skipped.
+ * arrive and what would be skipped; a project entry and a notebook entry that
+ * contradict each other are both marked, with why and which wins (the ops
+ * model's verdict, scripted on the wire-level server).
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { screenshotDir, serverRoot } from './helpers';
+import {
+  contentText,
+  screenshotDir,
+  serverRoot,
+  modelCalls,
+  wireClear,
+  wireScript
+} from './helpers';
 import {
   openContextPanel,
   prepareNotebook,
@@ -27,6 +36,13 @@ const IMPORTED_RULE = 'Report every effect size with its confidence interval.';
 
 function shot(name: string): { path: string } {
   return { path: path.join(screenshotDir, `layers-${name}.png`) };
+}
+
+/** The ops model's calls that judged contradictions (their schema asks for verdicts). */
+async function contradictionCalls(): Promise<any[]> {
+  return (await modelCalls()).filter(call =>
+    JSON.stringify(call.body).includes('"verdicts"')
+  );
 }
 
 function projectLayer(folder: string): string {
@@ -231,4 +247,114 @@ test('layers: the panel imports from another notebook of the project after a pre
   expect(stored.provenance.source).toBe('import');
   expect(stored.provenance.notebook).toBe(`${tmpPath}/week2/b.ipynb`);
   await page.screenshot(shot('5-imported'));
+});
+
+test('layers: entries of two layers that contradict each other are marked', async ({
+  page,
+  tmpPath
+}) => {
+  const layerFile = projectLayer(tmpPath);
+  fs.mkdirSync(path.dirname(layerFile), { recursive: true });
+  fs.writeFileSync(
+    layerFile,
+    JSON.stringify({
+      schema_version: 1,
+      revision: 1,
+      amendments: [
+        { id: 'a-french', kind: 'process', text: 'Always answer in French.' }
+      ]
+    })
+  );
+  const name = prepareNotebook(`${tmpPath}/week1`, 'a.ipynb', {
+    fixture: 'loop-shared.ipynb',
+    sidecar: true
+  });
+  const context = readSidecar(name);
+  context.amendments = [
+    { id: 'a-english', kind: 'process', text: 'Always answer in English.' }
+  ];
+  writeSidecar(name, context);
+  const why = 'One asks for answers in French, the other in English.';
+  await wireClear();
+  await wireScript({
+    kind: 'tool_use',
+    tool_name: 'layer_contradictions',
+    tool_input: {
+      verdicts: [
+        {
+          first: 'project:a-french',
+          second: 'notebook:a-english',
+          contradicts: true,
+          why
+        },
+        // An id the model made up is dropped.
+        {
+          first: 'project:a-invented',
+          second: 'notebook:a-english',
+          contradicts: true,
+          why: 'Invented.'
+        }
+      ]
+    }
+  });
+
+  await page.notebook.openByPath(name);
+  await openContextPanel(page);
+  const panel = page.locator('#jupyter-collab-context');
+  const french = panel.locator(
+    '.jp-collab-layer[data-layer="project"] .jp-collab-layer-entry[data-entry-id="a-french"]'
+  );
+  const english = panel.locator(
+    '.jp-collab-layer[data-layer="notebook"] .jp-collab-layer-entry[data-entry-id="a-english"]'
+  );
+  await expect(french).toHaveAttribute('data-contradicted', 'true');
+  await expect(
+    french.locator(
+      '.jp-collab-layer-contradicts[data-contradicts="notebook:a-english"]'
+    )
+  ).toHaveText(
+    `Contradicts notebook:a-english — ${why} (the notebook's entry wins)`
+  );
+  await expect(
+    english.locator(
+      '.jp-collab-layer-contradicts[data-contradicts="project:a-french"]'
+    )
+  ).toHaveText(`Contradicts project:a-french — ${why} (this entry wins)`);
+  await expect(panel.locator('.jp-collab-layer-contradicts')).toHaveCount(2);
+  await expect(panel.locator('.jp-collab-layer-contradictions')).toContainText(
+    '1 contradiction(s) among'
+  );
+  await english.scrollIntoViewIfNeeded();
+  await page.screenshot(shot('4-contradictions'));
+  // The model saw the pair with both texts.
+  const asked = await contradictionCalls();
+  expect(asked).toHaveLength(1);
+  const prompt = contentText(asked[0].body.messages[0].content);
+  expect(prompt).toContain(
+    '[project:a-french] (process) Always answer in French.'
+  );
+  expect(prompt).toContain(
+    '[notebook:a-english] (process) Always answer in English.'
+  );
+
+  // The page reloaded, the panel opened again on unchanged layers: the
+  // server's kept verdict is shown, the model is not asked again.
+  await page.notebook.save();
+  // (Galata's readiness check wants the Launcher tab active: the restored
+  // workspace shows the notebook instead.)
+  await page.reload({ waitForIsReady: false } as Parameters<
+    typeof page.reload
+  >[0]);
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await page.evaluate(
+    path => window.jupyterapp.commands.execute('docmanager:open', { path }),
+    name
+  );
+  await openContextPanel(page);
+  await expect(
+    page.locator('#jupyter-collab-context .jp-collab-layer-contradicts')
+  ).toHaveCount(2);
+  const again = await contradictionCalls();
+  expect(again).toHaveLength(1);
+  await wireClear();
 });

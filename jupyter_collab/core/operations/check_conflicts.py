@@ -10,12 +10,11 @@ is in conflict with the amendment, and both name each other
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from ..context_model import Amendment, CollabContext, Health
 from ..operation_models import AmendmentCheck, ProbeCheck
-from .common import normalize
+from .common import content_words, word_overlap
 
 #: Other amendments tried as the cause of a failing probe, per failing amendment.
 CONFLICT_CANDIDATES = 3
@@ -26,25 +25,14 @@ CONFLICT_PROBES = 2
 RunProbe = Callable[[Amendment, int, Sequence[str]], Awaitable[ProbeCheck]]
 
 
-_WORD = re.compile(r"\w{4,}")
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(normalize(text)))
-
-
 def conflict_candidates(
     context: CollabContext, amendment: Amendment, failing: list[ProbeCheck], limit: int
 ) -> list[Amendment]:
     """The other enabled amendments most likely to pull against ``amendment``:
     those sharing the most words with it and its failing probes."""
-    words = _words(amendment.text + " " + " ".join(p.prompt for p in failing))
+    words = content_words(amendment.text + " " + " ".join(p.prompt for p in failing))
     others = [a for a in context.enabled_amendments() if a.id != amendment.id]
-    scored = sorted(
-        others,
-        key=lambda a: len(words & _words(a.text)) / (1 + len(_words(a.text))),
-        reverse=True,
-    )
+    scored = sorted(others, key=lambda a: word_overlap(words, content_words(a.text)), reverse=True)
     return scored[:limit]
 
 

@@ -134,6 +134,22 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
+_CONTENT_WORD = re.compile(r"\w{4,}")
+
+
+def content_words(text: str) -> set[str]:
+    """The words of ``text`` long enough to carry its topic (four letters or more),
+    after :func:`normalize`."""
+    return set(_CONTENT_WORD.findall(normalize(text)))
+
+
+def word_overlap(words: set[str], theirs: set[str]) -> float:
+    """How many of the content words ``theirs`` ``words`` shares, damped for long
+    texts: the ranking of which entries are likely to pull against each other (a
+    cheap filter before a probe or a model is asked, never the verdict itself)."""
+    return len(words & theirs) / (1 + len(theirs))
+
+
 def similarity(a: str, b: str) -> float:
     """0..1 similarity of two entry texts after :func:`normalize`."""
     left, right = normalize(a), normalize(b)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Generic, TypeVar
 
 from ..errors import ProviderError
 from ..local_files import atomic_write_text
+from ..lru import LRU
 from ..providers.base import ChatRequest, Provider, StreamEnd, TextDelta
 
 T = TypeVar("T")
@@ -28,27 +28,11 @@ T = TypeVar("T")
 CACHE_FILE_VERSION = 1
 
 
-class BaselineCache:
+class BaselineCache(LRU[str]):
     """A small LRU of baseline answers keyed by input hash."""
 
     def __init__(self, maxsize: int = 512):
-        self.maxsize = maxsize
-        self._items: OrderedDict[str, str] = OrderedDict()
-
-    def get(self, key: str) -> str | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: str) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()
+        super().__init__(maxsize)
 
     # A headless door (the CLI) keeps baselines between runs in a file.
 
@@ -68,14 +52,8 @@ class BaselineCache:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"version": CACHE_FILE_VERSION, "answers": dict(self._items)}
+        payload = {"version": CACHE_FILE_VERSION, "answers": self.items()}
         atomic_write_text(path, json.dumps(payload, ensure_ascii=False))
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
 
 
 async def answer_text(

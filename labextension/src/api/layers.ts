@@ -1,7 +1,8 @@
 /**
  * A notebook's context layers through the server: `GET layers?path=`,
- * `POST layers/preview` (what a promotion would do, nothing written),
- * `POST layers/move` (promote, demote; 409 when a layer moved on),
+ * `POST layers/contradictions` (the ops model's verdicts on entries of
+ * different layers), `POST layers/preview` (what a promotion would do, nothing
+ * written), `POST layers/move` (promote, demote; 409 when a layer moved on),
  * `POST layers/import` (`dry_run`: what it would import, nothing written) and
  * `GET layers/importable?path=` (the notebooks it could import from).
  */
@@ -10,6 +11,8 @@ import { ServerConnection } from '@jupyterlab/services';
 import { jsonInit, requestAPI } from './request';
 import {
   IImportableView,
+  ILayerContradictionsReply,
+  ILayerContradictionsRequest,
   ILayerImportReply,
   ILayerImportRequest,
   ILayerMovePreview,
@@ -30,6 +33,17 @@ export function getLayers(
     jsonInit('GET'),
     settings
   );
+}
+
+/**
+ * Which entries of a notebook's layers contradict an entry of another layer.
+ */
+export function getContradictions(
+  path: string,
+  settings?: ServerConnection.ISettings
+): Promise<ILayerContradictionsReply> {
+  const body: ILayerContradictionsRequest = { path };
+  return requestAPI('layers/contradictions', jsonInit('POST', body), settings);
 }
 
 /**

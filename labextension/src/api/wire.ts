@@ -30,6 +30,8 @@ export type WireBody =
   | IFinalizeReply
   | IFinalizeRequest
   | IImportableView
+  | ILayerContradictionsReply
+  | ILayerContradictionsRequest
   | ILayerImportReply
   | ILayerImportRequest
   | ILayerMovePreview
@@ -947,6 +949,60 @@ export interface IImportableView {
    * more notebooks than the search looks at
    */
   truncated: boolean;
+}
+/**
+ * POST layers/contradictions: the ops model's verdicts on the closest pairs of
+ * entries of different layers (verdicts already given are not asked again).
+ */
+export interface ILayerContradictionsReply {
+  path: string;
+  result: ILayerContradictions;
+}
+export interface ILayerContradictions {
+  /**
+   * in prompt order of the nearer entries' layers
+   */
+  contradictions: ILayerContradiction[];
+  /**
+   * entry pairs of different layers judged
+   */
+  compared: number;
+  /**
+   * pairs the ops model was asked about this time (others were kept)
+   */
+  asked: number;
+  /**
+   * pairs asked whose verdict the model's answer left out (or gave for ids that were not asked); asked again next time
+   */
+  unanswered: number;
+  /**
+   * candidate pairs beyond the bound, least similar first, not judged
+   */
+  left_out: number;
+}
+export interface ILayerContradiction {
+  /**
+   * the entry of the nearer layer: it wins where the two disagree
+   */
+  nearer: ILayerEntryRef;
+  farther: ILayerEntryRef;
+  /**
+   * how they contradict each other, one sentence
+   */
+  why: string;
+}
+/**
+ * One entry of one layer.
+ */
+export interface ILayerEntryRef {
+  layer: Layer;
+  id: string;
+}
+/**
+ * Which entries of a notebook's layers contradict an entry of another layer.
+ */
+export interface ILayerContradictionsRequest {
+  path: string;
 }
 export interface ILayerImportReply {
   /**

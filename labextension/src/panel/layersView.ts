@@ -1,7 +1,8 @@
 /**
  * The context panel's layers: the personal, project and notebook layers in
  * prompt order, each entry with whether it applies and why (as the server's
- * report says), the entries of other layers it repeats, and the actions that
+ * report says), the entries of other layers it repeats or contradicts
+ * (`layerContradictions.ts`), and the actions that
  * move an entry between layers. A promotion is previewed first (the server's
  * `layers/preview`: the notebooks the entry would reach, then the model
  * preview on their prompts, promotionEffectView.ts) and written only when
@@ -20,6 +21,11 @@ import { h } from '../feedback/dom';
 import { IPromotionEffect, promotionEffectView } from './promotionEffectView';
 
 export type { IPromotionEffect };
+import {
+  contradictionNotes,
+  contradictionStatus,
+  LayerContradictions
+} from './layerContradictions';
 
 export type SharedLayer = 'project' | 'personal';
 
@@ -166,7 +172,8 @@ function entryView(
   entry: ILayerEntryReport,
   promotion: IPromotion | null,
   actions: ILayerActions,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  contradictions: LayerContradictions | null
 ): HTMLElement {
   const item = h('li', {
     className: 'jp-collab-layer-entry',
@@ -202,6 +209,16 @@ function entryView(
         text: trans.__('Repeats %1', entry.repeats.join(', '))
       })
     );
+  }
+  const clashes = contradictionNotes(
+    contradictions,
+    layer.layer,
+    entry.id,
+    trans
+  );
+  if (clashes.length) {
+    item.dataset.contradicted = 'true';
+    clashes.forEach(note => item.appendChild(note));
   }
   const buttons = h('div', { className: 'jp-collab-layer-actions' });
   if (layer.layer === 'notebook') {
@@ -244,7 +261,8 @@ export function layersView(
   error: string | null,
   promotion: IPromotion | null,
   actions: ILayerActions,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  contradictions: LayerContradictions | null = null
 ): HTMLElement {
   const section = h('section', { className: 'jp-collab-layers' });
   section.appendChild(h('h3', { text: trans.__('Layers') }));
@@ -260,6 +278,10 @@ export function layersView(
     section.appendChild(
       h('div', { className: 'jp-collab-error', text: error })
     );
+  }
+  const status = contradictionStatus(contradictions, trans);
+  if (status) {
+    section.appendChild(status);
   }
   for (const message of layers?.report.missing ?? []) {
     section.appendChild(
@@ -290,7 +312,9 @@ export function layersView(
     );
     const list = h('ul', { className: 'jp-collab-layer-entries' });
     for (const entry of layer.entries) {
-      list.appendChild(entryView(layer, entry, promotion, actions, trans));
+      list.appendChild(
+        entryView(layer, entry, promotion, actions, trans, contradictions)
+      );
     }
     if (!layer.entries.length) {
       list.appendChild(

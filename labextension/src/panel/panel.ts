@@ -37,6 +37,10 @@ import { footerView } from './footerView';
 import { IEntryView, groupEntries } from './grouping';
 import { headerView, reviewBanner } from './headerView';
 import { issuesView } from './issuesView';
+import {
+  IContradictionsClient,
+  LayerContradictions
+} from './layerContradictions';
 import { ILayersClient, NotebookLayers } from './layers';
 import { layersView } from './layersView';
 import { IImportClient, NotebookImport } from './imports';
@@ -74,6 +78,10 @@ export interface IContextPanelOptions {
    */
   imports?: IImportClient;
   /**
+   * Asks which entries of one layer contradict another's (none: not shown).
+   */
+  contradictions?: IContradictionsClient;
+  /**
    * The extension's translation bundle.
    */
   trans: TranslationBundle;
@@ -89,10 +97,17 @@ export class ContextPanel extends Widget {
     this.title.label = this._trans.__('Context');
     this._checks = options.checks ? new NotebookChecks(options.checks) : null;
     this._placements = new HighlightPlacements(items => options.anchors(items));
+    this._contradictions = options.contradictions
+      ? new LayerContradictions(options.contradictions, () => this.render())
+      : null;
     this._layers = options.layers
       ? new NotebookLayers(
           options.layers,
-          () => this.render(),
+          () => {
+            // New layers shown: their contradictions are asked about next.
+            this._contradictions?.follow(this._layers?.view ?? null);
+            this.render();
+          },
           () => this._model?.load() ?? Promise.resolve()
         )
       : null;
@@ -277,7 +292,8 @@ export class ContextPanel extends Widget {
             this._layers.error,
             this._layers.promotion,
             this._layers.actions,
-            trans
+            trans,
+            this._contradictions
           )
         : null,
       this._imports
@@ -351,6 +367,7 @@ export class ContextPanel extends Widget {
   private readonly _checks: NotebookChecks | null;
   private readonly _layers: NotebookLayers | null;
   private readonly _imports: NotebookImport | null;
+  private readonly _contradictions: LayerContradictions | null;
   private readonly _placements: HighlightPlacements;
   private _check: NotebookCheck | null = null;
   private _signature = '';
