@@ -16,8 +16,10 @@ from jupyter_collab.core.config import CollabConfig
 from jupyter_collab.core.context_model import Amendment, CollabContext, Settings
 from jupyter_collab.core.errors import InvalidRequestError
 from jupyter_collab.core.layer_effect import (
+    IMPORT_PROBES,
     MAX_EFFECT_PROBES,
     PROBES_PER_NOTEBOOK,
+    import_effect,
     layer_effect,
 )
 from jupyter_collab.core.layer_preview import preview_move
@@ -234,3 +236,22 @@ def test_a_probe_naming_a_notebook_without_a_context_is_refused():
     with pytest.raises(InvalidRequestError, match=r"other\.ipynb"):
         context_of(probe, None, {})
     assert context_of(Probe(prompt="Q?", kind="user"), None, {}) is None
+
+
+def test_an_imports_probes_are_the_notebooks_most_recent_prompts(tmp_path):
+    prompts = [f"Question {i}?" for i in range(IMPORT_PROBES + 2)]
+    notebook = nbformat.read(str(write_notebook(tmp_path / "nb.ipynb", prompts)), as_version=4)
+    context = CollabContext(amendments=[Amendment(kind="process", text=M_OWN)])
+    entry = Amendment(kind="fact", text=ENTRY)
+
+    effect = import_effect(notebook, "week1/nb.ipynb", entry, context)
+
+    assert [p.prompt for p in effect.probes] == list(reversed(prompts))[:IMPORT_PROBES]
+    assert {p.notebook for p in effect.probes} == {"week1/nb.ipynb"}
+    assert all(p.kind.value == "notebook" for p in effect.probes)
+    assert "would be imported into" in effect.probes[0].expectation
+    assert effect.contexts == {"week1/nb.ipynb": context}
+    assert (effect.draft.kind.value, effect.draft.text) == ("fact", ENTRY)
+    # A notebook without collaborator cells has nothing to preview.
+    empty = import_effect(nbformat.v4.new_notebook(), "empty.ipynb", entry, None)
+    assert empty.probes == []

@@ -291,6 +291,63 @@ async def test_layer_effect_with_no_prompts_and_its_errors(
     assert code == 400 and "to_layer" in body["message"]
 
 
+async def test_import_effect_asks_this_notebooks_prompts_with_the_entry(
+    collab_api, jp_ws_fetch, make_notebook, jp_root_dir, monkeypatch, tmp_path, anthropic_env
+):
+    """Importing the source notebook's entry into the other one, previewed: the other
+    notebook's prompt answered with its own context in effect, without and with the
+    entry; nothing written."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    move = effect_project(make_notebook, jp_root_dir)
+    request = {
+        "path": "study/other.ipynb",
+        "from_path": "study/source.ipynb",
+        "entry_id": move["entry_id"],
+    }
+    before = sorted(p.read_bytes() for p in jp_root_dir.rglob("*.json"))
+
+    code, events = await collab_api("layers/import/effect", method="POST", body=request)
+
+    assert code == 200, events
+    assert [e["event"] for e in events] == ["started", "probe", "finished"]
+    (probe,) = events[0]["probes"]
+    assert probe == {
+        "prompt": "What is mesa-optimization?",
+        "kind": "notebook",
+        "expectation": "A prompt of study/other.ipynb, which the entry would be imported "
+        "into: it may change only where the entry applies.",
+        "notebook": "study/other.ipynb",
+    }
+    assert events[-1]["report"]["amendment"]["text"] == FACT
+    answers = [
+        json.dumps(r.body.get("system"))
+        for r in anthropic_env.message_requests()
+        if not (r.body.get("output_config") or r.body.get("tool_choice"))
+    ]
+    assert answers and all(OTHER_OWN in s and RULE in s for s in answers)
+    assert not any(SOURCE_OWN in s for s in answers)
+    assert {FACT in s for s in answers} == {True, False}
+    assert sorted(p.read_bytes() for p in jp_root_dir.rglob("*.json")) == before
+
+    ws = await jp_ws_fetch("jupyter-collab", "stream")
+    await ws.write_message(json.dumps({"type": "import_effect", "id": "i", **request}))
+    messages = []
+    while not messages or messages[-1].get("event") not in ("finished", None):
+        messages.append(json.loads(await asyncio.wait_for(ws.read_message(), timeout=20)))
+    assert [m["event"] for m in messages] == ["started", "probe", "finished"], messages
+    bad = {**request, "entry_id": "a-nosuchentry"}
+    await ws.write_message(json.dumps({"type": "import_effect", "id": "bad", **bad}))
+    error = json.loads(await asyncio.wait_for(ws.read_message(), timeout=20))
+    assert error["type"] == "error" and error["status"] == 404
+    assert "a-nosuchentry" in error["message"]
+    ws.close()
+
+    code, body = await collab_api(
+        "layers/import/effect", method="POST", body={**request, "from_path": "study/other.ipynb"}
+    )
+    assert code == 400 and "itself" in body["message"]
+
+
 async def test_layer_effect_over_websocket(
     jp_ws_fetch, make_notebook, jp_root_dir, monkeypatch, tmp_path, anthropic_env
 ):

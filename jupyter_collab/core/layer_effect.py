@@ -1,7 +1,9 @@
 """The probes of a promotion's model preview: prompts of the other notebooks the
 moved entry would reach, each to be answered with that notebook's own context in
 effect (its notebook context and the layers that reach it, ``layers.py``)
-without the entry (baseline) and with it (amended).
+without the entry (baseline) and with it (amended). An import from another
+notebook is previewed the same way on the importing notebook's own prompts
+(:func:`import_effect`).
 
 :func:`preview_move` (``layer_preview.py``) says which notebooks a move reaches;
 this module picks their prompts (parsed by the one cell parser,
@@ -24,8 +26,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .context_model import MAX_QUOTE_TEXT, CollabContext, ProbeKind
+from .context_model import MAX_QUOTE_TEXT, Amendment, CollabContext, ProbeKind
 from .errors import CollabError
 from .layer_moves import notebook_layer_path
 from .layer_preview import MovePreview, notebooks_under
@@ -43,6 +46,15 @@ PROBES_PER_NOTEBOOK = 2
 #: a promotion's preview should take about as long as an amendment's (whose own
 #: fixed and generated probes are about a dozen).
 MAX_EFFECT_PROBES = 12
+
+#: Prompts of the importing notebook an import's preview asks: its most recent
+#: ones, as many as an amendment's preview takes from the notebook.
+IMPORT_PROBES = 6
+
+EXPECT_IMPORTED = (
+    "A prompt of {notebook}, which the entry would be imported into: it may change only "
+    "where the entry applies."
+)
 
 EXPECT_REACHED = (
     "A prompt of {notebook}, which the entry would reach: it may change only where the "
@@ -120,7 +132,7 @@ def layer_effect(
     when the target is the personal layer; ``name`` is how a notebook is named on
     its probes (the server: its path under the root)."""
     entry = move.entry
-    draft = AmendmentDraft(kind=entry.kind, text=entry.text, rationale=entry.rationale)
+    draft = _draft(entry)
     source = Path(source_notebook)
     folder = Path(personal_root) if personal_root is not None else None
     problems: list[str] = []
@@ -156,3 +168,27 @@ def layer_effect(
         for notebook, prompt in _round_robin(with_prompts)
     ]
     return LayerEffect(draft=draft, probes=probes, contexts=contexts, problems=problems)
+
+
+def _draft(entry: Amendment) -> AmendmentDraft:
+    return AmendmentDraft(kind=entry.kind, text=entry.text, rationale=entry.rationale)
+
+
+def import_effect(
+    notebook: dict[str, Any], label: str, entry: Amendment, context: CollabContext | None
+) -> LayerEffect:
+    """The probes of the model preview of importing ``entry`` into a notebook (its
+    JSON, read by the door: the server through its contents manager): its most
+    recent prompts, named ``label``, answered with ``context`` (the notebook's
+    context in effect) without and with the entry."""
+    prompts, _cell_problems = collab_prompts(notebook)
+    probes = [
+        Probe(
+            prompt=clip(prompt, MAX_QUOTE_TEXT),
+            kind=ProbeKind.notebook,
+            expectation=EXPECT_IMPORTED.format(notebook=label),
+            notebook=label,
+        )
+        for prompt in list(reversed(prompts))[:IMPORT_PROBES]
+    ]
+    return LayerEffect(draft=_draft(entry), probes=probes, contexts={label: context})

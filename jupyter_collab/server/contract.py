@@ -53,6 +53,7 @@ from .route_models_layers import (
     ImportableView,
     LayerContradictionsReply,
     LayerContradictionsRequest,
+    LayerImportEffectRequest,
     LayerImportReply,
     LayerImportRequest,
     LayerMovePreview,
@@ -81,6 +82,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     CheckRequest,
     LayerMoveRequest,
     LayerImportRequest,
+    LayerImportEffectRequest,
     LayerContradictionsRequest,
 )
 

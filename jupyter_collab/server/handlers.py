@@ -232,6 +232,7 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
     from .streaming import (
         CheckHandler,
         CompleteHandler,
+        ImportEffectHandler,
         LayerEffectHandler,
         PreviewHandler,
         StreamHandler,
@@ -254,5 +255,6 @@ def route_table(namespace: str) -> list[tuple[str, type]]:
         ("stream", StreamHandler),
         *LAYER_ROUTES,
         ("layers/effect", LayerEffectHandler),
+        ("layers/import/effect", ImportEffectHandler),
     ]
     return [(rf"/{namespace}/{route}", handler) for route, handler in routes]

@@ -96,6 +96,26 @@ async def move_paths(store, body: LayerMoveRequest) -> MovePaths:
     return MovePaths(path, local, root, project_dir)
 
 
+async def import_source(store, path: str, from_path: str) -> tuple[str, str, CollabContext]:
+    """An import's notebook, the notebook it imports from and that one's context;
+    404 for a missing notebook, 400 for importing from itself, an error when the
+    other notebook has no reviewed context."""
+    path = store.check_path(path)
+    other_path = store.check_path(from_path, "from_path")
+    if other_path == path:
+        raise InvalidRequestError(f"{path} cannot import from itself")
+    await store.require_notebook(path)
+    await store.require_notebook(other_path)
+    # Only a reviewed context: the sidecar, never an embedded copy nobody accepted.
+    other = await store.load(other_path)
+    if other is None:
+        raise CollabError(
+            f"{other_path} has no accepted context to import (an embedded one must be "
+            "reviewed first)"
+        )
+    return path, other_path, other
+
+
 class _LayerHandler(CollabAPIHandler):
     auth_resource = "contents"
 
@@ -215,19 +235,7 @@ class LayerImportHandler(_LayerHandler):
     @authorized
     async def post(self) -> None:
         body = self.body(LayerImportRequest)
-        path = self.store.check_path(body.path)
-        other_path = self.store.check_path(body.from_path, "from_path")
-        if other_path == path:
-            raise InvalidRequestError(f"{path} cannot import from itself")
-        await self.store.require_notebook(path)
-        await self.store.require_notebook(other_path)
-        # Only a reviewed context: the sidecar, never an embedded copy nobody accepted.
-        other = await self.store.load(other_path)
-        if other is None:
-            raise CollabError(
-                f"{other_path} has no accepted context to import (an embedded one must be "
-                "reviewed first)"
-            )
+        path, other_path, other = await import_source(self.store, body.path, body.from_path)
         if body.dry_run:
             current = await self.store.load(path) or CollabContext()
             result = import_entries(current, other, other_path, body.entry_ids)

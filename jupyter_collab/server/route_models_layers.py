@@ -96,6 +96,15 @@ class LayerImportRequest(WireModel):
     )
 
 
+class LayerImportEffectRequest(WireModel):
+    """The model preview of importing one entry of another notebook into this one:
+    this notebook's most recent prompts, answered without and with it."""
+
+    path: NotebookPath
+    from_path: NotebookPath
+    entry_id: EntryId = Field(description="the entry's id in the other notebook")
+
+
 class LayerImportReply(WireModel):
     imported: list[Amendment] = Field(
         description="the entries as they arrive (or would, on a dry run), with provenance"

@@ -12,6 +12,8 @@ the client chooses)::
     ← {"type": "check", "id": "3", "event": "started|probe|amendment|finished", …CheckProgress}
     → {"type": "layer_effect", "id": "4", …LayerMoveRequest}
     ← {"type": "progress", "id": "4", "event": "started|probe|finished", …PreviewProgress}
+    → {"type": "import_effect", "id": "5", …LayerImportEffectRequest}
+    ← {"type": "progress", "id": "5", "event": "started|probe|finished", …PreviewProgress}
     → {"type": "cancel", "id": "1"}
     ← {"type": "cancelled", "id": "1"}
     ← {"type": "error", "id": "1", "status": 502, "reason": "provider_error", "message": "…"}
@@ -26,13 +28,14 @@ on the amendments before its ``finished`` event, which carries the context view.
 prompts of the other notebooks the entry would reach, each answered with that
 notebook's context in effect, without and with the entry; its ``started`` event
 lists the probes (each naming its notebook), and it needs the right to read
-contents, as it reads other notebooks.
+contents, as it reads other notebooks. ``import_effect`` previews an import the
+same way: one entry of another notebook, on this notebook's own recent prompts.
 
-``POST jupyter-collab/complete``, ``…/preview``, ``…/check`` and
-``…/layers/effect`` stream the same messages as ``text/event-stream`` (``event:
-<type>``, ``data: <json>``) for clients without WebSockets; errors before the
-first event are ordinary HTTP errors, later ones an ``error`` event; a client
-that disconnects cancels.
+``POST jupyter-collab/complete``, ``…/preview``, ``…/check``,
+``…/layers/effect`` and ``…/layers/import/effect`` stream the same messages as
+``text/event-stream`` (``event: <type>``, ``data: <json>``) for clients without
+WebSockets; errors before the first event are ordinary HTTP errors, later ones an
+``error`` event; a client that disconnects cancels.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..core.errors import InvalidRequestError
-from ..core.layer_effect import layer_effect
+from ..core.layer_effect import import_effect, layer_effect
 from ..core.layer_preview import preview_move
 from ..core.operation_models import CompletionResult
 from ..core.outputs import CollabOutput, build_display
@@ -60,9 +63,9 @@ from ..core.providers.base import TextDelta
 from .base import AUTH_RESOURCE, CollabAPIHandler, CollabMixin
 from .completion_request import CompletionRequest
 from .errors import CollabHTTPError
-from .layer_routes import display_names, move_paths
+from .layer_routes import display_names, import_source, move_paths
 from .route_models import CheckRequest, PreviewRequest
-from .route_models_layers import LayerMoveRequest
+from .route_models_layers import LayerImportEffectRequest, LayerMoveRequest
 from .stream_protocol import (
     CancelledMessage,
     CheckEvent,
@@ -175,6 +178,24 @@ async def layer_effect_events(
             yield ProgressEvent(**dict(progress))
 
 
+async def import_effect_events(
+    handler: CollabMixin,
+    request: LayerImportEffectRequest,
+    cancel_event: asyncio.Event | None = None,
+) -> AsyncIterator[StreamEvent]:
+    """An import's model preview: the entry of the other notebook (as the import
+    would bring it), on this notebook's recent prompts with its context in effect."""
+    path, _other_path, other = await import_source(handler.store, request.path, request.from_path)
+    entry = other.amendment(request.entry_id)
+    context = await handler.store.load_in_effect(path, for_prompt=True)
+    notebook = await handler.store.read_notebook(path)
+    effect = import_effect(notebook, path, entry, context)
+    run = handler.broker.preview_move(effect, context, cancel_event=cancel_event)
+    async with aclosing(run) as events:
+        async for progress in events:
+            yield ProgressEvent(**dict(progress))
+
+
 # -- server-sent events ------------------------------------------------------------
 
 
@@ -258,6 +279,18 @@ class LayerEffectHandler(SSEHandler):
         await self.stream(layer_effect_events(self, request))
 
 
+class ImportEffectHandler(SSEHandler):
+    """``POST layers/import/effect``: an import's model preview as server-sent events."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(LayerImportEffectRequest)
+        await self.stream(import_effect_events(self, request))
+
+
 class CheckHandler(SSEHandler):
     """``POST check``: a constitution check's progress as server-sent events."""
 
@@ -274,7 +307,7 @@ class CheckHandler(SSEHandler):
 
 
 class Envelope(BaseModel):
-    type: Literal["complete", "preview", "check", "layer_effect", "cancel"]
+    type: Literal["complete", "preview", "check", "layer_effect", "import_effect", "cancel"]
     id: str = Field(default="0", min_length=1, max_length=100)
 
 
@@ -350,6 +383,10 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
             cancel_event = asyncio.Event()
             self._cancel_events[request_id] = cancel_event
             self._start(request_id, lambda: self._layer_effect_events(body, cancel_event))
+        elif envelope.type == "import_effect":
+            cancel_event = asyncio.Event()
+            self._cancel_events[request_id] = cancel_event
+            self._start(request_id, lambda: self._import_effect_events(body, cancel_event))
         else:
             cancel_event = asyncio.Event()
             self._cancel_events[request_id] = cancel_event
@@ -358,21 +395,31 @@ class StreamHandler(CollabMixin, WebSocketMixin, WebSocketHandler, JupyterHandle
                 lambda: self._check_events(body, cancel_event),
             )
 
-    async def _layer_effect_events(
-        self, body: dict[str, Any], cancel_event: asyncio.Event
-    ) -> AsyncIterator[StreamEvent]:
-        """A promotion's preview reads other notebooks: it needs the right to read
-        contents, not only this socket's."""
-        request = self.validate(LayerMoveRequest, body)
+    async def _require_contents_read(self, what: str) -> None:
+        """Previews that read other notebooks need the right to read contents, not
+        only this socket's."""
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, self.current_user, "read", "contents")
         )
         if not allowed:
-            message = (
-                "a promotion's preview reads other notebooks: it needs the right to read contents"
-            )
+            message = f"{what} reads other notebooks: it needs the right to read contents"
             raise CollabHTTPError(403, message, "forbidden")
+
+    async def _layer_effect_events(
+        self, body: dict[str, Any], cancel_event: asyncio.Event
+    ) -> AsyncIterator[StreamEvent]:
+        request = self.validate(LayerMoveRequest, body)
+        await self._require_contents_read("a promotion's preview")
         async with aclosing(layer_effect_events(self, request, cancel_event)) as events:
+            async for event in events:
+                yield event
+
+    async def _import_effect_events(
+        self, body: dict[str, Any], cancel_event: asyncio.Event
+    ) -> AsyncIterator[StreamEvent]:
+        request = self.validate(LayerImportEffectRequest, body)
+        await self._require_contents_read("an import's preview")
+        async with aclosing(import_effect_events(self, request, cancel_event)) as events:
             async for event in events:
                 yield event
 

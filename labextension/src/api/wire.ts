@@ -32,6 +32,7 @@ export type WireBody =
   | IImportableView
   | ILayerContradictionsReply
   | ILayerContradictionsRequest
+  | ILayerImportEffectRequest
   | ILayerImportReply
   | ILayerImportRequest
   | ILayerMovePreview
@@ -1003,6 +1004,18 @@ export interface ILayerEntryRef {
  */
 export interface ILayerContradictionsRequest {
   path: string;
+}
+/**
+ * The model preview of importing one entry of another notebook into this one:
+ * this notebook's most recent prompts, answered without and with it.
+ */
+export interface ILayerImportEffectRequest {
+  path: string;
+  from_path: string;
+  /**
+   * the entry's id in the other notebook
+   */
+  entry_id: string;
 }
 export interface ILayerImportReply {
   /**
