@@ -133,6 +133,8 @@ def test_import_from_another_notebook(capsys, project):
         (["context", "import", "{a}", "--from", "{a}"], "cannot import from itself"),
         (["context", "import", "{a}", "{fact}"], "unrecognized arguments"),
         (["context", "import", "{a}", "--dry-run"], "--dry-run goes with --from"),
+        (["context", "import", "{a}", "--preview"], "--preview goes with --from"),
+        (["context", "import", "{a}", "--model", "m"], "--model applies only with --from"),
         (["context", "import", "{b}", "--from", "{a}", "a-nosuchentry1"], "a-nosuchentry1"),
         (["context", "show", "{a}", "--layers", "--markdown"], "--layers"),
         (["context", "promote", "{a}", "{fact}", "--to", "project", "--preview"], "no project"),
@@ -272,6 +274,44 @@ def test_promote_preview_answers_the_other_notebooks_prompts_and_writes_nothing(
     # b's prompts, with the project layer that reaches b; the entry only on the amended side.
     assert answers and all(RULE in s for s in answers)
     assert {FACT in s for s in answers} == {True, False}
+
+
+def test_import_preview_answers_this_notebooks_prompts_and_writes_nothing(
+    capsys, project, anthropic_env, monkeypatch
+):
+    monkeypatch.chdir(project)
+    a, b = project / "a.ipynb", project / "b.ipynb"
+    with_prompts(a, "What did we find?")
+    with_prompts(b, "Who proposed mesa-optimization?", "What is inner alignment?")
+    fact = add(capsys, a, "fact", FACT)
+    add(capsys, a, "process", RULE)
+    own = add(capsys, b, "process", "ask before writing a long report")
+    watched = [LocalContextStore(a).path, LocalContextStore(b).path]
+    before = files(*watched)
+
+    code, out, err = run(capsys, "context", "import", b, "--from", a, "--preview")
+
+    assert code == 0, err
+    assert files(*watched) == before
+    assert "would import from a.ipynb into b.ipynb (nothing written):" in out
+    assert f"+ {fact} [fact] {FACT}" in out and "skipped" in out  # the rule repeats b's
+    assert f"previewing {fact} on 2 prompt(s) of b.ipynb" in out
+    assert "b.ipynb: What is inner alignment?" in out
+    assert "What did we find?" not in out  # a's prompts are not asked
+    answers = [
+        json.dumps(r.body.get("system"))
+        for r in anthropic_env.message_requests()
+        if not (r.body.get("output_config") or r.body.get("tool_choice"))
+    ]
+    # b's prompts with b's own entry; the imported one only on the amended side.
+    assert answers and all("ask before writing a long report" in s for s in answers)
+    assert {FACT in s for s in answers} == {True, False}
+    assert f"repeats {own}" in out  # the skipped rule is not previewed
+    assert out.count("previewing ") == 1
+
+    code, _, err = run(capsys, "context", "import", b, "--from", a, "--model", "x")
+    assert code == 1 and "--model applies only with --preview" in err
+    assert files(*watched) == before
 
 
 def test_promote_preview_without_prompts_says_so(capsys, project, anthropic_env, monkeypatch):

@@ -29,7 +29,7 @@ from .files import (
     sync_embedded,
     write_notebook,
 )
-from .options import add_provider_options
+from .options import add_model_options, add_provider_options
 from .render import context_markdown, context_text
 
 
@@ -152,6 +152,13 @@ def add_parsers(subparsers) -> None:
         action="store_true",
         help="with --from: list what would be imported and skipped, write nothing",
     )
+    restore.add_argument(
+        "--preview",
+        action="store_true",
+        help="with --from: as --dry-run, then answer the notebook's most recent prompts "
+        "without and with each entry that would arrive, with a verdict",
+    )
+    add_model_options(restore, "parallel requests of --preview (default 4)")
     restore.set_defaults(handler=cmd_import)
 
     layers.add_parsers(commands)
@@ -379,8 +386,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     if args.source is not None:
         return layers.cmd_import_from(args, change_context)
-    if args.dry_run:
-        raise InvalidRequestError("--dry-run goes with --from OTHER.ipynb")
+    if args.dry_run or args.preview:
+        flag = "--dry-run" if args.dry_run else "--preview"
+        raise InvalidRequestError(f"{flag} goes with --from OTHER.ipynb")
+    layers.refuse_model_options(args, "--from OTHER.ipynb --preview", "restoring calls no model")
     path = notebook_path(args.notebook)
     store = LocalContextStore(path)
     sidecar = store.load()

@@ -20,7 +20,7 @@ from ..core.operations.layer_contradictions import LayerContradictions
 from ..core.store import LocalContextStore
 from .files import has_embedded_context, notebook_path, read_notebook, sync_embedded
 from .options import add_model_options, build_config
-from .promote_preview import cmd_promote_preview
+from .promote_preview import cmd_import_preview, cmd_promote_preview
 
 
 def out(text: str = "") -> None:
@@ -185,14 +185,19 @@ MODEL_OPTIONS = (
 )
 
 
+def refuse_model_options(args: argparse.Namespace, needed: str, why: str) -> None:
+    """A model option given to a command that calls no model without ``needed``."""
+    given = [name for name in MODEL_OPTIONS if getattr(args, name, None) is not None]
+    if given or getattr(args, "provider", "auto") != "auto":
+        flag = "--" + (given[0] if given else "provider").replace("_", "-")
+        raise InvalidRequestError(f"{flag} applies only with {needed} ({why})")
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
     path = notebook_path(args.notebook)
     if args.preview:
         return cmd_promote_preview(args, path)
-    given = [name for name in MODEL_OPTIONS if getattr(args, name) is not None]
-    if given or args.provider != "auto":
-        flag = "--" + (given[0] if given else "provider").replace("_", "-")
-        raise InvalidRequestError(f"{flag} applies only with --preview (a move calls no model)")
+    refuse_model_options(args, "--preview", "a move calls no model")
     _require_sidecar(path)
     result = promote(
         path,
@@ -236,7 +241,11 @@ def cmd_import_from(args: argparse.Namespace, change_context) -> int:
         raise NotFoundError(f"{other_path.name} has no context to import from")
     current = LocalContextStore(path).load() or CollabContext()
     planned = import_entries(current, other, str(other_path), wanted)
-    if not planned.imported or args.dry_run:
+    if args.preview:
+        build_config(args)  # bad flag values fail before anything is printed
+    else:
+        refuse_model_options(args, "--preview", "an import calls no model")
+    if not planned.imported or args.dry_run or args.preview:
         if planned.imported:
             out(f"would import from {other_path.name} into {path.name} (nothing written):")
         else:
@@ -245,6 +254,8 @@ def cmd_import_from(args: argparse.Namespace, change_context) -> int:
             out(f"  + {entry.id} [{entry.kind.value}] {entry.text.strip()}")
         for reason in planned.skipped:
             out(f"  skipped {reason}")
+        if args.preview and planned.imported:
+            cmd_import_preview(args, path, [other.amendment(i) for i in planned.source_ids])
         return 0
     found = {}
 

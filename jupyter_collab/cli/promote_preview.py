@@ -1,7 +1,9 @@
 """``jupyter collab context promote NB ID --to LAYER --preview``: what a promotion
 would do, written nowhere. The notebooks the entry would reach (``preview_move``),
 then the model preview on their prompts (``layer_effect``), each answered with
-that notebook's own context in effect, without and with the entry."""
+that notebook's own context in effect, without and with the entry. And
+``import NB --from OTHER --preview``: each entry that would arrive, on NB's own
+recent prompts (``import_effect``)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from contextlib import aclosing
 from pathlib import Path
 
 from ..core.broker import Broker
-from ..core.layer_effect import LayerEffect, layer_effect
+from ..core.context_model import Amendment, CollabContext
+from ..core.layer_effect import LayerEffect, import_effect, layer_effect
 from ..core.layer_preview import MovePreview, preview_move
-from ..core.layers import Layer
+from ..core.layers import Layer, context_in_effect
 from ..core.operation_models import PreviewReport
 from ..core.operations.common import one_line
 from ..core.store import LocalContextStore
+from .files import read_notebook
 from .options import build_config
 from .render import preview_summary
 
@@ -45,13 +49,15 @@ def _print_reach(move: MovePreview) -> None:
         )
 
 
-async def _run(
-    args: argparse.Namespace, effect: LayerEffect, path: Path
+async def run_effect(
+    args: argparse.Namespace, effect: LayerEffect, context: CollabContext | None
 ) -> tuple[PreviewReport, str]:
+    """Run a layer move's or an import's model preview (``Broker.preview_move``),
+    printing each verdict on stderr as it comes; the report and the provider."""
     broker = Broker(build_config(args))
     report: PreviewReport | None = None
     try:
-        events = broker.preview_move(effect, LocalContextStore(path).load())
+        events = broker.preview_move(effect, context)
         async with aclosing(events) as progress:
             async for event in progress:
                 if event.event == "probe" and event.outcome is not None:
@@ -90,11 +96,33 @@ def cmd_promote_preview(args: argparse.Namespace, path: Path) -> int:
         return 0
     notebooks = len({p.notebook for p in effect.probes})
     print(f"previewing {len(effect.probes)} prompt(s) of {notebooks} notebook(s)…", flush=True)
-    report, provider = asyncio.run(_run(args, effect, path))
+    report, provider = asyncio.run(run_effect(args, effect, LocalContextStore(path).load()))
+    print_outcomes(report, provider)
+    return 0
+
+
+def print_outcomes(report: PreviewReport, provider: str) -> None:
     for outcome in report.outcomes:
         print(
             f"  {outcome.verdict.value:<12} {outcome.probe.notebook}: "
             f"{one_line(outcome.probe.prompt, 60)}\n      {outcome.reason}"
         )
     print(preview_summary(report, provider))
-    return 0
+
+
+def cmd_import_preview(args: argparse.Namespace, path: Path, entries: list[Amendment]) -> None:
+    """Each entry an import would bring, previewed on the notebook's own recent
+    prompts with its context in effect; nothing written."""
+    context = context_in_effect(path, LocalContextStore(path).load_for_prompt())
+    notebook = read_notebook(path)
+    for entry in entries:
+        effect = import_effect(notebook, _name(path), entry, context)
+        if not effect.probes:
+            print(f"no prompts to preview: {_name(path)} has no collaborator cells")
+            return
+        print(
+            f"previewing {entry.id} on {len(effect.probes)} prompt(s) of {_name(path)}…",
+            flush=True,
+        )
+        report, provider = asyncio.run(run_effect(args, effect, context))
+        print_outcomes(report, provider)
