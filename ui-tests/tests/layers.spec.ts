@@ -224,6 +224,24 @@ test('layers: the panel imports from another notebook of the project after a pre
     `a-samefact0001: repeats ${own.id}`
   );
   await page.screenshot(shot('4-import-preview'));
+  // The arriving entry's effect on this notebook's own prompts, each with a
+  // verdict, before anything is written.
+  const arriving = preview.locator('li[data-source-id="a-importrule01"]');
+  await arriving.locator('.jp-collab-import-effect').click();
+  const importProbes = arriving.locator('.jp-collab-probe');
+  await expect(importProbes).toHaveCount(2);
+  for (const probe of await importProbes.all()) {
+    await expect(probe).toHaveAttribute('data-notebook', name);
+    await expect(probe.locator('.jp-collab-verdict')).toBeVisible({
+      timeout: 60_000
+    });
+  }
+  await expect(
+    importProbes.locator('.jp-collab-probe-prompt', {
+      hasText: 'Summarize specification gaming in two sentences.'
+    })
+  ).toBeVisible();
+  await importProbes.first().screenshot(shot('4-import-effect'));
   // Nothing written yet.
   expect(fs.readFileSync(path.join(serverRoot(), sidecarOf(name)))).toEqual(
     before

@@ -2,11 +2,16 @@ import { describe, expect, it } from '@jest/globals';
 
 import {
   IImportableView,
+  ILayerImportEffectRequest,
   ILayerImportReply,
-  ILayerImportRequest
+  ILayerImportRequest,
+  IPreviewProgress,
+  IProbe
 } from '../api/wire';
+import { IRunningEffect } from '../panel/effectRun';
 import { IImportClient, NotebookImport } from '../panel/imports';
 import { importView } from '../panel/importView';
+import { FakeEffect, probeOutcome, progress } from './effectFixtures';
 import { amendment, context, httpError } from './feedbackFixtures';
 import { trans } from './translationFixtures';
 
@@ -21,6 +26,16 @@ class FakeImports implements IImportClient {
   requests: ILayerImportRequest[] = [];
   notebooks = ['week2/b.ipynb'];
   failNext: Error | null = null;
+  effects: { body: ILayerImportEffectRequest; run: FakeEffect }[] = [];
+
+  effect(
+    body: ILayerImportEffectRequest,
+    onProgress: (progress: IPreviewProgress) => void
+  ): IRunningEffect {
+    const run = new FakeEffect(onProgress);
+    this.effects.push({ body, run });
+    return run;
+  }
 
   async importable(path: string): Promise<IImportableView> {
     return { path, notebooks: this.notebooks, truncated: false };
@@ -178,5 +193,43 @@ describe('importing from another notebook', () => {
     // Another notebook shown: the import started for this one is dropped.
     imports.follow('week3/c.ipynb', 1);
     expect(imports.state).toBeNull();
+  });
+
+  it("previews an arriving entry's effect on this notebook's prompts", async () => {
+    const { client, imports } = setup();
+    imports.actions.open();
+    await settle();
+    let node = importView(imports.state, imports.actions, trans);
+    const buttons = node.querySelectorAll<HTMLButtonElement>(
+      '.jp-collab-import-effect'
+    );
+    expect(buttons).toHaveLength(2);
+    buttons[0].click();
+    expect(client.effects.map(e => e.body)).toEqual([
+      { path: 'week1/a.ipynb', from_path: 'week2/b.ipynb', entry_id: 'a-fact' }
+    ]);
+    const probe: IProbe = {
+      prompt: 'What units are the assays in?',
+      kind: 'notebook',
+      expectation:
+        'A prompt of week1/a.ipynb, which the entry would be imported into',
+      notebook: 'week1/a.ipynb'
+    };
+    const { run } = client.effects[0];
+    run.onProgress({ ...progress('started', 1), probes: [probe] });
+    run.onProgress({ ...progress('probe', 1), outcome: probeOutcome(probe) });
+    node = importView(imports.state, imports.actions, trans);
+    const fact = node.querySelector('li[data-source-id="a-fact"]')!;
+    expect(fact.textContent).toContain("Its effect on this notebook's prompts");
+    expect(fact.textContent).toContain('What units are the assays in?');
+    expect(fact.querySelector('.jp-collab-import-effect')).toBeNull();
+    // The other entry still offers its own preview.
+    expect(
+      node.querySelector('li[data-source-id="a-rule"] .jp-collab-import-effect')
+    ).not.toBeNull();
+
+    // Closing the import stops the preview still running.
+    imports.actions.close();
+    expect(run.cancelled).toBe(1);
   });
 });

@@ -1,17 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { StreamCancelledError } from '../api/streamErrors';
 import {
   ILayerMovePreview,
   ILayerMoveReply,
   ILayerMoveRequest,
   ILayersView,
   IPreviewProgress,
-  IPreviewReport,
-  IProbe,
-  IProbeOutcome
+  IProbe
 } from '../api/wire';
 import { ILayersClient, IRunningEffect, NotebookLayers } from '../panel/layers';
+import {
+  FakeEffect,
+  probeOutcome,
+  progress as effectProgress
+} from './effectFixtures';
 import { ILayerActions, IPromotion, layersView } from '../panel/layersView';
 import { amendment, context, httpError } from './feedbackFixtures';
 import { trans } from './translationFixtures';
@@ -88,53 +90,8 @@ const OTHER_PROBES: IProbe[] = [
   }
 ];
 
-function probeOutcome(probe: IProbe): IProbeOutcome {
-  return {
-    probe,
-    baseline: 'Hubinger and others.',
-    amended: 'Hubinger et al. 2019.',
-    baseline_hash: 'b',
-    amended_hash: 'a',
-    baseline_cached: false,
-    verdict: 'intended',
-    reason: 'It now cites the paper.',
-    noise: null,
-    measures: null,
-    verdict_source: 'judge'
-  };
-}
-
 function progress(event: IPreviewProgress['event']): IPreviewProgress {
-  return {
-    event,
-    total: OTHER_PROBES.length,
-    done: 0,
-    outcome: null,
-    report: null,
-    message: null,
-    noise_samples: null,
-    probes: null
-  };
-}
-
-/**
- * A model preview the test drives: its events and how it ends.
- */
-class FakeEffect implements IRunningEffect {
-  constructor(readonly onProgress: (progress: IPreviewProgress) => void) {
-    this.done = new Promise((resolve, reject) => {
-      this.finish = resolve;
-      this.fail = reject;
-    });
-  }
-  readonly done: Promise<IPreviewReport>;
-  finish!: (report: IPreviewReport) => void;
-  fail!: (error: Error) => void;
-  cancelled = 0;
-  cancel(): void {
-    this.cancelled += 1;
-    this.fail(new StreamCancelledError('e'));
-  }
+  return effectProgress(event, OTHER_PROBES.length);
 }
 
 class FakeLayers implements ILayersClient {

@@ -21,6 +21,7 @@ import {
   IFinalizeReply,
   IFinalizeRequest,
   IHighlightInput,
+  ILayerImportEffectRequest,
   ILayerMoveRequest,
   IPreviewProgress,
   IPreviewReport,
@@ -225,4 +226,15 @@ export function startLayerEffect(
   stream?: CollabStream
 ): IStreamRequest<IPreviewReport> {
   return (stream ?? defaultStream()).layerEffect(request, handlers);
+}
+
+/**
+ * Start an import's model preview over the shared stream socket.
+ */
+export function startImportEffect(
+  request: ILayerImportEffectRequest,
+  handlers: IPreviewHandlers = {},
+  stream?: CollabStream
+): IStreamRequest<IPreviewReport> {
+  return (stream ?? defaultStream()).importEffect(request, handlers);
 }

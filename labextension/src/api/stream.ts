@@ -9,6 +9,7 @@
  *     → {type: "preview", id, ...IPreviewRequest}
  *     ← {type: "progress", id, event: "started" | "probe" | "finished", …}
  *     → {type: "layer_effect", id, ...ILayerMoveRequest}   (a promotion's preview)
+ *     → {type: "import_effect", id, ...ILayerImportEffectRequest}   (an import's)
  *     ← {type: "progress", id, event: "started" | "probe" | "finished", …}
  *     → {type: "check", id, ...ICheckRequest}
  *     ← {type: "check", id, event: "started" | "probe" | "amendment" | "finished", …}
@@ -29,6 +30,7 @@ import {
   ICollabDisplayData,
   ICompletionRequest,
   ICompletionResult,
+  ILayerImportEffectRequest,
   ILayerMoveRequest,
   IPreviewProgress,
   IPreviewReport,
@@ -186,8 +188,20 @@ export class CollabStream implements IDisposable {
     this._socket.close();
   }
 
+  /**
+   * Run an import's model preview: one entry of another notebook, on this
+   * notebook's recent prompts without and with it. Events and cancelling as
+   * {@link preview}.
+   */
+  importEffect(
+    request: ILayerImportEffectRequest,
+    handlers: IPreviewHandlers = {}
+  ): IStreamRequest<IPreviewReport> {
+    return this._progress('import_effect', request, handlers);
+  }
+
   private _progress(
-    type: 'preview' | 'layer_effect',
+    type: 'preview' | 'layer_effect' | 'import_effect',
     request: object,
     handlers: IPreviewHandlers
   ): IStreamRequest<IPreviewReport> {
@@ -216,7 +230,7 @@ export class CollabStream implements IDisposable {
   }
 
   private _request<T>(
-    type: 'complete' | 'preview' | 'layer_effect' | 'check',
+    type: 'complete' | 'preview' | 'layer_effect' | 'import_effect' | 'check',
     body: object,
     rejectOnCancel: boolean,
     handle: (

@@ -1,12 +1,41 @@
 /**
  * The context panel's import section: choose a notebook of the project, see
  * which of its entries would arrive (with their provenance) and which would be
- * skipped and why, keep the ones wanted checked, then import them.
+ * skipped and why, preview an entry's effect on this notebook's prompts, keep
+ * the ones wanted checked, then import them.
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { h } from '../feedback/dom';
 import { IImportActions, IImportState } from './imports';
+import { promotionEffectView } from './promotionEffectView';
+
+/**
+ * An arriving entry's model preview on this notebook's prompts: a button until
+ * asked for, then its probes as a promotion's preview shows them.
+ */
+function effectPart(
+  state: IImportState,
+  sourceId: string,
+  actions: IImportActions,
+  trans: TranslationBundle
+): HTMLElement {
+  const effect = state.effects.get(sourceId);
+  if (!effect) {
+    return h('button', {
+      className: 'jp-mod-styled jp-collab-import-effect',
+      text: trans.__("Preview on this notebook's prompts"),
+      title: trans.__(
+        "Answer this notebook's most recent prompts without and with the entry, with a verdict for each"
+      ),
+      onClick: () => actions.previewEffect(sourceId)
+    });
+  }
+  return promotionEffectView(effect, trans, {
+    title: trans.__("Its effect on this notebook's prompts"),
+    noProbes: trans.__('This notebook has no collaborator prompts to preview.')
+  });
+}
 
 function previewView(
   state: IImportState,
@@ -63,7 +92,8 @@ function previewView(
                 sourceId
               )
             })
-          : null
+          : null,
+        effectPart(state, sourceId, actions, trans)
       )
     );
   });

@@ -1,20 +1,34 @@
 /**
  * Importing another notebook's entries into this one, from the context panel:
  * the notebooks it could import from (`GET layers/importable`), what an import
- * would bring and skip (`POST layers/import` with `dry_run`), then the import of
- * the entries kept checked. Nothing is written before the confirmation.
+ * would bring and skip (`POST layers/import` with `dry_run`), each arriving
+ * entry's effect on this notebook's prompts on request (the stream's
+ * `import_effect`), then the import of the entries kept checked. Nothing is
+ * written before the confirmation.
  */
 import { getImportable, importEntries } from '../api/layers';
+import { startImportEffect } from '../api/loop';
 import {
   IImportableView,
+  ILayerImportEffectRequest,
   ILayerImportReply,
-  ILayerImportRequest
+  ILayerImportRequest,
+  IPreviewProgress
 } from '../api/wire';
 import { errorMessage, statusOf } from './client';
+import { followEffect, IRunningEffect } from './effectRun';
+import { IPromotionEffect } from './promotionEffectView';
 
 export interface IImportClient {
   importable(path: string): Promise<IImportableView>;
   importEntries(body: ILayerImportRequest): Promise<ILayerImportReply>;
+  /**
+   * One arriving entry's model preview on this notebook's prompts.
+   */
+  effect(
+    body: ILayerImportEffectRequest,
+    onProgress: (progress: IPreviewProgress) => void
+  ): IRunningEffect;
 }
 
 /**
@@ -22,7 +36,8 @@ export interface IImportClient {
  */
 export const serverImportClient: IImportClient = {
   importable: path => getImportable(path),
-  importEntries: body => importEntries(body)
+  importEntries: body => importEntries(body),
+  effect: (body, onProgress) => startImportEffect(body, { onProgress })
 };
 
 /**
@@ -42,6 +57,10 @@ export interface IImportState {
    * The other notebook's ids of the entries left unchecked.
    */
   unchecked: Set<string>;
+  /**
+   * The model previews asked for, by the other notebook's id of the entry.
+   */
+  effects: Map<string, IPromotionEffect>;
   error: string | null;
   busy: boolean;
   /**
@@ -54,6 +73,7 @@ export interface IImportActions {
   open(): void;
   choose(from: string): void;
   toggle(sourceId: string, checked: boolean): void;
+  previewEffect(sourceId: string): void;
   confirm(): void;
   close(): void;
 }
@@ -72,6 +92,7 @@ export class NotebookImport {
    */
   follow(path: string, revision: number): void {
     if (path !== this._path) {
+      this._stopEffects();
       this.state = null;
     }
     this._path = path;
@@ -92,12 +113,52 @@ export class NotebookImport {
       }
       this.changed();
     },
+    previewEffect: (sourceId: string) => this._runEffect(sourceId),
     confirm: () => void this._confirm(),
     close: () => {
+      this._stopEffects();
       this.state = null;
       this.changed();
     }
   };
+
+  /**
+   * Stop the model previews still running.
+   */
+  dispose(): void {
+    this._stopEffects();
+  }
+
+  private _runEffect(sourceId: string): void {
+    const state = this.state;
+    if (!state?.preview) {
+      return;
+    }
+    this._running.get(sourceId)?.cancel();
+    const { effect, running } = followEffect(
+      onProgress =>
+        this.client.effect(
+          { path: this._path, from_path: state.from, entry_id: sourceId },
+          onProgress
+        ),
+      this.changed,
+      ended => {
+        if (this._running.get(sourceId) === ended) {
+          this._running.delete(sourceId);
+        }
+      }
+    );
+    state.effects.set(sourceId, effect);
+    this._running.set(sourceId, running);
+    this.changed();
+  }
+
+  private _stopEffects(): void {
+    for (const running of this._running.values()) {
+      running.cancel();
+    }
+    this._running.clear();
+  }
 
   private async _open(): Promise<void> {
     const state: IImportState = {
@@ -105,6 +166,7 @@ export class NotebookImport {
       from: '',
       preview: null,
       unchecked: new Set(),
+      effects: new Map(),
       error: null,
       busy: true,
       done: null
@@ -138,10 +200,12 @@ export class NotebookImport {
     if (!state) {
       return;
     }
+    this._stopEffects();
     Object.assign(state, {
       from,
       preview: null,
       unchecked: new Set<string>(),
+      effects: new Map<string, IPromotionEffect>(),
       error: null,
       done: null,
       busy: Boolean(from)
@@ -184,7 +248,9 @@ export class NotebookImport {
         this._request(state.from, chosen)
       );
       this._revision = reply.context.revision;
+      this._stopEffects();
       state.preview = null;
+      state.effects = new Map();
       state.done = reply.imported.map(entry => entry.id).join(', ');
       await this.imported();
     } catch (error) {
@@ -200,4 +266,5 @@ export class NotebookImport {
 
   private _path = '';
   private _revision = 0;
+  private readonly _running = new Map<string, IRunningEffect>();
 }

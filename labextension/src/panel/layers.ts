@@ -8,31 +8,19 @@
  */
 import { getLayers, moveEntry, previewMove } from '../api/layers';
 import { startLayerEffect } from '../api/loop';
-import { isCancelled } from '../api/streamErrors';
 import {
   ILayerMovePreview,
   ILayerMoveReply,
   ILayerMoveRequest,
   ILayersView,
   IPreviewProgress,
-  IPreviewReport,
   Layer
 } from '../api/wire';
 import { errorMessage, statusOf } from './client';
-import {
-  ILayerActions,
-  IPromotion,
-  IPromotionEffect,
-  SharedLayer
-} from './layersView';
+import { followEffect, IRunningEffect } from './effectRun';
+import { ILayerActions, IPromotion, SharedLayer } from './layersView';
 
-/**
- * A model preview running on the server.
- */
-export interface IRunningEffect {
-  readonly done: Promise<IPreviewReport>;
-  cancel(): void;
-}
+export type { IRunningEffect };
 
 export interface ILayersClient {
   layers(path: string): Promise<ILayersView>;
@@ -189,41 +177,17 @@ export class NotebookLayers {
   }
 
   private _runEffect(promotion: IPromotion): void {
-    const effect: IPromotionEffect = {
-      probes: null,
-      outcomes: [],
-      running: true,
-      cancelled: false,
-      error: null
-    };
-    promotion.effect = effect;
-    const running = this.client.effect(this._request(promotion), progress => {
-      if (progress.event === 'started') {
-        effect.probes = progress.probes ?? [];
-      }
-      if (progress.outcome) {
-        effect.outcomes.push(progress.outcome);
-      }
-      this.changed();
-    });
-    this._effect = running;
-    running.done
-      .then(
-        report => {
-          effect.cancelled = report.cancelled;
-        },
-        error => {
-          effect.cancelled = isCancelled(error);
-          effect.error = effect.cancelled ? null : errorMessage(error);
-        }
-      )
-      .finally(() => {
-        effect.running = false;
-        if (this._effect === running) {
+    const { effect, running } = followEffect(
+      onProgress => this.client.effect(this._request(promotion), onProgress),
+      this.changed,
+      ended => {
+        if (this._effect === ended) {
           this._effect = null;
         }
-        this.changed();
-      });
+      }
+    );
+    promotion.effect = effect;
+    this._effect = running;
   }
 
   private _stopEffect(): void {

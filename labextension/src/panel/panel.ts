@@ -170,18 +170,20 @@ export class ContextPanel extends Widget {
     this.render();
   }
 
-  /**
-   * Undo the last change of the shown notebook's context.
-   */
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
-    // A promotion's model preview still running is of no use once closed.
+    // A promotion's or an import's model preview still running is of no use
+    // once closed.
     this._layers?.dispose();
+    this._imports?.dispose();
     super.dispose();
   }
 
+  /**
+   * Undo the last change of the shown notebook's context.
+   */
   async undo(): Promise<void> {
     if (!this._model) {
       return;

@@ -30,11 +30,29 @@ function probeKey(probe: IProbe): string {
 }
 
 /**
- * The effect section of the promotion box.
+ * What the effect section says: a promotion's (the default) or an import's.
+ */
+export interface IEffectLabels {
+  title: string;
+  noProbes: string;
+}
+
+function promotionLabels(trans: TranslationBundle): IEffectLabels {
+  return {
+    title: trans.__('Its effect on the prompts of the notebooks it reaches'),
+    noProbes: trans.__(
+      'No other notebook it reaches has collaborator prompts to preview.'
+    )
+  };
+}
+
+/**
+ * The effect section of the promotion box (or of an entry an import would bring).
  */
 export function promotionEffectView(
   effect: IPromotionEffect,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  labels: IEffectLabels = promotionLabels(trans)
 ): HTMLElement {
   const section = h('div', {
     className: 'jp-collab-promote-effect',
@@ -43,7 +61,7 @@ export function promotionEffectView(
   section.appendChild(
     h('div', {
       className: 'jp-collab-promote-effect-title',
-      text: trans.__('Its effect on the prompts of the notebooks it reaches')
+      text: labels.title
     })
   );
   if (effect.error) {
@@ -62,9 +80,7 @@ export function promotionEffectView(
     section.appendChild(
       h('div', {
         className: 'jp-collab-muted jp-collab-promote-no-probes',
-        text: trans.__(
-          'No other notebook it reaches has collaborator prompts to preview.'
-        )
+        text: labels.noProbes
       })
     );
     return section;
