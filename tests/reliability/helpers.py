@@ -201,7 +201,19 @@ def sample_bodies(path: str = "nb.ipynb") -> dict[tuple[str, str], dict[str, Any
             "from_layer": "notebook",
             "to_layer": "personal",
         },
+        ("layers/effect", "POST"): {
+            "path": path,
+            "entry_id": "a-000000000001",
+            "from_layer": "notebook",
+            "to_layer": "personal",
+        },
         ("layers/import", "POST"): {"path": path, "from_path": "other.ipynb"},
+        ("layers/import/effect", "POST"): {
+            "path": path,
+            "from_path": "other.ipynb",
+            "entry_id": "a-000000000001",
+        },
+        ("layers/contradictions", "POST"): {"path": path},
         ("anchors", "POST"): {
             "items": [{"id": "h-1", "text": "The cohort is small.", "quote": {"exact": "cohort"}}]
         },
@@ -214,6 +226,7 @@ QUERY_PATH_ROUTES = (
     ("context", "PATCH"),
     ("context/accept", "POST"),
     ("layers", "GET"),
+    ("layers/importable", "GET"),
 )
 BODY_PATH_ROUTES = (
     ("complete", "POST"),
@@ -224,5 +237,8 @@ BODY_PATH_ROUTES = (
     ("check", "POST"),
     ("layers/preview", "POST"),
     ("layers/move", "POST"),
+    ("layers/effect", "POST"),
     ("layers/import", "POST"),
+    ("layers/import/effect", "POST"),
+    ("layers/contradictions", "POST"),
 )

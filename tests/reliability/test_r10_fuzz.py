@@ -197,9 +197,13 @@ TARGETS = {
     ("anchors", "POST"): "body",
     ("check", "POST"): "body",
     ("layers", "GET"): "query",
+    ("layers/importable", "GET"): "query",
+    ("layers/contradictions", "POST"): "body",
     ("layers/preview", "POST"): "body",
+    ("layers/effect", "POST"): "body",
     ("layers/move", "POST"): "body",
     ("layers/import", "POST"): "body",
+    ("layers/import/effect", "POST"): "body",
     ("stream", "GET"): "websocket messages",
 }
 
@@ -261,7 +265,7 @@ async def test_r10_request_bodies(route, method, data, collab_api, fuzz_setup, c
     COUNTS[f"{method} {route}"] = COUNTS.get(f"{method} {route}", 0) + 1
 
 
-@pytest.mark.parametrize("route", ["version", "models", "context", "layers"])
+@pytest.mark.parametrize("route", ["version", "models", "context", "layers", "layers/importable"])
 @pytest.mark.timeout(240)
 @FUZZ
 @given(path=QUERY_PATHS, extra=st.dictionaries(TEXT, TEXT, max_size=2))
