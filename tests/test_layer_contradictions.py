@@ -121,15 +121,20 @@ async def test_ids_the_model_invents_are_dropped():
     )
     assert [c.why for c in result.contradictions] == ["Swapped, ok."]
     assert (result.compared, result.unanswered) == (1, 0)
-    # A model that names only pairs that were not asked answered nothing: asked again.
+    # A model that names only pairs that were not asked answered nothing. The same
+    # question would get the same answer: it is not asked again until a text changes.
     provider.structured["layer_contradictions"] = {
         "verdicts": [verdict("project:a-french", "project:a-english", True, "Wrong layer.")]
     }
     shared = broker(provider)
-    for _ in range(2):
+    for asked in (1, 0):
         result = await shared.layer_contradictions(layers(project=[FRENCH], notebook=[ENGLISH]))
         assert result.contradictions == [] and (result.compared, result.unanswered) == (0, 1)
-    assert len(provider.calls) == 3
+        assert result.asked == asked
+    assert len(provider.calls) == 2
+    reworded = Amendment(id="a-english", kind="process", text="Answer in English only.")
+    result = await shared.layer_contradictions(layers(project=[FRENCH], notebook=[reworded]))
+    assert result.asked == 1 and len(provider.calls) == 3
 
 
 async def test_no_candidate_pairs_asks_nothing():

@@ -14,7 +14,10 @@ only about the pairs worth asking:
   asked;
 * a pair's verdict is kept by the texts of both entries and the ops model
   (:class:`ContradictionCache`), so asking again about unchanged layers (the
-  context panel re-opened) asks the model nothing;
+  context panel re-opened) asks the model nothing; so is the lack of one, when
+  the model's answer left a pair out: the same question (asked at the preview's
+  temperature, 0 by default) gets the same answer, and a small model that cannot
+  answer it would otherwise be asked again on every change of the layers;
 * pairs the model names that were not asked (invented or misspelt ids) are
   dropped, and no candidate pair means no call at all.
 
@@ -101,8 +104,8 @@ class LayerContradictions(BaseModel):
     )
     unanswered: int = Field(
         ge=0,
-        description="pairs asked whose verdict the model's answer left out (or gave for ids "
-        "that were not asked); asked again next time",
+        description="pairs whose verdict the model's answer left out (or gave for ids that "
+        "were not asked); not asked again while their texts and the ops model are the same",
     )
     left_out: int = Field(
         ge=0, description="candidate pairs beyond the bound, least similar first, not judged"
@@ -148,10 +151,16 @@ class _Pair:
 class _Verdicted:
     contradicts: bool
     why: str
+    #: False: the model was asked and its answer left this pair out.
+    answered: bool = True
+
+
+NO_VERDICT = _Verdicted(contradicts=False, why="", answered=False)
 
 
 class ContradictionCache(LRU[_Verdicted]):
-    """Verdicts by the ops model and the two texts: the same pair is not asked twice."""
+    """Verdicts (or their lack) by the ops model and the two texts: the same pair is
+    not asked twice."""
 
     def __init__(self, maxsize: int = CACHE_SIZE):
         super().__init__(maxsize)
@@ -213,10 +222,10 @@ async def find_contradictions(
     unknown = []
     for pair in pairs:
         known = cache.get(ContradictionCache.key(ops, pair))
-        if known is not None:
-            verdicts[pair] = known
-        else:
+        if known is None:
             unknown.append(pair)
+        elif known.answered:
+            verdicts[pair] = known
     if unknown:
         response = await ops.structured(
             SYSTEM,
@@ -234,6 +243,9 @@ async def find_contradictions(
             verdict = _Verdicted(item.contradicts, item.why.strip() if item.contradicts else "")
             verdicts[pair] = verdict
             cache.put(ContradictionCache.key(ops, pair), verdict)
+        for pair in unknown:
+            if pair not in verdicts:
+                cache.put(ContradictionCache.key(ops, pair), NO_VERDICT)
     found = [
         LayerContradiction(nearer=pair.nearer.ref, farther=pair.farther.ref, why=verdicts[pair].why)
         for pair in pairs

@@ -973,7 +973,7 @@ export interface ILayerContradictions {
    */
   asked: number;
   /**
-   * pairs asked whose verdict the model's answer left out (or gave for ids that were not asked); asked again next time
+   * pairs whose verdict the model's answer left out (or gave for ids that were not asked); not asked again while their texts and the ops model are the same
    */
   unanswered: number;
   /**
