@@ -226,3 +226,31 @@ async def _failing(request, tool):
     from jupyter_collab.core.errors import ProviderError
 
     raise ProviderError("scripted failure")
+
+
+async def test_two_askers_of_the_same_pairs_at_once_share_one_call():
+    """Two users' panels on one notebook ask at the same moment: one model call, the
+    same verdict for both; an asker that goes away does not cancel it for the other."""
+    import asyncio
+
+    provider = ScriptedProvider(
+        delay=0.2,
+        structured={
+            "layer_contradictions": {
+                "verdicts": [verdict("project:a-french", "notebook:a-english", True, "Both.")]
+            }
+        },
+    )
+    shared = broker(provider)
+    both = layers(project=[FRENCH], notebook=[ENGLISH])
+    first = asyncio.ensure_future(shared.layer_contradictions(both))
+    leaving = asyncio.ensure_future(shared.layer_contradictions(both))
+    await asyncio.sleep(0.05)
+    leaving.cancel()
+    result = await first
+    assert [c.why for c in result.contradictions] == ["Both."]
+    assert len(provider.calls) == 1 and shared.contradiction_cache.asking == {}
+    again = await asyncio.gather(
+        shared.layer_contradictions(both), shared.layer_contradictions(both)
+    )
+    assert [r.asked for r in again] == [0, 0] and len(provider.calls) == 1

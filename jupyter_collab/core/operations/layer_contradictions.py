@@ -17,7 +17,9 @@ only about the pairs worth asking:
   context panel re-opened) asks the model nothing; so is the lack of one, when
   the model's answer left a pair out: the same question (asked at the preview's
   temperature, 0 by default) gets the same answer, and a small model that cannot
-  answer it would otherwise be asked again on every change of the layers;
+  answer it would otherwise be asked again on every change of the layers; and two
+  askers of the same pairs at the same time (two users' panels on one notebook)
+  share one call;
 * pairs the model names that were not asked (invented or misspelt ids) are
   dropped, and no candidate pair means no call at all.
 
@@ -27,6 +29,7 @@ precedence ``core/layers.py`` documents and the constitution tells the assistant
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -160,10 +163,12 @@ NO_VERDICT = _Verdicted(contradicts=False, why="", answered=False)
 
 class ContradictionCache(LRU[_Verdicted]):
     """Verdicts (or their lack) by the ops model and the two texts: the same pair is
-    not asked twice."""
+    not asked twice, nor twice at once (``asking``: the call in flight for a set of
+    pairs, which a second asker of the same set awaits)."""
 
     def __init__(self, maxsize: int = CACHE_SIZE):
         super().__init__(maxsize)
+        self.asking: dict[str, asyncio.Future[None]] = {}
 
     @staticmethod
     def key(ops: OpsClient, pair: _Pair) -> str:
@@ -211,6 +216,48 @@ def build_prompt(pairs: list[_Pair]) -> str:
     )
 
 
+async def _ask(ops: OpsClient, pairs: list[_Pair], cache: ContradictionCache) -> None:
+    """Ask the ops model about ``pairs`` and keep each verdict, or its lack, in ``cache``."""
+    response = await ops.structured(
+        SYSTEM,
+        build_prompt(pairs),
+        with_max_items(ContradictionsResponse, (("verdicts", len(pairs), len(pairs)),)),
+        name="layer_contradictions",
+        description="Whether each pair of rules from different layers contradicts.",
+    )
+    by_refs = {pair.refs(): pair for pair in pairs}
+    answered: set[_Pair] = set()
+    for item in response.verdicts:
+        refs = frozenset(ref.strip().strip("[]") for ref in (item.first, item.second))
+        pair = by_refs.get(refs)
+        if pair is None or pair in answered:
+            continue  # not a pair that was asked (an invented id), or said twice
+        answered.add(pair)
+        verdict = _Verdicted(item.contradicts, item.why.strip() if item.contradicts else "")
+        cache.put(ContradictionCache.key(ops, pair), verdict)
+    for pair in pairs:
+        if pair not in answered:
+            cache.put(ContradictionCache.key(ops, pair), NO_VERDICT)
+
+
+async def _ask_once(ops: OpsClient, pairs: list[_Pair], cache: ContradictionCache) -> None:
+    """:func:`_ask`, shared with whoever asks about the same pairs meanwhile. The call
+    runs to its end even if this asker goes away (its verdicts are kept for the next)."""
+    batch = hash_json(sorted(ContradictionCache.key(ops, pair) for pair in pairs))
+    running = cache.asking.get(batch)
+    if running is None:
+        running = asyncio.ensure_future(_ask(ops, pairs, cache))
+        cache.asking[batch] = running
+
+        def done(future: asyncio.Future[None]) -> None:
+            cache.asking.pop(batch, None)
+            if not future.cancelled():
+                future.exception()  # retrieved: every asker may have gone away
+
+        running.add_done_callback(done)
+    await asyncio.shield(running)
+
+
 async def find_contradictions(
     ops: OpsClient, layers: ContextLayers, cache: ContradictionCache | None = None
 ) -> LayerContradictions:
@@ -227,25 +274,11 @@ async def find_contradictions(
         elif known.answered:
             verdicts[pair] = known
     if unknown:
-        response = await ops.structured(
-            SYSTEM,
-            build_prompt(unknown),
-            with_max_items(ContradictionsResponse, (("verdicts", len(unknown), len(unknown)),)),
-            name="layer_contradictions",
-            description="Whether each pair of rules from different layers contradicts.",
-        )
-        by_refs = {pair.refs(): pair for pair in unknown}
-        for item in response.verdicts:
-            refs = frozenset(ref.strip().strip("[]") for ref in (item.first, item.second))
-            pair = by_refs.get(refs)
-            if pair is None or pair in verdicts:
-                continue  # not a pair that was asked (an invented id), or said twice
-            verdict = _Verdicted(item.contradicts, item.why.strip() if item.contradicts else "")
-            verdicts[pair] = verdict
-            cache.put(ContradictionCache.key(ops, pair), verdict)
+        await _ask_once(ops, unknown, cache)
         for pair in unknown:
-            if pair not in verdicts:
-                cache.put(ContradictionCache.key(ops, pair), NO_VERDICT)
+            known = cache.get(ContradictionCache.key(ops, pair))
+            if known is not None and known.answered:
+                verdicts[pair] = known
     found = [
         LayerContradiction(nearer=pair.nearer.ref, farther=pair.farther.ref, why=verdicts[pair].why)
         for pair in pairs
