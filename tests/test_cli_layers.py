@@ -266,11 +266,7 @@ def test_promote_preview_answers_the_other_notebooks_prompts_and_writes_nothing(
     assert "b.ipynb: Who proposed mesa-optimization?" in out
     assert "What did we find?" not in out  # the source notebook already has the entry
     assert "2 probe(s):" in out
-    answers = [
-        json.dumps(r.body.get("system"))
-        for r in anthropic_env.message_requests()
-        if not (r.body.get("output_config") or r.body.get("tool_choice"))
-    ]
+    answers = anthropic_env.answer_systems()
     # b's prompts, with the project layer that reaches b; the entry only on the amended side.
     assert answers and all(RULE in s for s in answers)
     assert {FACT in s for s in answers} == {True, False}
@@ -298,11 +294,7 @@ def test_import_preview_answers_this_notebooks_prompts_and_writes_nothing(
     assert f"previewing {fact} on 2 prompt(s) of b.ipynb" in out
     assert "b.ipynb: What is inner alignment?" in out
     assert "What did we find?" not in out  # a's prompts are not asked
-    answers = [
-        json.dumps(r.body.get("system"))
-        for r in anthropic_env.message_requests()
-        if not (r.body.get("output_config") or r.body.get("tool_choice"))
-    ]
+    answers = anthropic_env.answer_systems()
     # b's prompts with b's own entry; the imported one only on the amended side.
     assert answers and all("ask before writing a long report" in s for s in answers)
     assert {FACT in s for s in answers} == {True, False}

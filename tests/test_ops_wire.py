@@ -32,7 +32,7 @@ from jupyter_collab.core.operations.amend import AmendmentsResponse
 from jupyter_collab.core.operations.anchoring import make_quote
 from jupyter_collab.core.operations.common import with_max_items
 from jupyter_collab.core.operations.suggest import SuggestionsResponse
-from tests.wire.anthropic_server import AnthropicWireServer, Reply
+from tests.wire.anthropic_server import AnthropicWireServer, Reply, is_structured
 
 ANSWER = "Adam was introduced by Smith et al. (2019) and adapts the learning rate."
 QUOTE = "Smith et al. (2019)"
@@ -235,7 +235,7 @@ class Tracker:
 
 def is_judge(body: dict) -> bool:
     """A structured call (the judge), not an answer."""
-    return bool(body.get("output_config") or body.get("tool_choice"))
+    return is_structured(body)
 
 
 def answer_requests(server: AnthropicWireServer, amendment: str) -> tuple[list, list]:

@@ -257,11 +257,7 @@ async def test_layer_effect_over_sse_asks_the_other_notebook_with_its_context(
     assert probe["prompt"] == "What is mesa-optimization?"
     outcome = events[-1]["report"]["outcomes"][0]
     assert outcome["probe"]["notebook"] == "study/other.ipynb" and outcome["verdict"]
-    answers = [
-        json.dumps(r.body.get("system"))
-        for r in anthropic_env.message_requests()
-        if not (r.body.get("output_config") or r.body.get("tool_choice"))
-    ]
+    answers = anthropic_env.answer_systems()
     assert answers and all(OTHER_OWN in s and RULE in s for s in answers)
     assert not any(SOURCE_OWN in s for s in answers)
     assert {FACT in s for s in answers} == {True, False}
@@ -319,11 +315,7 @@ async def test_import_effect_asks_this_notebooks_prompts_with_the_entry(
         "notebook": "study/other.ipynb",
     }
     assert events[-1]["report"]["amendment"]["text"] == FACT
-    answers = [
-        json.dumps(r.body.get("system"))
-        for r in anthropic_env.message_requests()
-        if not (r.body.get("output_config") or r.body.get("tool_choice"))
-    ]
+    answers = anthropic_env.answer_systems()
     assert answers and all(OTHER_OWN in s and RULE in s for s in answers)
     assert not any(SOURCE_OWN in s for s in answers)
     assert {FACT in s for s in answers} == {True, False}

@@ -49,28 +49,34 @@ def _print_reach(move: MovePreview) -> None:
         )
 
 
+async def preview_with(
+    broker: Broker, effect: LayerEffect, context: CollabContext | None
+) -> PreviewReport:
+    """Run a layer move's or an import's model preview (``Broker.preview_move``),
+    printing each verdict on stderr as it comes."""
+    report: PreviewReport | None = None
+    async with aclosing(broker.preview_move(effect, context)) as progress:
+        async for event in progress:
+            if event.event == "probe" and event.outcome is not None:
+                print(
+                    f"  [{event.done}/{event.total}] {event.outcome.verdict.value} "
+                    f"{one_line(event.outcome.probe.prompt, 60)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif event.report is not None:
+                report = event.report
+    assert report is not None
+    return report
+
+
 async def run_effect(
     args: argparse.Namespace, effect: LayerEffect, context: CollabContext | None
 ) -> tuple[PreviewReport, str]:
-    """Run a layer move's or an import's model preview (``Broker.preview_move``),
-    printing each verdict on stderr as it comes; the report and the provider."""
+    """:func:`preview_with` on a broker of its own; the report and the provider."""
     broker = Broker(build_config(args))
-    report: PreviewReport | None = None
     try:
-        events = broker.preview_move(effect, context)
-        async with aclosing(events) as progress:
-            async for event in progress:
-                if event.event == "probe" and event.outcome is not None:
-                    print(
-                        f"  [{event.done}/{event.total}] {event.outcome.verdict.value} "
-                        f"{one_line(event.outcome.probe.prompt, 60)}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                elif event.report is not None:
-                    report = event.report
-        assert report is not None
-        return report, broker.provider.name
+        return await preview_with(broker, effect, context), broker.provider.name
     finally:
         await broker.aclose()
 
@@ -112,17 +118,25 @@ def print_outcomes(report: PreviewReport, provider: str) -> None:
 
 def cmd_import_preview(args: argparse.Namespace, path: Path, entries: list[Amendment]) -> None:
     """Each entry an import would bring, previewed on the notebook's own recent
-    prompts with its context in effect; nothing written."""
+    prompts with its context in effect, by one broker (one embedded model process
+    for them all); nothing written."""
     context = context_in_effect(path, LocalContextStore(path).load_for_prompt())
     notebook = read_notebook(path)
-    for entry in entries:
-        effect = import_effect(notebook, _name(path), entry, context)
-        if not effect.probes:
-            print(f"no prompts to preview: {_name(path)} has no collaborator cells")
-            return
-        print(
-            f"previewing {entry.id} on {len(effect.probes)} prompt(s) of {_name(path)}…",
-            flush=True,
-        )
-        report, provider = asyncio.run(run_effect(args, effect, context))
-        print_outcomes(report, provider)
+    effects = [import_effect(notebook, _name(path), entry, context) for entry in entries]
+    if not effects or not effects[0].probes:
+        print(f"no prompts to preview: {_name(path)} has no collaborator cells")
+        return
+
+    async def previews() -> None:
+        broker = Broker(build_config(args))
+        try:
+            for entry, effect in zip(entries, effects, strict=True):
+                print(
+                    f"previewing {entry.id} on {len(effect.probes)} prompt(s) of {_name(path)}…",
+                    flush=True,
+                )
+                print_outcomes(await preview_with(broker, effect, context), broker.provider.name)
+        finally:
+            await broker.aclose()
+
+    asyncio.run(previews())

@@ -237,33 +237,24 @@ class LayerImportHandler(_LayerHandler):
         body = self.body(LayerImportRequest)
         path, other_path, other = await import_source(self.store, body.path, body.from_path)
         if body.dry_run:
-            current = await self.store.load(path) or CollabContext()
-            result = import_entries(current, other, other_path, body.entry_ids)
-            self.reply(
-                LayerImportReply(
-                    imported=result.imported,
-                    source_ids=result.source_ids,
-                    skipped=result.skipped,
-                    written=False,
-                    context=view(path, current),
-                )
-            )
-            return
-        found = {}
+            stored = await self.store.load(path) or CollabContext()
+            result = import_entries(stored, other, other_path, body.entry_ids)
+        else:
+            found = {}
 
-        def change(context: CollabContext) -> CollabContext:
-            found["result"] = import_entries(context, other, other_path, body.entry_ids)
-            return found["result"].context
+            def change(context: CollabContext) -> CollabContext:
+                found["result"] = import_entries(context, other, other_path, body.entry_ids)
+                return found["result"].context
 
-        written = await self.store.update(path, change, base_revision=body.revision)
-        result = found["result"]
+            stored = await self.store.update(path, change, base_revision=body.revision)
+            result = found["result"]
         self.reply(
             LayerImportReply(
                 imported=result.imported,
                 source_ids=result.source_ids,
                 skipped=result.skipped,
-                written=True,
-                context=view(path, written),
+                written=not body.dry_run,
+                context=view(path, stored),
             )
         )
 

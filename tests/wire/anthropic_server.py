@@ -285,6 +285,15 @@ class AnthropicWireServer:
         with self._lock:
             return [r for r in self.requests if r.path == "/v1/messages"]
 
+    def answer_systems(self) -> list[str]:
+        """The system prompt (as JSON text) of each answer request: the Messages
+        requests that are not structured calls (a judge, an operation)."""
+        return [
+            json.dumps(r.body.get("system"))
+            for r in self.message_requests()
+            if not is_structured(r.body)
+        ]
+
     def received_api_key(self, key: str) -> bool:
         """True if every logged request carried exactly this key (either auth header)."""
         with self._lock:
@@ -460,6 +469,11 @@ def _system_text(system: Any) -> str:
 
 
 # -- the deterministic default "model" ----------------------------------------
+
+
+def is_structured(body: dict[str, Any]) -> bool:
+    """A structured call (a tool the model must use, or a JSON schema), not an answer."""
+    return bool(body.get("output_config") or body.get("tool_choice"))
 
 
 def default_reply(body: dict[str, Any]) -> Reply:

@@ -49,24 +49,35 @@ function projectLayer(folder: string): string {
   return path.join(serverRoot(), folder, '.collab', 'context.json');
 }
 
+/**
+ * A project in `folder` whose layer holds `amendments` (revision 1), and its
+ * notebook `week1/a.ipynb` with a context file: the layer's file and the
+ * notebook's path.
+ */
+function startProject(
+  folder: string,
+  amendments: object[]
+): { layerFile: string; name: string } {
+  const layerFile = projectLayer(folder);
+  fs.mkdirSync(path.dirname(layerFile), { recursive: true });
+  fs.writeFileSync(
+    layerFile,
+    JSON.stringify({ schema_version: 1, revision: 1, amendments })
+  );
+  const name = prepareNotebook(`${folder}/week1`, 'a.ipynb', {
+    fixture: 'loop-shared.ipynb',
+    sidecar: true
+  });
+  return { layerFile, name };
+}
+
 test('layers: the panel shows the project layer and promotes with a preview', async ({
   page,
   tmpPath
 }) => {
-  const layerFile = projectLayer(tmpPath);
-  fs.mkdirSync(path.dirname(layerFile), { recursive: true });
-  fs.writeFileSync(
-    layerFile,
-    JSON.stringify({
-      schema_version: 1,
-      revision: 1,
-      amendments: [{ id: 'a-projectfact1', kind: 'fact', text: PROJECT_FACT }]
-    })
-  );
-  const name = prepareNotebook(`${tmpPath}/week1`, 'a.ipynb', {
-    fixture: 'loop-shared.ipynb',
-    sidecar: true
-  });
+  const { layerFile, name } = startProject(tmpPath, [
+    { id: 'a-projectfact1', kind: 'fact', text: PROJECT_FACT }
+  ]);
   const own = readSidecar(name).amendments[0];
   // A second notebook of the project already says the same as the entry.
   const other = prepareNotebook(`${tmpPath}/week2`, 'b.ipynb', {
@@ -179,16 +190,7 @@ test('layers: the panel imports from another notebook of the project after a pre
   page,
   tmpPath
 }) => {
-  const layerFile = projectLayer(tmpPath);
-  fs.mkdirSync(path.dirname(layerFile), { recursive: true });
-  fs.writeFileSync(
-    layerFile,
-    JSON.stringify({ schema_version: 1, revision: 1, amendments: [] })
-  );
-  const name = prepareNotebook(`${tmpPath}/week1`, 'a.ipynb', {
-    fixture: 'loop-shared.ipynb',
-    sidecar: true
-  });
+  const { name } = startProject(tmpPath, []);
   const own = readSidecar(name).amendments[0];
   const other = prepareNotebook(`${tmpPath}/week2`, 'b.ipynb', {
     fixture: 'loop-shared.ipynb',
@@ -271,22 +273,9 @@ test('layers: entries of two layers that contradict each other are marked', asyn
   page,
   tmpPath
 }) => {
-  const layerFile = projectLayer(tmpPath);
-  fs.mkdirSync(path.dirname(layerFile), { recursive: true });
-  fs.writeFileSync(
-    layerFile,
-    JSON.stringify({
-      schema_version: 1,
-      revision: 1,
-      amendments: [
-        { id: 'a-french', kind: 'process', text: 'Always answer in French.' }
-      ]
-    })
-  );
-  const name = prepareNotebook(`${tmpPath}/week1`, 'a.ipynb', {
-    fixture: 'loop-shared.ipynb',
-    sidecar: true
-  });
+  const { name } = startProject(tmpPath, [
+    { id: 'a-french', kind: 'process', text: 'Always answer in French.' }
+  ]);
   const context = readSidecar(name);
   context.amendments = [
     { id: 'a-english', kind: 'process', text: 'Always answer in English.' }
